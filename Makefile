@@ -1,0 +1,28 @@
+# Lethe: `make demo` shows every command on synthetic data; `make test` runs the whole suite.
+# Both install what they need (apt packages), build, and run against a throwaway PostgreSQL 15.
+SWIFT ?= swift
+SCALE ?= 1
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build
+
+demo: build
+	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh scripts/demo.sh
+
+bench: deps
+	$(SWIFT) build -c release
+	LETHE_BIN=$$($(SWIFT) build -c release --show-bin-path)/lethe SCALE=$(SCALE) scripts/with-postgres.sh scripts/bench.sh
+
+clean:
+	rm -rf .build

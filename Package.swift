@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Lethe: retention and GDPR worker for PostgreSQL.
+// C is confined to CLibPQ, COpenSSL and CPhone; only Postgres, LetheCrypto and Phone import them.
+let package = Package(
+    name: "lethe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lethe", targets: ["lethe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C boundary
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "CPhone",
+            linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("protobuf")]
+        ),
+
+        // Foundations
+        .target(name: "LetheCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "LetheCore"]),
+        .target(name: "LetheCrypto", dependencies: ["COpenSSL", "LetheCore"]),
+        .target(name: "Phone", dependencies: ["CPhone", "LetheCore"]),
+        .target(name: "Policy", dependencies: ["LetheCore", "Yams"]),
+
+        // Jobs
+        .target(
+            name: "Schema",
+            dependencies: ["LetheCore", "Postgres", "Policy", "LetheCrypto"],
+            plugins: ["EmbedMigrations"]
+        ),
+
+        // Command line
+        .executableTarget(
+            name: "lethe",
+            dependencies: [
+                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Build tooling: Migrations/*.sql are compiled into the binary, so a deployed lethe knows its own schema.
+        .executableTarget(name: "MigrationEmbedder"),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
+
+        // Tests
+        .target(name: "TestSupport", dependencies: ["Postgres", "LetheCore", "Schema"], path: "Tests/TestSupport"),
+        .testTarget(name: "LetheCoreTests", dependencies: ["LetheCore"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "LetheCryptoTests", dependencies: ["LetheCrypto"]),
+        .testTarget(name: "PhoneTests", dependencies: ["Phone"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "SchemaTests", dependencies: ["Schema", "Policy", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,37 @@
+#ifndef LETHE_COPENSSL_SHIM_H
+#define LETHE_COPENSSL_SHIM_H
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/err.h>
+#include <openssl/crypto.h>
+
+/* Macros and flag-carrying calls that Swift cannot import directly. */
+static inline int lethe_gcm_set_ivlen(EVP_CIPHER_CTX *ctx, int len) {
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, len, NULL);
+}
+static inline int lethe_gcm_get_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag, int len) {
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, len, tag);
+}
+static inline int lethe_gcm_set_tag(EVP_CIPHER_CTX *ctx, unsigned char *tag, int len) {
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, len, tag);
+}
+
+/* HKDF-SHA256 (RFC 5869) in one call; returns 1 on success. */
+static inline int lethe_hkdf_sha256(const unsigned char *ikm, size_t ikm_len,
+                                    const unsigned char *salt, size_t salt_len,
+                                    const unsigned char *info, size_t info_len,
+                                    unsigned char *out, size_t out_len) {
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+    int ok = pctx != NULL
+        && EVP_PKEY_derive_init(pctx) > 0
+        && EVP_PKEY_CTX_set_hkdf_md(pctx, EVP_sha256()) > 0
+        && EVP_PKEY_CTX_set1_hkdf_salt(pctx, salt, (int)salt_len) > 0
+        && EVP_PKEY_CTX_set1_hkdf_key(pctx, ikm, (int)ikm_len) > 0
+        && (info_len == 0 || EVP_PKEY_CTX_add1_hkdf_info(pctx, info, (int)info_len) > 0)
+        && EVP_PKEY_derive(pctx, out, &out_len) > 0;
+    EVP_PKEY_CTX_free(pctx);
+    return ok ? 1 : 0;
+}
+#endif

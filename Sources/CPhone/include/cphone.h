@@ -1,0 +1,31 @@
+#ifndef LETHE_CPHONE_H
+#define LETHE_CPHONE_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Outcome of lethe_phone_to_e164. */
+enum lethe_phone_status {
+    LETHE_PHONE_OK = 0,
+    LETHE_PHONE_INVALID_COUNTRY_CODE = 1,
+    LETHE_PHONE_NOT_A_NUMBER = 2,
+    LETHE_PHONE_TOO_SHORT = 3,
+    LETHE_PHONE_TOO_LONG = 4,
+    LETHE_PHONE_INVALID_NUMBER = 5,
+    LETHE_PHONE_BUFFER_TOO_SMALL = 6
+};
+
+/* Parses `input` (national form read in `default_region`, an ISO 3166 alpha-2 code, or international
+   form), validates it against libphonenumber's metadata and writes the E.164 form, NUL-terminated,
+   into `out`. */
+int lethe_phone_to_e164(const char *input, const char *default_region, char *out, size_t out_len);
+
+/* 1 when `region` is a region libphonenumber knows. */
+int lethe_phone_region_supported(const char *region);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+
+/// How log lines are rendered on stderr.
+public enum LogFormat: String, CaseIterable, Sendable {
+    case text
+    case json
+}
+
+/// A swift-log handler writing one line per event to stderr, as text or JSON (for ELK).
+/// Metadata values are operator facts (tables, customer ids, counts); callers never log personal values.
+public struct StderrLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let format: LogFormat
+
+    public init(label: String, format: LogFormat, level: Logger.Level) {
+        self.label = label
+        self.format = format
+        self.logLevel = level
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let line: String
+        switch format {
+        case .text:
+            let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            line = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(event.message)\(fields.isEmpty ? "" : " " + fields)"
+        case .json:
+            var object: [String: Any] = [
+                "@timestamp": Self.timestamp(),
+                "level": event.level.rawValue,
+                "logger": label,
+                "message": "\(event.message)",
+            ]
+            for (key, value) in merged { object[key] = Self.jsonValue(value) }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    private static func jsonValue(_ value: Logger.MetadataValue) -> Any {
+        switch value {
+        case .string(let string): string
+        case .stringConvertible(let convertible): convertible.description
+        case .array(let array): array.map(jsonValue)
+        case .dictionary(let dictionary): dictionary.mapValues(jsonValue)
+        }
+    }
+
+    private static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}
+
+public enum LetheLogging {
+    /// Installs the stderr handler once per process.
+    public static func bootstrap(format: LogFormat, level: Logger.Level) {
+        LoggingSystem.bootstrap { label in StderrLogHandler(label: label, format: format, level: level) }
+    }
+}

@@ -1,0 +1,53 @@
+import CPhone
+import LetheCore
+
+/// A phone number in E.164 form (`+33612345678`). Personal data: its `description` is redacted,
+/// so interpolating one into a log line or error cannot leak it; use `e164` deliberately.
+public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let e164: String
+
+    public var description: String { "<phone number>" }
+    public var debugDescription: String { description }
+
+    /// Why an input is not a valid phone number. Says nothing of the input itself.
+    public enum Problem: String, Error, Sendable, CaseIterable {
+        case invalidCountryCode = "invalid or missing country code"
+        case notANumber = "not a phone number"
+        case tooShort = "too short"
+        case tooLong = "too long"
+        case invalidNumber = "not a valid number for its region"
+        case unknownRegion = "unknown default region"
+    }
+
+    /// Parses a national number (read in `defaultRegion`, ISO 3166 alpha-2) or an international one,
+    /// validates it against libphonenumber's metadata and normalises it to E.164.
+    public static func parse(_ input: String, defaultRegion: String) -> Result<PhoneNumber, Problem> {
+        let region = defaultRegion.uppercased()
+        guard region == "ZZ" || isSupported(region: region) else { return .failure(.unknownRegion) }
+        var buffer = [CChar](repeating: 0, count: 32)
+        let status = lethe_phone_to_e164(input, region, &buffer, buffer.count)
+        switch Int(status) {
+        case Int(LETHE_PHONE_OK.rawValue):
+            return .success(PhoneNumber(e164: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+        case Int(LETHE_PHONE_INVALID_COUNTRY_CODE.rawValue): return .failure(.invalidCountryCode)
+        case Int(LETHE_PHONE_TOO_SHORT.rawValue): return .failure(.tooShort)
+        case Int(LETHE_PHONE_TOO_LONG.rawValue): return .failure(.tooLong)
+        case Int(LETHE_PHONE_INVALID_NUMBER.rawValue): return .failure(.invalidNumber)
+        default: return .failure(.notANumber)
+        }
+    }
+
+    /// Parses or throws a data error that says why, never what.
+    public init(parsing input: String, defaultRegion: String) throws(LetheError) {
+        switch Self.parse(input, defaultRegion: defaultRegion) {
+        case .success(let number): self = number
+        case .failure(let problem):
+            throw .dataError("invalid phone number: \(problem.rawValue)",
+                             hint: problem == .unknownRegion ? "give an ISO 3166 region such as FR, DE or GB" : "write it in international form: a + and the country code, then the number")
+        }
+    }
+
+    private init(e164: String) { self.e164 = e164 }
+
+    public static func isSupported(region: String) -> Bool { lethe_phone_region_supported(region.uppercased()) == 1 }
+}

@@ -1,0 +1,236 @@
+import LetheCore
+import Yams
+
+/// Walks the YAML node tree, checking every key against the schema below and recording each
+/// problem with its line and key path.
+struct PolicyBuilder {
+    var issues: PolicyIssues
+
+    init(issues: PolicyIssues) { self.issues = issues }
+
+    static let topKeys: Set<String> = ["version", "region", "max_segments", "tables", "backup", "dpo"]
+    static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
+                                         "intake", "backup", "category"]
+    static let intakeKeys: Set<String> = ["name", "required", "allowed"]
+    static let backupKeys: Set<String> = ["keep", "repo"]
+    static let dpoKeys: Set<String> = ["controller", "contact", "purposes", "recipients", "source", "rights", "authority"]
+
+    mutating func build(root: Node, bytes: [UInt8]) -> (policy: RetentionPolicy?, issues: PolicyIssues) {
+        guard let top = mapping(root, "(document)", allowed: Self.topKeys) else { return (nil, issues) }
+        let version = top["version"].flatMap { int($0, "version") } ?? 1
+        if version != 1 { issues.add(top["version"], "version", "unsupported policy version \(version) (this lethe reads version 1)") }
+        let region = top["region"].flatMap { string($0, "region") }?.uppercased() ?? "FR"
+        if region.count != 2 || !region.allSatisfy({ $0.isASCII && $0.isLetter }) {
+            issues.add(top["region"], "region", "'\(region.prefix(10))' is not an ISO 3166 alpha-2 region code")
+        }
+        let maxSegments = top["max_segments"].flatMap { int($0, "max_segments") } ?? 10
+        if !(1...255).contains(maxSegments) { issues.add(top["max_segments"], "max_segments", "must be between 1 and 255") }
+
+        var tables: [TablePolicy] = []
+        if let tablesNode = top["tables"] {
+            if case .sequence(let sequence) = tablesNode {
+                for (index, node) in sequence.enumerated() {
+                    if let table = self.table(node, "tables[\(index)]") { tables.append(table) }
+                }
+            } else {
+                issues.add(tablesNode, "tables", "must be a list of tables")
+            }
+        } else {
+            issues.add(root, "tables", "missing: the policy must list its tables")
+        }
+        var seen = Set<QualifiedName>()
+        for table in tables where !seen.insert(table.name).inserted {
+            issues.list.append("\(issues.source):\(table.line): tables: \(table.name) is listed twice")
+        }
+        let backup = self.backup(top["backup"])
+        let dpo = self.dpo(top["dpo"])
+        guard let backup, let dpo else { return (nil, issues) }
+        let policy = RetentionPolicy(source: issues.source, sourceBytes: bytes, version: version, defaultRegion: region,
+                                     maxSegments: maxSegments, tables: tables, backup: backup, dpo: dpo)
+        return (policy, issues)
+    }
+
+    private mutating func table(_ node: Node, _ path: String) -> TablePolicy? {
+        guard let map = mapping(node, path, allowed: Self.tableKeys) else { return nil }
+        guard let nameNode = map["table"], let nameText = string(nameNode, "\(path).table") else {
+            if map["table"] == nil { issues.add(node, "\(path).table", "missing: name the table as schema.table") }
+            return nil
+        }
+        let name: QualifiedName
+        do {
+            name = try QualifiedName(parsing: nameText, defaultSchema: "public")
+        } catch {
+            issues.add(nameNode, "\(path).table", error.message)
+            return nil
+        }
+        let idColumn = map["id"].flatMap { identifier($0, "\(path).id") } ?? (try! SQLIdentifier("id"))
+        let timestamp = map["timestamp"].flatMap { identifier($0, "\(path).timestamp") }
+        let customer = map["customer"].flatMap { identifier($0, "\(path).customer") }
+        var retention: ISODuration?
+        if let retentionNode = map["retention"], let text = string(retentionNode, "\(path).retention") {
+            switch ISODuration.retention(text) {
+            case .success(let duration): retention = duration
+            case .failure(let error): issues.add(retentionNode, "\(path).retention", error.message)
+            }
+        }
+        if timestamp != nil && retention == nil && map["retention"] == nil { retention = .ceiling }
+        if map["retention"] != nil && timestamp == nil {
+            issues.add(map["retention"], "\(path).retention", "a retention needs a timestamp column to count from")
+        }
+        let personal = map["personal"].map { identifierList($0, "\(path).personal") } ?? []
+        if !personal.isEmpty && timestamp == nil {
+            issues.add(map["personal"], "\(path).personal", "a table holding personal columns needs a timestamp and a retention (at most P6M)")
+        }
+        if timestamp != nil && customer == nil {
+            issues.add(node, "\(path).customer", "missing: retention is per customer, so name the customer column")
+        }
+        var blindIndexes: [SQLIdentifier: SQLIdentifier] = [:]
+        if let indexNode = map["blind_index"], let indexMap = mapping(indexNode, "\(path).blind_index", allowed: nil) {
+            for (key, keyNode, value) in indexMap.pairs {
+                guard let column = identifier(keyNode, "\(path).blind_index", text: key),
+                      let indexColumn = identifier(value, "\(path).blind_index.\(key)") else { continue }
+                if !personal.contains(column) {
+                    issues.add(keyNode, "\(path).blind_index.\(key)", "'\(key)' is not one of the table's personal columns")
+                }
+                blindIndexes[column] = indexColumn
+            }
+        }
+        var intake: IntakePolicy?
+        if let intakeNode = map["intake"], let intakeMap = mapping(intakeNode, "\(path).intake", allowed: Self.intakeKeys) {
+            let intakeName = intakeMap["name"].flatMap { string($0, "\(path).intake.name") }
+            if intakeName == nil && intakeMap["name"] == nil { issues.add(intakeNode, "\(path).intake.name", "missing: the import kind, e.g. messages") }
+            let required = intakeMap["required"].map { stringList($0, "\(path).intake.required") } ?? []
+            let allowed = intakeMap["allowed"].map { stringList($0, "\(path).intake.allowed") } ?? []
+            if required.isEmpty { issues.add(intakeNode, "\(path).intake.required", "an intake must require at least one field") }
+            for field in Set(required).intersection(allowed).sorted() {
+                issues.add(intakeMap["allowed"], "\(path).intake.allowed", "'\(field)' is already required")
+            }
+            if let intakeName { intake = IntakePolicy(name: intakeName, required: required, allowed: allowed) }
+        }
+        let backup = map["backup"].flatMap { bool($0, "\(path).backup") } ?? false
+        let category = map["category"].flatMap { string($0, "\(path).category") }
+        return TablePolicy(name: name, idColumn: idColumn, timestampColumn: timestamp, customerColumn: customer,
+                           retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
+                           backup: backup, category: category, line: node.mark?.line ?? 0)
+    }
+
+    private mutating func backup(_ node: Node?) -> BackupPolicy? {
+        guard let node else { return BackupPolicy(keep: ISODuration(days: 35), repository: nil) }
+        guard let map = mapping(node, "backup", allowed: Self.backupKeys) else { return nil }
+        var keep = ISODuration(days: 35)
+        if let keepNode = map["keep"], let text = string(keepNode, "backup.keep") {
+            switch ISODuration.retention(text) {
+            case .success(let duration): keep = duration
+            case .failure(let error): issues.add(keepNode, "backup.keep", error.message)
+            }
+        }
+        return BackupPolicy(keep: keep, repository: map["repo"].flatMap { string($0, "backup.repo") })
+    }
+
+    private mutating func dpo(_ node: Node?) -> DPOTexts? {
+        guard let node else {
+            issues.add(nil, "dpo", "missing: the texts of the DPO cover sheet (controller, purposes, recipients, source, rights, authority)")
+            return nil
+        }
+        guard let map = mapping(node, "dpo", allowed: Self.dpoKeys) else { return nil }
+        func text(_ key: String) -> String {
+            guard let value = map[key] else {
+                issues.add(node, "dpo.\(key)", "missing")
+                return ""
+            }
+            return string(value, "dpo.\(key)") ?? ""
+        }
+        func list(_ key: String) -> [String] {
+            guard let value = map[key] else {
+                issues.add(node, "dpo.\(key)", "missing")
+                return []
+            }
+            return stringList(value, "dpo.\(key)")
+        }
+        return DPOTexts(controller: text("controller"), contact: text("contact"), purposes: list("purposes"),
+                        recipients: list("recipients"), source: text("source"), rights: text("rights"), authority: text("authority"))
+    }
+
+    // MARK: Node readers
+
+    struct Mapping {
+        let pairs: [(String, Node, Node)]
+        subscript(key: String) -> Node? { pairs.first { $0.0 == key }?.2 }
+    }
+
+    /// Reads a mapping; with `allowed`, any other key is an error naming it.
+    private mutating func mapping(_ node: Node, _ path: String, allowed: Set<String>?) -> Mapping? {
+        guard case .mapping(let mapping) = node else {
+            issues.add(node, path, "must be a mapping of keys to values")
+            return nil
+        }
+        var pairs: [(String, Node, Node)] = []
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else {
+                issues.add(keyNode, path, "keys must be plain strings")
+                continue
+            }
+            let keyPath = path == "(document)" ? key : "\(path).\(key)"
+            if let allowed, !allowed.contains(key) {
+                issues.add(keyNode, keyPath, "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                continue
+            }
+            if pairs.contains(where: { $0.0 == key }) {
+                issues.add(keyNode, keyPath, "duplicate key")
+                continue
+            }
+            pairs.append((key, keyNode, value))
+        }
+        return Mapping(pairs: pairs)
+    }
+
+    private mutating func string(_ node: Node, _ path: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            issues.add(node, path, "must be a text value")
+            return nil
+        }
+        return scalar.string
+    }
+
+    private mutating func int(_ node: Node, _ path: String) -> Int? {
+        guard let value = node.int else {
+            issues.add(node, path, "must be a whole number")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func bool(_ node: Node, _ path: String) -> Bool? {
+        guard let value = node.bool else {
+            issues.add(node, path, "must be true or false")
+            return nil
+        }
+        return value
+    }
+
+    private mutating func stringList(_ node: Node, _ path: String) -> [String] {
+        guard case .sequence(let sequence) = node else {
+            issues.add(node, path, "must be a list")
+            return []
+        }
+        return sequence.enumerated().compactMap { index, item in string(item, "\(path)[\(index)]") }
+    }
+
+    private mutating func identifier(_ node: Node, _ path: String, text: String? = nil) -> SQLIdentifier? {
+        guard let name = text ?? string(node, path) else { return nil }
+        do {
+            return try SQLIdentifier(name)
+        } catch {
+            issues.add(node, path, error.message)
+            return nil
+        }
+    }
+
+    private mutating func identifierList(_ node: Node, _ path: String) -> [SQLIdentifier] {
+        guard case .sequence(let sequence) = node else {
+            issues.add(node, path, "must be a list of column names")
+            return []
+        }
+        return sequence.enumerated().compactMap { index, item in identifier(item, "\(path)[\(index)]") }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// A value bound as a query parameter. Values are never spliced into SQL text.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case text(String)
+    case int(Int64)
+    case double(Double)
+    case bool(Bool)
+    case bytes([UInt8])
+    /// Sent as ISO-8601 UTC text; cast with `$n::timestamptz` where the type is not inferred.
+    case timestamp(Date)
+
+    /// Text-format rendering, or nil for NULL. Bytes are sent in binary format instead.
+    var textForm: String? {
+        switch self {
+        case .null: nil
+        case .text(let string): string
+        case .int(let int): String(int)
+        case .double(let double): String(double)
+        case .bool(let bool): bool ? "t" : "f"
+        case .bytes: nil
+        case .timestamp(let date): SQLValue.timestampFormatter.string(from: date)
+        }
+    }
+
+    nonisolated(unsafe) private static let timestampFormatter: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+}
+
+extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral, ExpressibleByBooleanLiteral {
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}
+
+extension Optional where Wrapped == String {
+    public var sqlValue: SQLValue { map(SQLValue.text) ?? .null }
+}

@@ -1,0 +1,52 @@
+import LetheCore
+import Policy
+import Postgres
+
+/// Checks a policy against a live database: every table and column it names exists with a usable type.
+public struct PolicyDatabaseCheck {
+    public init() {}
+
+    /// Problems as `file:line: tables[i].key: message`; empty when the policy fits the database.
+    public func problems(_ policy: RetentionPolicy, db: PostgresConnection) throws -> [String] {
+        var problems: [String] = []
+        for (index, table) in policy.tables.enumerated() {
+            let at = "\(policy.source):\(table.line): tables[\(index)]"
+            let columns = try columnTypes(db, table.name)
+            guard !columns.isEmpty else {
+                problems.append("\(at).table: table \(table.name) does not exist in the database")
+                continue
+            }
+            func expect(_ column: SQLIdentifier?, _ key: String, types: Set<String>) {
+                guard let column else { return }
+                guard let type = columns[column.name] else {
+                    problems.append("\(at).\(key): column \(table.name).\(column) does not exist")
+                    return
+                }
+                if !types.contains(type) {
+                    problems.append("\(at).\(key): column \(table.name).\(column) is \(type), expected \(types.sorted().joined(separator: " or "))")
+                }
+            }
+            expect(table.idColumn, "id", types: ["bigint", "integer"])
+            expect(table.timestampColumn, "timestamp", types: ["timestamp with time zone"])
+            expect(table.customerColumn, "customer", types: ["bigint", "integer"])
+            for (position, column) in table.personalColumns.enumerated() {
+                expect(column, "personal[\(position)]", types: ["bytea"])
+            }
+            for (column, indexColumn) in table.blindIndexes.sorted(by: { $0.key < $1.key }) {
+                expect(indexColumn, "blind_index.\(column)", types: ["bytea"])
+            }
+        }
+        return problems
+    }
+
+    private func columnTypes(_ db: PostgresConnection, _ table: QualifiedName) throws -> [String: String] {
+        let rows = try db.query("""
+            SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+            """, [.text(table.schema.name), .text(table.name.name)]).rows
+        var types: [String: String] = [:]
+        for row in rows { types[try row.string("name")] = try row.string("type") }
+        return types
+    }
+}

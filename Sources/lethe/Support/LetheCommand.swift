@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import LetheCore
+import Logging
+
+/// A subcommand whose runtime errors become Lethe's documented exit codes. Usage errors are
+/// ArgumentParser's (exit 64); everything else is reported once, on stderr, as what, where and a hint.
+protocol LetheCommand: ParsableCommand {
+    var global: GlobalOptions { get }
+    func execute() throws
+}
+
+extension LetheCommand {
+    func run() throws {
+        global.bootstrapLogging()
+        do {
+            try execute()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch let error as CleanExit {
+            throw error
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            let lethe = error.asLetheError
+            Terminal.report(lethe, format: global.logFormat)
+            throw ExitCode(lethe.code.rawValue)
+        }
+    }
+}
+
+enum Terminal {
+    static func report(_ error: LetheError, format: LogFormat) {
+        switch format {
+        case .text:
+            var text = "lethe: error: \(error.message)\n"
+            if let hint = error.hint { text += "HINT: \(hint)\n" }
+            FileHandle.standardError.write(Data(text.utf8))
+        case .json:
+            var metadata: Logger.Metadata = ["exit_code": "\(error.code.rawValue)"]
+            if let hint = error.hint { metadata["hint"] = "\(hint)" }
+            Logger(label: "lethe").error("\(error.message)", metadata: metadata)
+        }
+    }
+
+    static func warn(_ text: String) {
+        FileHandle.standardError.write(Data("lethe: warning: \(text)\n".utf8))
+    }
+}
