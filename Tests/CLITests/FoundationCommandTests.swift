@@ -1,0 +1,131 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Black-box tests of the built binary: exit codes, stdout/stderr and database state.
+@Suite struct FoundationCommandTests {
+    func writePolicy(_ transform: (String) -> String) throws -> (path: String, text: String) {
+        let original = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+        let text = transform(original)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, text)
+    }
+
+    func line(of needle: String, in text: String) -> Int {
+        (text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains(needle) } ?? -1) + 1
+    }
+
+    @Test func helpAndVersion() throws {
+        let help = try LetheProcess.run(["--help"])
+        #expect(help.status == 0)
+        for command in ["migrate", "policy", "partitions", "exit-codes"] { #expect(help.stdout.contains(command)) }
+        let version = try LetheProcess.run(["--version"])
+        #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+    }
+
+    @Test func usageErrorsExit64() throws {
+        #expect(try LetheProcess.run(["migrate", "--no-such-flag"]).status == 64)
+        #expect(try LetheProcess.run(["partitions", "ensure", "--months-ahead", "-3"]).status == 64)
+        #expect(try LetheProcess.run(["partitions", "ensure", "--from", "November"]).status == 64)
+    }
+
+    @Test func exitCodeTable() throws {
+        let outcome = try LetheProcess.run(["exit-codes"])
+        #expect(outcome.status == 0)
+        for code in ["64", "65", "66", "69", "70", "73", "74", "75", "77", "79"] { #expect(outcome.stdout.contains("\n\(code) ")) }
+    }
+
+    @Test func migrateThenNothingPendingThenStatus() throws {
+        let db = try TestDatabase(migrated: false)
+        let first = try LetheProcess.run(["migrate", "--database-url", db.conninfo])
+        #expect(first.status == 0)
+        #expect(first.stdout.contains("applied 0001_lethe_schema"))
+        #expect(first.stdout.contains("2 migration(s) applied: schema is at version 2"))
+        let second = try LetheProcess.run(["migrate"], environment: ["LETHE_DATABASE_URL": db.conninfo])
+        #expect(second.status == 0 && second.stdout.contains("nothing pending"))
+        let status = try LetheProcess.run(["migrate", "--status", "--json", "--database-url", db.conninfo])
+        #expect(status.status == 0 && status.stdout.contains("\"currentVersion\" : 2"))
+        let schemas = try db.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('lethe', 'sms')").single("n").int("n")
+        #expect(schemas == 2)
+    }
+
+    @Test func migrateRefusesAnEditedFileNamingIt() throws {
+        let db = try TestDatabase(migrated: false)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("m-\(UUID().uuidString)").path
+        try FileManager.default.copyItem(atPath: LetheProcess.packageRoot.appendingPathComponent("Migrations").path, toPath: directory)
+        #expect(try LetheProcess.run(["migrate", "--migrations-dir", directory, "--database-url", db.conninfo]).status == 0)
+        let file = directory + "/0001_lethe_schema.sql"
+        try (try String(contentsOfFile: file, encoding: .utf8) + "-- tweak\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = try LetheProcess.run(["migrate", "--database-url", db.conninfo], environment: ["LETHE_MIGRATIONS_DIR": directory])
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("0001_lethe_schema.sql has changed since it was applied"))
+        #expect(refused.stderr.contains("HINT:"))
+    }
+
+    @Test func policyCheckAcceptsTheDefault() throws {
+        let offline = try LetheProcess.run(["policy", "check", "Policies/default.yaml", "--offline"])
+        #expect(offline.status == 0 && offline.stdout.contains("valid (5 tables"))
+        let db = try TestDatabase()
+        let online = try LetheProcess.run(["policy", "check", "--database-url", db.conninfo])
+        #expect(online.status == 0)
+        #expect(online.stdout.contains("matches database \(db.name)"))
+    }
+
+    @Test func policyCheckRefusesRetentionAboveCeiling() throws {
+        let policy = try writePolicy { $0.replacingOccurrences(of: "retention: P6M\n    personal: [recipient, body]", with: "retention: P7M\n    personal: [recipient, body]") }
+        let outcome = try LetheProcess.run(["policy", "check", policy.path, "--offline"])
+        #expect(outcome.status == 65)
+        #expect(outcome.stderr.contains("\(policy.path):\(line(of: "P7M", in: policy.text)): tables[3].retention: P7M exceeds the 6-month ceiling"))
+    }
+
+    @Test func policyCheckRefusesUnknownKey() throws {
+        let policy = try writePolicy { $0.replacingOccurrences(of: "backup:\n  keep: P35D", with: "backup:\n  keep: P35D\n  forever: true") }
+        let outcome = try LetheProcess.run(["policy", "check", policy.path, "--offline"])
+        #expect(outcome.status == 65)
+        #expect(outcome.stderr.contains("\(policy.path):\(line(of: "forever", in: policy.text)): backup.forever: unknown key"))
+    }
+
+    @Test func policyCheckRefusesAMissingColumn() throws {
+        let db = try TestDatabase()
+        let policy = try writePolicy { $0.replacingOccurrences(of: "personal: [phone, name]", with: "personal: [phone, nickname]") }
+        let outcome = try LetheProcess.run(["policy", "check", policy.path, "--database-url", db.conninfo])
+        #expect(outcome.status == 65)
+        let tableLine = line(of: "- table: sms.contacts", in: policy.text)
+        #expect(outcome.stderr.contains("\(policy.path):\(tableLine): tables[1].personal[1]: column sms.contacts.nickname does not exist"))
+    }
+
+    @Test func partitionsEnsureAndList() throws {
+        let db = try TestDatabase()
+        let dry = try LetheProcess.run(["partitions", "ensure", "--months-ahead", "1", "--dry-run", "--database-url", db.conninfo])
+        #expect(dry.status == 0 && dry.stdout.contains("4 partition(s) would create"))
+        #expect(try PartitionCount.of(db) == 0)
+        let ensure = try LetheProcess.run(["partitions", "ensure", "--months-ahead", "1", "--database-url", db.conninfo, "--json"])
+        #expect(ensure.status == 0 && ensure.stdout.contains("\"created\""))
+        #expect(try PartitionCount.of(db) == 4)
+        let list = try LetheProcess.run(["partitions", "list", "--database-url", db.conninfo])
+        #expect(list.status == 0 && list.stdout.contains("sms.messages_p"))
+    }
+
+    @Test func unreachableDatabaseExits69WithoutThePassword() throws {
+        let outcome = try LetheProcess.run(["migrate", "--database-url", "postgresql://ops:Pa55word@127.0.0.1:1/sms?connect_timeout=2"])
+        #expect(outcome.status == 69)
+        #expect(outcome.stderr.contains("cannot connect to PostgreSQL (host=127.0.0.1 port=1 database=sms"))
+        #expect(!outcome.stderr.contains("Pa55word") && !outcome.stdout.contains("Pa55word"))
+    }
+
+    @Test func jsonLogFormatForErrors() throws {
+        let outcome = try LetheProcess.run(["migrate", "--log-format", "json", "--database-url", "host=127.0.0.1 port=1 connect_timeout=2"])
+        #expect(outcome.status == 69)
+        let line = try #require(outcome.stderr.split(separator: "\n").first)
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect(object?["level"] as? String == "error")
+        #expect(object?["exit_code"] as? String == "69")
+    }
+}
+
+enum PartitionCount {
+    static func of(_ db: TestDatabase) throws -> Int64 {
+        try db.connection.query("SELECT count(*) AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sms' AND c.relkind = 'r'").single("n").int("n")
+    }
+}
