@@ -37,11 +37,14 @@ let package = Package(
             plugins: ["EmbedMigrations"]
         ),
 
+        .target(name: "Audit", dependencies: ["LetheCore", "Postgres"]),
+        .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
+
         // Command line
         .executableTarget(
             name: "lethe",
             dependencies: [
-                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema",
+                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -52,13 +55,15 @@ let package = Package(
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),
 
         // Tests
-        .target(name: "TestSupport", dependencies: ["Postgres", "LetheCore", "Schema"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Postgres", "LetheCore", "Schema", "Policy"], path: "Tests/TestSupport"),
         .testTarget(name: "LetheCoreTests", dependencies: ["LetheCore"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "LetheCryptoTests", dependencies: ["LetheCrypto"]),
         .testTarget(name: "PhoneTests", dependencies: ["Phone"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "SchemaTests", dependencies: ["Schema", "Policy", "TestSupport"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "TestSupport"]),
+        .testTarget(name: "PurgeTests", dependencies: ["Purge", "Audit", "Policy", "Schema", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -6,6 +6,8 @@ public enum AdvisoryLockKey: Int32, Sendable {
     case keys = 4
     case encryptMigrate = 5
     case partitions = 6
+    /// Taken by lethe.audit_append() in SQL; listed so no other use takes the number.
+    case audit = 100
 
     /// First half of the two-int key: "LETH" in ASCII.
     static let namespace: Int32 = 0x4C45_5448

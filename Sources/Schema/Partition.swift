@@ -11,13 +11,16 @@ public struct Partition: Sendable, Equatable {
     /// Exclusive upper bound; nil for MAXVALUE or a DEFAULT partition.
     public let to: Date?
     public let isDefault: Bool
+    /// The bound clause exactly as PostgreSQL prints it (`FOR VALUES FROM (…) TO (…)`), to re-attach a rebuilt partition.
+    public let boundClause: String?
 
-    public init(parent: QualifiedName, name: QualifiedName, from: Date?, to: Date?, isDefault: Bool = false) {
+    public init(parent: QualifiedName, name: QualifiedName, from: Date?, to: Date?, isDefault: Bool = false, boundClause: String? = nil) {
         self.parent = parent
         self.name = name
         self.from = from
         self.to = to
         self.isDefault = isDefault
+        self.boundClause = boundClause
     }
 
     /// True when the whole range lies before `instant` (every row it can hold is older).

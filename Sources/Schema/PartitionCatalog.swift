@@ -47,7 +47,7 @@ public struct PartitionCatalog {
                 throw LetheError.config("partition \(name) of \(parent) has bounds Lethe cannot read",
                                         hint: "Lethe manages monthly RANGE partitions on a timestamptz column")
             }
-            return Partition(parent: parent, name: name, from: bounds.from, to: bounds.to, isDefault: bounds.isDefault)
+            return Partition(parent: parent, name: name, from: bounds.from, to: bounds.to, isDefault: bounds.isDefault, boundClause: bound)
         }
     }
 

@@ -23,6 +23,10 @@ struct Lethe: ParsableCommand {
             MigrateCommand.self,
             PolicyCommand.self,
             PartitionsCommand.self,
+            PurgeCommand.self,
+            RetentionCommand.self,
+            HoldCommand.self,
+            AuditCommand.self,
             ExitCodesCommand.self,
         ]
     )

@@ -43,6 +43,11 @@ enum Terminal {
         }
     }
 
+    /// Progress lines for people at a terminal; scripts see only the report.
+    static func progress(_ text: String) {
+        FileHandle.standardError.write(Data("lethe: \(text)\n".utf8))
+    }
+
     static func warn(_ text: String) {
         FileHandle.standardError.write(Data("lethe: warning: \(text)\n".utf8))
     }

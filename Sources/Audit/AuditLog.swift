@@ -1,0 +1,96 @@
+import Foundation
+import LetheCore
+import Postgres
+
+/// The hash-chained audit log in `lethe.audit_log`. Records name actions, targets (customer ids, run ids,
+/// request ids) and counts; never a personal value.
+public enum AuditLog {
+    /// Appends a record in the caller's transaction, if any, so it commits or rolls back with the work it records.
+    @discardableResult
+    public static func append(_ db: PostgresConnection, action: String, target: String, details: [String: AuditValue] = [:]) throws -> Int64 {
+        try db.query("SELECT lethe.audit_append($1, $2, $3, $4::jsonb) AS id",
+                     [.text(action), .text(target), .text(OperatorIdentity.osUser), .text(AuditValue.object(details).json)])
+            .single("audit_append").int("id")
+    }
+
+    public struct Verification: Sendable, Encodable {
+        public let records: Int
+        public let lastHash: String?
+        /// The first record whose hash or link does not match, and why.
+        public let brokenAt: Int64?
+        public let problem: String?
+        public var isIntact: Bool { brokenAt == nil }
+    }
+
+    /// Recomputes every record's hash and checks each link to its predecessor.
+    public static func verify(_ db: PostgresConnection) throws -> Verification {
+        let rows = try db.query("""
+            SELECT id, hash, prev_hash, lag(hash) OVER (ORDER BY id) AS expected_prev,
+                   lethe.audit_digest(prev_hash, id, at, action, target, db_user, os_user, details) AS recomputed
+            FROM lethe.audit_log ORDER BY id
+            """).rows
+        let genesis = String(repeating: "0", count: 64)
+        for row in rows {
+            let id = try row.int("id")
+            if try row.string("recomputed") != row.string("hash") {
+                return Verification(records: rows.count, lastHash: nil, brokenAt: id, problem: "record \(id) was altered after it was written")
+            }
+            if try row.string("prev_hash") != (row.optionalString("expected_prev") ?? genesis) {
+                return Verification(records: rows.count, lastHash: nil, brokenAt: id, problem: "the record before \(id) was removed or replaced")
+            }
+        }
+        return Verification(records: rows.count, lastHash: try rows.last?.string("hash"), brokenAt: nil, problem: nil)
+    }
+
+    public struct Record: Sendable, Encodable {
+        public let id: Int64
+        public let at: Date
+        public let action: String
+        public let target: String
+        public let dbUser: String
+        public let osUser: String
+        public let details: String
+    }
+
+    public static func recent(_ db: PostgresConnection, limit: Int, action: String? = nil) throws -> [Record] {
+        try db.query("""
+            SELECT id, at, action, target, db_user, os_user, details::text AS details FROM lethe.audit_log
+            WHERE $2::text IS NULL OR action = $2 OR action LIKE $2 || '.%'
+            ORDER BY id DESC LIMIT $1
+            """, [.int(Int64(limit)), action.sqlValue]).rows.map { row in
+            Record(id: try row.int("id"), at: try row.date("at"), action: try row.string("action"), target: try row.string("target"),
+                   dbUser: try row.string("db_user"), osUser: try row.string("os_user"), details: try row.string("details"))
+        }
+    }
+}
+
+/// A JSON value for audit details and ledgers.
+public indirect enum AuditValue: Sendable, Equatable {
+    case string(String)
+    case int(Int64)
+    case bool(Bool)
+    case array([AuditValue])
+    case object([String: AuditValue])
+    case null
+
+    var any: Any {
+        switch self {
+        case .string(let value): value
+        case .int(let value): value
+        case .bool(let value): value
+        case .array(let values): values.map(\.any)
+        case .object(let values): values.mapValues(\.any)
+        case .null: NSNull()
+        }
+    }
+
+    public var json: String {
+        let data = (try? JSONSerialization.data(withJSONObject: any, options: [.sortedKeys, .fragmentsAllowed])) ?? Data("null".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension AuditValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+}

@@ -1,0 +1,99 @@
+import Audit
+import Foundation
+import LetheCore
+import Policy
+import Postgres
+
+/// Legal holds (`lethe hold add|release|list`). While a hold lasts (until released or its `until` passes),
+/// purges keep every row of the customer. Changes lock `lethe.legal_holds` the way purge batches do, so a
+/// hold placed during a purge takes effect before the next batch.
+public struct LegalHolds {
+    let db: PostgresConnection
+    let customers: CustomerDirectory
+
+    public init(_ db: PostgresConnection, policy: RetentionPolicy) {
+        self.db = db
+        self.customers = CustomerDirectory(db, policy: policy)
+    }
+
+    public struct Hold: Sendable, Encodable {
+        public let id: Int64
+        public let customerId: Int64
+        public let reason: String
+        public let until: Date?
+        public let placedByDbUser: String
+        public let placedByOsUser: String
+        public let placedAt: Date
+        public let releasedAt: Date?
+        public let active: Bool
+    }
+
+    @discardableResult
+    public func add(customer: Int64, reason: String, until: Date?) throws -> Hold {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw LetheError.dataError("--reason must not be empty", hint: "name the matter: case number, authority request")
+        }
+        try customers.requireExists(customer)
+        return try db.transaction {
+            if let until {
+                let future = try db.query("SELECT $1::timestamptz > now() AS future", [.timestamp(until)]).single("until").bool("future")
+                guard future else { throw LetheError.dataError("--until is in the past", hint: "give a future date, or omit --until for a hold until released") }
+            }
+            // A hold whose `until` has passed is closed at that date before a new one opens.
+            try db.execute("""
+                UPDATE lethe.legal_holds SET released_at = until, released_by_db_user = 'expired', released_by_os_user = 'expired'
+                WHERE customer_id = $1 AND released_at IS NULL AND until <= now()
+                """, [.int(customer)])
+            let open = try db.query("SELECT id FROM lethe.legal_holds WHERE customer_id = $1 AND released_at IS NULL", [.int(customer)]).first
+            if let open {
+                throw LetheError.dataError("customer \(customer) is already under legal hold \(try open.int("id"))",
+                                           hint: "release it first ('lethe hold release --customer \(customer)') to change its reason or end date")
+            }
+            let row = try db.query("""
+                INSERT INTO lethe.legal_holds (customer_id, reason, until, placed_by_os_user) VALUES ($1, $2, $3::timestamptz, $4)
+                RETURNING *, true AS active
+                """, [.int(customer), .text(reason), until.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)]).single("hold")
+            try AuditLog.append(db, action: "hold.add", target: "customer \(customer)",
+                                details: ["hold_id": .int(try row.int("id")), "reason": .string(reason),
+                                          "until": until.map { .string(Timestamps.iso($0)) } ?? .null])
+            return try Self.decode(row)
+        }
+    }
+
+    /// Releases the customer's open hold; the next purge removes what its retention no longer covers.
+    @discardableResult
+    public func release(customer: Int64) throws -> Hold {
+        try db.transaction {
+            guard let row = try db.query("""
+                UPDATE lethe.legal_holds SET released_at = now(), released_by_db_user = session_user, released_by_os_user = $2
+                WHERE customer_id = $1 AND released_at IS NULL RETURNING *, false AS active
+                """, [.int(customer), .text(OperatorIdentity.osUser)]).first else {
+                throw LetheError.noInput("customer \(customer) has no open legal hold", hint: "see 'lethe hold list'")
+            }
+            try AuditLog.append(db, action: "hold.release", target: "customer \(customer)", details: ["hold_id": .int(try row.int("id"))])
+            return try Self.decode(row)
+        }
+    }
+
+    /// Open holds, or every hold with `all`.
+    public func list(all: Bool = false) throws -> [Hold] {
+        try db.query("""
+            SELECT *, (released_at IS NULL AND (until IS NULL OR until > now())) AS active FROM lethe.legal_holds
+            WHERE $1 OR released_at IS NULL ORDER BY customer_id, id
+            """, [.bool(all)]).rows.map(Self.decode)
+    }
+
+    static func decode(_ row: Row) throws -> Hold {
+        Hold(id: try row.int("id"), customerId: try row.int("customer_id"), reason: try row.string("reason"), until: try row.optionalDate("until"),
+             placedByDbUser: try row.string("placed_by_db_user"), placedByOsUser: try row.string("placed_by_os_user"),
+             placedAt: try row.date("placed_at"), releasedAt: try row.optionalDate("released_at"), active: try row.bool("active"))
+    }
+
+    /// SQL predicate: the customer in `column` is under a hold active at the run's clock (`$n`).
+    static func activeHoldPredicate(column: SQLIdentifier, clockParameter: Int) -> String {
+        """
+        \(column.quoted) IN (SELECT customer_id FROM lethe.legal_holds
+            WHERE released_at IS NULL AND (until IS NULL OR until > $\(clockParameter)::timestamptz))
+        """
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import LetheCore
+import Logging
+import Postgres
+
+/// How the executor paces itself against live traffic.
+public struct PurgeSettings: Sendable {
+    /// `lock_timeout` of every purge transaction: the longest an application statement can queue behind Lethe.
+    public var lockTimeoutMilliseconds = 200
+    /// Rows a row-wise batch aims at; each batch is its own short transaction.
+    public var batchRows = 10_000
+    /// Attempts per batch or partition drop before giving up (a drop then falls back to row-wise deletion).
+    public var attempts = 20
+
+    public init() {}
+}
+
+/// Carries out a `PurgePlan`: partition drops first, then the batched row-wise sweeps. Every batch
+/// records its counts in the ledger in the same transaction, so a kill at any instant loses nothing.
+final class PurgeExecutor {
+    let db: PostgresConnection
+    let plan: PurgePlan
+    let run: Int64
+    let settings: PurgeSettings
+    let logger: Logger
+    let progress: ((String) -> Void)?
+
+    init(db: PostgresConnection, plan: PurgePlan, run: Int64, settings: PurgeSettings, logger: Logger, progress: ((String) -> Void)?) {
+        self.db = db
+        self.plan = plan
+        self.run = run
+        self.settings = settings
+        self.logger = logger
+        self.progress = progress
+    }
+
+    func execute() throws {
+        for table in plan.tables {
+            let sql = PurgeSQL(timestamp: table.timestampColumn, customer: table.customerColumn)
+            var fallbacks: [QualifiedName] = []
+            for drop in table.partitionDrops {
+                if try dropPartition(drop, of: table) {
+                    logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)", "rows": "\(drop.rows)"])
+                    progress?("dropped \(drop.partition) (\(drop.rows) rows)")
+                } else {
+                    fallbacks.append(drop.name)
+                }
+            }
+            let fallbackSweeps = fallbacks.map {
+                RowSweep(leaf: $0.description, kind: .tableCutoff, customerId: nil, rowsByCustomer: [], leafName: $0, cutoff: table.tableCutoff)
+            }
+            for sweep in fallbackSweeps + table.rowSweeps {
+                let deleted: Int64
+                switch sweep.kind {
+                case .tableCutoff: deleted = try sweepByBlocks(sweep, of: table, sql: sql)
+                case .customerCutoff: deleted = try sweepByIndex(sweep, of: table, sql: sql)
+                }
+                logger.info("swept", metadata: ["table": "\(table.table)", "leaf": "\(sweep.leaf)", "kind": "\(sweep.kind.rawValue)",
+                                                "customer": "\(sweep.customerId.map(String.init) ?? "*")", "rows": "\(deleted)"])
+                if deleted > 0 { progress?("deleted \(deleted) rows from \(sweep.leaf)\(sweep.customerId.map { " for customer \($0)" } ?? "")") }
+            }
+        }
+    }
+
+    /// DETACH + DROP in one transaction. Held customers' rows are counted under the lock: if any, they are
+    /// copied into a rebuilt partition with the same bounds that replaces the dropped one, in the same
+    /// transaction, so they are never outside the table. Returns false when the partition must be swept
+    /// row-wise instead (too many held rows now, or the table lock could not be had).
+    private func dropPartition(_ drop: PartitionDrop, of table: TablePlan) throws -> Bool {
+        struct SweepInstead: Error {}
+        let held = LegalHolds.activeHoldPredicate(column: table.customerColumn, clockParameter: 1)
+        do {
+            try withLockRetry("dropping \(drop.partition)") {
+                try db.transaction {
+                    try beginBatch()
+                    try db.execute("ALTER TABLE \(table.name.quoted) DETACH PARTITION \(drop.name.quoted)")
+                    let counts = try db.query("SELECT count(*) AS total, count(*) FILTER (WHERE \(held)) AS held FROM \(drop.name.quoted)",
+                                              [plan.now.sql]).single("count")
+                    let total = try counts.int("total"), kept = try counts.int("held")
+                    guard PartitionDrop.worthDropping(total: total, held: kept) else { throw SweepInstead() }
+                    if kept > 0 {
+                        guard let bound = drop.boundClause else { throw SweepInstead() }
+                        try rebuildWithHeldRows(drop, of: table, bound: bound, heldPredicate: held)
+                    } else {
+                        try db.execute("DROP TABLE \(drop.name.quoted)")
+                    }
+                    try db.execute("""
+                        INSERT INTO lethe.purge_run_items (run_id, table_name, partition_name, rows_deleted, rows_kept, partitions_dropped)
+                        VALUES ($1, $2, $3, $4, $5, 1)
+                        """, [.int(run), .text(table.table), .text(drop.partition), .int(total - kept), .int(kept)])
+                }
+            }
+            return true
+        } catch is SweepInstead {
+            logger.warning("partition now holds many rows of customers on hold; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
+            return false
+        } catch let error as PostgresError where error.isLockTimeout {
+            logger.warning("could not lock the table to drop a partition; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
+            return false
+        }
+    }
+
+    /// Inside the drop transaction: copy the held rows into a new table shaped like the parent, drop the old
+    /// partition, and attach the new one under the old name and bounds.
+    private func rebuildWithHeldRows(_ drop: PartitionDrop, of table: TablePlan, bound: String, heldPredicate: String) throws {
+        let keep = QualifiedName(schema: drop.name.schema, name: try SQLIdentifier(String(drop.name.name.name.prefix(50)) + "_lethe_keep"))
+        let columns = try db.query("""
+            SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+            """, [.text(table.name.quoted)]).rows.map { try SQLIdentifier($0.string("attname")).quoted }.joined(separator: ", ")
+        try db.execute("CREATE TABLE \(keep.quoted) (LIKE \(table.name.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        try db.execute("INSERT INTO \(keep.quoted) (\(columns)) SELECT \(columns) FROM \(drop.name.quoted) WHERE \(heldPredicate)", [plan.now.sql])
+        try db.execute("DROP TABLE \(drop.name.quoted)")
+        try db.execute("ALTER TABLE \(keep.quoted) RENAME TO \(drop.name.name.quoted)")
+        // The bound clause is PostgreSQL's own rendering of the old partition's bounds, read from the catalog.
+        try db.execute("ALTER TABLE \(table.name.quoted) ATTACH PARTITION \(drop.name.quoted) \(bound)")
+    }
+
+    /// Table-cutoff rows, batched by ranges of heap blocks (TID range scans): each batch reads only its blocks,
+    /// so the cost stays linear however many dead rows earlier batches left behind.
+    private func sweepByBlocks(_ sweep: RowSweep, of table: TablePlan, sql: PurgeSQL) throws -> Int64 {
+        let predicate = sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil)
+        let parameters = sql.tableCutoffParameters(cutoff: sweep.cutoff, now: plan.now, customer: plan.scope.customer)
+        let n = parameters.count
+        let statement = """
+            WITH deleted AS (
+                DELETE FROM \(sweep.leafName.quoted) WHERE ctid >= $\(n + 1)::tid AND ctid < $\(n + 2)::tid AND \(predicate)
+                RETURNING \(table.customerColumn.quoted) AS customer_id),
+            counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
+            logged AS (
+                INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
+                SELECT $\(n + 3), $\(n + 4), customer_id, n FROM counted
+                ON CONFLICT (run_id, table_name, customer_id, partition_name)
+                DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
+            SELECT coalesce(sum(n), 0)::bigint AS n FROM counted
+            """
+        var total: Int64 = 0
+        var block: Int64 = 0
+        var step: Int64 = 128
+        var pages = try relationPages(sweep.leafName)
+        while block < pages {
+            let upper = block + step
+            let deleted = try withLockRetry("sweeping \(sweep.leaf)") {
+                try db.transaction {
+                    try beginBatch()
+                    return try db.query(statement, parameters + [.text("(\(block),0)"), .text("(\(upper),0)"), .int(run), .text(table.table)])
+                        .single("batch").int("n")
+                }
+            }
+            total += deleted
+            block = upper
+            // Aim each batch at `batchRows` deletions; scan further ahead while few rows match.
+            step = deleted > 0 ? max(16, min(8192, step * Int64(settings.batchRows) / deleted)) : min(8192, step * 2)
+            if block >= pages { pages = try relationPages(sweep.leafName) }
+        }
+        return total
+    }
+
+    /// One customer's rows between the table cutoff and its own, in batches found through its index.
+    private func sweepByIndex(_ sweep: RowSweep, of table: TablePlan, sql: PurgeSQL) throws -> Int64 {
+        guard let customer = sweep.customerId else { return 0 }
+        let parameters = sql.customerCutoffParameters(cutoff: sweep.cutoff, now: plan.now, customer: customer, tableCutoff: table.tableCutoff)
+        let statement = """
+            WITH target AS (SELECT ctid FROM \(sweep.leafName.quoted) WHERE \(sql.customerCutoffPredicate) LIMIT $5),
+            deleted AS (
+                DELETE FROM \(sweep.leafName.quoted) WHERE ctid = ANY (ARRAY(SELECT ctid FROM target)) AND \(sql.customerCutoffPredicate)
+                RETURNING \(table.customerColumn.quoted) AS customer_id),
+            counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
+            logged AS (
+                INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
+                SELECT $6, $7, customer_id, n FROM counted
+                ON CONFLICT (run_id, table_name, customer_id, partition_name)
+                DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
+            SELECT coalesce(sum(n), 0)::bigint AS n FROM counted
+            """
+        var total: Int64 = 0
+        while true {
+            let deleted = try withLockRetry("sweeping \(sweep.leaf)") {
+                try db.transaction {
+                    try beginBatch()
+                    return try db.query(statement, parameters + [.int(Int64(settings.batchRows)), .int(run), .text(table.table)])
+                        .single("batch").int("n")
+                }
+            }
+            total += deleted
+            if deleted == 0 { return total }
+        }
+    }
+
+    /// Every purge transaction: a short lock_timeout, and holds frozen until commit (a `hold add` waits for this batch).
+    private func beginBatch() throws {
+        try db.setLockTimeout(milliseconds: settings.lockTimeoutMilliseconds, local: true)
+        try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE")
+    }
+
+    private func relationPages(_ relation: QualifiedName) throws -> Int64 {
+        try db.query("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS pages", [.text(relation.quoted)])
+            .single("pages").int("pages")
+    }
+
+    /// Retries a transaction that timed out waiting for a lock, backing off, so Lethe yields to the application.
+    private func withLockRetry<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try body()
+            } catch let error as PostgresError where error.isLockTimeout && attempt < settings.attempts {
+                logger.info("lock timeout, retrying", metadata: ["while": "\(what)", "attempt": "\(attempt)"])
+                Thread.sleep(forTimeInterval: min(2.0, 0.05 * Double(1 << min(attempt, 6))))
+                attempt += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Audit
+import Foundation
+import LetheCore
+import Logging
+import Policy
+import Postgres
+import Schema
+
+/// `lethe purge`: one run under the purge advisory lock. Plans from the database clock, ensures the coming
+/// months' partitions, executes, checks, and records the run in the ledger and the audit log.
+public struct PurgeJob {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+    let settings: PurgeSettings
+    let logger: Logger
+
+    public init(_ db: PostgresConnection, policy: RetentionPolicy, settings: PurgeSettings = PurgeSettings(), logger: Logger = Logger(label: "lethe.purge")) {
+        self.db = db
+        self.policy = policy
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public func plan(scope: PurgeScope) throws -> PurgePlan {
+        try PurgePlanner(db, policy: policy).plan(scope: scope)
+    }
+
+    public func dryRun(scope: PurgeScope) throws -> PurgeReport {
+        PurgeReport.dryRun(try plan(scope: scope))
+    }
+
+    public func run(scope: PurgeScope, wait: Bool, progress: ((String) -> Void)? = nil) throws -> PurgeReport {
+        if wait {
+            try db.advisoryLock(.purge)
+        } else if try !db.tryAdvisoryLock(.purge) {
+            let running = try db.query("SELECT id, started_at::text AS started FROM lethe.purge_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1").first
+            let detail = try running.map { " (run \(try $0.int("id")), started \(try $0.string("started")))" } ?? ""
+            throw LetheError(.tempFail, "another lethe purge is running on this database\(detail)",
+                             hint: "let it finish, or rerun with --wait to queue behind it")
+        }
+        defer { _ = try? db.advisoryUnlock(.purge) }
+        let ledger = PurgeLedger(db: db)
+        let interrupted = try ledger.markInterrupted()
+        if !interrupted.isEmpty {
+            logger.warning("earlier purge runs were interrupted; this run finishes their work", metadata: ["runs": "\(interrupted)"])
+        }
+        let plan = try self.plan(scope: scope)
+        let current = Month(containing: plan.now.date)
+        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current, through: current.adding(months: 3)))
+        let run = try ledger.start(plan)
+        logger.info("purge started", metadata: ["run": "\(run)", "ceiling_cutoff": "\(plan.ceilingCutoff.text)"])
+        do {
+            try PurgeExecutor(db: db, plan: plan, run: run, settings: settings, logger: logger, progress: progress).execute()
+            let findings = try RetentionCheck(db: db).findings(plan)
+            let status = findings.isEmpty ? "completed" : "check_failed"
+            try ledger.finish(run: run, status: status, check: findings, error: nil)
+            let report = try PurgeReport.completed(plan, run: run, status: status, items: try ledger.items(run: run),
+                                                   interrupted: interrupted, check: findings)
+            try AuditLog.append(db, action: "purge", target: "purge run \(run)", details: [
+                "status": .string(status),
+                "rows_deleted": .int(report.tables.reduce(0) { $0 + $1.totalRows }),
+                "partitions_dropped": .int(Int64(report.tables.reduce(0) { $0 + $1.partitionsDropped.count })),
+                "policy_hash": .string(plan.policyHash),
+            ])
+            for finding in findings {
+                logger.error("rows past their cutoff remain", metadata: ["table": "\(finding.table)", "customer": "\(finding.customerId)", "rows": "\(finding.rows)"])
+            }
+            return report
+        } catch {
+            let message = error.asLetheError.message
+            if db.isAlive {
+                try? ledger.finish(run: run, status: "failed", check: nil, error: message)
+                _ = try? AuditLog.append(db, action: "purge.failed", target: "purge run \(run)", details: ["error": .string(message)])
+            }
+            throw error
+        }
+    }
+}

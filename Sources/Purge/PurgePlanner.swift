@@ -1,0 +1,134 @@
+import Foundation
+import LetheCore
+import LetheCrypto
+import Policy
+import Postgres
+import Schema
+
+/// Builds a `PurgePlan` from the policy, the database clock, overrides, holds and the partitions present.
+/// Reads only; counts are exact at the time of planning.
+public struct PurgePlanner {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+
+    public init(_ db: PostgresConnection, policy: RetentionPolicy) {
+        self.db = db
+        self.policy = policy
+    }
+
+    public func plan(scope: PurgeScope) throws -> PurgePlan {
+        let tables = try tablesInScope(scope)
+        // The single time source of the run: the database clock, read once.
+        let clock = try db.query("SELECT now()::text AS now, (now() - $1::interval)::text AS ceiling",
+                                 [.text(ISODuration.ceiling.description)]).single("clock")
+        let now = try DatabaseTime(text: clock.string("now"))
+        let ceiling = try DatabaseTime(text: clock.string("ceiling"))
+        let holds = try activeHolds(at: now)
+        var plans: [TablePlan] = []
+        for table in tables { plans.append(try plan(table, now: now, scope: scope, holds: holds)) }
+        return PurgePlan(now: now, ceilingCutoff: ceiling, policyHash: try SHA256.hex(policy.sourceBytes), scope: scope,
+                         holds: holds.filter { scope.customer == nil || $0.customerId == scope.customer }, tables: plans)
+    }
+
+    func tablesInScope(_ scope: PurgeScope) throws -> [TablePolicy] {
+        let candidates = policy.retentionTables
+        guard let wanted = scope.table else { return candidates }
+        guard let table = candidates.first(where: { $0.name.description == wanted || $0.name.name.name == wanted }) else {
+            throw LetheError.noInput("table \(wanted) is not under retention in \(policy.source)",
+                                     hint: "tables under retention: \(candidates.map(\.name.description).joined(separator: ", "))")
+        }
+        return [table]
+    }
+
+    func activeHolds(at now: DatabaseTime) throws -> [HeldCustomer] {
+        try db.query("""
+            SELECT id, customer_id, reason, until FROM lethe.legal_holds
+            WHERE released_at IS NULL AND (until IS NULL OR until > $1::timestamptz) ORDER BY customer_id
+            """, [now.sql]).rows.map {
+            HeldCustomer(customerId: try $0.int("customer_id"), holdId: try $0.int("id"), reason: try $0.string("reason"), until: try $0.optionalDate("until"))
+        }
+    }
+
+    private func plan(_ table: TablePolicy, now: DatabaseTime, scope: PurgeScope, holds: [HeldCustomer]) throws -> TablePlan {
+        guard let timestamp = table.timestampColumn, let customer = table.customerColumn, let retention = table.retention else {
+            throw LetheError.software("table \(table.name) has no retention")
+        }
+        let sql = PurgeSQL(timestamp: timestamp, customer: customer)
+        let tableCutoff = try DatabaseTime(text: db.query(
+            "SELECT greatest($1::timestamptz - $2::interval, $1::timestamptz - $3::interval)::text AS cutoff",
+            [now.sql, .text(ISODuration.ceiling.description), .text(retention.description)]).single("cutoff").string("cutoff"))
+        let heldIds = Set(holds.map(\.customerId))
+        let overrides = try db.query("""
+            SELECT customer_id, period, greatest($1::timestamptz, $2::timestamptz - period_interval)::text AS cutoff
+            FROM lethe.retention_overrides WHERE $3::bigint IS NULL OR customer_id = $3 ORDER BY customer_id
+            """, [tableCutoff.sql, now.sql, scope.customer.map { .int($0) } ?? .null]).rows.map {
+            CustomerCutoff(customerId: try $0.int("customer_id"), period: try $0.string("period"), cutoff: try DatabaseTime(text: $0.string("cutoff")))
+        }.filter { $0.cutoff > tableCutoff }
+
+        let catalog = PartitionCatalog()
+        let partitioned = try catalog.isPartitioned(db, table.name)
+        let leaves: [Partition] = partitioned
+            ? try catalog.partitions(of: table.name, db)
+            : [Partition(parent: table.name, name: table.name, from: nil, to: nil)]
+
+        // Whole partitions past the table cutoff go by DETACH + DROP. Rows of held customers in one are moved
+        // into a rebuilt partition when they are few; otherwise (or when the run is for one customer) the
+        // partition is swept row by row, keeping them in place.
+        var drops: [PartitionDrop] = []
+        var sweepLeaves: [Partition] = []
+        for leaf in leaves {
+            guard partitioned && scope.customer == nil && leaf.liesEntirelyBefore(tableCutoff.date) else {
+                sweepLeaves.append(leaf)
+                continue
+            }
+            let counts = try db.query("""
+                SELECT count(*) AS total, count(*) FILTER (WHERE \(LegalHolds.activeHoldPredicate(column: customer, clockParameter: 1))) AS held
+                FROM \(leaf.name.quoted)
+                """, [now.sql]).single("count")
+            let total = try counts.int("total"), held = try counts.int("held")
+            if PartitionDrop.worthDropping(total: total, held: held) {
+                drops.append(PartitionDrop(partition: leaf.name.description, rows: total - held, keptRows: held, name: leaf.name,
+                                           boundClause: leaf.boundClause))
+            } else {
+                sweepLeaves.append(leaf)
+            }
+        }
+
+        var sweeps: [RowSweep] = []
+        for leaf in sweepLeaves where leaf.from.map({ $0 < tableCutoff.date }) ?? true {
+            let rows = try db.query(sql.countByCustomer(leaf.name, where: sql.tableCutoffPredicate(scopedToCustomer: scope.customer != nil)),
+                                    sql.tableCutoffParameters(cutoff: tableCutoff, now: now, customer: scope.customer)).customerRows()
+            sweeps.append(RowSweep(leaf: leaf.name.description, kind: .tableCutoff, customerId: nil, rowsByCustomer: rows,
+                                   leafName: leaf.name, cutoff: tableCutoff))
+        }
+        for override in overrides where !heldIds.contains(override.customerId) {
+            for leaf in sweepLeaves where (leaf.from.map { $0 < override.cutoff.date } ?? true) && (leaf.to.map { $0 > tableCutoff.date } ?? true) {
+                let rows = try db.query(sql.countByCustomer(leaf.name, where: sql.customerCutoffPredicate),
+                                        sql.customerCutoffParameters(cutoff: override.cutoff, now: now, customer: override.customerId, tableCutoff: tableCutoff)).customerRows()
+                sweeps.append(RowSweep(leaf: leaf.name.description, kind: .customerCutoff, customerId: override.customerId,
+                                       rowsByCustomer: rows, leafName: leaf.name, cutoff: override.cutoff))
+            }
+        }
+
+        return TablePlan(table: table.name.description, retention: retention.description, tableCutoff: tableCutoff,
+                         customerCutoffs: overrides, partitionDrops: drops, rowSweeps: sweeps,
+                         keptByHold: try keptByHold(table, sql: sql, now: now, tableCutoff: tableCutoff, holds: holds, scope: scope),
+                         name: table.name, timestampColumn: timestamp, customerColumn: customer, isPartitioned: partitioned)
+    }
+
+    /// Rows that would be past their cutoff but are kept because their customer is on hold.
+    private func keptByHold(_ table: TablePolicy, sql: PurgeSQL, now: DatabaseTime, tableCutoff: DatabaseTime,
+                            holds: [HeldCustomer], scope: PurgeScope) throws -> [CustomerRows] {
+        var kept: [CustomerRows] = []
+        for hold in holds where scope.customer == nil || scope.customer == hold.customerId {
+            let cutoff = try db.query("""
+                SELECT coalesce((SELECT greatest($1::timestamptz, $2::timestamptz - period_interval) FROM lethe.retention_overrides
+                                 WHERE customer_id = $3), $1::timestamptz)::text AS cutoff
+                """, [tableCutoff.sql, now.sql, .int(hold.customerId)]).single("cutoff").string("cutoff")
+            let rows = try db.query("SELECT count(*) AS n FROM \(table.name.quoted) WHERE \(sql.customer.quoted) = $1 AND \(sql.timestamp.quoted) < $2::timestamptz",
+                                    [.int(hold.customerId), .text(cutoff)]).single("count").int("n")
+            if rows > 0 { kept.append(CustomerRows(customerId: hold.customerId, rows: rows)) }
+        }
+        return kept
+    }
+}

@@ -1,0 +1,32 @@
+import LetheCore
+import Postgres
+
+/// Rows still older than their customer's cutoff, outside holds, after a run.
+public struct CheckFinding: Sendable, Encodable, Equatable {
+    public let table: String
+    public let customerId: Int64
+    public let rows: Int64
+}
+
+/// The end-of-run check: with the run's own clock and cutoffs, no row past its customer's cutoff may
+/// remain unless its customer is on hold. Uses the same predicates as the sweeps (index- and pruning-friendly).
+struct RetentionCheck {
+    let db: PostgresConnection
+
+    func findings(_ plan: PurgePlan) throws -> [CheckFinding] {
+        var findings: [CheckFinding] = []
+        for table in plan.tables {
+            let sql = PurgeSQL(timestamp: table.timestampColumn, customer: table.customerColumn)
+            let rows = try db.query(sql.countByCustomer(table.name, where: sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil)),
+                                    sql.tableCutoffParameters(cutoff: table.tableCutoff, now: plan.now, customer: plan.scope.customer)).customerRows()
+            findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
+            for cutoff in table.customerCutoffs {
+                let rows = try db.query(sql.countByCustomer(table.name, where: sql.customerCutoffPredicate),
+                                        sql.customerCutoffParameters(cutoff: cutoff.cutoff, now: plan.now, customer: cutoff.customerId,
+                                                                     tableCutoff: table.tableCutoff)).customerRows()
+                findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
+            }
+        }
+        return findings
+    }
+}

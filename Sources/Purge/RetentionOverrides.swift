@@ -1,0 +1,87 @@
+import Audit
+import Foundation
+import LetheCore
+import Policy
+import Postgres
+
+/// Per-customer retention overrides (`lethe retention set|show|clear`). An override can only shorten:
+/// the period is validated against the six-month ceiling before anything is stored.
+public struct RetentionOverrides {
+    let db: PostgresConnection
+    let customers: CustomerDirectory
+
+    public init(_ db: PostgresConnection, policy: RetentionPolicy) {
+        self.db = db
+        self.customers = CustomerDirectory(db, policy: policy)
+    }
+
+    public struct Override: Sendable, Encodable {
+        public let customerId: Int64
+        public let period: String
+        public let reason: String
+        public let setByDbUser: String
+        public let setByOsUser: String
+        public let setAt: Date
+    }
+
+    /// Sets (or replaces) a customer's override. Refuses periods above P6M, zero, negative or unparseable (exit 65).
+    @discardableResult
+    public func set(customer: Int64, period text: String, reason: String) throws -> Override {
+        let period = try ISODuration.retention(text).get()
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw LetheError.dataError("--reason must not be empty", hint: "say why this customer's retention is shortened (contract clause, ticket)")
+        }
+        try customers.requireExists(customer)
+        return try db.transaction {
+            let row = try db.query("""
+                INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_os_user)
+                VALUES ($1, $2::text, $2::text::interval, $3, $4)
+                ON CONFLICT (customer_id) DO UPDATE SET period = EXCLUDED.period, period_interval = EXCLUDED.period_interval,
+                    reason = EXCLUDED.reason, set_by_db_user = session_user, set_by_os_user = EXCLUDED.set_by_os_user, set_at = now()
+                RETURNING customer_id, period, reason, set_by_db_user, set_by_os_user, set_at
+                """, [.int(customer), .text(period.description), .text(reason), .text(OperatorIdentity.osUser)]).single("override")
+            try AuditLog.append(db, action: "retention.set", target: "customer \(customer)",
+                                details: ["period": .string(period.description), "reason": .string(reason)])
+            return try Self.decode(row)
+        }
+    }
+
+    /// Removes a customer's override; the policy's retention applies again. Returns false if there was none.
+    @discardableResult
+    public func clear(customer: Int64) throws -> Bool {
+        try db.transaction {
+            let removed = try db.execute("DELETE FROM lethe.retention_overrides WHERE customer_id = $1", [.int(customer)])
+            if removed > 0 { try AuditLog.append(db, action: "retention.clear", target: "customer \(customer)") }
+            return removed > 0
+        }
+    }
+
+    public func list(customer: Int64? = nil) throws -> [Override] {
+        try db.query("""
+            SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at FROM lethe.retention_overrides
+            WHERE $1::bigint IS NULL OR customer_id = $1 ORDER BY customer_id
+            """, [customer.map { .int($0) } ?? .null]).rows.map(Self.decode)
+    }
+
+    static func decode(_ row: Row) throws -> Override {
+        Override(customerId: try row.int("customer_id"), period: try row.string("period"), reason: try row.string("reason"),
+                 setByDbUser: try row.string("set_by_db_user"), setByOsUser: try row.string("set_by_os_user"), setAt: try row.date("set_at"))
+    }
+}
+
+/// Knows whether a customer id exists, through the policy's customers table when it has one.
+struct CustomerDirectory {
+    let db: PostgresConnection
+    let table: QualifiedName?
+
+    init(_ db: PostgresConnection, policy: RetentionPolicy) {
+        self.db = db
+        self.table = policy.tables.first { $0.customerColumn == nil && $0.timestampColumn == nil && $0.name.name.name == "customers" }?.name
+    }
+
+    func requireExists(_ customer: Int64) throws {
+        guard let table else { return }
+        let found = try db.query("SELECT EXISTS (SELECT 1 FROM \(table.quoted) WHERE id = $1) AS found", [.int(customer)]).single("customer").bool("found")
+        guard found else { throw LetheError.noInput("customer \(customer) does not exist in \(table)", hint: "check the id in \(table)") }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import LetheCore
+import Postgres
+import Schema
+
+/// A dataset with known ages for purge tests, built relative to the database clock. Ages sit well away
+/// from every cutoff used (30 days and six months = 181..184 days), so expectations are exact.
+public enum PurgeFixture {
+    /// Days before now at which rows are written.
+    public static let ages = [10, 45, 100, 170, 200, 250, 300, 360]
+    public static let defaultCustomer: Int64 = 1
+    public static let shortCustomer: Int64 = 2
+    public static let heldCustomer: Int64 = 3
+
+    /// Rows per (customer, age) in each table. The held customer is a small share of messages (so its rows are
+    /// moved when old partitions are dropped) and a large share of delivery reports (so those are swept row-wise).
+    public static func rowsPerAge(table: String, customer: Int64) -> Int {
+        switch (table, customer) {
+        case ("sms.messages", heldCustomer): 2
+        case ("sms.messages", _): 30
+        case ("sms.delivery_reports", _): 20
+        default: 3
+        }
+    }
+
+    public static func load(_ db: PostgresConnection) throws {
+        try db.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Default Co'), (2, 'Short Retention Co'), (3, 'Held Co')")
+        try ensurePartitions(db, monthsBack: 13)
+        for customer in [defaultCustomer, shortCustomer, heldCustomer] {
+            for age in ages {
+                let at = "now() - interval '\(age) days'"
+                try db.execute("""
+                    INSERT INTO sms.messages (customer_id, created_at, recipient, body)
+                    SELECT $1, \(at), '\\x01'::bytea, '\\x02'::bytea FROM generate_series(1, $2)
+                    """, [.int(customer), .int(Int64(rowsPerAge(table: "sms.messages", customer: customer)))])
+                try db.execute("""
+                    INSERT INTO sms.delivery_reports (message_id, customer_id, status, reported_at)
+                    SELECT g, $1, 'delivered', \(at) FROM generate_series(1, $2) g
+                    """, [.int(customer), .int(Int64(rowsPerAge(table: "sms.delivery_reports", customer: customer)))])
+                try db.execute("""
+                    INSERT INTO sms.contacts (customer_id, phone, created_at) SELECT $1, '\\x03'::bytea, \(at) FROM generate_series(1, $2)
+                    """, [.int(customer), .int(Int64(rowsPerAge(table: "sms.contacts", customer: customer)))])
+            }
+        }
+    }
+
+    public static func ensurePartitions(_ db: PostgresConnection, monthsBack: Int) throws {
+        let now = try DatabaseClock.now(db)
+        let current = Month(containing: now)
+        let policy = try PolicyFixture.defaultPolicy()
+        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current.adding(months: -monthsBack), through: current.adding(months: 3)))
+    }
+
+    /// Surviving rows per (customer, age in days) in `table`.
+    public static func survivors(_ db: PostgresConnection, table: String, timestamp: String) throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for row in try db.query("""
+            SELECT customer_id, round(extract(epoch FROM now() - \(timestamp)) / 86400)::int AS age, count(*) AS n
+            FROM \(try QualifiedName(parsing: table).quoted) GROUP BY 1, 2
+            """).rows {
+            result["\(try row.int("customer_id"))@\(try row.int("age"))"] = try row.int("n")
+        }
+        return result
+    }
+
+    /// What must survive a purge at `now`: defaults keep under six months, the short customer under 30 days, held keep all.
+    public static func expectedSurvivors(table: String) -> [String: Int64] {
+        var expected: [String: Int64] = [:]
+        for customer in [defaultCustomer, shortCustomer, heldCustomer] {
+            for age in ages {
+                let keeps = customer == heldCustomer || (customer == shortCustomer ? age < 30 : age < 181)
+                if keeps { expected["\(customer)@\(age)"] = Int64(rowsPerAge(table: table, customer: customer)) }
+            }
+        }
+        return expected
+    }
+}
