@@ -75,3 +75,30 @@ public enum PurgeFixture {
         return expected
     }
 }
+
+extension PurgeFixture {
+    /// A larger, deterministic dataset (ids and ages depend only on the arguments) for kill and concurrency
+    /// tests: `contacts` rows spread over 360 days across the three customers, plus some messages.
+    public static func loadLarge(_ db: PostgresConnection, contacts: Int, messages: Int) throws {
+        try db.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Default Co'), (2, 'Short Retention Co'), (3, 'Held Co')")
+        try ensurePartitions(db, monthsBack: 13)
+        try db.execute("""
+            INSERT INTO sms.contacts (id, customer_id, phone, created_at)
+            SELECT g, 1 + g % 3, '\\x03'::bytea, now() - ((g % 360) + 0.5) * interval '1 day' FROM generate_series(1, $1) g
+            """, [.int(Int64(contacts))])
+        try db.execute("""
+            INSERT INTO sms.messages (id, customer_id, created_at, recipient, body)
+            SELECT g, 1 + g % 3, now() - ((g % 360) + 0.5) * interval '1 day', '\\x01'::bytea, '\\x02'::bytea FROM generate_series(1, $1) g
+            """, [.int(Int64(messages))])
+        try db.execute("INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_os_user) VALUES (2, 'P30D', 'P30D', 'test', 'test')")
+    }
+
+    /// Ids of every surviving row of the policy tables, for comparing end states.
+    public static func survivingIds(_ db: PostgresConnection) throws -> [String: [Int64]] {
+        var result: [String: [Int64]] = [:]
+        for table in ["sms.contacts", "sms.messages", "sms.delivery_reports"] {
+            result[table] = try db.query("SELECT id FROM \(try QualifiedName(parsing: table).quoted) ORDER BY id").rows.map { try $0.int("id") }
+        }
+        return result
+    }
+}

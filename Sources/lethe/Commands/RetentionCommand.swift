@@ -30,7 +30,8 @@ struct RetentionSetCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
 
     @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
-    @Option(help: ArgumentHelp("Retention period, e.g. P30D, P3M, P6M.", valueName: "duration")) var period: String
+    // .unconditional: a negative period ("-P1M") reaches validation (exit 65) instead of reading as an option.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Retention period, e.g. P30D, P3M, P6M.", valueName: "duration")) var period: String
     @Option(help: ArgumentHelp("Why (kept with the override and in the audit log).", valueName: "text")) var reason: String
 
     func execute() throws {

@@ -1,0 +1,145 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct PurgeCommandTests {
+    @Test func retentionSetRefusesLongerThanSixMonths() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        let refused = try LetheProcess.run(["retention", "set", "--customer", "1", "--period", "P7M", "--reason", "asked", "--database-url", db.conninfo])
+        #expect(refused.status == 65)
+        #expect(refused.stderr.contains("P7M exceeds the 6-month ceiling"))
+        for period in ["P0D", "-P1M", "forever"] {
+            #expect(try LetheProcess.run(["retention", "set", "--customer", "1", "--period", period, "--reason", "x", "--database-url", db.conninfo]).status == 65)
+        }
+        #expect(try LetheProcess.run(["retention", "set", "--customer", "1", "--period", "P1M", "--reason", "contract", "--database-url", db.conninfo]).status == 0)
+        let shorter = try LetheProcess.run(["retention", "set", "--customer", "1", "--period", "P3M", "--reason", "amended", "--database-url", db.conninfo])
+        #expect(shorter.status == 0 && shorter.stdout.contains("customer 1: retention P3M"))
+        let show = try LetheProcess.run(["retention", "show", "--json", "--database-url", db.conninfo])
+        #expect(show.status == 0 && show.stdout.contains("\"period\" : \"P3M\"") && show.stdout.contains("\"reason\" : \"amended\""))
+        #expect(try LetheProcess.run(["retention", "set", "--customer", "404", "--period", "P1M", "--reason", "x", "--database-url", db.conninfo]).status == 66)
+    }
+
+    @Test func dryRunThenRunThenNothingLeft() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        #expect(try LetheProcess.run(["retention", "set", "--customer", "2", "--period", "P30D", "--reason", "contract", "--database-url", db.conninfo]).status == 0)
+        let hold = try LetheProcess.run(["hold", "add", "--customer", "3", "--reason", "court order 17", "--database-url", db.conninfo])
+        #expect(hold.status == 0 && hold.stdout.contains("until released"))
+        let before = try PurgeFixture.survivingIds(db.connection)
+        let dry = try LetheProcess.run(["purge", "--dry-run", "--json", "--database-url", db.conninfo])
+        #expect(dry.status == 0)
+        #expect(try PurgeFixture.survivingIds(db.connection) == before, "--dry-run changes nothing")
+        let run = try LetheProcess.run(["purge", "--json", "--database-url", db.conninfo])
+        #expect(run.status == 0)
+        let planned = try JSONReport(dry.stdout), done = try JSONReport(run.stdout)
+        #expect(planned.totals == done.totals)
+        #expect(done.status == "completed")
+        for (table, timestamp) in [("sms.messages", "created_at"), ("sms.delivery_reports", "reported_at"), ("sms.contacts", "created_at")] {
+            #expect(try PurgeFixture.survivors(db.connection, table: table, timestamp: timestamp) == PurgeFixture.expectedSurvivors(table: table))
+        }
+        let again = try LetheProcess.run(["purge", "--database-url", db.conninfo])
+        #expect(again.status == 0 && again.stdout.contains("total: 0 rows, 0 partitions removed"))
+        #expect(again.stdout.contains("kept by legal hold"))
+        let audit = try LetheProcess.run(["audit", "verify", "--database-url", db.conninfo])
+        #expect(audit.status == 0 && audit.stdout.contains("audit log intact"))
+    }
+
+    @Test func aKilledPurgeIsFinishedByTheNextRun() throws {
+        let killed = try TestDatabase(), reference = try TestDatabase()
+        for db in [killed, reference] { try PurgeFixture.loadLarge(db.connection, contacts: 150_000, messages: 30_000) }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LetheProcess.binary)
+        process.arguments = ["purge", "--batch-rows", "500", "--database-url", killed.conninfo]
+        process.currentDirectoryURL = LetheProcess.packageRoot
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill it once it has committed some batches but not all.
+        let watcher = try killed.newConnection()
+        var deleted: Int64 = 0
+        for _ in 0..<500 {
+            deleted = try watcher.query("SELECT coalesce(sum(rows_deleted), 0)::bigint AS n FROM lethe.purge_run_items").single("n").int("n")
+            if deleted > 0 { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(deleted > 0, "the purge was killed mid-way")
+        #expect(try watcher.query("SELECT status FROM lethe.purge_runs").single("run").string("status") == "running")
+
+        let rerun = try LetheProcess.run(["purge", "--wait", "--json", "--database-url", killed.conninfo])
+        #expect(rerun.status == 0)
+        #expect(rerun.stdout.contains("\"interruptedRunsFound\" : [\n    1\n  ]"))
+        #expect(try LetheProcess.run(["purge", "--database-url", reference.conninfo]).status == 0)
+        #expect(try PurgeFixture.survivingIds(killed.connection) == PurgeFixture.survivingIds(reference.connection))
+        let statuses = try watcher.query("SELECT status FROM lethe.purge_runs ORDER BY id").rows.map { try $0.string("status") }
+        #expect(statuses == ["interrupted", "completed"])
+    }
+
+    @Test func twoPurgesAtOnceOneWaitsOut() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.loadLarge(db.connection, contacts: 150_000, messages: 10_000)
+        let arguments = ["purge", "--batch-rows", "500", "--database-url", db.conninfo]
+        nonisolated(unsafe) var outcomes: [LetheProcess.Outcome] = []
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let outcome = try? LetheProcess.run(arguments)
+            lock.lock()
+            if let outcome { outcomes.append(outcome) }
+            lock.unlock()
+        }
+        #expect(outcomes.map(\.status).sorted() == [0, 75])
+        let loser = try #require(outcomes.first { $0.status == 75 })
+        #expect(loser.stderr.contains("another lethe purge is running"))
+        #expect(loser.stderr.contains("--wait"))
+    }
+
+    @Test func holdsAreListedAndReleased() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        #expect(try LetheProcess.run(["hold", "add", "--customer", "2", "--reason", "inquiry", "--until", "2099-01-31", "--database-url", db.conninfo]).status == 0)
+        let twice = try LetheProcess.run(["hold", "add", "--customer", "2", "--reason", "again", "--database-url", db.conninfo])
+        #expect(twice.status == 65 && twice.stderr.contains("already under legal hold"))
+        let list = try LetheProcess.run(["hold", "list", "--database-url", db.conninfo])
+        #expect(list.status == 0 && list.stdout.contains("2099-02-01T00:00:00Z") && list.stdout.contains("inquiry"))
+        #expect(try LetheProcess.run(["hold", "add", "--customer", "2", "--reason", "x", "--until", "tomorrow", "--database-url", db.conninfo]).status == 64)
+        #expect(try LetheProcess.run(["hold", "release", "--customer", "2", "--database-url", db.conninfo]).status == 0)
+        #expect(try LetheProcess.run(["hold", "release", "--customer", "2", "--database-url", db.conninfo]).status == 66)
+        let json = try LetheProcess.run(["hold", "list", "--all", "--json", "--database-url", db.conninfo])
+        #expect(json.stdout.contains("\"active\" : false"))
+    }
+
+    @Test func tamperedAuditLogIsDetected() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        #expect(try LetheProcess.run(["hold", "add", "--customer", "1", "--reason", "a", "--database-url", db.conninfo]).status == 0)
+        #expect(try LetheProcess.run(["hold", "release", "--customer", "1", "--database-url", db.conninfo]).status == 0)
+        try db.connection.execute("UPDATE lethe.audit_log SET target = 'customer 2' WHERE id = 1")
+        let outcome = try LetheProcess.run(["audit", "verify", "--database-url", db.conninfo])
+        #expect(outcome.status == 79)
+        #expect(outcome.stderr.contains("record 1 was altered"))
+    }
+}
+
+/// The parts of `lethe purge --json` the tests compare.
+struct JSONReport {
+    let status: String
+    /// table -> total rows removed (partitions and row sweeps).
+    let totals: [String: Int64]
+
+    init(_ text: String) throws {
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+        status = object["status"] as? String ?? ""
+        var totals: [String: Int64] = [:]
+        for table in object["tables"] as? [[String: Any]] ?? [] {
+            let name = table["table"] as? String ?? ""
+            let partitions = (table["partitionsDropped"] as? [[String: Any]] ?? []).reduce(Int64(0)) { $0 + (($1["rows"] as? NSNumber)?.int64Value ?? 0) }
+            let rows = (table["rowsDeleted"] as? [[String: Any]] ?? []).reduce(Int64(0)) { $0 + (($1["rows"] as? NSNumber)?.int64Value ?? 0) }
+            totals[name] = partitions + rows
+        }
+        self.totals = totals
+    }
+}
