@@ -9,7 +9,7 @@ psql -q -d postgres -c "CREATE DATABASE lethe_demo"
 
 step() {
     printf '\n\033[1m$ lethe %s\033[0m\n' "$*"
-    "$LETHE" "$@"
+    eval "\"\$LETHE\" $*"
 }
 
 step --version
@@ -21,6 +21,17 @@ step partitions ensure --from "$FROM" --months-ahead 2
 printf '\n(loading synthetic data: 3 customers, 12 months of messages, contacts and delivery reports)\n'
 psql -q -v ON_ERROR_STOP=1 -f scripts/demo-data.sql
 step partitions list
+
+step retention set --customer 1 --period P30D --reason "'contract 2026-114: 30 days'"
+step retention set --customer 1 --period P7M --reason "'asked for longer'" || echo "(refused with exit $?: retention can only be shortened)"
+step retention show
+step hold add --customer 3 --reason "'court order 2026/1187'"
+step hold list
+step purge --dry-run
+step purge
+step purge
+step audit verify
+step audit list --limit 5
 step exit-codes
 
 printf '\n\033[1mSummary\033[0m\n'
@@ -30,4 +41,4 @@ FROM (SELECT 'sms.messages' AS name, created_at AS at FROM sms.messages
       UNION ALL SELECT 'sms.delivery_reports', reported_at FROM sms.delivery_reports
       UNION ALL SELECT 'sms.contacts', created_at FROM sms.contacts) t
 GROUP BY t.name ORDER BY t.name"
-echo "demo finished: schema migrated, policy valid, partitions in place, data loaded"
+echo "demo finished: schema migrated, policy valid, partitions in place, retention purged (customer 1 at 30 days, customer 3 on hold)"

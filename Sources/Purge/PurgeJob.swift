@@ -21,8 +21,8 @@ public struct PurgeJob {
         self.logger = logger
     }
 
-    public func plan(scope: PurgeScope) throws -> PurgePlan {
-        try PurgePlanner(db, policy: policy).plan(scope: scope)
+    public func plan(scope: PurgeScope, counting: Bool = true) throws -> PurgePlan {
+        try PurgePlanner(db, policy: policy).plan(scope: scope, counting: counting)
     }
 
     public func dryRun(scope: PurgeScope) throws -> PurgeReport {
@@ -44,7 +44,7 @@ public struct PurgeJob {
         if !interrupted.isEmpty {
             logger.warning("earlier purge runs were interrupted; this run finishes their work", metadata: ["runs": "\(interrupted)"])
         }
-        let plan = try self.plan(scope: scope)
+        let plan = try self.plan(scope: scope, counting: false)
         let current = Month(containing: plan.now.date)
         _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current, through: current.adding(months: 3)))
         let run = try ledger.start(plan)

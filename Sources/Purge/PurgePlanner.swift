@@ -16,7 +16,9 @@ public struct PurgePlanner {
         self.policy = policy
     }
 
-    public func plan(scope: PurgeScope) throws -> PurgePlan {
+    /// With `counting` (dry runs) every count is exact; a real run skips the counts it will learn by deleting,
+    /// so its planning cost does not grow with the tables (the ledger then records the exact figures).
+    public func plan(scope: PurgeScope, counting: Bool = true) throws -> PurgePlan {
         let tables = try tablesInScope(scope)
         // The single time source of the run: the database clock, read once.
         let clock = try db.query("SELECT now()::text AS now, (now() - $1::interval)::text AS ceiling",
@@ -25,7 +27,7 @@ public struct PurgePlanner {
         let ceiling = try DatabaseTime(text: clock.string("ceiling"))
         let holds = try activeHolds(at: now)
         var plans: [TablePlan] = []
-        for table in tables { plans.append(try plan(table, now: now, scope: scope, holds: holds)) }
+        for table in tables { plans.append(try plan(table, now: now, scope: scope, holds: holds, counting: counting)) }
         return PurgePlan(now: now, ceilingCutoff: ceiling, policyHash: try SHA256.hex(policy.sourceBytes), scope: scope,
                          holds: holds.filter { scope.customer == nil || $0.customerId == scope.customer }, tables: plans)
     }
@@ -49,7 +51,7 @@ public struct PurgePlanner {
         }
     }
 
-    private func plan(_ table: TablePolicy, now: DatabaseTime, scope: PurgeScope, holds: [HeldCustomer]) throws -> TablePlan {
+    private func plan(_ table: TablePolicy, now: DatabaseTime, scope: PurgeScope, holds: [HeldCustomer], counting: Bool) throws -> TablePlan {
         guard let timestamp = table.timestampColumn, let customer = table.customerColumn, let retention = table.retention else {
             throw LetheError.software("table \(table.name) has no retention")
         }
@@ -81,11 +83,7 @@ public struct PurgePlanner {
                 sweepLeaves.append(leaf)
                 continue
             }
-            let counts = try db.query("""
-                SELECT count(*) AS total, count(*) FILTER (WHERE \(LegalHolds.activeHoldPredicate(column: customer, clockParameter: 1))) AS held
-                FROM \(leaf.name.quoted)
-                """, [now.sql]).single("count")
-            let total = try counts.int("total"), held = try counts.int("held")
+            let (total, held) = try partitionRows(leaf.name, customer: customer, holds: holds, exact: counting)
             if PartitionDrop.worthDropping(total: total, held: held) {
                 drops.append(PartitionDrop(partition: leaf.name.description, rows: total - held, keptRows: held, name: leaf.name,
                                            boundClause: leaf.boundClause))
@@ -96,14 +94,14 @@ public struct PurgePlanner {
 
         var sweeps: [RowSweep] = []
         for leaf in sweepLeaves where leaf.from.map({ $0 < tableCutoff.date }) ?? true {
-            let rows = try db.query(sql.countByCustomer(leaf.name, where: sql.tableCutoffPredicate(scopedToCustomer: scope.customer != nil)),
+            let rows = !counting ? [] : try db.query(sql.countByCustomer(leaf.name, where: sql.tableCutoffPredicate(scopedToCustomer: scope.customer != nil)),
                                     sql.tableCutoffParameters(cutoff: tableCutoff, now: now, customer: scope.customer)).customerRows()
             sweeps.append(RowSweep(leaf: leaf.name.description, kind: .tableCutoff, customerId: nil, rowsByCustomer: rows,
                                    leafName: leaf.name, cutoff: tableCutoff))
         }
         for override in overrides where !heldIds.contains(override.customerId) {
             for leaf in sweepLeaves where (leaf.from.map { $0 < override.cutoff.date } ?? true) && (leaf.to.map { $0 > tableCutoff.date } ?? true) {
-                let rows = try db.query(sql.countByCustomer(leaf.name, where: sql.customerCutoffPredicate),
+                let rows = !counting ? [] : try db.query(sql.countByCustomer(leaf.name, where: sql.customerCutoffPredicate),
                                         sql.customerCutoffParameters(cutoff: override.cutoff, now: now, customer: override.customerId, tableCutoff: tableCutoff)).customerRows()
                 sweeps.append(RowSweep(leaf: leaf.name.description, kind: .customerCutoff, customerId: override.customerId,
                                        rowsByCustomer: rows, leafName: leaf.name, cutoff: override.cutoff))
@@ -114,6 +112,19 @@ public struct PurgePlanner {
                          customerCutoffs: overrides, partitionDrops: drops, rowSweeps: sweeps,
                          keptByHold: try keptByHold(table, sql: sql, now: now, tableCutoff: tableCutoff, holds: holds, scope: scope),
                          name: table.name, timestampColumn: timestamp, customerColumn: customer, isPartitioned: partitioned)
+    }
+
+    /// Rows in a partition, and how many belong to held customers: exact, or (for a real run's decision to
+    /// drop) the planner's estimate of the total and an index count of the held rows. The drop itself recounts.
+    private func partitionRows(_ leaf: QualifiedName, customer: SQLIdentifier, holds: [HeldCustomer], exact: Bool) throws -> (Int64, Int64) {
+        let heldIds = "{" + holds.map { String($0.customerId) }.joined(separator: ",") + "}"
+        let held = holds.isEmpty ? 0 : try db.query("SELECT count(*) AS n FROM \(leaf.quoted) WHERE \(customer.quoted) = ANY ($1::bigint[])",
+                                                    [.text(heldIds)]).single("held").int("n")
+        if !exact, let estimate = try db.query("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass",
+                                                [.text(leaf.quoted)]).single("reltuples").optionalInt("n"), estimate >= 0 {
+            return (max(estimate, held), held)
+        }
+        return (try db.query("SELECT count(*) AS n FROM \(leaf.quoted)").single("count").int("n"), held)
     }
 
     /// Rows that would be past their cutoff but are kept because their customer is on hold.
