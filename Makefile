@@ -2,6 +2,8 @@
 # Both install what they need (apt packages), build, and run against a throwaway PostgreSQL 15.
 SWIFT ?= swift
 SCALE ?= 1
+# Production-like durability for benchmarks (tests run without fsync), and room for bulk loads.
+BENCH_PG_OPTS = -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB
 
 .PHONY: all deps build test demo bench clean
 
@@ -22,7 +24,7 @@ demo: build
 
 bench: deps
 	$(SWIFT) build -c release
-	LETHE_BIN=$$($(SWIFT) build -c release --show-bin-path)/lethe SCALE=$(SCALE) scripts/with-postgres.sh scripts/bench.sh
+	LETHE_PG_OPTS="$(BENCH_PG_OPTS)" SCALE=$(SCALE) scripts/with-postgres.sh scripts/bench.sh
 
 clean:
 	rm -rf .build

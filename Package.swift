@@ -50,6 +50,9 @@ let package = Package(
             ]
         ),
 
+        // `make bench`: measures jobs against their baselines.
+        .executableTarget(name: "LetheBench", dependencies: ["LetheCore", "Postgres", "Policy", "Schema"]),
+
         // Build tooling: Migrations/*.sql are compiled into the binary, so a deployed lethe knows its own schema.
         .executableTarget(name: "MigrationEmbedder"),
         .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["MigrationEmbedder"]),

@@ -58,6 +58,18 @@ CREATE TABLE lethe.purge_run_items (
     PRIMARY KEY (run_id, table_name, customer_id, partition_name)
 );
 
+-- Partitions a run has detached but not yet dropped. Detaching is the only step that locks the parent table,
+-- so it is kept short: counting and dropping the detached table happen in a second transaction. A run killed
+-- between the two leaves the table here, in schema lethe, and the next run finishes it first.
+CREATE TABLE lethe.purge_detached (
+    relation       text PRIMARY KEY,
+    run_id         bigint NOT NULL REFERENCES lethe.purge_runs (id),
+    table_name     text NOT NULL,
+    partition_name text NOT NULL,
+    rows_kept      bigint NOT NULL DEFAULT 0,
+    detached_at    timestamptz NOT NULL DEFAULT now()
+);
+
 -- Append-only audit log, hash-chained: each row's hash covers its content and the previous row's hash,
 -- so `lethe audit verify` detects an edited, deleted or reordered record.
 CREATE TABLE lethe.audit_log (

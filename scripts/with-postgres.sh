@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command against a throwaway PostgreSQL 15 cluster in a temp dir, then stops and removes it.
 # The command sees PGHOST/PGPORT/PGUSER/PGDATABASE, so libpq (lethe, psql, pg_dump) finds the server.
-# Usage: scripts/with-postgres.sh COMMAND [ARGS...]
+# Usage: [LETHE_PG_OPTS='-c name=value ...'] scripts/with-postgres.sh COMMAND [ARGS...]
+# Tests run without fsync; LETHE_PG_OPTS (appended, so it wins) restores production settings for benchmarks.
 set -euo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${LETHE_TEST_PGPORT:-55432}
@@ -18,7 +19,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 as_postgres "$PGBIN/initdb" -D "$D/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
 as_postgres "$PGBIN/pg_ctl" -D "$D/data" -w -l "$D/log" \
-    -o "-k $D -p $PORT -c listen_addresses='' -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+    -o "-k $D -p $PORT -c listen_addresses='' -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${LETHE_PG_OPTS:-}" start >/dev/null
 export PGHOST=$D PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 echo "throwaway PostgreSQL 15 at PGHOST=$PGHOST PGPORT=$PGPORT"
 "$@"

@@ -62,55 +62,58 @@ final class PurgeExecutor {
         }
     }
 
-    /// DETACH + DROP in one transaction. Held customers' rows are counted under the lock: if any, they are
-    /// copied into a rebuilt partition with the same bounds that replaces the dropped one, in the same
-    /// transaction, so they are never outside the table. Returns false when the partition must be swept
-    /// row-wise instead (too many held rows now, or the table lock could not be had).
+    /// Removes a whole partition in two short transactions. The first holds the parent's lock only to detach
+    /// the partition, count its held rows through the customer index, copy those (if few) into a rebuilt
+    /// partition with the same bounds, and park the detached table in schema lethe with a note in
+    /// `lethe.purge_detached`. The second counts and drops the parked table without locking anything the
+    /// application uses. Returns false when the partition must be swept row-wise instead.
     private func dropPartition(_ drop: PartitionDrop, of table: TablePlan) throws -> Bool {
         struct SweepInstead: Error {}
-        let held = LegalHolds.activeHoldPredicate(column: table.customerColumn, clockParameter: 1)
+        let parked = QualifiedName(schema: try SQLIdentifier("lethe"),
+                                   name: try SQLIdentifier("detached_r\(run)_" + String(drop.name.name.name.prefix(40))))
         do {
-            try withLockRetry("dropping \(drop.partition)") {
+            try withLockRetry("detaching \(drop.partition)") {
                 try db.transaction {
                     try beginBatch()
+                    let held = try db.query("""
+                        SELECT coalesce(array_agg(customer_id), '{}')::text AS ids FROM lethe.legal_holds
+                        WHERE released_at IS NULL AND (until IS NULL OR until > $1::timestamptz)
+                        """, [plan.now.sql]).single("holds").string("ids")
                     try db.execute("ALTER TABLE \(table.name.quoted) DETACH PARTITION \(drop.name.quoted)")
-                    let counts = try db.query("SELECT count(*) AS total, count(*) FILTER (WHERE \(held)) AS held FROM \(drop.name.quoted)",
-                                              [plan.now.sql]).single("count")
-                    let total = try counts.int("total"), kept = try counts.int("held")
-                    guard PartitionDrop.worthDropping(total: total, held: kept) else { throw SweepInstead() }
+                    let kept = try db.query("SELECT count(*) AS n FROM \(drop.name.quoted) WHERE \(table.customerColumn.quoted) = ANY ($1::bigint[])",
+                                            [.text(held)]).single("held").int("n")
+                    guard PartitionDrop.worthDropping(total: drop.rows + drop.keptRows, held: kept) else { throw SweepInstead() }
+                    try db.execute("ALTER TABLE \(drop.name.quoted) SET SCHEMA lethe")
+                    try db.execute("ALTER TABLE \(QualifiedName(schema: parked.schema, name: drop.name.name).quoted) RENAME TO \(parked.name.quoted)")
                     if kept > 0 {
                         guard let bound = drop.boundClause else { throw SweepInstead() }
-                        try rebuildWithHeldRows(drop, of: table, bound: bound, heldPredicate: held)
-                    } else {
-                        try db.execute("DROP TABLE \(drop.name.quoted)")
+                        try rebuild(drop, of: table, from: parked, heldIds: held, bound: bound)
                     }
                     try db.execute("""
-                        INSERT INTO lethe.purge_run_items (run_id, table_name, partition_name, rows_deleted, rows_kept, partitions_dropped)
-                        VALUES ($1, $2, $3, $4, $5, 1)
-                        """, [.int(run), .text(table.table), .text(drop.partition), .int(total - kept), .int(kept)])
+                        INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name, rows_kept) VALUES ($1, $2, $3, $4, $5)
+                        """, [.text(parked.description), .int(run), .text(table.table), .text(drop.partition), .int(kept)])
                 }
             }
-            return true
         } catch is SweepInstead {
             logger.warning("partition now holds many rows of customers on hold; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
             return false
         } catch let error as PostgresError where error.isLockTimeout {
-            logger.warning("could not lock the table to drop a partition; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
+            logger.warning("could not lock the table to detach a partition; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
             return false
         }
+        try DetachedPartitions(db: db, run: run).finish(parked.description)
+        return true
     }
 
-    /// Inside the drop transaction: copy the held rows into a new table shaped like the parent, drop the old
-    /// partition, and attach the new one under the old name and bounds.
-    private func rebuildWithHeldRows(_ drop: PartitionDrop, of table: TablePlan, bound: String, heldPredicate: String) throws {
-        let keep = QualifiedName(schema: drop.name.schema, name: try SQLIdentifier(String(drop.name.name.name.prefix(50)) + "_lethe_keep"))
+    /// Inside the detach transaction: a new table shaped like the parent receives the held rows and is
+    /// attached under the old name and bounds, so held rows never leave the table.
+    private func rebuild(_ drop: PartitionDrop, of table: TablePlan, from parked: QualifiedName, heldIds: String, bound: String) throws {
         let columns = try db.query("""
             SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
             """, [.text(table.name.quoted)]).rows.map { try SQLIdentifier($0.string("attname")).quoted }.joined(separator: ", ")
-        try db.execute("CREATE TABLE \(keep.quoted) (LIKE \(table.name.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        try db.execute("INSERT INTO \(keep.quoted) (\(columns)) SELECT \(columns) FROM \(drop.name.quoted) WHERE \(heldPredicate)", [plan.now.sql])
-        try db.execute("DROP TABLE \(drop.name.quoted)")
-        try db.execute("ALTER TABLE \(keep.quoted) RENAME TO \(drop.name.name.quoted)")
+        try db.execute("CREATE TABLE \(drop.name.quoted) (LIKE \(table.name.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        try db.execute("INSERT INTO \(drop.name.quoted) (\(columns)) SELECT \(columns) FROM \(parked.quoted) WHERE \(table.customerColumn.quoted) = ANY ($1::bigint[])",
+                       [.text(heldIds)])
         // The bound clause is PostgreSQL's own rendering of the old partition's bounds, read from the catalog.
         try db.execute("ALTER TABLE \(table.name.quoted) ATTACH PARTITION \(drop.name.quoted) \(bound)")
     }

@@ -50,6 +50,8 @@ public struct PurgeJob {
         let run = try ledger.start(plan)
         logger.info("purge started", metadata: ["run": "\(run)", "ceiling_cutoff": "\(plan.ceilingCutoff.text)"])
         do {
+            let leftovers = try DetachedPartitions(db: db, run: run).finishLeftovers()
+            if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": "\(leftovers)"]) }
             try PurgeExecutor(db: db, plan: plan, run: run, settings: settings, logger: logger, progress: progress).execute()
             let findings = try RetentionCheck(db: db).findings(plan)
             let status = findings.isEmpty ? "completed" : "check_failed"

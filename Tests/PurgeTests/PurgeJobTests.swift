@@ -101,6 +101,28 @@ import Testing
         #expect(survivors.keys.filter { $0.hasPrefix("2@") }.sorted() == ["2@10", "2@100", "2@170", "2@45"])
     }
 
+    @Test func aPartitionLeftDetachedByAKilledRunIsDroppedByTheNext() throws {
+        let (db, policy) = try prepared()
+        // The state a kill leaves between the detach and the drop transactions.
+        let oldest = try #require(try db.connection.query("""
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'sms.messages'::regclass AND c.relkind = 'r' ORDER BY c.relname LIMIT 1
+            """).first?.string("relname"))
+        try db.connection.execute("""
+            INSERT INTO lethe.purge_runs (id, started_at, status, policy_hash, ceiling_cutoff, cutoffs, os_user)
+            VALUES (100, now(), 'running', 'x', now(), '{}', 'test')
+            """)
+        try db.connection.execute("ALTER TABLE sms.messages DETACH PARTITION sms.\(oldest)")
+        try db.connection.execute("ALTER TABLE sms.\(oldest) SET SCHEMA lethe")
+        try db.connection.execute("INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name) VALUES ($1, 100, 'sms.messages', $2)",
+                                  [.text("lethe.\(oldest)"), .text("sms.\(oldest)")])
+        let report = try PurgeJob(db.connection, policy: policy).run(scope: PurgeScope(), wait: false)
+        #expect(report.interruptedRunsFound == [100])
+        #expect(report.checkPassed)
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.purge_detached").single("n").int("n") == 0)
+        #expect(try db.connection.query("SELECT to_regclass($1) IS NULL AS gone", [.text("lethe.\(oldest)")]).single("gone").bool("gone"))
+    }
+
     @Test func overridesOnlyShorten() throws {
         let db = try TestDatabase()
         try PurgeFixture.load(db.connection)

@@ -1,0 +1,27 @@
+// `make bench`: measures Lethe's jobs against the baselines each issue names, on the same data in the
+// same run, and prints ratios. Connects through the PG* environment (scripts/with-postgres.sh).
+// Usage: LetheBench purge [--scale S] [--lethe PATH]
+import Foundation
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+let scale = Double(option("--scale") ?? ProcessInfo.processInfo.environment["SCALE"] ?? "1") ?? 1
+let lethe = option("--lethe") ?? ProcessInfo.processInfo.environment["LETHE_BIN"] ?? ".build/release/lethe"
+let sections = arguments.first.map { [$0] } ?? ["purge"]
+
+do {
+    for section in sections {
+        switch section {
+        case "purge": try PurgeBench(scale: scale, lethe: lethe).run()
+        default:
+            FileHandle.standardError.write(Data("LetheBench: unknown section \(section)\n".utf8))
+            exit(64)
+        }
+    }
+} catch {
+    FileHandle.standardError.write(Data("LetheBench: \(error)\n".utf8))
+    exit(70)
+}

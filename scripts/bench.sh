@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `make bench`: runs inside scripts/with-postgres.sh. SCALE multiplies dataset sizes (default 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$(swift build -c release --show-bin-path)
+"$BIN/LetheBench" purge --scale "${SCALE:-1}" --lethe "$BIN/lethe"
