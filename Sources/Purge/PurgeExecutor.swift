@@ -47,18 +47,33 @@ final class PurgeExecutor {
                 }
             }
             let fallbackSweeps = fallbacks.map {
-                RowSweep(leaf: $0.description, kind: .tableCutoff, customerId: nil, rowsByCustomer: [], leafName: $0, cutoff: table.tableCutoff)
+                RowSweep(leaf: $0.description, kind: .tableCutoff, method: .blockRanges, customerIds: [], rowsByCustomer: [],
+                         leafName: $0, customerCutoffs: [])
             }
             for sweep in fallbackSweeps + table.rowSweeps {
-                let deleted: Int64
-                switch sweep.kind {
-                case .tableCutoff: deleted = try sweepByBlocks(sweep, of: table, sql: sql)
-                case .customerCutoff: deleted = try sweepByIndex(sweep, of: table, sql: sql)
-                }
+                let deleted = try self.sweep(sweep, of: table, sql: sql)
                 logger.info("swept", metadata: ["table": "\(table.table)", "leaf": "\(sweep.leaf)", "kind": "\(sweep.kind.rawValue)",
-                                                "customer": "\(sweep.customerId.map(String.init) ?? "*")", "rows": "\(deleted)"])
-                if deleted > 0 { progress?("deleted \(deleted) rows from \(sweep.leaf)\(sweep.customerId.map { " for customer \($0)" } ?? "")") }
+                                                "method": "\(sweep.method.rawValue)", "rows": "\(deleted)"])
+                if deleted > 0 { progress?("deleted \(deleted) rows from \(sweep.leaf)") }
             }
+        }
+    }
+
+    private func sweep(_ sweep: RowSweep, of table: TablePlan, sql: PurgeSQL) throws -> Int64 {
+        switch (sweep.kind, sweep.method) {
+        case (.tableCutoff, _):
+            return try sweepByBlocks(sweep, of: table, predicate: sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil),
+                                     parameters: sql.tableCutoffParameters(cutoff: table.tableCutoff, now: plan.now, customer: plan.scope.customer))
+        case (.customerCutoffs, .blockRanges):
+            return try sweepByBlocks(sweep, of: table, predicate: sql.customerCutoffsPredicate,
+                                     parameters: sql.customerCutoffsParameters(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: sweep.customerCutoffs))
+        case (.customerCutoffs, .customerIndex):
+            var total: Int64 = 0
+            for cutoff in sweep.customerCutoffs {
+                total += try sweepByIndex(sweep, of: table, predicate: sql.customerCutoffsPredicate,
+                                          parameters: sql.customerCutoffsParameters(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: [cutoff]))
+            }
+            return total
         }
     }
 
@@ -120,9 +135,7 @@ final class PurgeExecutor {
 
     /// Table-cutoff rows, batched by ranges of heap blocks (TID range scans): each batch reads only its blocks,
     /// so the cost stays linear however many dead rows earlier batches left behind.
-    private func sweepByBlocks(_ sweep: RowSweep, of table: TablePlan, sql: PurgeSQL) throws -> Int64 {
-        let predicate = sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil)
-        let parameters = sql.tableCutoffParameters(cutoff: sweep.cutoff, now: plan.now, customer: plan.scope.customer)
+    private func sweepByBlocks(_ sweep: RowSweep, of table: TablePlan, predicate: String, parameters: [SQLValue]) throws -> Int64 {
         let n = parameters.count
         let statement = """
             WITH deleted AS (
@@ -159,18 +172,17 @@ final class PurgeExecutor {
     }
 
     /// One customer's rows between the table cutoff and its own, in batches found through its index.
-    private func sweepByIndex(_ sweep: RowSweep, of table: TablePlan, sql: PurgeSQL) throws -> Int64 {
-        guard let customer = sweep.customerId else { return 0 }
-        let parameters = sql.customerCutoffParameters(cutoff: sweep.cutoff, now: plan.now, customer: customer, tableCutoff: table.tableCutoff)
+    private func sweepByIndex(_ sweep: RowSweep, of table: TablePlan, predicate: String, parameters: [SQLValue]) throws -> Int64 {
+        let n = parameters.count
         let statement = """
-            WITH target AS (SELECT ctid FROM \(sweep.leafName.quoted) WHERE \(sql.customerCutoffPredicate) LIMIT $5),
+            WITH target AS (SELECT ctid FROM \(sweep.leafName.quoted) WHERE \(predicate) LIMIT $\(n + 1)),
             deleted AS (
-                DELETE FROM \(sweep.leafName.quoted) WHERE ctid = ANY (ARRAY(SELECT ctid FROM target)) AND \(sql.customerCutoffPredicate)
+                DELETE FROM \(sweep.leafName.quoted) WHERE ctid = ANY (ARRAY(SELECT ctid FROM target ORDER BY ctid)) AND \(predicate)
                 RETURNING \(table.customerColumn.quoted) AS customer_id),
             counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
             logged AS (
                 INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
-                SELECT $6, $7, customer_id, n FROM counted
+                SELECT $\(n + 2), $\(n + 3), customer_id, n FROM counted
                 ON CONFLICT (run_id, table_name, customer_id, partition_name)
                 DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
             SELECT coalesce(sum(n), 0)::bigint AS n FROM counted

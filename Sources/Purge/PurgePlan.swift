@@ -70,20 +70,29 @@ public struct PartitionDrop: Sendable, Encodable, Equatable {
 /// Rows deleted in bounded batches from one leaf (a partition, or an unpartitioned table).
 public struct RowSweep: Sendable, Encodable {
     public enum Kind: String, Sendable, Encodable {
-        /// Every customer not on hold, rows older than the table's cutoff: batched by block ranges.
+        /// Every customer not on hold, rows older than the table's cutoff.
         case tableCutoff
-        /// One customer's shortened retention, rows between the table's cutoff and the customer's: batched through its index.
-        case customerCutoff
+        /// Customers with a shorter retention, rows between the table's cutoff and each one's own.
+        case customerCutoffs
+    }
+
+    /// How batches find their rows.
+    public enum Method: String, Sendable, Encodable {
+        /// Ranges of heap blocks (TID range scans): each batch reads only its blocks, once.
+        case blockRanges
+        /// Through the customer index, one customer at a time: for customers holding few of the leaf's rows.
+        case customerIndex
     }
 
     public let leaf: String
     public let kind: Kind
-    public let customerId: Int64?
+    public let method: Method
+    public let customerIds: [Int64]
     public let rowsByCustomer: [CustomerRows]
     let leafName: QualifiedName
-    let cutoff: DatabaseTime
+    let customerCutoffs: [CustomerCutoff]
 
-    enum CodingKeys: String, CodingKey { case leaf, kind, customerId, rowsByCustomer }
+    enum CodingKeys: String, CodingKey { case leaf, kind, method, customerIds, rowsByCustomer }
 }
 
 public struct TablePlan: Sendable, Encodable {

@@ -18,16 +18,22 @@ struct PurgeSQL {
         [cutoff.sql, now.sql] + (customer.map { [.int($0)] } ?? [])
     }
 
-    /// One customer's ($3) rows from the table cutoff ($4) to its own cutoff ($1), unless held at $2.
-    var customerCutoffPredicate: String {
+    /// Rows of the customers in $3 (bigint[]) from the table cutoff ($1) up to each one's own cutoff ($4, a
+    /// timestamptz[] aligned with $3), below the latest of those ($5: bounds index ranges and partition
+    /// pruning), unless held at the run clock ($2).
+    var customerCutoffsPredicate: String {
         """
-        \(customer.quoted) = $3 AND \(timestamp.quoted) >= $4::timestamptz AND \(timestamp.quoted) < $1::timestamptz
+        \(customer.quoted) = ANY ($3::bigint[]) AND \(timestamp.quoted) >= $1::timestamptz AND \(timestamp.quoted) < $5::timestamptz
+        AND \(timestamp.quoted) < ($4::timestamptz[])[array_position($3::bigint[], \(customer.quoted))]
         AND NOT \(LegalHolds.activeHoldPredicate(column: customer, clockParameter: 2))
         """
     }
 
-    func customerCutoffParameters(cutoff: DatabaseTime, now: DatabaseTime, customer: Int64, tableCutoff: DatabaseTime) -> [SQLValue] {
-        [cutoff.sql, now.sql, .int(customer), tableCutoff.sql]
+    func customerCutoffsParameters(tableCutoff: DatabaseTime, now: DatabaseTime, cutoffs: [CustomerCutoff]) -> [SQLValue] {
+        let ids = "{" + cutoffs.map { String($0.customerId) }.joined(separator: ",") + "}"
+        let times = "{" + cutoffs.map { "\"\($0.cutoff.text)\"" }.joined(separator: ",") + "}"
+        let latest = cutoffs.map(\.cutoff).max() ?? tableCutoff
+        return [tableCutoff.sql, now.sql, .text(ids), .text(times), latest.sql]
     }
 
     func countByCustomer(_ relation: QualifiedName, where predicate: String) -> String {

@@ -20,10 +20,10 @@ struct RetentionCheck {
             let rows = try db.query(sql.countByCustomer(table.name, where: sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil)),
                                     sql.tableCutoffParameters(cutoff: table.tableCutoff, now: plan.now, customer: plan.scope.customer)).customerRows()
             findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
-            for cutoff in table.customerCutoffs {
-                let rows = try db.query(sql.countByCustomer(table.name, where: sql.customerCutoffPredicate),
-                                        sql.customerCutoffParameters(cutoff: cutoff.cutoff, now: plan.now, customer: cutoff.customerId,
-                                                                     tableCutoff: table.tableCutoff)).customerRows()
+            if !table.customerCutoffs.isEmpty {
+                let rows = try db.query(sql.countByCustomer(table.name, where: sql.customerCutoffsPredicate),
+                                        sql.customerCutoffsParameters(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: table.customerCutoffs))
+                    .customerRows()
                 findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
             }
         }
