@@ -38,13 +38,15 @@ let package = Package(
         ),
 
         .target(name: "Audit", dependencies: ["LetheCore", "Postgres"]),
+        .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit"]),
+        .target(name: "Intake", dependencies: ["LetheCore", "Postgres", "Policy", "Phone", "Keys", "Schema", "Audit", "LetheCrypto"]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
         // Command line
         .executableTarget(
             name: "lethe",
             dependencies: [
-                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge",
+                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,7 +69,9 @@ let package = Package(
         .testTarget(name: "SchemaTests", dependencies: ["Schema", "Policy", "TestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "TestSupport"]),
         .testTarget(name: "PurgeTests", dependencies: ["Purge", "Audit", "Policy", "Schema", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe"]),
+        .testTarget(name: "KeysTests", dependencies: ["Keys", "LetheCrypto", "Phone", "TestSupport"]),
+        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Keys", "Phone", "Policy", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys"]),
     ],
     cxxLanguageStandard: .cxx17
 )

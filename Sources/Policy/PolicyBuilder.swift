@@ -8,7 +8,7 @@ struct PolicyBuilder {
 
     init(issues: PolicyIssues) { self.issues = issues }
 
-    static let topKeys: Set<String> = ["version", "region", "max_segments", "tables", "backup", "dpo"]
+    static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
@@ -25,6 +25,8 @@ struct PolicyBuilder {
         }
         let maxSegments = top["max_segments"].flatMap { int($0, "max_segments") } ?? 10
         if !(1...255).contains(maxSegments) { issues.add(top["max_segments"], "max_segments", "must be between 1 and 255") }
+        let blindIndexBits = top["blind_index_bits"].flatMap { int($0, "blind_index_bits") } ?? 32
+        if !(8...256).contains(blindIndexBits) { issues.add(top["blind_index_bits"], "blind_index_bits", "must be between 8 and 256") }
 
         var tables: [TablePolicy] = []
         if let tablesNode = top["tables"] {
@@ -46,7 +48,7 @@ struct PolicyBuilder {
         let dpo = self.dpo(top["dpo"])
         guard let backup, let dpo else { return (nil, issues) }
         let policy = RetentionPolicy(source: issues.source, sourceBytes: bytes, version: version, defaultRegion: region,
-                                     maxSegments: maxSegments, tables: tables, backup: backup, dpo: dpo)
+                                     maxSegments: maxSegments, blindIndexBits: blindIndexBits, tables: tables, backup: backup, dpo: dpo)
         return (policy, issues)
     }
 

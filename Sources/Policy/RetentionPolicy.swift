@@ -12,6 +12,8 @@ public struct RetentionPolicy: Sendable {
     public let defaultRegion: String
     /// Longest message accepted, in SMS segments.
     public let maxSegments: Int
+    /// Bits kept of each blind-index HMAC (documented trade-off: fewer bits, more false candidates).
+    public let blindIndexBits: Int
     public let tables: [TablePolicy]
     public let backup: BackupPolicy
     public let dpo: DPOTexts

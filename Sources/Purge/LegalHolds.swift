@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import Policy
 import Postgres
+import Schema
 
 /// Legal holds (`lethe hold add|release|list`). While a hold lasts (until released or its `until` passes),
 /// purges keep every row of the customer. Changes lock `lethe.legal_holds` the way purge batches do, so a

@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import Policy
 import Postgres
+import Schema
 
 /// Per-customer retention overrides (`lethe retention set|show|clear`). An override can only shorten:
 /// the period is validated against the six-month ceiling before anything is stored.
@@ -66,22 +67,5 @@ public struct RetentionOverrides {
     static func decode(_ row: Row) throws -> Override {
         Override(customerId: try row.int("customer_id"), period: try row.string("period"), reason: try row.string("reason"),
                  setByDbUser: try row.string("set_by_db_user"), setByOsUser: try row.string("set_by_os_user"), setAt: try row.date("set_at"))
-    }
-}
-
-/// Knows whether a customer id exists, through the policy's customers table when it has one.
-struct CustomerDirectory {
-    let db: PostgresConnection
-    let table: QualifiedName?
-
-    init(_ db: PostgresConnection, policy: RetentionPolicy) {
-        self.db = db
-        self.table = policy.tables.first { $0.customerColumn == nil && $0.timestampColumn == nil && $0.name.name.name == "customers" }?.name
-    }
-
-    func requireExists(_ customer: Int64) throws {
-        guard let table else { return }
-        let found = try db.query("SELECT EXISTS (SELECT 1 FROM \(table.quoted) WHERE id = $1) AS found", [.int(customer)]).single("customer").bool("found")
-        guard found else { throw LetheError.noInput("customer \(customer) does not exist in \(table)", hint: "check the id in \(table)") }
     }
 }

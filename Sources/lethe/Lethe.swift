@@ -27,6 +27,11 @@ struct Lethe: ParsableCommand {
             RetentionCommand.self,
             HoldCommand.self,
             AuditCommand.self,
+            KeysCommand.self,
+            ImportCommand.self,
+            ValidateCommand.self,
+            EncryptCommand.self,
+            CustomerCommand.self,
             ExitCodesCommand.self,
         ]
     )

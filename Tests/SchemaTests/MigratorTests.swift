@@ -9,7 +9,9 @@ import Testing
     @Test func migratingAnEmptyDatabaseCreatesBothSchemas() throws {
         let db = try TestDatabase(migrated: false)
         let report = try Migrator(set: try MigrationSet.embedded()).migrate(on: db.connection)
-        #expect(report.applied.map(\.version) == [1, 2])
+        let known = try MigrationSet.embedded().migrations.map(\.version)
+        #expect(known.starts(with: [1, 2, 3, 4]))
+        #expect(report.applied.map(\.version) == known)
         let schemas = try db.connection.query("SELECT nspname FROM pg_namespace WHERE nspname IN ('lethe', 'sms') ORDER BY 1").rows.map { try $0.string("nspname") }
         #expect(schemas == ["lethe", "sms"])
         let again = try Migrator(set: try MigrationSet.embedded()).migrate(on: db.connection)
@@ -60,7 +62,7 @@ import Testing
         #expect(throws: PostgresError.self) { try Migrator(set: try MigrationSet.directory(directory)).migrate(on: db.connection) }
         #expect(try db.connection.query("SELECT to_regclass('lethe.half_done') IS NULL AS gone").single("check").bool("gone"))
         let versions = try db.connection.query("SELECT version FROM lethe.schema_migrations ORDER BY 1").rows.map { try $0.int("version") }
-        #expect(versions == [1, 2])
+        #expect(versions == (try MigrationSet.embedded().migrations.map { Int64($0.version) }))
     }
 
     @Test func refusesMisnamedFiles() {

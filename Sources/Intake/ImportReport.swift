@@ -1,0 +1,59 @@
+/// What an import or validation found and did. Names fields and line numbers, never a value.
+public struct ImportReport: Sendable, Encodable {
+    public struct LineProblem: Error, Sendable, Encodable, Equatable {
+        public let line: Int
+        public let field: String
+        public let reason: String
+    }
+
+    public struct UnknownField: Sendable, Encodable, Equatable {
+        public let field: String
+        /// The first lines it appears on (the header line for CSV).
+        public let lines: [Int]
+    }
+
+    public enum Outcome: String, Sendable, Encodable {
+        /// Rows were written.
+        case imported
+        /// Checked only (validate, --dry-run).
+        case validated
+        /// Nothing was written: an unknown field, or an invalid row without --skip-invalid.
+        case refused
+    }
+
+    public let kind: String
+    public let customerId: Int64?
+    public let file: String
+    public var outcome: Outcome = .validated
+    public var rowsRead = 0
+    public var rowsValid = 0
+    public var rowsWritten = 0
+    public var gsm7 = 0
+    public var ucs2 = 0
+    public var segments = 0
+    public var unknownFields: [UnknownField] = []
+    public var missingFields: [String] = []
+    /// Invalid rows, at most `problemLimit` listed; `problemCount` counts them all.
+    public var problems: [LineProblem] = []
+    public var problemCount = 0
+    public var importId: Int64?
+
+    public static let problemLimit = 1000
+
+    mutating func add(_ problem: LineProblem) {
+        problemCount += 1
+        if problems.count < Self.problemLimit { problems.append(problem) }
+    }
+
+    mutating func unknown(_ field: String, line: Int) {
+        if let index = unknownFields.firstIndex(where: { $0.field == field }) {
+            if unknownFields[index].lines.count < 20 {
+                unknownFields[index] = UnknownField(field: field, lines: unknownFields[index].lines + [line])
+            }
+        } else {
+            unknownFields.append(UnknownField(field: field, lines: [line]))
+        }
+    }
+
+    var refusesWholeFile: Bool { !unknownFields.isEmpty || !missingFields.isEmpty }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import LetheCore
+
+/// One input record: its line number (of its first line, 1-based) and its fields by name.
+struct InputRecord {
+    let line: Int
+    let fields: [String: String]
+}
+
+enum InputFormat: String, CaseIterable, Sendable {
+    case csv, jsonl
+}
+
+/// Streams records from a file with constant memory: 64 KiB reads, one record at a time.
+protocol RecordReader {
+    /// Field names the file uses, with the lines they first appear on (the header for CSV).
+    mutating func next() throws -> InputRecord?
+}
+
+/// Reads a file in chunks and hands out bytes.
+final class ChunkedInput {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private(set) var bytesRead = 0
+    private var finished = false
+
+    init(path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw LetheError(FileManager.default.fileExists(atPath: path) ? .noPermission : .noInput, "cannot read input file \(path)")
+        }
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    /// The next byte, or nil at end of file.
+    @inline(__always) func next() throws -> UInt8? {
+        if position == buffer.count {
+            guard !finished else { return nil }
+            guard let data = try handle.read(upToCount: 1 << 16), !data.isEmpty else {
+                finished = true
+                return nil
+            }
+            buffer = Array(data)
+            position = 0
+            bytesRead += data.count
+        }
+        defer { position += 1 }
+        return buffer[position]
+    }
+}
+
+/// RFC 4180 CSV with a header line: commas, double-quoted fields (with "" for a quote, and line breaks
+/// inside quotes), LF or CRLF line ends. Blank lines are skipped.
+struct CSVReader: RecordReader {
+    private let input: ChunkedInput
+    let header: [String]
+    private var line = 1
+
+    init(path: String) throws {
+        input = try ChunkedInput(path: path)
+        var firstLine = 1
+        guard let names = try Self.readRow(input, line: &firstLine) else {
+            throw LetheError.dataError("\(path) is empty: a CSV file starts with a header line naming its fields")
+        }
+        header = names.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        line = firstLine
+    }
+
+    mutating func next() throws -> InputRecord? {
+        while true {
+            let start = line
+            guard let values = try Self.readRow(input, line: &line) else { return nil }
+            if values.count == 1 && values[0].isEmpty { continue }
+            guard values.count == header.count else {
+                throw IntakeFileError(line: start, reason: "has \(values.count) fields where the header has \(header.count)")
+            }
+            var fields: [String: String] = [:]
+            for (name, value) in zip(header, values) { fields[name] = value }
+            return InputRecord(line: start, fields: fields)
+        }
+    }
+
+    /// Reads one row; `line` advances past the line breaks consumed. Nil at end of file.
+    private static func readRow(_ input: ChunkedInput, line: inout Int) throws -> [String]? {
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var quoted = false
+        var sawAny = false
+        while let byte = try input.next() {
+            sawAny = true
+            if quoted {
+                if byte == UInt8(ascii: "\"") {
+                    // A quote inside quotes: escaped ("") or the end of the quoted part.
+                    if let following = try input.next() {
+                        if following == UInt8(ascii: "\"") {
+                            field.append(byte)
+                            continue
+                        }
+                        quoted = false
+                        switch following {
+                        case UInt8(ascii: ","):
+                            fields.append(try text(field, line: line))
+                            field.removeAll(keepingCapacity: true)
+                        case UInt8(ascii: "\n"):
+                            fields.append(try text(field, line: line))
+                            line += 1
+                            return fields
+                        case UInt8(ascii: "\r"):
+                            continue
+                        default:
+                            throw IntakeFileError(line: line, reason: "has text after a closing quote")
+                        }
+                    } else {
+                        quoted = false
+                    }
+                    continue
+                }
+                if byte == UInt8(ascii: "\n") { line += 1 }
+                field.append(byte)
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: ","):
+                fields.append(try text(field, line: line))
+                field.removeAll(keepingCapacity: true)
+            case UInt8(ascii: "\n"):
+                fields.append(try text(field, line: line))
+                line += 1
+                return fields
+            case UInt8(ascii: "\r"):
+                continue
+            case UInt8(ascii: "\"") where field.isEmpty:
+                quoted = true
+            default:
+                field.append(byte)
+            }
+        }
+        guard sawAny else { return nil }
+        if quoted { throw IntakeFileError(line: line, reason: "ends inside a quoted field") }
+        fields.append(try text(field, line: line))
+        return fields
+    }
+
+    private static func text(_ bytes: [UInt8], line: Int) throws -> String {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw IntakeFileError(line: line, reason: "is not valid UTF-8") }
+        return text
+    }
+}
+
+/// One JSON object per line; values must be strings (or null for an absent optional field).
+struct JSONLinesReader: RecordReader {
+    private let input: ChunkedInput
+    private var line = 0
+
+    init(path: String) throws { input = try ChunkedInput(path: path) }
+
+    mutating func next() throws -> InputRecord? {
+        var bytes: [UInt8] = []
+        while true {
+            bytes.removeAll(keepingCapacity: true)
+            var ended = false
+            while let byte = try input.next() {
+                if byte == UInt8(ascii: "\n") {
+                    ended = true
+                    break
+                }
+                bytes.append(byte)
+            }
+            guard ended || !bytes.isEmpty else { return nil }
+            line += 1
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+                throw IntakeFileError(line: line, reason: "is not a JSON object")
+            }
+            var fields: [String: String] = [:]
+            for (key, value) in object {
+                switch value {
+                case let text as String: fields[key.lowercased()] = text
+                case is NSNull: continue
+                default: throw IntakeFileError(line: line, reason: "field '\(IntakeFileError.safeName(key))' is not a string")
+                }
+            }
+            return InputRecord(line: line, fields: fields)
+        }
+    }
+}
+
+/// A file that cannot be read as records at all, by line. Never quotes the content.
+struct IntakeFileError: Error, LetheErrorConvertible {
+    let line: Int
+    let reason: String
+    var letheError: LetheError { .dataError("line \(line) \(reason)", hint: "fix the file; nothing was written") }
+
+    /// A field name as it may be shown: printable ASCII, at most 40 characters.
+    static func safeName(_ name: String) -> String {
+        let cleaned = String(name.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.prefix(40).map(Character.init))
+        return cleaned.isEmpty ? "(unprintable)" : cleaned
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Keys
+import LetheCore
+import Postgres
+
+/// Turns a valid row into one line of COPY text: sealed personal values and blind index as bytea hex.
+struct RowEncoder {
+    let target: IntakeTarget
+    let vault: Vault
+    let customer: Int64
+    /// The database clock at the start of the import: the time of rows without sent_at.
+    let clock: String
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    var copyStatement: String {
+        let table = target.table.name.quoted
+        switch target.kind {
+        case .messages:
+            return "COPY \(table) (\(target.customerColumn.quoted), \(target.timestampColumn.quoted), recipient, \(indexColumn), body, encoding, segments) FROM STDIN"
+        case .contacts:
+            return "COPY \(table) (\(target.customerColumn.quoted), \(target.timestampColumn.quoted), phone, \(indexColumn), name) FROM STDIN"
+        }
+    }
+
+    private var indexColumn: String { target.phoneIndexColumn?.quoted ?? "\"_no_blind_index\"" }
+
+    private func context(_ column: String) -> EnvelopeContext {
+        EnvelopeContext(table: target.table.name.description, column: column, customer: customer)
+    }
+
+    func line(_ row: RowValidator.ValidRow) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out += Array(String(customer).utf8)
+        out.append(0x09)
+        out += Array((row.sentAt.map(Self.timestamp) ?? clock).utf8)
+        out.append(0x09)
+        let phone = Array(row.phone.e164.utf8)
+        switch target.kind {
+        case .messages:
+            Self.appendHex(try vault.seal(phone, context("recipient")), to: &out)
+            out.append(0x09)
+            Self.appendHex(try vault.blindIndex.tag(row.phone), to: &out)
+            out.append(0x09)
+            Self.appendHex(try vault.seal(Array((row.message ?? "").utf8), context("body")), to: &out)
+            out.append(0x09)
+            out += Array((row.encoding?.alphabet.rawValue ?? "gsm7").utf8)
+            out.append(0x09)
+            out += Array(String(row.encoding?.segments ?? 1).utf8)
+        case .contacts:
+            Self.appendHex(try vault.seal(phone, context("phone")), to: &out)
+            out.append(0x09)
+            Self.appendHex(try vault.blindIndex.tag(row.phone), to: &out)
+            out.append(0x09)
+            if let name = row.name {
+                Self.appendHex(try vault.seal(Array(name.utf8), context("name")), to: &out)
+            } else {
+                out += Array("\\N".utf8)
+            }
+        }
+        out.append(0x0A)
+        return out
+    }
+
+    /// bytea hex input, with COPY's backslash escaped: `\\x0a1b…`.
+    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
+        out += [0x5C, 0x5C, 0x78]
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0F)])
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import LetheCore
+import Phone
+
+/// Checks one record's fields: E.164 phone, non-empty UTF-8 message within the segment limit, a
+/// sent_at that is neither in the future nor already past retention.
+struct RowValidator {
+    let kind: IntakeKind
+    let defaultRegion: String
+    let maxSegments: Int
+    /// Bounds for sent_at: not after `latest` (the database clock), not before `earliest` (the customer's cutoff).
+    let earliest: Date
+    let latest: Date
+
+    struct ValidRow {
+        let phone: PhoneNumber
+        let message: String?
+        let name: String?
+        let sentAt: Date?
+        let encoding: SMSEncoding?
+    }
+
+    nonisolated(unsafe) private static let isoWithFraction: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+    nonisolated(unsafe) private static let iso = ISO8601DateFormatter()
+
+    func validate(_ record: InputRecord) -> Result<ValidRow, ImportReport.LineProblem> {
+        func problem(_ field: String, _ reason: String) -> Result<ValidRow, ImportReport.LineProblem> {
+            .failure(.init(line: record.line, field: field, reason: reason))
+        }
+        guard let rawPhone = record.fields["phone"], !rawPhone.trimmingCharacters(in: .whitespaces).isEmpty else { return problem("phone", "missing") }
+        let phone: PhoneNumber
+        switch PhoneNumber.parse(rawPhone, defaultRegion: defaultRegion) {
+        case .success(let number): phone = number
+        case .failure(let reason): return problem("phone", reason.rawValue)
+        }
+        switch kind {
+        case .contacts:
+            let name = record.fields["name"].flatMap { $0.isEmpty ? nil : $0 }
+            if let name, name.utf8.count > 1000 { return problem("name", "longer than 1000 bytes") }
+            return .success(ValidRow(phone: phone, message: nil, name: name, sentAt: nil, encoding: nil))
+        case .messages:
+            guard let message = record.fields["message"], !message.isEmpty else { return problem("message", "empty") }
+            let encoding = SMSEncoding(text: message)
+            if encoding.segments > maxSegments {
+                return problem("message", "\(encoding.segments) segments (\(encoding.alphabet.rawValue)), above the policy's maximum of \(maxSegments)")
+            }
+            var sentAt: Date?
+            if let text = record.fields["sent_at"], !text.isEmpty {
+                guard let date = Self.isoWithFraction.date(from: text) ?? Self.iso.date(from: text) else {
+                    return problem("sent_at", "not an ISO-8601 timestamp with a UTC offset (e.g. 2026-11-20T09:30:00Z)")
+                }
+                if date > latest { return problem("sent_at", "in the future") }
+                if date < earliest { return problem("sent_at", "older than the customer's retention period: it would be purged at once") }
+                sentAt = date
+            }
+            return .success(ValidRow(phone: phone, message: message, name: nil, sentAt: sentAt, encoding: encoding))
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import LetheCore
+import LetheCrypto
+
+/// Where a sealed value lives: bound into the ciphertext as associated data, so a value copied into another
+/// column, table or customer's row does not open.
+public struct EnvelopeContext: Sendable, Hashable {
+    public let table: String
+    public let column: String
+    public let customer: Int64
+
+    public init(table: String, column: String, customer: Int64) {
+        self.table = table
+        self.column = column
+        self.customer = customer
+    }
+
+    func associatedData(version: UInt8, keyId: Int64) -> [UInt8] {
+        Array("lethe envelope|v\(version)|key=\(keyId)|\(table)|\(column)|customer=\(customer)".utf8)
+    }
+}
+
+/// The sealed form of a personal value:
+/// `"LTH"` · version (1 byte, 1) · key id (8 bytes, big-endian: the customer data key) · nonce (12 random bytes)
+/// · AES-256-GCM ciphertext · tag (16 bytes). 40 bytes of overhead.
+public enum Envelope {
+    public static let magic: [UInt8] = Array("LTH".utf8)
+    public static let version: UInt8 = 1
+    public static let headerSize = 3 + 1 + 8 + 12
+
+    public static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, context: EnvelopeContext, cipher: AESGCM) throws -> [UInt8] {
+        let nonce = try SecureRandom.bytes(AESGCM.nonceSize)
+        var out = magic
+        out.reserveCapacity(headerSize + plaintext.count + AESGCM.tagSize)
+        out.append(version)
+        out += keyIdBytes(keyId)
+        out += nonce
+        out += try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: context.associatedData(version: version, keyId: keyId))
+        return out
+    }
+
+    /// True when `bytes` has the envelope's shape (it may still fail to open).
+    public static func looksSealed(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= headerSize + AESGCM.tagSize && Array(bytes.prefix(3)) == magic && bytes[3] == version
+    }
+
+    /// The data key id an envelope names, or nil when it is not an envelope.
+    public static func keyId(of bytes: [UInt8]) -> Int64? {
+        guard looksSealed(bytes) else { return nil }
+        return bytes[4..<12].reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }
+
+    /// Opens an envelope; nil when it is not one or fails authentication.
+    public static func open(_ bytes: [UInt8], key: SecretKey, context: EnvelopeContext, cipher: AESGCM) throws -> [UInt8]? {
+        guard let keyId = keyId(of: bytes) else { return nil }
+        let nonce = Array(bytes[12..<24])
+        return try cipher.open(key: key, nonce: nonce, sealed: Array(bytes[headerSize...]),
+                               associatedData: context.associatedData(version: version, keyId: keyId))
+    }
+
+    static func keyIdBytes(_ id: Int64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: id >> (56 - 8 * $0)) } }
+}

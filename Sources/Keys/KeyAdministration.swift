@@ -1,0 +1,69 @@
+import Audit
+import Foundation
+import LetheCore
+import Postgres
+
+/// `lethe keys rotate|status` and `lethe customer shred`.
+public struct KeyAdministration {
+    let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    public struct RotationReport: Sendable, Encodable {
+        public let kekId: Int
+        public let rewrapped: Int
+        /// True when this run finished an interrupted rotation instead of adding a version.
+        public let resumed: Bool
+    }
+
+    /// Adds a KEK version to the keyring file, then re-wraps every live data key with it. If the newest KEK is
+    /// not yet wrapping every key (an interrupted rotation), it finishes that one instead of adding another.
+    public func rotate(keyring: Keyring) throws -> (Keyring, RotationReport) {
+        guard try db.tryAdvisoryLock(.keys) else {
+            throw LetheError(.tempFail, "another key operation is running on this database", hint: "wait for it, then rerun")
+        }
+        defer { _ = try? db.advisoryUnlock(.keys) }
+        let counts = try DataKeys(db: db, keyring: keyring).countsByKEK()
+        let resumed = counts.contains { $0.key < keyring.current.id } && counts[keyring.current.id] == nil && keyring.keks.count > 1
+        let next = resumed ? keyring : try keyring.addingKEK()
+        let rewrapped = try DataKeys(db: db, keyring: next).rewrapAll(to: next.current)
+        try AuditLog.append(db, action: "keys.rotate", target: "kek \(next.current.id)",
+                            details: ["rewrapped": .int(Int64(rewrapped)), "resumed": .bool(resumed)])
+        return (next, RotationReport(kekId: next.current.id, rewrapped: rewrapped, resumed: resumed))
+    }
+
+    public struct Status: Sendable, Encodable {
+        public struct Version: Sendable, Encodable {
+            public let kekId: Int
+            public let createdAt: String
+            public let dataKeys: Int
+        }
+        public let keyring: String
+        public let versions: [Version]
+        public let shreddedKeys: Int
+        /// Data keys wrapped by a KEK this keyring does not have: data that cannot be read with it.
+        public let unknownVersions: [Int]
+    }
+
+    public func status(keyring: Keyring) throws -> Status {
+        let keys = try DataKeys(db: db, keyring: keyring)
+        let counts = try keys.countsByKEK()
+        let known = Set(keyring.keks.map(\.id))
+        return Status(keyring: keyring.path,
+                      versions: keyring.keks.sorted { $0.id < $1.id }.map { Status.Version(kekId: $0.id, createdAt: $0.createdAt, dataKeys: counts[$0.id] ?? 0) },
+                      shreddedKeys: try keys.shreddedCount(), unknownVersions: counts.keys.filter { !known.contains($0) }.sorted())
+    }
+
+    /// Destroys the customer's data keys: every value sealed under them, here and in any backup restored
+    /// later (restore replays shreds), can no longer be opened. Irreversible. Returns keys destroyed.
+    public func shred(customer: Int64) throws -> Int {
+        try db.transaction {
+            let destroyed = try db.execute("""
+                UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = now(), shredded_by = session_user || '/' || $2
+                WHERE customer_id = $1 AND shredded_at IS NULL
+                """, [.int(customer), .text(OperatorIdentity.osUser)])
+            try AuditLog.append(db, action: "customer.shred", target: "customer \(customer)", details: ["keys_destroyed": .int(Int64(destroyed))])
+            return destroyed
+        }
+    }
+}

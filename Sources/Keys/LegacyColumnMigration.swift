@@ -1,0 +1,115 @@
+import Audit
+import LetheCore
+import LetheCrypto
+import Phone
+import Policy
+import Postgres
+
+/// `lethe encrypt migrate`: re-seals a personal column in place, from plaintext or from the platform's old
+/// format (16-byte IV, then AES-128-CBC with PKCS#7 padding), in batches that each commit on their own, so a
+/// rerun resumes where a killed run stopped. Each new envelope is opened again and compared before it is
+/// written; a value that does not decrypt is reported by row id and left as it was.
+public struct LegacyColumnMigration {
+    public enum Source: String, Sendable, CaseIterable {
+        case plaintext
+        case aes128cbc = "aes-128-cbc"
+    }
+
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+    let vault: Vault
+
+    public init(db: PostgresConnection, policy: RetentionPolicy, vault: Vault) {
+        self.db = db
+        self.policy = policy
+        self.vault = vault
+    }
+
+    public struct Report: Sendable, Encodable {
+        public var converted = 0
+        public var failed: [Failure] = []
+        public var dryRun = false
+    }
+
+    public struct Failure: Sendable, Encodable {
+        public let rowId: Int64
+        public let reason: String
+    }
+
+    public func run(table tableName: String, column columnName: String, from source: Source, legacyKey: SecretKey?,
+                    batch: Int = 500, dryRun: Bool = false) throws -> Report {
+        guard let table = policy.tables.first(where: { $0.name.description == tableName || $0.name.name.name == tableName }) else {
+            throw LetheError.noInput("table \(tableName) is not in \(policy.source)")
+        }
+        guard let column = table.personalColumns.first(where: { $0.name == columnName }), table.customerColumn != nil else {
+            throw LetheError.dataError("\(table.name).\(columnName) is not a personal column in \(policy.source)",
+                                       hint: "personal columns of \(table.name): \(table.personalColumns.map(\.name).joined(separator: ", "))")
+        }
+        if source == .aes128cbc && legacyKey?.count != 16 {
+            throw LetheError.usage("--from aes-128-cbc needs --legacy-key-file with a 16-byte key (32 hex digits)")
+        }
+        guard try db.tryAdvisoryLock(.encryptMigrate) else {
+            throw LetheError(.tempFail, "another lethe encrypt migrate is running on this database", hint: "wait for it, then rerun: it resumes")
+        }
+        defer { _ = try? db.advisoryUnlock(.encryptMigrate) }
+        let indexColumn = table.blindIndexes[column]
+        let cbc = try LegacyAES128CBC()
+        var report = Report(dryRun: dryRun)
+        try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: true) { values in
+            var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?)] = []
+            for value in values {
+                let context = EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer)
+                var plaintext: [UInt8]
+                switch source {
+                case .plaintext:
+                    plaintext = value.bytes
+                case .aes128cbc:
+                    guard value.bytes.count >= 32, let legacyKey,
+                          let decrypted = try cbc.decrypt(key: legacyKey, iv: Array(value.bytes.prefix(16)), ciphertext: Array(value.bytes.dropFirst(16))) else {
+                        report.failed.append(Failure(rowId: value.id, reason: "does not decrypt with the legacy key (wrong key or corrupt value)"))
+                        continue
+                    }
+                    plaintext = decrypted
+                }
+                var index: [UInt8]?
+                if indexColumn != nil {
+                    guard let text = String(validating: plaintext, as: UTF8.self),
+                          case .success(let number) = PhoneNumber.parse(text, defaultRegion: policy.defaultRegion) else {
+                        report.failed.append(Failure(rowId: value.id, reason: "not a valid phone number once decrypted"))
+                        continue
+                    }
+                    plaintext = Array(number.e164.utf8)
+                    index = try vault.blindIndex.tag(number)
+                }
+                let sealed = try vault.seal(plaintext, context)
+                guard try vault.open(sealed, context, row: value.id) == plaintext else {
+                    report.failed.append(Failure(rowId: value.id, reason: "the new envelope did not verify"))
+                    continue
+                }
+                updates.append((value.id, value.bytes, sealed, index))
+            }
+            guard !dryRun else {
+                report.converted += updates.count
+                return
+            }
+            try db.transaction {
+                for update in updates {
+                    let setIndex = indexColumn.map { ", \($0.quoted) = $4" } ?? ""
+                    var parameters: [SQLValue] = [.int(update.id), .bytes(update.old), .bytes(update.new)]
+                    if let index = update.index { parameters.append(.bytes(index)) }
+                    // Only if the value is still the one read: a concurrent change is left for the next run.
+                    report.converted += try db.execute("""
+                        UPDATE \(table.name.quoted) SET \(column.quoted) = $3\(setIndex)
+                        WHERE \(table.idColumn.quoted) = $1 AND \(column.quoted) = $2
+                        """, parameters)
+                }
+            }
+        }
+        if !dryRun {
+            try AuditLog.append(db, action: "encrypt.migrate", target: "\(table.name).\(column.name)", details: [
+                "from": .string(source.rawValue), "converted": .int(Int64(report.converted)), "failed": .int(Int64(report.failed.count)),
+            ])
+        }
+        return report
+    }
+}

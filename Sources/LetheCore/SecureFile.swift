@@ -1,0 +1,65 @@
+import Foundation
+
+/// Files that hold secrets or personal data (keyrings, exports, backups): created with mode 0600 before a
+/// byte is written, never overwritten by accident, replaced atomically, and refused when others can read them.
+public enum SecureFile {
+    /// Creates `path` with mode 0600 and writes `contents`; refuses (exit 73) if it exists.
+    public static func createExclusive(_ path: String, contents: [UInt8]) throws(LetheError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let exists = errno == EEXIST
+            throw LetheError(.cannotCreate, exists ? "\(path) already exists; refusing to overwrite it" : "cannot create \(path): \(String(cString: strerror(errno)))",
+                             hint: exists ? "choose another path, or move the existing file away first" : "check the directory exists and is writable")
+        }
+        defer { close(fd) }
+        try write(fd, contents, path)
+    }
+
+    /// Replaces `path` atomically: a 0600 temp file beside it, written, fsynced, renamed over it.
+    public static func replace(_ path: String, contents: [UInt8]) throws(LetheError) {
+        let temp = path + ".tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LetheError(.cannotCreate, "cannot create \(temp): \(String(cString: strerror(errno)))") }
+        do {
+            try write(fd, contents, temp)
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        guard rename(temp, path) == 0 else {
+            unlink(temp)
+            throw LetheError(.ioError, "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Reads a file that must be private: refused (exit 77) when group or others have any access to it.
+    public static func readPrivate(_ path: String, what: String) throws(LetheError) -> [UInt8] {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw LetheError(errno == ENOENT ? .noInput : .noPermission, "cannot read \(what) \(path): \(String(cString: strerror(errno)))",
+                             hint: errno == ENOENT ? "check the path (--keyring / LETHE_KEYRING)" : nil)
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw LetheError(.noPermission, "\(what) \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8)))",
+                             hint: "chmod 600 \(path); a secret others could read must be treated as leaked")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LetheError(.noPermission, "cannot read \(what) \(path)")
+        }
+        return Array(data)
+    }
+
+    private static func write(_ fd: Int32, _ contents: [UInt8], _ path: String) throws(LetheError) {
+        var offset = 0
+        while offset < contents.count {
+            let written = contents.withUnsafeBytes { buffer in
+                Foundation.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            guard written > 0 else { throw LetheError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            offset += written
+        }
+        guard fsync(fd) == 0 else { throw LetheError(.ioError, "cannot fsync \(path): \(String(cString: strerror(errno)))") }
+    }
+}

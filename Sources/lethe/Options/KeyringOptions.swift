@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+import Keys
+import LetheCore
+
+struct KeyringOptions: ParsableArguments {
+    @Option(name: .customLong("keyring"), help: ArgumentHelp("Keyring file, mode 0600 (default: LETHE_KEYRING).", valueName: "file"))
+    var keyringPath: String?
+
+    var path: String? { keyringPath ?? ProcessInfo.processInfo.environment["LETHE_KEYRING"] }
+
+    func requiredPath() throws -> String {
+        guard let path else {
+            throw LetheError.usage("this command needs the keyring", hint: "pass --keyring FILE or set LETHE_KEYRING (create one with 'lethe keys init --keyring FILE')")
+        }
+        return path
+    }
+
+    func load() throws -> Keyring { try Keyring.load(path: try requiredPath()) }
+}

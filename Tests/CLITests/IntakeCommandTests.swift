@@ -1,0 +1,174 @@
+import Foundation
+import Keys
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct IntakeCommandTests {
+    func setUp() throws -> (TestDatabase, String, [String]) {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet Medical'), (2, 'Relais Colis')")
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        return (db, directory, ["--database-url", db.conninfo, "--keyring", keyring])
+    }
+
+    func secretsIn(_ outcome: LetheProcess.Outcome) -> [String] {
+        let all = outcome.stdout + outcome.stderr
+        return IntakeFixture.people.flatMap { [$0.e164, $0.digits, $0.national, "Mercier", "Zanzibar", "Pelican", "x@example.com"] }
+            .filter { all.contains($0) }
+    }
+
+    @Test func extraEmailColumnRefusesTheFileNamingIt() throws {
+        let (db, directory, common) = try setUp()
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(extraHeader: "email"), name: "m.csv", in: directory)
+        let outcome = try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common)
+        #expect(outcome.status == 65)
+        #expect(outcome.stdout.contains("unknown field 'email' on line 1"))
+        #expect(outcome.stderr.contains("'email'"))
+        #expect(secretsIn(outcome).isEmpty)
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 0)
+        let validate = try LetheProcess.run(["validate", "messages", file, "--log-format", "json"])
+        #expect(validate.status == 65 && secretsIn(validate).isEmpty)
+    }
+
+    @Test func invalidPhoneOnLineSevenIsReportedAsLineSeven() throws {
+        let (db, directory, common) = try setUp()
+        var rows = (1...5).map { "0612345\(String(format: "%03d", $0)),bonjour" }
+        rows.append("+33 0 00 00,bonjour")
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(rows: rows), name: "m.csv", in: directory)
+        let outcome = try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common)
+        #expect(outcome.status == 65)
+        #expect(outcome.stdout.contains("line 7: phone:"))
+        #expect(!outcome.stdout.contains("+33 0 00 00"))
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 0)
+        let json = try LetheProcess.run(["validate", "messages", file, "--json"])
+        #expect(json.status == 65 && json.stdout.contains("\"line\" : 7"))
+    }
+
+    @Test func importedDataLeavesNoPlaintextInADump() throws {
+        let (db, directory, common) = try setUp()
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
+        let outcome = try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common)
+        #expect(outcome.status == 0 && outcome.stdout.contains("imported 3 rows"))
+        #expect(secretsIn(outcome).isEmpty)
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: "/usr/bin/pg_dump")
+        dump.arguments = ["--dbname", db.name]
+        let pipe = Pipe()
+        dump.standardOutput = pipe
+        try dump.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        dump.waitUntilExit()
+        #expect(dump.terminationStatus == 0 && text.contains("COPY sms.messages"))
+        for person in IntakeFixture.people {
+            for needle in [person.e164, person.digits, person.national, "Mercier", "Zanzibar", "Pelican"] { #expect(!text.contains(needle), "\(needle)") }
+        }
+    }
+
+    @Test func tamperedOrSwappedCiphertextsFailWithTheIntegrityCode() throws {
+        let (db, directory, common) = try setUp()
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common).status == 0)
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "2"] + common).status == 0)
+        #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)
+        let ids = try db.connection.query("SELECT id FROM sms.messages ORDER BY id").rows.map { try $0.int("id") }
+        // One flipped byte in the middle of a body ciphertext.
+        try db.connection.execute("UPDATE sms.messages SET body = overlay(body PLACING decode(lpad(to_hex(get_byte(body, 30) # 1), 2, '0'), 'hex') FROM 31 FOR 1) WHERE id = $1", [.int(ids[1])])
+        let flipped = try LetheProcess.run(["encrypt", "verify"] + common)
+        #expect(flipped.status == 79)
+        #expect(flipped.stderr.contains("sms.messages.body of row \(ids[1]) (customer 1)"))
+        // Restore, then swap two customers' recipients.
+        try db.connection.execute("UPDATE sms.messages SET body = overlay(body PLACING decode(lpad(to_hex(get_byte(body, 30) # 1), 2, '0'), 'hex') FROM 31 FOR 1) WHERE id = $1", [.int(ids[1])])
+        #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)
+        try db.connection.execute("""
+            UPDATE sms.messages m SET recipient = o.recipient FROM sms.messages o
+            WHERE (m.id, o.id) IN (($1, $2), ($2, $1))
+            """, [.int(ids[0]), .int(ids[3])])
+        let swapped = try LetheProcess.run(["encrypt", "verify", "--table", "sms.messages"] + common)
+        #expect(swapped.status == 79)
+        #expect(swapped.stderr.contains("row \(ids[0])") && swapped.stderr.contains("row \(ids[3])"))
+        #expect(secretsIn(swapped).isEmpty)
+    }
+
+    @Test func legacyCBCColumnIsMigratedAndCorruptValuesAreLeft() throws {
+        let (db, directory, common) = try setUp()
+        let keyHex = "2b7e151628aed2a6abf7158809cf4f3c"
+        let keyFile = try IntakeFixture.write(keyHex + "\n", name: "legacy.key", in: directory)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyFile)
+        var expected: [Int64: String] = [:]
+        for (index, text) in ["Rappel: RDV lundi", "Votre code est 1234", "Bonne année !"].enumerated() {
+            let ivHex = String(repeating: String(format: "%02x", index + 1), count: 16)
+            let ciphertext = try openssl(["enc", "-aes-128-cbc", "-K", keyHex, "-iv", ivHex], input: Data(text.utf8))
+            let id = Int64(index + 1)
+            try db.connection.execute("""
+                INSERT INTO sms.contacts (id, customer_id, phone, name) VALUES ($1, 1, '\\x00'::bytea, $2)
+                """, [.int(id), .bytes(Array(Data(hex: ivHex)) + Array(ciphertext))])
+            expected[id] = text
+        }
+        try db.connection.execute("INSERT INTO sms.contacts (id, customer_id, phone, name) VALUES (4, 1, '\\x00'::bytea, '\\x0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20'::bytea)")
+        let before = try db.connection.query("SELECT name FROM sms.contacts WHERE id = 4").single("name").bytes("name")
+        let outcome = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "name", "--from", "aes-128-cbc",
+                                            "--legacy-key-file", keyFile] + common)
+        #expect(outcome.status == 1)
+        #expect(outcome.stdout.contains("row 4: does not decrypt"))
+        #expect(outcome.stdout.contains("3 value(s)"))
+        #expect(try db.connection.query("SELECT name FROM sms.contacts WHERE id = 4").single("name").bytes("name") == before)
+        let vault = try Vault(db: db.connection, keyring: try Keyring.load(path: directory + "/keyring"))
+        for (id, text) in expected {
+            let sealed = try db.connection.query("SELECT name FROM sms.contacts WHERE id = $1", [.int(id)]).single("name").bytes("name")
+            let opened = try vault.open(sealed, EnvelopeContext(table: "sms.contacts", column: "name", customer: 1), row: id)
+            #expect(String(decoding: opened, as: UTF8.self) == text)
+        }
+        let again = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "name", "--from", "aes-128-cbc",
+                                          "--legacy-key-file", keyFile] + common)
+        #expect(again.stdout.contains("0 value(s)"))
+    }
+
+    @Test func rotationKeepsEverythingReadableAndShreddingDoesNot() throws {
+        let (db, directory, common) = try setUp()
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common).status == 0)
+        let rotated = try LetheProcess.run(["keys", "rotate"] + common)
+        #expect(rotated.status == 0 && rotated.stdout.contains("key-encryption key 2: 1 data key(s) re-wrapped"))
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "2"] + common).status == 0)
+        let status = try LetheProcess.run(["keys", "status", "--json"] + common)
+        #expect(status.status == 0 && status.stdout.contains("\"dataKeys\" : 2"))
+        #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)
+        let refused = try LetheProcess.run(["customer", "shred", "--customer", "1", "--database-url", db.conninfo])
+        #expect(refused.status == 64)
+        #expect(try LetheProcess.run(["customer", "shred", "--customer", "1", "--yes", "--database-url", db.conninfo]).status == 0)
+        let afterShred = try LetheProcess.run(["encrypt", "verify"] + common)
+        #expect(afterShred.status == 79 && afterShred.stderr.contains("was shredded"))
+        #expect(try LetheProcess.run(["encrypt", "verify", "--customer", "2"] + common).status == 0)
+    }
+
+    func openssl(_ arguments: [String], input: Data) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        stdin.fileHandleForWriting.write(input)
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return output
+    }
+}
+
+extension Data {
+    init(hex: String) {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(UInt8(hex[index..<next], radix: 16)!)
+            index = next
+        }
+        self.init(bytes)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Keys
+import LetheCore
+import LetheCrypto
+import Phone
+import Testing
+
+@Suite struct EnvelopeTests {
+    let cipher = try! AESGCM()
+    let key = try! SecretKey.random()
+    let context = EnvelopeContext(table: "sms.messages", column: "body", customer: 7)
+
+    @Test func roundTripAndLayout() throws {
+        let sealed = try Envelope.seal(Array("Votre code: 481516".utf8), key: key, keyId: 0x0102030405, context: context, cipher: cipher)
+        #expect(Array(sealed.prefix(4)) == Array("LTH".utf8) + [1])
+        #expect(Envelope.keyId(of: sealed) == 0x0102030405)
+        #expect(sealed.count == Envelope.headerSize + 18 + 16)
+        #expect(try Envelope.open(sealed, key: key, context: context, cipher: cipher) == Array("Votre code: 481516".utf8))
+    }
+
+    @Test func boundToTableColumnAndCustomer() throws {
+        let sealed = try Envelope.seal(Array("x".utf8), key: key, keyId: 1, context: context, cipher: cipher)
+        for other in [EnvelopeContext(table: "sms.messages", column: "recipient", customer: 7),
+                      EnvelopeContext(table: "sms.contacts", column: "body", customer: 7),
+                      EnvelopeContext(table: "sms.messages", column: "body", customer: 8)] {
+            #expect(try Envelope.open(sealed, key: key, context: other, cipher: cipher) == nil)
+        }
+    }
+
+    @Test func everyFlippedByteFails() throws {
+        let sealed = try Envelope.seal(Array("hello".utf8), key: key, keyId: 1, context: context, cipher: cipher)
+        for index in 4..<sealed.count {
+            var tampered = sealed
+            tampered[index] ^= 0x40
+            #expect(try Envelope.open(tampered, key: key, context: context, cipher: cipher) == nil, "byte \(index)")
+        }
+    }
+
+    @Test func blindIndexTruncates() throws {
+        let number = try PhoneNumber(parsing: "+33612345678", defaultRegion: "FR")
+        let full = BlindIndex(key: key, bits: 32)
+        let tag = try full.tag(number)
+        #expect(tag.count == 4)
+        #expect(try full.tag(try PhoneNumber(parsing: "06 12 34 56 78", defaultRegion: "FR")) == tag)
+        let twelve = try BlindIndex(key: key, bits: 12).tag(number)
+        #expect(twelve.count == 2 && twelve[1] & 0x0F == 0)
+        #expect(Array(twelve.prefix(1)) == Array(tag.prefix(1)))
+    }
+}
+
+@Suite struct KeyringTests {
+    func path() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("keyring-\(UUID().uuidString)").path }
+
+    @Test func createsPrivateAndRefusesToOverwrite() throws {
+        let file = path()
+        let keyring = try Keyring.create(at: file)
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(keyring.current.id == 1)
+        do {
+            _ = try Keyring.create(at: file)
+            Issue.record("expected a refusal")
+        } catch let error as LetheError {
+            #expect(error.code == .cannotCreate)
+        }
+        let loaded = try Keyring.load(path: file)
+        #expect(try loaded.derivedKey(.blindIndex) == keyring.derivedKey(.blindIndex))
+        #expect(try loaded.derivedKey(.blindIndex) != loaded.derivedKey(.backup))
+    }
+
+    @Test func refusesAKeyringOthersCanRead() throws {
+        let file = path()
+        _ = try Keyring.create(at: file)
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file)
+        do {
+            _ = try Keyring.load(path: file)
+            Issue.record("expected a refusal")
+        } catch let error as LetheError {
+            #expect(error.code == .noPermission)
+            #expect(error.message.contains("mode 640"))
+        }
+    }
+
+    @Test func addingAKEKKeepsTheOldOnes() throws {
+        let file = path()
+        let first = try Keyring.create(at: file)
+        let second = try first.addingKEK()
+        #expect(second.keks.map(\.id) == [1, 2])
+        #expect(try Keyring.load(path: file).current.id == 2)
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func legacyCBCMatchesOpenSSL() throws {
+        let keyHex = "000102030405060708090a0b0c0d0e0f", ivHex = "f0e0d0c0b0a090807060504030201000"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["enc", "-aes-128-cbc", "-K", keyHex, "-iv", ivHex]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data("Rendez-vous demain à 9h".utf8))
+        try input.fileHandleForWriting.close()
+        let ciphertext = Array(output.fileHandleForReading.readDataToEndOfFile())
+        process.waitUntilExit()
+        let cbc = try LegacyAES128CBC()
+        let plaintext = try cbc.decrypt(key: SecretKey(bytes: Hex.decode(keyHex)!), iv: Hex.decode(ivHex)!, ciphertext: ciphertext)
+        #expect(plaintext == Array("Rendez-vous demain à 9h".utf8))
+        var corrupt = ciphertext
+        corrupt[corrupt.count - 1] ^= 0xFF
+        #expect(try cbc.decrypt(key: SecretKey(bytes: Hex.decode(keyHex)!), iv: Hex.decode(ivHex)!, ciphertext: corrupt) == nil)
+    }
+}
