@@ -53,7 +53,7 @@ let package = Package(
         ),
 
         // `make bench`: measures jobs against their baselines.
-        .executableTarget(name: "LetheBench", dependencies: ["LetheCore", "Postgres", "Policy", "Schema"]),
+        .executableTarget(name: "LetheBench", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Keys"]),
 
         // Build tooling: Migrations/*.sql are compiled into the binary, so a deployed lethe knows its own schema.
         .executableTarget(name: "MigrationEmbedder"),

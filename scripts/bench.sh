@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(swift build -c release --show-bin-path)
-"$BIN/LetheBench" purge --scale "${SCALE:-1}" --lethe "$BIN/lethe"
+"$BIN/LetheBench" ${BENCH_SECTION:-} --scale "${SCALE:-1}" --lethe "$BIN/lethe"

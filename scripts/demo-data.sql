@@ -1,19 +1,19 @@
--- Synthetic data for `make demo`: 3 customers, 12 months of history (UTC), 36,500 messages in all.
--- Personal columns hold random bytes standing in for sealed envelopes; no real number or text is used.
+-- Synthetic history for `make demo`, as the platform kept it before Lethe: 3 customers, 12 months (UTC),
+-- personal columns in PLAINTEXT (fake numbers and texts), to be sealed by `lethe encrypt migrate`.
 INSERT INTO sms.customers (id, name) VALUES (1, 'Boulangerie Demo'), (2, 'Clinique Demo'), (3, 'Garage Demo');
 
 INSERT INTO sms.templates (customer_id, name, body)
 SELECT c, 'reminder', 'Your appointment is tomorrow' FROM generate_series(1, 3) c;
 
-INSERT INTO sms.contacts (customer_id, phone, phone_bidx, name, created_at)
-SELECT c, decode(md5(random()::text), 'hex'), decode(md5(random()::text), 'hex'), decode(md5(random()::text), 'hex'),
+INSERT INTO sms.contacts (customer_id, phone, name, created_at)
+SELECT c, convert_to('+33612' || lpad((n * 7919 % 1000000)::text, 6, '0'), 'UTF8'), convert_to('Contact ' || n, 'UTF8'),
        now() - (random() * interval '365 days')
-FROM generate_series(1, 3) c, generate_series(1, 200) n;
+FROM generate_series(1, 3) c, generate_series(1, 60) n;
 
-INSERT INTO sms.messages (customer_id, created_at, recipient, recipient_bidx, body, encoding, segments)
-SELECT c, now() - (random() * interval '365 days'), decode(md5(random()::text), 'hex'), decode(md5(random()::text), 'hex'),
-       decode(md5(random()::text) || md5(random()::text), 'hex'), 'gsm7', 1
-FROM (VALUES (1, 20000), (2, 15000), (3, 1500)) AS volume(c, messages), generate_series(1, volume.messages) n;
+INSERT INTO sms.messages (customer_id, created_at, recipient, body, encoding, segments)
+SELECT c, now() - (random() * interval '365 days'), convert_to('+33612' || lpad((n * 104729 % 1000000)::text, 6, '0'), 'UTF8'),
+       convert_to('Rappel: votre rendez-vous n°' || n, 'UTF8'), 'ucs2', 1
+FROM (VALUES (1, 2000), (2, 1500), (3, 150)) AS volume(c, messages), generate_series(1, volume.messages) n;
 
 INSERT INTO sms.delivery_reports (message_id, customer_id, status, reported_at)
 SELECT id, customer_id, (ARRAY['delivered', 'delivered', 'delivered', 'failed'])[1 + (id % 4)], created_at + interval '5 seconds'

@@ -6,11 +6,15 @@ cd "$(dirname "$0")/.."
 LETHE=${LETHE_BIN:-.build/debug/lethe}
 export PGDATABASE=lethe_demo
 psql -q -d postgres -c "CREATE DATABASE lethe_demo"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export LETHE_KEYRING=$WORK/keyring
 
 step() {
     printf '\n\033[1m$ lethe %s\033[0m\n' "$*"
     eval "\"\$LETHE\" $*"
 }
+note() { printf '\n\033[2m# %s\033[0m\n' "$*"; }
 
 step --version
 step migrate
@@ -18,10 +22,33 @@ step migrate --status
 step policy check
 FROM=$(psql -tA -c "SELECT to_char(now() AT TIME ZONE 'UTC' - interval '12 months', 'YYYY-MM')")
 step partitions ensure --from "$FROM" --months-ahead 2
-printf '\n(loading synthetic data: 3 customers, 12 months of messages, contacts and delivery reports)\n'
-psql -q -v ON_ERROR_STOP=1 -f scripts/demo-data.sql
-step partitions list
 
+note "the platform's history before Lethe: 3 customers, 12 months, personal columns in plaintext"
+psql -q -v ON_ERROR_STOP=1 -f scripts/demo-data.sql
+
+note "application-level encryption: a keyring, then seal the plaintext columns in place"
+step keys init
+for column in "sms.messages recipient" "sms.messages body" "sms.contacts phone" "sms.contacts name"; do
+    set -- $column
+    step encrypt migrate --table "$1" --column "$2" --from plaintext
+done
+step encrypt verify
+
+note "intake: only phone and message are accepted; an extra field refuses the whole file"
+printf 'phone,message,email\n06 12 34 56 78,Bonjour,someone@example.com\n' > "$WORK/extra.csv"
+step import messages "$WORK/extra.csv" --customer 1 || echo "(refused with exit $?: nothing written, no value printed)"
+{
+    echo "phone,message,sent_at"
+    for i in $(seq 1 40); do printf '06 12 %02d %02d %02d,Votre commande %d est prête,\n' $((i % 90 + 10)) $((i * 3 % 90 + 10)) $((i * 7 % 90 + 10)) "$i"; done
+    echo "12,numéro trop court,"
+    echo "+33 6 12 00 00 01,Envoyé il y a deux jours €,$(date -u -d '2 days ago' +%Y-%m-%dT%H:%M:%SZ)"
+} > "$WORK/orders.csv"
+step validate messages "$WORK/orders.csv" || echo "(line 42 is invalid: exit $?)"
+step import messages "$WORK/orders.csv" --customer 1 --skip-invalid
+step keys rotate
+step keys status
+
+note "retention: a customer may shorten it, never lengthen it; a legal hold keeps everything"
 step retention set --customer 1 --period P30D --reason "'contract 2026-114: 30 days'"
 step retention set --customer 1 --period P7M --reason "'asked for longer'" || echo "(refused with exit $?: retention can only be shortened)"
 step retention show
@@ -30,8 +57,9 @@ step hold list
 step purge --dry-run
 step purge
 step purge
+step encrypt verify
 step audit verify
-step audit list --limit 5
+step audit list --limit 6
 step exit-codes
 
 printf '\n\033[1mSummary\033[0m\n'
@@ -41,4 +69,4 @@ FROM (SELECT 'sms.messages' AS name, created_at AS at FROM sms.messages
       UNION ALL SELECT 'sms.delivery_reports', reported_at FROM sms.delivery_reports
       UNION ALL SELECT 'sms.contacts', created_at FROM sms.contacts) t
 GROUP BY t.name ORDER BY t.name"
-echo "demo finished: schema migrated, policy valid, partitions in place, retention purged (customer 1 at 30 days, customer 3 on hold)"
+echo "demo finished: schema migrated, history sealed, intake checked, keys rotated, retention purged (customer 1 at 30 days, customer 3 on hold), audit intact"

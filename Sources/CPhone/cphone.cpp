@@ -36,7 +36,10 @@ extern "C" int lethe_phone_to_e164(const char *input, const char *default_region
 }
 
 extern "C" int lethe_phone_region_supported(const char *region) {
-    std::set<std::string> regions;
-    phone_util()->GetSupportedRegions(&regions);
+    static const std::set<std::string> regions = [] {
+        std::set<std::string> all;
+        phone_util()->GetSupportedRegions(&all);
+        return all;
+    }();
     return regions.count(std::string(region)) ? 1 : 0;
 }

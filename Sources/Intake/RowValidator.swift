@@ -11,6 +11,8 @@ struct RowValidator {
     /// Bounds for sent_at: not after `latest` (the database clock), not before `earliest` (the customer's cutoff).
     let earliest: Date
     let latest: Date
+    /// Numbers recur (an address book messaged again and again): each distinct input is parsed once.
+    let phones = PhoneCache()
 
     struct ValidRow {
         let phone: PhoneNumber
@@ -33,7 +35,7 @@ struct RowValidator {
         }
         guard let rawPhone = record.fields["phone"], !rawPhone.trimmingCharacters(in: .whitespaces).isEmpty else { return problem("phone", "missing") }
         let phone: PhoneNumber
-        switch PhoneNumber.parse(rawPhone, defaultRegion: defaultRegion) {
+        switch phones.parse(rawPhone, defaultRegion: defaultRegion) {
         case .success(let number): phone = number
         case .failure(let reason): return problem("phone", reason.rawValue)
         }
@@ -59,5 +61,19 @@ struct RowValidator {
             }
             return .success(ValidRow(phone: phone, message: message, name: nil, sentAt: sentAt, encoding: encoding))
         }
+    }
+}
+
+/// Remembers libphonenumber's verdict on recent inputs (it is the costliest step of intake), bounded.
+final class PhoneCache {
+    private var verdicts: [String: Result<PhoneNumber, PhoneNumber.Problem>] = [:]
+    private let capacity = 200_000
+
+    func parse(_ input: String, defaultRegion: String) -> Result<PhoneNumber, PhoneNumber.Problem> {
+        if let known = verdicts[input] { return known }
+        if verdicts.count >= capacity { verdicts.removeAll(keepingCapacity: true) }
+        let verdict = PhoneNumber.parse(input, defaultRegion: defaultRegion)
+        verdicts[input] = verdict
+        return verdict
     }
 }

@@ -28,7 +28,7 @@ public enum Envelope {
     public static let headerSize = 3 + 1 + 8 + 12
 
     public static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, context: EnvelopeContext, cipher: AESGCM) throws -> [UInt8] {
-        let nonce = try SecureRandom.bytes(AESGCM.nonceSize)
+        let nonce = try cipher.randomNonce()
         var out = magic
         out.reserveCapacity(headerSize + plaintext.count + AESGCM.tagSize)
         out.append(version)

@@ -12,7 +12,7 @@ public final class Vault {
 
     public init(db: PostgresConnection, keyring: Keyring, blindIndexBits: Int = BlindIndex.defaultBits) throws {
         keys = try DataKeys(db: db, keyring: keyring)
-        blindIndex = BlindIndex(key: try keyring.derivedKey(.blindIndex), bits: blindIndexBits)
+        blindIndex = try BlindIndex(key: try keyring.derivedKey(.blindIndex), bits: blindIndexBits)
         cipher = try AESGCM()
     }
 

@@ -1,6 +1,11 @@
 import Foundation
 import Postgres
 
+/// One line of results, written at once (unbuffered), so figures appear as they are measured.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
 /// Wall-clock timing.
 func measure<T>(_ body: () throws -> T) rethrows -> (T, Double) {
     let start = DispatchTime.now().uptimeNanoseconds

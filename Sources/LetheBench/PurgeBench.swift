@@ -18,7 +18,7 @@ struct PurgeBench {
 
     func run() throws {
         let sizes = [1_000_000, 5_000_000, 10_000_000].map { max(10_000, Int(Double($0) * scale)) }
-        print("== purge: Lethe vs DELETE + VACUUM (messages over 12 months; scale \(scale)) ==")
+        say("== purge: Lethe vs DELETE + VACUUM (messages over 12 months; scale \(scale)) ==")
         let admin = try PostgresConnection(conninfo: "dbname=postgres")
         var all: [Figures] = []
         for (index, rows) in sizes.enumerated() {
@@ -29,7 +29,7 @@ struct PurgeBench {
             try measureLethe(admin, &figures)
             try measureDelete(admin, &figures)
             all.append(figures)
-            print(String(format: "%9d rows | Lethe %@, WAL %@, peak RSS %.1f MB, removed %lld | DELETE %@ + VACUUM %@, WAL %@, removed %lld | time %@, WAL %@",
+            say(String(format: "%9d rows | Lethe %@, WAL %@, peak RSS %.1f MB, removed %lld | DELETE %@ + VACUUM %@, WAL %@, removed %lld | time %@, WAL %@",
                          rows, seconds(figures.letheSeconds), megabytes(figures.letheWAL), Double(figures.lethePeakKiB) / 1024, figures.letheRemoved,
                          seconds(figures.deleteSeconds), seconds(figures.vacuumSeconds), megabytes(figures.deleteWAL), figures.deleteRemoved,
                          ratio((figures.deleteSeconds + figures.vacuumSeconds) / figures.letheSeconds),
@@ -40,7 +40,7 @@ struct PurgeBench {
             }
         }
         if let small = all.first, let large = all.last {
-            print(String(format: "growth %dx in rows: Lethe time %@ (target within 2x), DELETE+VACUUM time %@, Lethe peak RSS %@",
+            say(String(format: "growth %dx in rows: Lethe time %@ (target within 2x), DELETE+VACUUM time %@, Lethe peak RSS %@",
                          large.rows / small.rows, ratio(large.letheSeconds / small.letheSeconds),
                          ratio((large.deleteSeconds + large.vacuumSeconds) / (small.deleteSeconds + small.vacuumSeconds)),
                          ratio(Double(large.lethePeakKiB) / Double(small.lethePeakKiB))))
@@ -68,7 +68,7 @@ struct PurgeBench {
                 """, [.int(Int64(rows))])
             try db.execute("VACUUM (FREEZE, ANALYZE) sms.messages")
         }
-        print(String(format: "  (generated %d rows in %.1f s)", rows, load))
+        say(String(format: "  (generated %d rows in %.1f s)", rows, load))
     }
 
     private func copy(_ admin: PostgresConnection, to name: String) throws {
@@ -114,7 +114,7 @@ struct PurgeBench {
         guard outcome.status == 0 else { throw LetheError.software("lethe purge exited \(outcome.status)") }
         let after = try db.query("SELECT coalesce(sum(rows_deleted), 0)::bigint AS n FROM lethe.purge_run_items").single("n").int("n")
         let rows = after - before
-        print(String(format: "  per-customer path: %lld rows in %@ = %.0f rows/s (target >= 200,000 rows/s)", rows, seconds(elapsed), Double(rows) / elapsed))
+        say(String(format: "  per-customer path: %lld rows in %@ = %.0f rows/s (target >= 200,000 rows/s)", rows, seconds(elapsed), Double(rows) / elapsed))
     }
 
     /// (c) p99 and max latency of single-row inserts from a concurrent client, idle and during each method.
@@ -134,7 +134,7 @@ struct PurgeBench {
         try db.execute("VACUUM sms.messages")
         let deleteFigures = duringDelete.finish()
         for (label, figures) in [("idle", idleFigures), ("during Lethe", letheFigures), ("during DELETE+VACUUM", deleteFigures)] {
-            print(String(format: "  concurrent inserts %@: %d inserts, p99 %.2f ms, max %.2f ms, failed %d (target p99 < 5 ms, max < lock_timeout 200 ms)",
+            say(String(format: "  concurrent inserts %@: %d inserts, p99 %.2f ms, max %.2f ms, failed %d (target p99 < 5 ms, max < lock_timeout 200 ms)",
                          label, figures.count, figures.p99, figures.max, figures.failures))
         }
     }

@@ -1,7 +1,8 @@
 // `make bench`: measures Lethe's jobs against the baselines each issue names, on the same data in the
 // same run, and prints ratios. Connects through the PG* environment (scripts/with-postgres.sh).
-// Usage: LetheBench purge [--scale S] [--lethe PATH]
+// Usage: LetheBench [purge|intake] [--scale S] [--lethe PATH] (no section: all of them)
 import Foundation
+
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
@@ -10,12 +11,14 @@ func option(_ name: String) -> String? {
 }
 let scale = Double(option("--scale") ?? ProcessInfo.processInfo.environment["SCALE"] ?? "1") ?? 1
 let lethe = option("--lethe") ?? ProcessInfo.processInfo.environment["LETHE_BIN"] ?? ".build/release/lethe"
-let sections = arguments.first.map { [$0] } ?? ["purge"]
+let known = ["purge", "intake"]
+let sections = arguments.first.flatMap { known.contains($0) ? [$0] : nil } ?? known
 
 do {
     for section in sections {
         switch section {
         case "purge": try PurgeBench(scale: scale, lethe: lethe).run()
+        case "intake": try IntakeBench(scale: scale, lethe: lethe).run()
         default:
             FileHandle.standardError.write(Data("LetheBench: unknown section \(section)\n".utf8))
             exit(64)

@@ -9,10 +9,45 @@ public final class AESGCM {
     public static let tagSize = 16
 
     private let context: OpaquePointer
+    /// The key the context was last set up with, and for which direction: sealing many values under one key
+    /// then only changes the nonce, skipping the key schedule.
+    private var preparedKey: SecretKey?
+    private var preparedForSealing = false
+    /// Random bytes drawn in bulk for nonces: one RAND_bytes call per 1,024 values.
+    private var nonces: [UInt8] = []
+    private var nonceOffset = 0
 
     public init() throws(LetheError) {
         guard let context = EVP_CIPHER_CTX_new() else { throw OpenSSLFailure.error("EVP_CIPHER_CTX_new") }
         self.context = context
+    }
+
+    /// A fresh random 96-bit nonce from OpenSSL's CSPRNG.
+    public func randomNonce() throws(LetheError) -> [UInt8] {
+        if nonceOffset == nonces.count {
+            nonces = try SecureRandom.bytes(Self.nonceSize * 1024)
+            nonceOffset = 0
+        }
+        defer { nonceOffset += Self.nonceSize }
+        return Array(nonces[nonceOffset..<nonceOffset + Self.nonceSize])
+    }
+
+    private func prepare(key: SecretKey, nonce: [UInt8], sealing: Bool) -> Bool {
+        let init_ = sealing ? EVP_EncryptInit_ex : EVP_DecryptInit_ex
+        if preparedKey == key && preparedForSealing == sealing {
+            return init_(context, nil, nil, nil, nonce) == 1
+        }
+        preparedKey = nil
+        let ok = key.withBytes { keyBytes in
+            init_(context, EVP_aes_256_gcm(), nil, nil, nil) == 1
+                && lethe_gcm_set_ivlen(context, Int32(Self.nonceSize)) == 1
+                && init_(context, nil, nil, keyBytes, nonce) == 1
+        }
+        if ok {
+            preparedKey = key
+            preparedForSealing = sealing
+        }
+        return ok
     }
 
     deinit { EVP_CIPHER_CTX_free(context) }
@@ -23,12 +58,9 @@ public final class AESGCM {
             throw .software("AES-256-GCM needs a 32-byte key and a 12-byte nonce")
         }
         var output = [UInt8](repeating: 0, count: plaintext.count + Self.tagSize)
-        let ok: Bool = key.withBytes { keyBytes in
-            output.withUnsafeMutableBufferPointer { out in
+        guard prepare(key: key, nonce: nonce, sealing: true) else { throw OpenSSLFailure.error("AES-256-GCM seal") }
+        let ok: Bool = output.withUnsafeMutableBufferPointer { out in
                 var length: Int32 = 0
-                guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, nil, nil) == 1,
-                      lethe_gcm_set_ivlen(context, Int32(Self.nonceSize)) == 1,
-                      EVP_EncryptInit_ex(context, nil, nil, keyBytes, nonce) == 1 else { return false }
                 if !associatedData.isEmpty {
                     guard EVP_EncryptUpdate(context, nil, &length, associatedData, Int32(associatedData.count)) == 1 else { return false }
                 }
@@ -38,7 +70,6 @@ public final class AESGCM {
                 }
                 guard EVP_EncryptFinal_ex(context, out.baseAddress! + Int(written), &length) == 1 else { return false }
                 return lethe_gcm_get_tag(context, out.baseAddress! + plaintext.count, Int32(Self.tagSize)) == 1
-            }
         }
         guard ok else { throw OpenSSLFailure.error("AES-256-GCM seal") }
         return output
@@ -53,13 +84,10 @@ public final class AESGCM {
         let textCount = sealed.count - Self.tagSize
         var tag = Array(sealed[textCount...])
         var output = [UInt8](repeating: 0, count: max(textCount, 1))
-        let result: Int32? = key.withBytes { keyBytes in
-            output.withUnsafeMutableBufferPointer { out in
+        guard prepare(key: key, nonce: nonce, sealing: false) else { throw OpenSSLFailure.error("AES-256-GCM open") }
+        let result: Int32? = output.withUnsafeMutableBufferPointer { out in
                 sealed.withUnsafeBufferPointer { input in
                     var length: Int32 = 0
-                    guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, nil, nil) == 1,
-                          lethe_gcm_set_ivlen(context, Int32(Self.nonceSize)) == 1,
-                          EVP_DecryptInit_ex(context, nil, nil, keyBytes, nonce) == 1 else { return nil }
                     if !associatedData.isEmpty {
                         guard EVP_DecryptUpdate(context, nil, &length, associatedData, Int32(associatedData.count)) == 1 else { return nil }
                     }
@@ -70,10 +98,12 @@ public final class AESGCM {
                     guard lethe_gcm_set_tag(context, &tag, Int32(Self.tagSize)) == 1 else { return nil }
                     return EVP_DecryptFinal_ex(context, out.baseAddress! + Int(written), &length)
                 }
-            }
         }
         guard let result else { throw OpenSSLFailure.error("AES-256-GCM open") }
-        guard result == 1 else { return nil }
+        guard result == 1 else {
+            ERR_clear_error()
+            return nil
+        }
         output.removeLast(output.count - textCount)
         return output
     }

@@ -64,3 +64,43 @@ public enum HKDFSHA256 {
         return SecretKey(bytes: output)
     }
 }
+
+/// HMAC-SHA256 under one key for many messages: the inner and outer padded-key states are computed once
+/// and copied per message (RFC 2104), instead of setting a MAC up per call. Owns three `EVP_MD_CTX`.
+public final class HMACSHA256Key {
+    private let inner: OpaquePointer
+    private let outer: OpaquePointer
+    private let work: OpaquePointer
+
+    public init(key: SecretKey) throws(LetheError) {
+        guard let inner = EVP_MD_CTX_new(), let outer = EVP_MD_CTX_new(), let work = EVP_MD_CTX_new() else {
+            throw OpenSSLFailure.error("EVP_MD_CTX_new")
+        }
+        self.inner = inner
+        self.outer = outer
+        self.work = work
+        var block = key.withBytes { $0.count > 64 ? ((try? SHA256.hash($0)) ?? []) : $0 }
+        block += [UInt8](repeating: 0, count: 64 - block.count)
+        let innerPad = block.map { $0 ^ 0x36 }, outerPad = block.map { $0 ^ 0x5C }
+        guard EVP_DigestInit_ex(inner, EVP_sha256(), nil) == 1, EVP_DigestUpdate(inner, innerPad, 64) == 1,
+              EVP_DigestInit_ex(outer, EVP_sha256(), nil) == 1, EVP_DigestUpdate(outer, outerPad, 64) == 1 else {
+            throw OpenSSLFailure.error("HMAC-SHA256 key setup")
+        }
+    }
+
+    deinit {
+        EVP_MD_CTX_free(inner)
+        EVP_MD_CTX_free(outer)
+        EVP_MD_CTX_free(work)
+    }
+
+    public func authenticate(_ message: [UInt8]) throws(LetheError) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: SHA256.size)
+        var length: UInt32 = 0
+        guard EVP_MD_CTX_copy_ex(work, inner) == 1, EVP_DigestUpdate(work, message, message.count) == 1,
+              EVP_DigestFinal_ex(work, &digest, &length) == 1,
+              EVP_MD_CTX_copy_ex(work, outer) == 1, EVP_DigestUpdate(work, digest, digest.count) == 1,
+              EVP_DigestFinal_ex(work, &digest, &length) == 1 else { throw OpenSSLFailure.error("HMAC-SHA256") }
+        return digest
+    }
+}

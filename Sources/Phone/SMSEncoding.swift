@@ -13,9 +13,18 @@ public struct SMSEncoding: Sendable, Equatable {
 
     public init(text: String) {
         var septets: [Int] = []
+        septets.reserveCapacity(text.utf8.count)
         var isGSM = true
         for scalar in text.unicodeScalars {
-            if Self.basic.contains(scalar) {
+            if scalar.value < 0x80 {
+                // ASCII fast path: most message text.
+                let width = Self.asciiWidths[Int(scalar.value)]
+                guard width > 0 else {
+                    isGSM = false
+                    break
+                }
+                septets.append(width)
+            } else if Self.basic.contains(scalar) {
                 septets.append(1)
             } else if Self.extended.contains(scalar) {
                 septets.append(2)
@@ -52,6 +61,12 @@ public struct SMSEncoding: Sendable, Equatable {
     /// GSM 03.38 default alphabet (without the escape character).
     static let basic: Set<Unicode.Scalar> = Set(
         "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà".unicodeScalars)
+    /// Septets of each ASCII character: 1 (basic), 2 (extension) or 0 (not in GSM-7, such as the backtick).
+    static let asciiWidths: [Int] = (0..<128).map { value in
+        let scalar = Unicode.Scalar(UInt8(value))
+        return basic.contains(scalar) ? 1 : extended.contains(scalar) ? 2 : 0
+    }
+
     /// GSM 03.38 extension table: each takes an escape septet plus its own.
     static let extended: Set<Unicode.Scalar> = Set("^{}\\[~]|€\u{0C}".unicodeScalars)
 }

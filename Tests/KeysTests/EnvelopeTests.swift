@@ -38,7 +38,7 @@ import Testing
 
     @Test func blindIndexTruncates() throws {
         let number = try PhoneNumber(parsing: "+33612345678", defaultRegion: "FR")
-        let full = BlindIndex(key: key, bits: 32)
+        let full = try BlindIndex(key: key, bits: 32)
         let tag = try full.tag(number)
         #expect(tag.count == 4)
         #expect(try full.tag(try PhoneNumber(parsing: "06 12 34 56 78", defaultRegion: "FR")) == tag)

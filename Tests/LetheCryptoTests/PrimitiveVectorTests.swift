@@ -78,3 +78,30 @@ private func bytes(_ hex: String) -> [UInt8] { Hex.decode(hex)! }
         #expect(!String(reflecting: key).contains("supersecret"))
     }
 }
+
+@Suite struct ReusableHMACTests {
+    // RFC 4231 test cases 1, 2 and 6 (a key longer than the block), through the precomputed-state HMAC.
+    @Test func matchesRFC4231() throws {
+        let one = try HMACSHA256Key(key: SecretKey(bytes: [UInt8](repeating: 0x0b, count: 20)))
+        #expect(Hex.encode(try one.authenticate(Array("Hi There".utf8))) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        #expect(Hex.encode(try one.authenticate(Array("Hi There".utf8))) == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        let two = try HMACSHA256Key(key: SecretKey(bytes: Array("Jefe".utf8)))
+        #expect(Hex.encode(try two.authenticate(Array("what do ya want for nothing?".utf8))) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        let long = try HMACSHA256Key(key: SecretKey(bytes: [UInt8](repeating: 0xaa, count: 131)))
+        #expect(Hex.encode(try long.authenticate(Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)))
+                == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    }
+
+    @Test func reusedContextOpensWhatAnotherKeySealed() throws {
+        let gcm = try AESGCM()
+        let a = try SecretKey.random(), b = try SecretKey.random()
+        let nonce = try gcm.randomNonce()
+        let sealedA = try gcm.seal(key: a, nonce: nonce, plaintext: [1, 2, 3])
+        let sealedB = try gcm.seal(key: b, nonce: nonce, plaintext: [4, 5, 6])
+        #expect(try gcm.open(key: a, nonce: nonce, sealed: sealedA) == [1, 2, 3])
+        #expect(try gcm.open(key: b, nonce: nonce, sealed: sealedB) == [4, 5, 6])
+        #expect(try gcm.open(key: a, nonce: nonce, sealed: sealedB) == nil)
+        #expect(try gcm.seal(key: a, nonce: nonce, plaintext: [1, 2, 3]) == sealedA)
+        #expect(try gcm.randomNonce() != gcm.randomNonce())
+    }
+}

@@ -64,7 +64,7 @@ struct EncryptMigrateCommand: LetheCommand {
             try Output.json(report)
         } else {
             for failure in report.failed { Output.line("row \(failure.rowId): \(failure.reason); left as it was") }
-            Output.line("\(table).\(column): \(report.converted) value(s) \(dryRun ? "would be" : "") re-sealed, \(report.failed.count) left unconverted")
+            Output.line("\(table).\(column): \(report.converted) value(s) \(dryRun ? "would be re-sealed" : "re-sealed"), \(report.failed.count) left unconverted")
         }
         if !report.failed.isEmpty { throw ExitCode(LetheExitCode.checkFailed.rawValue) }
     }

@@ -1,16 +1,17 @@
 import Foundation
 
-/// Reports go to stdout: text for people, JSON (--json) for scripts. Logs go to stderr.
+/// Reports go to stdout: text for people, JSON (--json) for scripts. Logs go to stderr. Lines are written
+/// unbuffered, so a report and the error that follows it keep their order in a terminal or a log.
 enum Output {
     static func line(_ text: String = "") {
-        print(text)
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        line(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     /// Left-aligned columns for tables of results.

@@ -1,0 +1,118 @@
+import Foundation
+import Keys
+import LetheCore
+import LetheCrypto
+import Postgres
+import Schema
+
+/// Issue 5's intake section: importing a generated 1M-row CSV (validate, normalise, encrypt, COPY) against
+/// `psql \copy` of the same file into a plain text table; and the envelope's AES-256-GCM throughput
+/// against `openssl speed -evp aes-256-gcm`.
+struct IntakeBench {
+    let scale: Double
+    let lethe: String
+
+    func run() throws {
+        let rows = max(10_000, Int(1_000_000 * scale))
+        say("== intake: lethe import vs psql \\copy (\(rows) rows) ==")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-bench-intake-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let csv = directory + "/messages.csv"
+        try writeCSV(csv, rows: rows, distinctNumbers: 1_000_000)
+        let campaign = directory + "/campaign.csv"
+        try writeCSV(campaign, rows: rows, distinctNumbers: 10_000)
+        let admin = try PostgresConnection(conninfo: "dbname=postgres")
+        try admin.execute("DROP DATABASE IF EXISTS lethe_bench_intake WITH (FORCE)")
+        try admin.execute("CREATE DATABASE lethe_bench_intake")
+        defer { _ = try? admin.execute("DROP DATABASE IF EXISTS lethe_bench_intake WITH (FORCE)") }
+        let db = try PostgresConnection(conninfo: "dbname=lethe_bench_intake")
+        _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: db)
+        try db.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'bench')")
+        try db.execute("CREATE TABLE plain_messages (phone text, message text)")
+        let keyring = directory + "/keyring"
+        _ = try Keyring.create(at: keyring)
+
+        let (imported, importSeconds) = try measure {
+            try runMeasured(lethe, ["import", "messages", csv, "--customer", "1", "--keyring", keyring, "--database-url", "dbname=lethe_bench_intake"])
+        }
+        guard imported.status == 0 else { throw LetheError.software("lethe import exited \(imported.status)") }
+        let (copied, copySeconds) = try measure {
+            try runMeasured("/usr/bin/psql", ["-q", "-d", "lethe_bench_intake", "-c", "\\copy plain_messages (phone, message) FROM '\(csv)' CSV HEADER"])
+        }
+        guard copied.status == 0 else { throw LetheError.software("psql \\copy exited \(copied.status)") }
+        let written = try db.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n")
+        say(String(format: "  psql \\copy into plain text: %@ = %.0f rows/s", seconds(copySeconds), Double(rows) / copySeconds))
+        say(String(format: "  lethe import, ~63%% distinct numbers: %lld rows in %@ = %.0f rows/s, peak RSS %.1f MB; lethe/plain = %.2f (targets >= 100,000 rows/s, >= 0.3)",
+                     written, seconds(importSeconds), Double(written) / importSeconds, Double(imported.peakKiB) / 1024, copySeconds / importSeconds))
+        let (repeated, repeatedSeconds) = try measure {
+            try runMeasured(lethe, ["import", "messages", campaign, "--customer", "1", "--keyring", keyring, "--database-url", "dbname=lethe_bench_intake"])
+        }
+        guard repeated.status == 0 else { throw LetheError.software("lethe import exited \(repeated.status)") }
+        say(String(format: "  lethe import, 10,000 distinct numbers (a contact list messaged again): %@ = %.0f rows/s; lethe/plain = %.2f",
+                     seconds(repeatedSeconds), Double(rows) / repeatedSeconds, copySeconds / repeatedSeconds))
+        try measureCipher()
+    }
+
+    private func writeCSV(_ path: String, rows: Int, distinctNumbers: Int) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else { throw LetheError.ioError("cannot write \(path)") }
+        defer { try? handle.close() }
+        let words = ["rendez-vous", "demain", "confirmé", "votre", "code", "est", "colis", "livré", "merci", "à", "bientôt", "rappel"]
+        var chunk = "phone,message\n"
+        var seed: UInt64 = 42
+        for index in 0..<rows {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let number = String(format: "0612%06d", Int(seed >> 33) % distinctNumbers)
+            let length = 6 + Int(seed >> 60)
+            let text = (0..<length).map { words[(index + $0 * 7 + Int(seed >> 40 & 0xFF)) % words.count] }.joined(separator: " ")
+            chunk += "\(number),\(text) \(index)\n"
+            if chunk.utf8.count > 1 << 20 {
+                handle.write(Data(chunk.utf8))
+                chunk = ""
+            }
+        }
+        handle.write(Data(chunk.utf8))
+    }
+
+    /// Seal throughput of the envelope code against OpenSSL's own benchmark, at 16 KiB and 64-byte values.
+    private func measureCipher() throws {
+        let cipher = try AESGCM()
+        let key = try SecretKey.random()
+        let context = EnvelopeContext(table: "sms.messages", column: "body", customer: 1)
+        let reference = try opensslSpeed()
+        for size in [16384, 64] {
+            let value = [UInt8](repeating: 0x61, count: size)
+            var bytes = 0
+            let (_, elapsed) = try measure {
+                while bytes < (size > 1000 ? 2_000_000_000 : 100_000_000) {
+                    _ = try Envelope.seal(value, key: key, keyId: 1, context: context, cipher: cipher)
+                    bytes += size
+                }
+            }
+            let ours = Double(bytes) / elapsed
+            let theirs = reference[size] ?? .nan
+            say(String(format: "  AES-256-GCM %5d-byte values: envelope %.0f MB/s, openssl speed %.0f MB/s, ratio %.2f%@",
+                         size, ours / 1e6, theirs / 1e6, ours / theirs, size > 1000 ? " (target >= 0.5)" : " (per-value nonce and header dominate)"))
+        }
+    }
+
+    /// `openssl speed -evp aes-256-gcm -mr`: bytes per second by block size.
+    private func opensslSpeed() throws -> [Int: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["speed", "-evp", "aes-256-gcm", "-mr", "-seconds", "1"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var sizes: [Int] = [], rates: [Double] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":")
+            if line.hasPrefix("+H") { sizes = fields.dropFirst().compactMap { Int($0) } }
+            if line.hasPrefix("+F") { rates = fields.dropFirst(3).compactMap { Double($0) } }
+        }
+        return Dictionary(uniqueKeysWithValues: zip(sizes, rates))
+    }
+}
