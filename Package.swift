@@ -18,6 +18,7 @@ let package = Package(
         // C boundary
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "CPhone",
             linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("protobuf")]
@@ -29,6 +30,7 @@ let package = Package(
         .target(name: "LetheCrypto", dependencies: ["COpenSSL", "LetheCore"]),
         .target(name: "Phone", dependencies: ["CPhone", "LetheCore"]),
         .target(name: "Policy", dependencies: ["LetheCore", "Yams"]),
+        .target(name: "Zstd", dependencies: ["CZstd", "LetheCore"]),
 
         // Jobs
         .target(
@@ -40,13 +42,14 @@ let package = Package(
         .target(name: "Audit", dependencies: ["LetheCore", "Postgres"]),
         .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit"]),
         .target(name: "Intake", dependencies: ["LetheCore", "Postgres", "Policy", "Phone", "Keys", "Schema", "Audit", "LetheCrypto"]),
+        .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge"]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
         // Command line
         .executableTarget(
             name: "lethe",
             dependencies: [
-                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake",
+                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,6 +74,7 @@ let package = Package(
         .testTarget(name: "PurgeTests", dependencies: ["Purge", "Audit", "Policy", "Schema", "TestSupport"]),
         .testTarget(name: "KeysTests", dependencies: ["Keys", "LetheCrypto", "Phone", "TestSupport"]),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Keys", "Phone", "Policy", "TestSupport"]),
+        .testTarget(name: "BackupTests", dependencies: ["Backup", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys"]),
     ],
     cxxLanguageStandard: .cxx17

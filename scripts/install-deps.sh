@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Lethe builds and tests with, when any is missing.
 set -euo pipefail
-packages=(pkg-config libpq-dev libssl-dev libphonenumber-dev postgresql-15 postgresql-client-15 openssl)
+packages=(pkg-config libpq-dev libssl-dev libphonenumber-dev libzstd-dev postgresql-15 postgresql-client-15 openssl time)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,9 @@ public struct Keyring: Sendable {
         public let id: Int
         public let createdAt: String
         let key: SecretKey
+
+        /// The key itself, for modules that wrap their own data keys with it (backups).
+        public var keyForWrapping: SecretKey { key }
     }
 
     public let path: String

@@ -32,6 +32,8 @@ struct Lethe: ParsableCommand {
             ValidateCommand.self,
             EncryptCommand.self,
             CustomerCommand.self,
+            BackupCommand.self,
+            RestoreCommand.self,
             ExitCodesCommand.self,
         ]
     )

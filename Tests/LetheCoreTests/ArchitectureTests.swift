@@ -12,8 +12,8 @@ import Testing
         return directory
     }()
 
-    static let cModules = ["CLibPQ", "COpenSSL", "CPhone"]
-    static let cOwners = ["CLibPQ": "Postgres", "COpenSSL": "LetheCrypto", "CPhone": "Phone"]
+    static let cModules = ["CLibPQ", "COpenSSL", "CPhone", "CZstd"]
+    static let cOwners = ["CLibPQ": "Postgres", "COpenSSL": "LetheCrypto", "CPhone": "Phone", "CZstd": "Zstd"]
 
     /// (module, file, text) for every Swift source outside the C targets.
     static func swiftSources() throws -> [(module: String, file: String, text: String)] {

@@ -1,0 +1,107 @@
+import Foundation
+import LetheCore
+import LetheCrypto
+
+/// The `.lethe-backup` file format (documented in README.md):
+///
+///     header:  "LTHBKUP1" (8) · format version u16 (= 1) · KEK id u32 · chunk size u32 · essentials length u32
+///              · wrapped data key (12-byte nonce · 32-byte key sealed with AES-256-GCM · 16-byte tag)
+///              · essentials (JSON: id, times, tables and rows, versions, policy hash)
+///     chunks:  plaintext length u32 · AES-256-GCM ciphertext · tag (16)   … the last one flagged final
+///
+/// The per-backup data key is wrapped by the keyring's KEK with every other header byte as associated data.
+/// Each chunk is sealed under the data key with nonce = chunk counter (u64) · 0 0 0 · final flag, and
+/// associated data = SHA-256(header) · counter · final flag · length, so a flipped bit, a reordered, missing
+/// or extra chunk and a truncation all fail authentication before a byte reaches pg_restore.
+enum BackupFormat {
+    static let magic = Array("LTHBKUP1".utf8)
+    static let version: UInt16 = 1
+    static let chunkSize = 64 * 1024
+    static let fixedSize = 8 + 2 + 4 + 4 + 4 + wrappedKeySize
+    static let wrappedKeySize = AESGCM.nonceSize + 32 + AESGCM.tagSize
+    static let wrappedKeyOffset = 22
+
+    static func chunkNonce(counter: UInt64, final: Bool) -> [UInt8] {
+        bigEndian(counter) + [0, 0, 0, final ? 1 : 0]
+    }
+
+    static func chunkAAD(headerHash: [UInt8], counter: UInt64, final: Bool, length: Int) -> [UInt8] {
+        headerHash + bigEndian(counter) + [final ? 1 : 0] + bigEndian(UInt32(length))
+    }
+
+    static func wrapAAD(header: [UInt8]) -> [UInt8] {
+        Array(header[0..<wrappedKeyOffset]) + Array(header[(wrappedKeyOffset + wrappedKeySize)...])
+    }
+
+    static func bigEndian(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) } }
+    static func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
+    static func bigEndian(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xFF)] }
+
+    static func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+        bytes[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+    }
+}
+
+/// What a backup's header says about it: enough to list, expire and restore it without the manifest.
+public struct BackupEssentials: Codable, Sendable, Equatable {
+    public struct Table: Codable, Sendable, Equatable {
+        public let name: String
+        public let rows: Int64
+        /// Data restored (false: schema only, e.g. sms.messages, which the policy keeps out of backups).
+        public let data: Bool
+    }
+
+    public let id: String
+    public let createdAt: Date
+    public let database: String
+    public let tables: [Table]
+    public let serverVersion: String
+    public let pgDumpVersion: String
+    public let policyHash: String
+    public let compression: String
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(BackupClock.format(date))
+        }
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = BackupClock.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad timestamp"))
+            }
+            return date
+        }
+        return decoder
+    }
+}
+
+enum BackupClock {
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+    }
+
+    /// `20261125T200102Z-3fa2`: sorts by time; the suffix keeps two backups of one second apart.
+    static func newId(_ date: Date) throws -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: date) + "-" + Hex.encode(try SecureRandom.bytes(2))
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Keys
+import LetheCore
+import Policy
+
+/// A directory of backups: `<id>.lethe-backup` (mode 0600) and its manifest `<id>.json`. Only a file under its
+/// final name is a backup; `.partial` files are unfinished (a killed run) and are never listed as complete.
+public struct BackupRepository: Sendable {
+    public let directory: String
+
+    public init(directory: String) throws {
+        self.directory = directory
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw LetheError(.cannotCreate, "cannot create backup repository \(directory)", hint: "check the parent directory's permissions")
+            }
+        } else if !isDirectory.boolValue {
+            throw LetheError(.cannotCreate, "backup repository \(directory) is not a directory")
+        }
+    }
+
+    public func backupPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).lethe-backup") }
+    public func manifestPath(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).json") }
+
+    public struct Entry: Sendable, Encodable {
+        public let id: String
+        public let createdAt: Date
+        public let size: Int
+        public let tables: [BackupEssentials.Table]
+        public let hasManifest: Bool
+    }
+
+    /// Complete backups, oldest first (headers parsed; nothing decrypted).
+    public func list() throws -> [Entry] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var entries: [Entry] = []
+        for name in names where name.hasSuffix(".lethe-backup") {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let reader = try? BackupFileReader(path: path) else { continue }
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let id = String(name.dropLast(".lethe-backup".count))
+            entries.append(Entry(id: id, createdAt: reader.essentials.createdAt, size: size, tables: reader.essentials.tables,
+                                 hasManifest: FileManager.default.fileExists(atPath: manifestPath(id))))
+        }
+        return entries.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// Files a killed backup left behind.
+    func partials() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".partial") }
+            .map { (directory as NSString).appendingPathComponent($0) }
+    }
+
+    func reader(_ id: String) throws -> BackupFileReader {
+        guard !id.contains("/"), FileManager.default.fileExists(atPath: backupPath(id)) else {
+            throw LetheError.noInput("no backup \(id) in \(directory)", hint: "see 'lethe backup list'")
+        }
+        return try BackupFileReader(path: backupPath(id))
+    }
+
+    public struct ExpiryPlan: Sendable, Encodable {
+        public var remove: [String] = []
+        public var keep: [String] = []
+        /// Why each removal: "older than six months" or "past the keep period".
+        public var reasons: [String: String] = [:]
+    }
+
+    /// Backups past `keep` go, and always any older than six months; the newest valid backup stays while it is
+    /// within six months, even past `keep` (so a repository is never emptied by expiry alone).
+    public func expiryPlan(now: Date, keep: ISODuration, newestValid: (Entry) -> Bool) throws -> ExpiryPlan {
+        let entries = try list()
+        let calendar = Calendar(identifier: .gregorian).withUTC
+        let ceiling = calendar.date(byAdding: .month, value: -6, to: now)!
+        var keepLimit = calendar.date(byAdding: .month, value: -keep.months, to: now)!
+        keepLimit = calendar.date(byAdding: .day, value: -keep.days, to: keepLimit)!.addingTimeInterval(-Double(keep.seconds))
+        let protected = entries.reversed().first { $0.createdAt >= ceiling && newestValid($0) }?.id
+        var plan = ExpiryPlan()
+        for entry in entries {
+            if entry.createdAt < ceiling {
+                plan.remove.append(entry.id)
+                plan.reasons[entry.id] = "older than six months"
+            } else if entry.createdAt < max(keepLimit, ceiling) && entry.id != protected {
+                plan.remove.append(entry.id)
+                plan.reasons[entry.id] = "past the keep period (\(keep))"
+            } else {
+                plan.keep.append(entry.id)
+            }
+        }
+        return plan
+    }
+
+    func remove(_ id: String) throws {
+        try FileManager.default.removeItem(atPath: backupPath(id))
+        try? FileManager.default.removeItem(atPath: manifestPath(id))
+    }
+}
+
+extension Calendar {
+    var withUTC: Calendar {
+        var calendar = self
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }
+}

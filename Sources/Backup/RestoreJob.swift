@@ -1,0 +1,197 @@
+import Audit
+import Foundation
+import Keys
+import LetheCore
+import Logging
+import Policy
+import Postgres
+import Purge
+import Schema
+import Zstd
+
+/// `lethe backup verify`: authenticates every byte of a backup without any database, then has `pg_restore --list`
+/// read the decrypted dump's table of contents.
+public struct BackupVerifier {
+    let repository: BackupRepository
+    let keyring: Keyring
+
+    public init(repository: BackupRepository, keyring: Keyring) {
+        self.repository = repository
+        self.keyring = keyring
+    }
+
+    public struct Result: Sendable, Encodable {
+        public let id: String
+        public let bytes: Int
+        public let tocEntries: Int
+    }
+
+    public func verify(_ id: String) throws -> Result {
+        var bytes = 0
+        let list = try ChildProcess(PostgresTools.pgRestore, ["--list"], environment: [:], collectingOutput: true)
+        do {
+            try decryptedStream(id) { piece in
+                bytes += piece.count
+                _ = list.writeInput(piece)
+            }
+        } catch {
+            list.kill()
+            list.finish()
+            throw error
+        }
+        let (status, stderr, toc) = list.finish()
+        guard status == 0 else {
+            throw LetheError.integrity("backup \(id) authenticates but pg_restore cannot read its dump: \(ChildProcess.summary(stderr))")
+        }
+        let entries = toc.split(separator: "\n").filter { !$0.hasPrefix(";") && !$0.isEmpty }.count
+        return Result(id: id, bytes: bytes, tocEntries: entries)
+    }
+
+    /// The decrypted, decompressed pg_dump stream, each piece authenticated before it is handed on.
+    func decryptedStream(_ id: String, _ body: ([UInt8]) throws -> Void) throws {
+        let reader = try repository.reader(id)
+        let decompressor = try ZstdDecompressor()
+        try reader.readChunks(keyring: keyring) { chunk in
+            let piece = try decompressor.decompress(chunk)
+            if !piece.isEmpty { try body(piece) }
+        }
+        guard decompressor.frameComplete else { throw LetheError.integrity("backup \(id): the compressed stream ends early") }
+    }
+}
+
+enum PostgresTools {
+    static let pgRestore = "/usr/lib/postgresql/15/bin/pg_restore"
+}
+
+/// `lethe restore`: verifies the whole backup first (nothing is touched if that fails), refuses a target that
+/// already holds its tables unless --clean, streams the decrypted dump into pg_restore, then re-applies what
+/// happened since the backup: the live database's retention overrides, legal holds and shredded keys, and a
+/// purge, so a restore never brings back data the policy has removed since.
+public struct RestoreJob {
+    let live: PostgresConnection?
+    let policy: RetentionPolicy
+    let keyring: Keyring
+    let repository: BackupRepository
+    let logger: Logger
+
+    public init(live: PostgresConnection?, policy: RetentionPolicy, keyring: Keyring, repository: BackupRepository,
+                logger: Logger = Logger(label: "lethe.restore")) {
+        self.live = live
+        self.policy = policy
+        self.keyring = keyring
+        self.repository = repository
+        self.logger = logger
+    }
+
+    public struct Report: Sendable, Encodable {
+        public let id: String
+        public let target: String
+        public let dryRun: Bool
+        public var tables: [BackupEssentials.Table] = []
+        public var rowsPurgedAfterRestore: Int64 = 0
+        public var shredsReplayed = 0
+        public var retentionFromLiveDatabase = false
+    }
+
+    public func run(id: String, targetConninfo: String, tables wanted: [String], clean: Bool, dryRun: Bool) throws -> Report {
+        let essentials = try repository.reader(id).essentials
+        let verified = try BackupVerifier(repository: repository, keyring: keyring).verify(id)
+        logger.info("backup verified", metadata: ["id": "\(id)", "bytes": "\(verified.bytes)"])
+        let target = try PostgresConnection(conninfo: targetConninfo)
+        var report = Report(id: id, target: target.target.description, dryRun: dryRun)
+        let selected = try selectTables(essentials, wanted)
+        let present = try selected.filter { table in
+            try target.query("SELECT to_regclass($1) IS NOT NULL AS present", [.text(table.name)]).single("present").bool("present")
+        }
+        if !present.isEmpty && !clean && wanted.isEmpty {
+            throw LetheError(.cannotCreate, "the target database already holds \(present.count) of the backup's tables (e.g. \(present[0].name))",
+                             hint: "restore into an empty database, or pass --clean to replace them")
+        }
+        guard !dryRun else {
+            report.tables = selected
+            return report
+        }
+        var arguments = ["--no-owner", "--exit-on-error", "--single-transaction"]
+        if clean { arguments += ["--clean", "--if-exists"] }
+        if !wanted.isEmpty {
+            // Only these tables' rows, into a target whose schema exists (lethe migrate, or an earlier restore).
+            arguments += ["--data-only"] + selected.map { "--table=\($0.name.split(separator: ".").last!)" }
+        }
+        var environment = try PostgresConnection.environment(for: targetConninfo)
+        environment["PGAPPNAME"] = "lethe restore"
+        let restore = try ChildProcess(PostgresTools.pgRestore, arguments + ["--dbname=\(environment["PGDATABASE"] ?? target.target.database)"],
+                                       environment: environment)
+        var broken = false
+        try BackupVerifier(repository: repository, keyring: keyring).decryptedStream(id) { piece in
+            if !broken && !restore.writeInput(piece) { broken = true }
+        }
+        let (status, stderr, _) = restore.finish()
+        guard status == 0 else {
+            throw LetheError.unavailable("pg_restore failed (exit \(status)): \(ChildProcess.summary(stderr))",
+                                         hint: "it ran in one transaction, so the target is as it was")
+        }
+        report.tables = try selected.map { table in
+            let name = try QualifiedName(parsing: table.name)
+            let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
+            return BackupEssentials.Table(name: table.name, rows: rows, data: table.data)
+        }
+        try replay(into: target, report: &report)
+        try AuditLog.append(target, action: "restore", target: "backup \(id)", details: [
+            "rows_purged_after_restore": .int(report.rowsPurgedAfterRestore), "shreds_replayed": .int(Int64(report.shredsReplayed)),
+        ])
+        if let live {
+            try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])
+        }
+        return report
+    }
+
+    private func selectTables(_ essentials: BackupEssentials, _ wanted: [String]) throws -> [BackupEssentials.Table] {
+        guard !wanted.isEmpty else { return essentials.tables }
+        var selected: [BackupEssentials.Table] = []
+        for name in wanted {
+            let matches = essentials.tables.filter { table in
+                table.name == name || table.name.hasPrefix(name + "_p") || table.name.split(separator: ".").last.map(String.init) == name
+            }
+            guard !matches.isEmpty else { throw LetheError.noInput("backup \(essentials.id) has no table \(name)") }
+            selected += matches
+        }
+        return selected
+    }
+
+    /// Brings the restored database up to what the live one decided since the backup, then purges.
+    private func replay(into target: PostgresConnection, report: inout Report) throws {
+        if let live {
+            try target.transaction {
+                try target.execute("DELETE FROM lethe.retention_overrides")
+                for row in try live.query("SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at FROM lethe.retention_overrides").rows {
+                    try target.execute("""
+                        INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_db_user, set_by_os_user, set_at)
+                        VALUES ($1, $2::text, $2::text::interval, $3, $4, $5, $6::timestamptz)
+                        """, [.int(try row.int("customer_id")), .text(try row.string("period")), .text(try row.string("reason")),
+                              .text(try row.string("set_by_db_user")), .text(try row.string("set_by_os_user")), .text(try row.string("set_at"))])
+                }
+                try target.execute("DELETE FROM lethe.legal_holds")
+                for row in try live.query("SELECT id, customer_id, reason, until::text, placed_by_db_user, placed_by_os_user, placed_at::text, released_at::text FROM lethe.legal_holds").rows {
+                    try target.execute("""
+                        INSERT INTO lethe.legal_holds (id, customer_id, reason, until, placed_by_db_user, placed_by_os_user, placed_at, released_at)
+                        VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::timestamptz, $8::timestamptz)
+                        """, [.int(try row.int("id")), .int(try row.int("customer_id")), .text(try row.string("reason")), (try row.optionalString("until")).sqlValue,
+                              .text(try row.string("placed_by_db_user")), .text(try row.string("placed_by_os_user")), .text(try row.string("placed_at")),
+                              (try row.optionalString("released_at")).sqlValue])
+                }
+                let shredded = try live.query("SELECT key_id, shredded_at::text AS at FROM lethe.customer_keys WHERE shredded_at IS NOT NULL").rows
+                for row in shredded {
+                    report.shredsReplayed += try target.execute("""
+                        UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = $2::timestamptz, shredded_by = 'restore replay'
+                        WHERE key_id = $1 AND shredded_at IS NULL
+                        """, [.int(try row.int("key_id")), .text(try row.string("at"))])
+                }
+            }
+            report.retentionFromLiveDatabase = true
+        } else {
+            logger.warning("live database not reachable: retention re-applied with the overrides and holds stored in the backup")
+        }
+        let purge = try PurgeJob(target, policy: policy).run(scope: PurgeScope(), wait: true)
+        report.rowsPurgedAfterRestore = purge.tables.reduce(0) { $0 + $1.totalRows }
+    }
+}

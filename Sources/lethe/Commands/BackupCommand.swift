@@ -1,0 +1,213 @@
+import ArgumentParser
+import Backup
+import Postgres
+import Foundation
+import Keys
+import LetheCore
+import Policy
+
+struct RepositoryOptions: ParsableArguments {
+    @Option(name: .customLong("repo"), help: ArgumentHelp("Backup repository directory (default: LETHE_BACKUP_REPO, then the policy's backup.repo).", valueName: "dir"))
+    var repo: String?
+
+    func repository(_ policy: RetentionPolicy) throws -> BackupRepository {
+        guard let directory = repo ?? ProcessInfo.processInfo.environment["LETHE_BACKUP_REPO"] ?? policy.backup.repository else {
+            throw LetheError.usage("no backup repository given", hint: "pass --repo DIR, set LETHE_BACKUP_REPO, or set backup.repo in the policy")
+        }
+        return try BackupRepository(directory: directory)
+    }
+}
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Encrypted logical backups: create (the default), list, show, verify, expire.",
+        discussion: """
+            A backup is one pg_dump -Fc of the policy's backup tables (customers, contacts, templates, delivery
+            reports) and Lethe's own tables, from one snapshot, compressed (zstd) and sealed in 64 KiB AES-256-GCM
+            chunks as it streams: no plaintext byte touches the disk. Files are <id>.lethe-backup (mode 0600) with
+            a manifest <id>.json beside them; verify and restore need only the file and the keyring.
+
+            Examples:
+              lethe backup --repo /var/backups/lethe
+              lethe backup list
+              lethe backup verify --all
+              lethe backup expire --dry-run
+            """,
+        subcommands: [BackupCreateCommand.self, BackupListCommand.self, BackupShowCommand.self, BackupVerifyCommand.self, BackupExpireCommand.self],
+        defaultSubcommand: BackupCreateCommand.self
+    )
+}
+
+struct BackupCreateCommand: LetheCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Take a backup now (what 'lethe backup' does).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var repository: RepositoryOptions
+    @Flag(help: "Print the manifest as JSON.") var json = false
+
+    func execute() throws {
+        let policy = try policyOptions.load()
+        let manifest = try BackupJob(db: try database.connect(), conninfo: database.conninfo, policy: policy, keyring: try keyring.load(),
+                                     repository: try repository.repository(policy)).run()
+        if json { return try Output.json(manifest) }
+        let rows = manifest.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows }
+        Output.line("backup \(manifest.id): \(manifest.tables.filter(\.data).count) tables, \(rows) rows, \(manifest.size) bytes, sha256 \(manifest.sha256.prefix(16))")
+        Output.line("written to \(manifest.file) (mode 0600), sealed with key-encryption key \(manifest.kekId)")
+    }
+}
+
+struct BackupListCommand: LetheCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List complete backups, oldest first.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var repository: RepositoryOptions
+    @Flag(help: "Print as JSON.") var json = false
+
+    func execute() throws {
+        let entries = try repository.repository(try policyOptions.load()).list()
+        if json { return try Output.json(entries) }
+        if entries.isEmpty { return Output.line("no backups") }
+        Output.table(["ID", "CREATED", "SIZE", "ROWS", "MANIFEST"], entries.map {
+            [$0.id, Timestamps.iso($0.createdAt), "\($0.size)", "\($0.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows })", $0.hasManifest ? "yes" : "missing"]
+        })
+    }
+}
+
+struct BackupShowCommand: LetheCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a backup's header: date, tables and rows, versions.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "Backup id (see 'lethe backup list').") var id: String
+
+    func execute() throws {
+        guard let entry = try repository.repository(try policyOptions.load()).list().first(where: { $0.id == id }) else {
+            throw LetheError.noInput("no backup \(id)", hint: "see 'lethe backup list'")
+        }
+        try Output.json(entry)
+    }
+}
+
+struct BackupVerifyCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Authenticate every byte of a backup (no database needed) and check its dump with pg_restore --list; exit 79 if not intact."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "Backup id.") var id: String?
+    @Flag(help: "Verify every backup in the repository.") var all = false
+    @Flag(help: "Print as JSON.") var json = false
+
+    func validate() throws {
+        guard (id == nil) != !all else { throw ValidationError("give a backup id or --all") }
+    }
+
+    func execute() throws {
+        let repo = try repository.repository(try policyOptions.load())
+        let verifier = BackupVerifier(repository: repo, keyring: try keyring.load())
+        let ids = all ? try repo.list().map(\.id) : [id!]
+        var results: [BackupVerifier.Result] = []
+        var failures: [String] = []
+        for id in ids {
+            do {
+                let result = try verifier.verify(id)
+                results.append(result)
+                if !json { Output.line("backup \(id): intact (\(result.bytes) dump bytes, \(result.tocEntries) table-of-contents entries)") }
+            } catch let error as LetheError where error.code == .integrity {
+                failures.append(error.message)
+                if !json { Output.line("backup \(id): NOT INTACT: \(error.message)") }
+            }
+        }
+        if json { try Output.json(results) }
+        if !failures.isEmpty {
+            throw LetheError.integrity("\(failures.count) backup(s) failed verification", hint: "do not restore them; take a new backup")
+        }
+    }
+}
+
+struct BackupExpireCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "expire",
+        abstract: "Remove backups past the policy's keep period, and always any older than six months.",
+        discussion: "The newest backup that verifies is kept while it is within six months, even past the keep period."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var repository: RepositoryOptions
+    @Flag(name: .customLong("dry-run"), help: "Print what would be removed; remove nothing.") var dryRun = false
+    @Flag(help: "Print as JSON.") var json = false
+
+    func execute() throws {
+        let policy = try policyOptions.load()
+        let repo = try repository.repository(policy)
+        let verifier = keyring.path.map { _ in try? BackupVerifier(repository: repo, keyring: keyring.load()) } ?? nil
+        let plan = try BackupExpiry(repository: repo).run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) { entry in
+            guard let verifier else { return true }
+            return (try? verifier.verify(entry.id)) != nil
+        }
+        if json { return try Output.json(plan) }
+        for id in plan.remove { Output.line("\(dryRun ? "would remove" : "removed") \(id): \(plan.reasons[id] ?? "")") }
+        Output.line("\(plan.remove.count) backup(s) \(dryRun ? "to remove" : "removed"), \(plan.keep.count) kept")
+    }
+}
+
+struct RestoreCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a backup into a target database, after verifying all of it.",
+        discussion: """
+            Nothing is touched unless the whole backup authenticates and pg_restore can read it. A target that already
+            holds the backup's tables is refused unless --clean. pg_restore runs in one transaction. Afterwards the
+            live database's retention overrides, legal holds and shredded keys (from --database-url / LETHE_DATABASE_URL
+            / PG*) are applied and the target is purged, so a restore never brings back data removed since.
+
+            Examples:
+              lethe restore 20261125T020000Z-3fa2 --target-database postgresql://ops@restore-host/sms_restore --dry-run
+              lethe restore 20261125T020000Z-3fa2 --target-database postgresql://ops@restore-host/sms_restore
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "Backup id (see 'lethe backup list').") var id: String
+    @Option(name: .customLong("target-database"), help: ArgumentHelp("Where to restore (URL or conninfo).", valueName: "url")) var targetDatabase: String
+    @Option(name: .customLong("table"), help: ArgumentHelp("Restore only this table's rows (repeatable); the target must have the schema.", valueName: "name"))
+    var tables: [String] = []
+    @Flag(help: "Replace the target's tables that the backup holds.") var clean = false
+    @Flag(name: .customLong("dry-run"), help: "Verify and check the target; restore nothing.") var dryRun = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func execute() throws {
+        let policy = try policyOptions.load()
+        let live: Postgres.PostgresConnection?
+        do {
+            live = try database.connect()
+        } catch let error as LetheError where error.code == .unavailable {
+            Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup")
+            live = nil
+        }
+        let report = try RestoreJob(live: live, policy: policy, keyring: try keyring.load(), repository: try repository.repository(policy))
+            .run(id: id, targetConninfo: targetDatabase, tables: tables, clean: clean, dryRun: dryRun)
+        if json { return try Output.json(report) }
+        Output.line(dryRun ? "backup \(id) verified; would restore into \(report.target):" : "backup \(id) restored into \(report.target):")
+        Output.table(["TABLE", "ROWS"], report.tables.filter(\.data).map { [$0.name, "\($0.rows)"] })
+        if !dryRun {
+            Output.line("retention re-applied\(report.retentionFromLiveDatabase ? " with the live database's overrides and holds" : ""): \(report.rowsPurgedAfterRestore) row(s) purged; \(report.shredsReplayed) shredded key(s) replayed")
+        }
+    }
+}
