@@ -112,7 +112,9 @@ public struct RestoreJob {
             return report
         }
         var arguments = ["--no-owner", "--exit-on-error", "--single-transaction"]
-        if clean { arguments += ["--clean", "--if-exists"] }
+        // --clean: the target's schemas are set aside (renamed) and dropped only once the restore has committed;
+        // pg_restore's own --clean cannot drop partitioned tables' inherited constraints.
+        let setAside = clean && wanted.isEmpty ? try setAsideSchemas(of: essentials, in: target) : [:]
         if !wanted.isEmpty {
             // Only these tables' rows, into a target whose schema exists (lethe migrate, or an earlier restore).
             arguments += ["--data-only"] + selected.map { "--table=\($0.name.split(separator: ".").last!)" }
@@ -127,9 +129,11 @@ public struct RestoreJob {
         }
         let (status, stderr, _) = restore.finish()
         guard status == 0 else {
+            try putBack(setAside, in: target)
             throw LetheError.unavailable("pg_restore failed (exit \(status)): \(ChildProcess.summary(stderr))",
                                          hint: "it ran in one transaction, so the target is as it was")
         }
+        for old in setAside.values { try target.execute("DROP SCHEMA \(old.quoted) CASCADE") }
         report.tables = try selected.map { table in
             let name = try QualifiedName(parsing: table.name)
             let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
@@ -143,6 +147,30 @@ public struct RestoreJob {
             try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])
         }
         return report
+    }
+
+    /// Renames the target's schemas that the backup holds (`sms` -> `sms_replaced_<time>`), in one transaction.
+    private func setAsideSchemas(of essentials: BackupEssentials, in target: PostgresConnection) throws -> [SQLIdentifier: SQLIdentifier] {
+        let schemas = Set(try essentials.tables.map { try QualifiedName(parsing: $0.name).schema })
+        let suffix = Int(Date().timeIntervalSince1970)
+        var renamed: [SQLIdentifier: SQLIdentifier] = [:]
+        try target.transaction {
+            for schema in schemas.sorted() {
+                let exists = try target.query("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS e", [.text(schema.name)]).single("e").bool("e")
+                guard exists else { continue }
+                let aside = try SQLIdentifier(String(schema.name.prefix(30)) + "_replaced_\(suffix)")
+                try target.execute("ALTER SCHEMA \(schema.quoted) RENAME TO \(aside.quoted)")
+                renamed[schema] = aside
+            }
+        }
+        return renamed
+    }
+
+    private func putBack(_ renamed: [SQLIdentifier: SQLIdentifier], in target: PostgresConnection) throws {
+        guard !renamed.isEmpty else { return }
+        try target.transaction {
+            for (schema, aside) in renamed { try target.execute("ALTER SCHEMA \(aside.quoted) RENAME TO \(schema.quoted)") }
+        }
     }
 
     private func selectTables(_ essentials: BackupEssentials, _ wanted: [String]) throws -> [BackupEssentials.Table] {

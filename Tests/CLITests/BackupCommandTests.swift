@@ -1,0 +1,126 @@
+import Foundation
+import Keys
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct BackupCommandTests {
+    func setUp(contacts: Int = 2000) throws -> (TestDatabase, String, [String]) {
+        let source = try TestDatabase()
+        try BackupFixture.load(source.connection, contacts: contacts)
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        return (source, directory, ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"])
+    }
+
+    /// The same options without --database-url: verify and list need no database.
+    func offline(_ options: [String]) -> [String] {
+        var result: [String] = []
+        var skip = false
+        for option in options {
+            if skip { skip = false; continue }
+            if option == "--database-url" { skip = true; continue }
+            result.append(option)
+        }
+        return result
+    }
+
+    func onlyBackup(_ directory: String) throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").filter { $0.hasSuffix(".lethe-backup") }
+        #expect(names.count == 1)
+        return String(names[0].dropLast(".lethe-backup".count))
+    }
+
+    @Test func tamperedBackupFailsVerifyAndRestoreWithTheIntegrityCode() throws {
+        let (source, directory, common) = try setUp()
+        defer { withExtendedLifetime(source) {} }
+        let created = try LetheProcess.run(["backup", "--json"] + common)
+        #expect(created.status == 0 && created.stdout.contains("\"sha256\""), "\(created.stderr)")
+        let id = try onlyBackup(directory)
+        #expect(try LetheProcess.run(["backup", "verify", id] + offline(common)).status == 0)
+        let path = directory + "/repo/\(id).lethe-backup"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let verify = try LetheProcess.run(["backup", "verify", "--all"] + offline(common))
+        #expect(verify.status == 79 && verify.stdout.contains("NOT INTACT"))
+        let target = try TestDatabase(migrated: false)
+        let restore = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(restore.status == 79)
+        #expect(restore.stderr.contains("does not authenticate"))
+        #expect(try target.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')").single("n").int("n") == 0)
+    }
+
+    @Test func restoreRefusesAFullTargetUnlessClean() throws {
+        let (source, directory, common) = try setUp(contacts: 100)
+        defer { withExtendedLifetime(source) {} }
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let id = try onlyBackup(directory)
+        let target = try TestDatabase(migrated: false)
+        let first = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(first.status == 0 && first.stdout.contains("restored into"))
+        let again = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(again.status == 73 && again.stderr.contains("--clean"))
+        let clean = try LetheProcess.run(["restore", id, "--target-database", target.conninfo, "--clean"] + common)
+        #expect(clean.status == 0)
+        #expect(try BackupFixture.fingerprint(target.connection) == BackupFixture.fingerprint(source.connection))
+        let dry = try LetheProcess.run(["restore", id, "--target-database", target.conninfo, "--clean", "--dry-run"] + common)
+        #expect(dry.status == 0 && dry.stdout.contains("would restore"))
+    }
+
+    @Test func aWrongKeyringGivesAClearIntegrityError() throws {
+        let (source, directory, common) = try setUp(contacts: 100)
+        defer { withExtendedLifetime(source) {} }
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let id = try onlyBackup(directory)
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/other"]).status == 0)
+        let wrong = common.map { $0 == directory + "/keyring" ? directory + "/other" : $0 }
+        let verify = try LetheProcess.run(["backup", "verify", id] + offline(wrong))
+        #expect(verify.status == 79 && verify.stdout.contains("does not authenticate with key-encryption key"))
+    }
+
+    @Test func aKilledBackupLeavesNothingCompleteAndTheNextOneWorks() throws {
+        let (source, directory, common) = try setUp(contacts: 60_000)
+        defer { withExtendedLifetime(source) {} }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LetheProcess.binary)
+        process.arguments = ["backup"] + common
+        process.currentDirectoryURL = LetheProcess.packageRoot
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var sawPartial = false
+        for _ in 0..<2000 {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/repo")) ?? []
+            if names.contains(where: { $0.hasSuffix(".partial") }) {
+                sawPartial = true
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(sawPartial, "killed while writing")
+        let list = try LetheProcess.run(["backup", "list"] + offline(common).dropKeyring())
+        #expect(list.status == 0 && list.stdout.contains("no backups"))
+        let next = try LetheProcess.run(["backup"] + common)
+        #expect(next.status == 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory + "/repo")
+        #expect(!names.contains { $0.hasSuffix(".partial") })
+        #expect(try LetheProcess.run(["backup", "verify", "--all"] + offline(common)).status == 0)
+    }
+}
+
+extension Array where Element == String {
+    /// Drops `--keyring FILE`: listing backups needs no key.
+    func dropKeyring() -> [String] {
+        var result: [String] = []
+        var skip = false
+        for option in self {
+            if skip { skip = false; continue }
+            if option == "--keyring" { skip = true; continue }
+            result.append(option)
+        }
+        return result
+    }
+}
