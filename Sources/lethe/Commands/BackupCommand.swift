@@ -122,7 +122,7 @@ struct BackupVerifyCommand: LetheCommand {
             do {
                 let result = try verifier.verify(id)
                 results.append(result)
-                if !json { Output.line("backup \(id): intact (\(result.bytes) dump bytes, \(result.tocEntries) table-of-contents entries)") }
+                if !json { Output.line("backup \(id): intact (every chunk authenticated; pg_restore reads \(result.tocEntries) table-of-contents entries)") }
             } catch let error as LetheError where error.code == .integrity {
                 failures.append(error.message)
                 if !json { Output.line("backup \(id): NOT INTACT: \(error.message)") }
