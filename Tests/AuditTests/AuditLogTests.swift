@@ -1,0 +1,41 @@
+import Audit
+import Foundation
+import LetheCore
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct AuditLogTests {
+    @Test func chainVerifiesAndDetectsEditsDeletionsAndReordering() throws {
+        let db = try TestDatabase()
+        for index in 1...5 {
+            try AuditLog.append(db.connection, action: "test.event", target: "customer \(index)", details: ["n": .int(Int64(index)), "ok": .bool(true)])
+        }
+        let intact = try AuditLog.verify(db.connection)
+        #expect(intact.isIntact && intact.records == 5 && intact.lastHash?.count == 64)
+        #expect(try AuditLog.recent(db.connection, limit: 2, action: "test").map(\.target) == ["customer 5", "customer 4"])
+
+        try db.connection.execute("UPDATE lethe.audit_log SET details = '{\"n\": 9}' WHERE id = 3")
+        let edited = try AuditLog.verify(db.connection)
+        #expect(edited.brokenAt == 3 && edited.problem?.contains("altered") == true)
+
+        let other = try TestDatabase()
+        for index in 1...4 { try AuditLog.append(other.connection, action: "test.event", target: "customer \(index)") }
+        try other.connection.execute("DELETE FROM lethe.audit_log WHERE id = 2")
+        let deleted = try AuditLog.verify(other.connection)
+        #expect(deleted.brokenAt == 3 && deleted.problem?.contains("removed") == true)
+    }
+
+    @Test func recordsCommitOrRollBackWithTheirWork() throws {
+        let db = try TestDatabase()
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try db.connection.transaction {
+                try AuditLog.append(db.connection, action: "test.rolled_back", target: "nothing")
+                throw Abort()
+            }
+        }
+        #expect(try AuditLog.verify(db.connection).records == 0)
+        #expect(AuditValue.object(["b": .string("x"), "a": .array([.int(1), .null])]).json == #"{"a":[1,null],"b":"x"}"#)
+    }
+}
