@@ -84,56 +84,46 @@ struct CSVReader: RecordReader {
 
     /// Reads one row; `line` advances past the line breaks consumed. Nil at end of file.
     private static func readRow(_ input: ChunkedInput, line: inout Int) throws -> [String]? {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
         var fields: [String] = []
         var field: [UInt8] = []
         var quoted = false
+        // Just after a closing quote: a second quote means an escaped one (""), anything but a delimiter is an error.
+        var afterQuote = false
         var sawAny = false
         while let byte = try input.next() {
             sawAny = true
             if quoted {
-                if byte == UInt8(ascii: "\"") {
-                    // A quote inside quotes: escaped ("") or the end of the quoted part.
-                    if let following = try input.next() {
-                        if following == UInt8(ascii: "\"") {
-                            field.append(byte)
-                            continue
-                        }
-                        quoted = false
-                        switch following {
-                        case UInt8(ascii: ","):
-                            fields.append(try text(field, line: line))
-                            field.removeAll(keepingCapacity: true)
-                        case UInt8(ascii: "\n"):
-                            fields.append(try text(field, line: line))
-                            line += 1
-                            return fields
-                        case UInt8(ascii: "\r"):
-                            continue
-                        default:
-                            throw IntakeFileError(line: line, reason: "has text after a closing quote")
-                        }
-                    } else {
-                        quoted = false
-                    }
-                    continue
+                if byte == quote {
+                    quoted = false
+                    afterQuote = true
+                } else {
+                    if byte == newline { line += 1 }
+                    field.append(byte)
                 }
-                if byte == UInt8(ascii: "\n") { line += 1 }
-                field.append(byte)
+                continue
+            }
+            if afterQuote && byte == quote {
+                field.append(quote)
+                quoted = true
+                afterQuote = false
                 continue
             }
             switch byte {
-            case UInt8(ascii: ","):
+            case comma:
                 fields.append(try text(field, line: line))
                 field.removeAll(keepingCapacity: true)
-            case UInt8(ascii: "\n"):
+                afterQuote = false
+            case newline:
                 fields.append(try text(field, line: line))
                 line += 1
                 return fields
-            case UInt8(ascii: "\r"):
+            case carriageReturn:
                 continue
-            case UInt8(ascii: "\"") where field.isEmpty:
+            case quote where field.isEmpty && !afterQuote:
                 quoted = true
             default:
+                if afterQuote { throw IntakeFileError(line: line, reason: "has text after a closing quote") }
                 field.append(byte)
             }
         }

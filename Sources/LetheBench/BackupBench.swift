@@ -34,11 +34,13 @@ struct BackupBench {
         let current = Month(containing: try DatabaseClock.now(db))
         _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current.adding(months: -7), through: current.adding(months: 1)))
         let (_, load) = try measure {
+            // Sealed values are random bytes: as incompressible as real AES-GCM envelopes.
+            try db.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
             try db.execute("INSERT INTO sms.customers (id, name) SELECT g, 'customer ' || g FROM generate_series(1, 100) g")
             try db.execute("""
                 INSERT INTO sms.contacts (customer_id, phone, phone_bidx, name, created_at)
-                SELECT 1 + g % 100, decode('4c544801' || md5('k' || g) || md5('p' || g) || md5('q' || g), 'hex'), decode(substr(md5('i' || g), 1, 8), 'hex'),
-                       decode('4c544801' || md5('k' || g) || md5('n' || g) || md5('m' || g) || md5('o' || g), 'hex'), now() - (g % 170) * interval '1 day'
+                SELECT 1 + g % 100, '\\x4c544801'::bytea || gen_random_bytes(48), gen_random_bytes(4),
+                       '\\x4c544801'::bytea || gen_random_bytes(64), now() - (g % 170) * interval '1 day'
                 FROM generate_series(1, $1) g
                 """, [.int(Int64(contacts))])
             try db.execute("""

@@ -62,8 +62,8 @@ struct PurgeBench {
             try db.execute("""
                 INSERT INTO sms.messages (id, customer_id, created_at, recipient, recipient_bidx, body, encoding, segments)
                 SELECT g, 1 + g % 10, now() - ((g * 7919) % 31536000) * interval '1 second',
-                       decode(md5(g::text), 'hex'), decode(substr(md5('b' || g), 1, 16), 'hex'),
-                       decode(md5('x' || g) || md5('y' || g) || md5('z' || g), 'hex'), 'gsm7', 1
+                       int8send(g) || int8send(g * 31), int4send(g::int),
+                       int8send(g) || int8send(g * 7) || int8send(g * 11) || int8send(g * 13) || int8send(g * 17) || int8send(g * 19), 'gsm7', 1
                 FROM generate_series(1::bigint, $1::bigint) g
                 """, [.int(Int64(rows))])
             try db.execute("VACUUM (FREEZE, ANALYZE) sms.messages")

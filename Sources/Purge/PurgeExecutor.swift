@@ -135,7 +135,7 @@ final class PurgeExecutor {
         try db.execute("ALTER TABLE \(table.name.quoted) ATTACH PARTITION \(drop.name.quoted) \(bound)")
     }
 
-    /// Table-cutoff rows, batched by ranges of heap blocks (TID range scans): each batch reads only its blocks,
+    /// Rows matching `predicate`, batched by ranges of heap blocks (TID range scans): each batch reads only its blocks,
     /// so the cost stays linear however many dead rows earlier batches left behind.
     private func sweepByBlocks(_ sweep: RowSweep, of table: TablePlan, predicate: String, parameters: [SQLValue]) throws -> Int64 {
         let n = parameters.count
@@ -143,13 +143,7 @@ final class PurgeExecutor {
             WITH deleted AS (
                 DELETE FROM \(sweep.leafName.quoted) WHERE ctid >= $\(n + 1)::tid AND ctid < $\(n + 2)::tid AND \(predicate)
                 RETURNING \(table.customerColumn.quoted) AS customer_id),
-            counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
-            logged AS (
-                INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
-                SELECT $\(n + 3), $\(n + 4), customer_id, n FROM counted
-                ON CONFLICT (run_id, table_name, customer_id, partition_name)
-                DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
-            SELECT coalesce(sum(n), 0)::bigint AS n FROM counted
+            \(Self.ledgerTail(runParameter: n + 3))
             """
         var total: Int64 = 0
         var block: Int64 = 0
@@ -181,13 +175,7 @@ final class PurgeExecutor {
             deleted AS (
                 DELETE FROM \(sweep.leafName.quoted) WHERE ctid = ANY (ARRAY(SELECT ctid FROM target ORDER BY ctid)) AND \(predicate)
                 RETURNING \(table.customerColumn.quoted) AS customer_id),
-            counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
-            logged AS (
-                INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
-                SELECT $\(n + 2), $\(n + 3), customer_id, n FROM counted
-                ON CONFLICT (run_id, table_name, customer_id, partition_name)
-                DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
-            SELECT coalesce(sum(n), 0)::bigint AS n FROM counted
+            \(Self.ledgerTail(runParameter: n + 2))
             """
         var total: Int64 = 0
         while true {
@@ -201,6 +189,21 @@ final class PurgeExecutor {
             total += deleted
             if deleted == 0 { return total }
         }
+    }
+
+    /// The end of every batch statement: counts the `deleted` CTE's rows per customer and adds them to the
+    /// ledger in the same statement (so in the same transaction). Run id and table name are the parameters
+    /// `runParameter` and `runParameter + 1`.
+    static func ledgerTail(runParameter: Int) -> String {
+        """
+        counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
+        logged AS (
+            INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
+            SELECT $\(runParameter), $\(runParameter + 1), customer_id, n FROM counted
+            ON CONFLICT (run_id, table_name, customer_id, partition_name)
+            DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
+        SELECT coalesce(sum(n), 0)::bigint AS n FROM counted
+        """
     }
 
     /// Every purge transaction: a short lock_timeout, and holds frozen until commit (a `hold add` waits for this batch).

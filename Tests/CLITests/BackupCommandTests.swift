@@ -14,16 +14,7 @@ import Testing
     }
 
     /// The same options without --database-url: verify and list need no database.
-    func offline(_ options: [String]) -> [String] {
-        var result: [String] = []
-        var skip = false
-        for option in options {
-            if skip { skip = false; continue }
-            if option == "--database-url" { skip = true; continue }
-            result.append(option)
-        }
-        return result
-    }
+    func offline(_ options: [String]) -> [String] { options.removing(option: "--database-url") }
 
     func onlyBackup(_ directory: String) throws -> String {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").filter { $0.hasSuffix(".lethe-backup") }
@@ -112,15 +103,22 @@ import Testing
 }
 
 extension Array where Element == String {
-    /// Drops `--keyring FILE`: listing backups needs no key.
-    func dropKeyring() -> [String] {
+    /// Drops `option` and its value.
+    func removing(option: String) -> [String] {
         var result: [String] = []
         var skip = false
-        for option in self {
-            if skip { skip = false; continue }
-            if option == "--keyring" { skip = true; continue }
-            result.append(option)
+        for item in self {
+            if skip {
+                skip = false
+            } else if item == option {
+                skip = true
+            } else {
+                result.append(item)
+            }
         }
         return result
     }
+
+    /// Listing backups needs no key.
+    func dropKeyring() -> [String] { removing(option: "--keyring") }
 }
