@@ -9,14 +9,14 @@ struct Lethe: ParsableCommand {
         commandName: "lethe",
         abstract: "Data retention and GDPR worker for an SMS platform's PostgreSQL database.",
         discussion: """
-            Lethe deletes personal data once its retention has passed (six months at most, shorter per customer),
-            keeps the schema and partitions it needs, and answers the DPO's requests with proof.
+            Lethe deletes personal data once its retention has passed (six months at most, shorter per customer), \
+            seals personal columns, keeps encrypted backups, and records every destructive job in an audit log.
 
-            Connection: --database-url or LETHE_DATABASE_URL (a postgresql:// URL or a key=value string);
-            otherwise libpq's defaults apply (PGHOST, PGPORT, PGDATABASE, PGUSER, ~/.pgpass), as for psql.
-            Policy: --policy or LETHE_POLICY, default Policies/default.yaml.
+            Connection: --database-url or LETHE_DATABASE_URL (a postgresql:// URL or a key=value string); \
+            otherwise libpq's defaults apply (PGHOST, PGPORT, PGDATABASE, PGUSER, ~/.pgpass), as for psql. \
+            Policy: --policy or LETHE_POLICY, default Policies/default.yaml. Keyring: --keyring or LETHE_KEYRING.
 
-            Exit codes are stable; `lethe exit-codes` lists them.
+            Exit codes are stable; 'lethe exit-codes' lists them.
             """,
         version: version,
         subcommands: [
