@@ -81,7 +81,7 @@ final class BackupFileReader {
     let path: String
     let essentials: BackupEssentials
     let kekId: Int
-    private let handle: FileHandle
+    private let input: BufferedInput
     private let header: [UInt8]
 
     /// Reads and parses the header only (no key needed): for list, show and expire.
@@ -90,8 +90,8 @@ final class BackupFileReader {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw LetheError.noInput("cannot read backup \(path)", hint: "see 'lethe backup list'")
         }
-        self.handle = handle
-        let fixed = try Self.read(handle, BackupFormat.fixedSize)
+        input = BufferedInput(handle)
+        let fixed = try input.read(BackupFormat.fixedSize)
         guard fixed.count == BackupFormat.fixedSize, Array(fixed.prefix(8)) == BackupFormat.magic else {
             throw LetheError.integrity("\(path) is not a lethe backup (bad magic)")
         }
@@ -103,15 +103,13 @@ final class BackupFileReader {
         guard BackupFormat.readUInt32(fixed, at: 14) == UInt32(BackupFormat.chunkSize), jsonLength < 1 << 20 else {
             throw LetheError.integrity("\(path): header is damaged")
         }
-        let json = try Self.read(handle, jsonLength)
+        let json = try input.read(jsonLength)
         guard json.count == jsonLength, let essentials = try? BackupEssentials.decoder().decode(BackupEssentials.self, from: Data(json)) else {
             throw LetheError.integrity("\(path): header is damaged or truncated")
         }
         header = fixed + json
         self.essentials = essentials
     }
-
-    deinit { try? handle.close() }
 
     /// Authenticates the header (by unwrapping the data key) and every chunk, in order, handing each
     /// plaintext to `body`. Throws an integrity error at the first byte that does not authenticate.
@@ -128,13 +126,13 @@ final class BackupFileReader {
         let headerHash = try SHA256.hash(header)
         var counter: UInt64 = 0
         while true {
-            let lengthBytes = try Self.read(handle, 4)
+            let lengthBytes = try input.read(4)
             guard lengthBytes.count == 4 else {
                 throw LetheError.integrity("\(path) is truncated after chunk \(counter): its final chunk is missing")
             }
             let length = Int(BackupFormat.readUInt32(lengthBytes, at: 0))
             guard length <= BackupFormat.chunkSize else { throw LetheError.integrity("\(path): chunk \(counter) has an impossible length") }
-            let sealed = try Self.read(handle, length + AESGCM.tagSize)
+            let sealed = try input.read(length + AESGCM.tagSize)
             guard sealed.count == length + AESGCM.tagSize else { throw LetheError.integrity("\(path) is truncated inside chunk \(counter)") }
             // A chunk is final if it opens as final; a chunk moved to the end, or a final one moved up, fails both ways.
             var final = false
@@ -151,17 +149,39 @@ final class BackupFileReader {
             try body(plaintext)
             counter += 1
             if final {
-                guard try Self.read(handle, 1).isEmpty else { throw LetheError.integrity("\(path) has data after its final chunk") }
+                guard try input.read(1).isEmpty else { throw LetheError.integrity("\(path) has data after its final chunk") }
                 return
             }
         }
     }
+}
 
-    private static func read(_ handle: FileHandle, _ count: Int) throws -> [UInt8] {
+/// Reads a file in large blocks and hands out exact-size pieces: two small reads per chunk would otherwise
+/// cost a system call each. The first block is small, so reading only a header (list, show) stays cheap.
+final class BufferedInput {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var blockSize = 64 << 10
+
+    init(_ handle: FileHandle) { self.handle = handle }
+
+    deinit { try? handle.close() }
+
+    /// Up to `count` bytes; fewer only at end of file.
+    func read(_ count: Int) throws -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(count)
         while out.count < count {
-            guard let data = try handle.read(upToCount: count - out.count), !data.isEmpty else { break }
-            out += data
+            if position == buffer.count {
+                guard let data = try handle.read(upToCount: blockSize), !data.isEmpty else { break }
+                buffer = Array(data)
+                position = 0
+                blockSize = 4 << 20
+            }
+            let take = min(count - out.count, buffer.count - position)
+            out.append(contentsOf: buffer[position..<position + take])
+            position += take
         }
         return out
     }
