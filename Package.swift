@@ -42,6 +42,7 @@ let package = Package(
         .target(name: "Audit", dependencies: ["LetheCore", "Postgres"]),
         .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit"]),
         .target(name: "Intake", dependencies: ["LetheCore", "Postgres", "Policy", "Phone", "Keys", "Schema", "Audit", "LetheCrypto"]),
+        .target(name: "Subject", dependencies: ["LetheCore", "Postgres", "Audit"]),
         .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge"]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
@@ -49,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "lethe",
             dependencies: [
-                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup",
+                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Subject",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -75,6 +76,7 @@ let package = Package(
         .testTarget(name: "KeysTests", dependencies: ["Keys", "LetheCrypto", "Phone", "TestSupport"]),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Keys", "Phone", "Policy", "TestSupport"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
+        .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -68,6 +68,11 @@ psql -q -d postgres -c "CREATE DATABASE lethe_demo_restore"
 BACKUP_ID=$(ls "$LETHE_BACKUP_REPO" | sed -n 's/\.lethe-backup$//p' | head -1)
 step restore "$BACKUP_ID" --target-database dbname=lethe_demo_restore
 step backup expire --dry-run
+note "the DPO's register: a request received 32 days ago is overdue, and the cron check says so"
+step requests open --kind erasure --reference DPO-2026-0114 --received "$(date -u -d '32 days ago' +%Y-%m-%d)"
+step requests check || echo "(exit $?: a request is past its due date)"
+step requests extend 1 --reason "'many requests this month'"
+step requests list
 step audit verify
 step audit list --limit 6
 step exit-codes

@@ -34,6 +34,7 @@ struct Lethe: ParsableCommand {
             CustomerCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
+            RequestsCommand.self,
             ExitCodesCommand.self,
         ]
     )

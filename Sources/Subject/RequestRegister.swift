@@ -1,0 +1,100 @@
+import Audit
+import Foundation
+import LetheCore
+import Postgres
+
+/// `lethe requests`: the register of data-subject requests and their deadlines (one month after receipt,
+/// three with a recorded extension). Every change is recorded in the audit log.
+public struct RequestRegister {
+    let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    public enum Kind: String, Sendable, CaseIterable, Encodable {
+        case access, erasure
+    }
+
+    public struct Request: Sendable, Encodable {
+        public let id: Int64
+        public let kind: String
+        public let reference: String
+        public let receivedAt: Date
+        public let dueAt: Date
+        public let extended: Bool
+        public let closedAt: Date?
+        public let overdue: Bool
+    }
+
+    private static let columns = """
+        id, kind, reference, received_at, due_at, extended_at IS NOT NULL AS extended, closed_at,
+        (closed_at IS NULL AND due_at < now()) AS overdue
+        """
+
+    /// Opens a request received at `received` (default now); due one month later.
+    public func open(kind: Kind, reference: String, received: Date?) throws -> Request {
+        guard !reference.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw LetheError.dataError("--reference must not be empty", hint: "use the DPO's ticket number, never the person's name or number")
+        }
+        return try db.transaction {
+            let request = try Self.decode(try db.query("""
+                INSERT INTO lethe.requests (kind, reference, received_at, due_at, opened_by_os_user)
+                SELECT $1, $2, r, r + interval '1 month', $4 FROM (SELECT coalesce($3::timestamptz, now()) AS r) received
+                RETURNING \(Self.columns)
+                """, [.text(kind.rawValue), .text(reference), received.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)]).single("request"))
+            guard request.receivedAt <= Date().addingTimeInterval(300) else {
+                throw LetheError.dataError("--received is in the future")
+            }
+            try AuditLog.append(db, action: "request.open", target: "request \(request.id)", details: ["kind": .string(kind.rawValue)])
+            return request
+        }
+    }
+
+    /// Extends the deadline to three months after receipt, once, with a reason (GDPR art. 12(3)).
+    public func extend(id: Int64, reason: String) throws -> Request {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw LetheError.dataError("--reason must not be empty") }
+        return try db.transaction {
+            let current = try fetch(id)
+            guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is closed") }
+            guard !current.extended else { throw LetheError.dataError("request \(id) was already extended", hint: "the deadline can be extended once, to three months") }
+            let request = try Self.decode(try db.query("""
+                UPDATE lethe.requests SET due_at = received_at + interval '3 months', extension_reason = $2, extended_at = now()
+                WHERE id = $1 RETURNING \(Self.columns)
+                """, [.int(id), .text(reason)]).single("request"))
+            try AuditLog.append(db, action: "request.extend", target: "request \(id)")
+            return request
+        }
+    }
+
+    /// Closes a request (an export or erasure given --request does it too).
+    public func close(id: Int64, by: String = OperatorIdentity.osUser) throws -> Request {
+        try db.transaction {
+            let current = try fetch(id)
+            guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is already closed") }
+            let request = try Self.decode(try db.query("""
+                UPDATE lethe.requests SET closed_at = now(), closed_by = session_user || '/' || $2 WHERE id = $1 RETURNING \(Self.columns)
+                """, [.int(id), .text(by)]).single("request"))
+            try AuditLog.append(db, action: "request.close", target: "request \(id)", details: ["overdue": .bool(request.closedAt! > request.dueAt)])
+            return request
+        }
+    }
+
+    public func list(openOnly: Bool = false) throws -> [Request] {
+        try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE NOT $1 OR closed_at IS NULL ORDER BY due_at, id", [.bool(openOnly)])
+            .rows.map(Self.decode)
+    }
+
+    /// Open requests past their due date.
+    public func overdue() throws -> [Request] { try list(openOnly: true).filter(\.overdue) }
+
+    func fetch(_ id: Int64) throws -> Request {
+        guard let row = try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE id = $1", [.int(id)]).first else {
+            throw LetheError.noInput("no request \(id)", hint: "see 'lethe requests list'")
+        }
+        return try Self.decode(row)
+    }
+
+    static func decode(_ row: Row) throws -> Request {
+        Request(id: try row.int("id"), kind: try row.string("kind"), reference: try row.string("reference"), receivedAt: try row.date("received_at"),
+                dueAt: try row.date("due_at"), extended: try row.bool("extended"), closedAt: try row.optionalDate("closed_at"), overdue: try row.bool("overdue"))
+    }
+}
