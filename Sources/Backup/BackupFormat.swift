@@ -65,7 +65,7 @@ public struct BackupEssentials: Codable, Sendable, Equatable {
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(BackupClock.format(date))
+            try container.encode(Timestamps.isoFractional(date))
         }
         return encoder
     }
@@ -74,7 +74,7 @@ public struct BackupEssentials: Codable, Sendable, Equatable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = BackupClock.parse(text) else {
+            guard let date = Timestamps.parseISO(text) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad timestamp"))
             }
             return date
@@ -84,18 +84,6 @@ public struct BackupEssentials: Codable, Sendable, Equatable {
 }
 
 enum BackupClock {
-    static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
-
-    static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
-    }
-
     /// `20261125T200102Z-3fa2`: sorts by time; the suffix keeps two backups of one second apart.
     static func newId(_ date: Date) throws -> String {
         let formatter = DateFormatter()

@@ -34,7 +34,7 @@ struct RowEncoder {
         out.reserveCapacity(512)
         out += Array(String(customer).utf8)
         out.append(0x09)
-        out += Array((row.sentAt.map(Self.timestamp) ?? clock).utf8)
+        out += Array((row.sentAt.map(Timestamps.isoFractional) ?? clock).utf8)
         out.append(0x09)
         let phone = Array(row.phone.e164.utf8)
         switch target.kind {
@@ -70,11 +70,5 @@ struct RowEncoder {
             out.append(hexDigits[Int(byte >> 4)])
             out.append(hexDigits[Int(byte & 0x0F)])
         }
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 }

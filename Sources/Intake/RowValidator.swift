@@ -13,6 +13,7 @@ struct RowValidator {
     let latest: Date
     /// Numbers recur (an address book messaged again and again): each distinct input is parsed once.
     let phones = PhoneCache()
+    let timestamps = ISOTimestampParser()
 
     struct ValidRow {
         let phone: PhoneNumber
@@ -22,12 +23,6 @@ struct RowValidator {
         let encoding: SMSEncoding?
     }
 
-    nonisolated(unsafe) private static let isoWithFraction: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
-    nonisolated(unsafe) private static let iso = ISO8601DateFormatter()
 
     func validate(_ record: InputRecord) -> Result<ValidRow, ImportReport.LineProblem> {
         func problem(_ field: String, _ reason: String) -> Result<ValidRow, ImportReport.LineProblem> {
@@ -52,7 +47,7 @@ struct RowValidator {
             }
             var sentAt: Date?
             if let text = record.fields["sent_at"], !text.isEmpty {
-                guard let date = Self.isoWithFraction.date(from: text) ?? Self.iso.date(from: text) else {
+                guard let date = timestamps.parse(text) else {
                     return problem("sent_at", "not an ISO-8601 timestamp with a UTC offset (e.g. 2026-11-20T09:30:00Z)")
                 }
                 if date > latest { return problem("sent_at", "in the future") }

@@ -33,10 +33,10 @@ public struct StderrLogHandler: LogHandler {
         switch format {
         case .text:
             let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            line = "\(Self.timestamp()) \(event.level.rawValue.uppercased()) \(event.message)\(fields.isEmpty ? "" : " " + fields)"
+            line = "\(Timestamps.isoFractional(Date())) \(event.level.rawValue.uppercased()) \(event.message)\(fields.isEmpty ? "" : " " + fields)"
         case .json:
             var object: [String: Any] = [
-                "@timestamp": Self.timestamp(),
+                "@timestamp": Timestamps.isoFractional(Date()),
                 "level": event.level.rawValue,
                 "logger": label,
                 "message": "\(event.message)",
@@ -55,12 +55,6 @@ public struct StderrLogHandler: LogHandler {
         case .array(let array): array.map(jsonValue)
         case .dictionary(let dictionary): dictionary.mapValues(jsonValue)
         }
-    }
-
-    private static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import LetheCore
 
 /// A value bound as a query parameter. Values are never spliced into SQL text.
 public enum SQLValue: Sendable, Equatable {
@@ -20,15 +21,9 @@ public enum SQLValue: Sendable, Equatable {
         case .double(let double): String(double)
         case .bool(let bool): bool ? "t" : "f"
         case .bytes: nil
-        case .timestamp(let date): SQLValue.timestampFormatter.string(from: date)
+        case .timestamp(let date): Timestamps.isoFractional(date)
         }
     }
-
-    nonisolated(unsafe) private static let timestampFormatter: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
 }
 
 extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral, ExpressibleByBooleanLiteral {

@@ -18,7 +18,7 @@ public struct DatabaseTime: Sendable, Encodable, Comparable {
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(PurgeFormat.iso(date))
+        try container.encode(Timestamps.isoFractional(date))
     }
 
     public static func < (lhs: DatabaseTime, rhs: DatabaseTime) -> Bool { lhs.date < rhs.date }
@@ -132,14 +132,6 @@ extension CustomerRows {
         var totals: [Int64: Int64] = [:]
         for row in rows { totals[row.customerId, default: 0] += row.rows }
         return totals.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { CustomerRows(customerId: $0.key, rows: $0.value) }
-    }
-}
-
-enum PurgeFormat {
-    static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 }
 

@@ -33,26 +33,15 @@ struct HoldAddCommand: LetheCommand {
     @Option(help: ArgumentHelp("End of the hold: YYYY-MM-DD (inclusive) or an ISO-8601 timestamp.", valueName: "date")) var until: String?
 
     func validate() throws {
-        if let until, HoldDate.parse(until) == nil {
+        if let until, Timestamps.parseCommandLineDate(until, dayEnd: true) == nil {
             throw ValidationError("--until must be YYYY-MM-DD or an ISO-8601 timestamp such as 2027-06-30T12:00:00Z")
         }
     }
 
     func execute() throws {
         let hold = try LegalHolds(try database.connect(), policy: try policyOptions.load())
-            .add(customer: customer, reason: reason, until: until.flatMap(HoldDate.parse))
+            .add(customer: customer, reason: reason, until: until.flatMap { Timestamps.parseCommandLineDate($0, dayEnd: true) })
         Output.line("hold \(hold.id) placed on customer \(hold.customerId)\(hold.until.map { " until \(Timestamps.iso($0))" } ?? " until released")")
-    }
-}
-
-enum HoldDate {
-    /// `YYYY-MM-DD` means through the end of that day (UTC); a full timestamp is taken as given.
-    static func parse(_ text: String) -> Date? {
-        let full = ISO8601DateFormatter()
-        if let date = full.date(from: text) { return date }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        return day.date(from: text).map { $0.addingTimeInterval(86400) }
     }
 }
 

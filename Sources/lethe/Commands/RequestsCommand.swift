@@ -34,22 +34,12 @@ struct RequestsOpenCommand: LetheCommand {
     var received: String?
 
     func validate() throws {
-        if let received, RequestDate.parse(received) == nil { throw ValidationError("--received must be YYYY-MM-DD or an ISO-8601 timestamp") }
+        if let received, Timestamps.parseCommandLineDate(received) == nil { throw ValidationError("--received must be YYYY-MM-DD or an ISO-8601 timestamp") }
     }
 
     func execute() throws {
-        let request = try RequestRegister(try database.connect()).open(kind: kind, reference: reference, received: received.flatMap(RequestDate.parse))
+        let request = try RequestRegister(try database.connect()).open(kind: kind, reference: reference, received: received.flatMap { Timestamps.parseCommandLineDate($0) })
         Output.line("request \(request.id) (\(request.kind)) opened, due \(Timestamps.iso(request.dueAt))")
-    }
-}
-
-enum RequestDate {
-    /// `YYYY-MM-DD` is the start of that day in UTC.
-    static func parse(_ text: String) -> Date? {
-        if let date = ISO8601DateFormatter().date(from: text) { return date }
-        let day = ISO8601DateFormatter()
-        day.formatOptions = [.withFullDate]
-        return day.date(from: text)
     }
 }
 
