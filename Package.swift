@@ -42,8 +42,11 @@ let package = Package(
         .target(name: "Audit", dependencies: ["LetheCore", "Postgres"]),
         .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit"]),
         .target(name: "Intake", dependencies: ["LetheCore", "Postgres", "Policy", "Phone", "Keys", "Schema", "Audit", "LetheCrypto"]),
-        .target(name: "Subject", dependencies: ["LetheCore", "Postgres", "Audit"]),
-        .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge"]),
+        .target(name: "Subject", dependencies: [
+            "LetheCore", "LetheCrypto", "Postgres", "Policy", "Phone", "Keys", "Audit", "Schema",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject"]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
         // Command line
@@ -76,7 +79,7 @@ let package = Package(
         .testTarget(name: "KeysTests", dependencies: ["Keys", "LetheCrypto", "Phone", "TestSupport"]),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Keys", "Phone", "Policy", "TestSupport"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
-        .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "TestSupport"]),
+        .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "LetheCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -86,10 +86,6 @@ public struct BackupEssentials: Codable, Sendable, Equatable {
 enum BackupClock {
     /// `20261125T200102Z-3fa2`: sorts by time; the suffix keeps two backups of one second apart.
     static func newId(_ date: Date) throws -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date) + "-" + Hex.encode(try SecureRandom.bytes(2))
+        return Timestamps.compact(date) + "-" + Hex.encode(try SecureRandom.bytes(2))
     }
 }

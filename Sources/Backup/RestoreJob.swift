@@ -7,6 +7,7 @@ import Policy
 import Postgres
 import Purge
 import Schema
+import Subject
 import Zstd
 
 /// `lethe backup verify`: authenticates every byte of a backup without any database, then has `pg_restore --list`
@@ -98,6 +99,9 @@ public struct RestoreJob {
         public var tables: [BackupEssentials.Table] = []
         public var rowsPurgedAfterRestore: Int64 = 0
         public var shredsReplayed = 0
+        /// Erasures done in the live database after the backup was taken, applied again, and the rows they removed.
+        public var erasuresReplayed = 0
+        public var rowsErasedAgain = 0
         public var retentionFromLiveDatabase = false
     }
 
@@ -142,6 +146,8 @@ public struct RestoreJob {
                                          hint: "it ran in one transaction, so the target is as it was")
         }
         for old in setAside.values { try target.execute("DROP SCHEMA \(old.quoted) CASCADE") }
+        // A backup taken by an older lethe lacks the newer lethe tables the replay below writes to.
+        if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: target) }
         report.tables = try selected.map { table in
             let name = try QualifiedName(parsing: table.name)
             let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
@@ -150,6 +156,7 @@ public struct RestoreJob {
         try replay(into: target, report: &report)
         try AuditLog.append(target, action: "restore", target: "backup \(id)", details: [
             "rows_purged_after_restore": .int(report.rowsPurgedAfterRestore), "shreds_replayed": .int(Int64(report.shredsReplayed)),
+            "erasures_replayed": .int(Int64(report.erasuresReplayed)), "rows_erased_again": .int(Int64(report.rowsErasedAgain)),
         ])
         if let live {
             try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])
@@ -224,8 +231,12 @@ public struct RestoreJob {
                 }
             }
             report.retentionFromLiveDatabase = true
+            let erasures = try TombstoneReplay(target: target, policy: policy, keyring: keyring, logger: logger).replay(try Tombstones(live).all())
+            report.erasuresReplayed = erasures.tombstonesReplayed
+            report.rowsErasedAgain = erasures.rowsErasedAgain
         } else {
-            logger.warning("live database not reachable: retention re-applied with the overrides and holds stored in the backup")
+            logger.warning("live database not reachable: retention re-applied with the overrides and holds stored in the backup; erasures done since the backup are NOT replayed",
+                           metadata: ["hint": "rerun the restore with the live database reachable (--database-url) so erased people stay erased"])
         }
         let purge = try PurgeJob(target, policy: policy).run(scope: PurgeScope(), wait: true)
         report.rowsPurgedAfterRestore = purge.tables.reduce(0) { $0 + $1.totalRows }

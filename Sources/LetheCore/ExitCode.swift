@@ -16,6 +16,8 @@ public enum LetheExitCode: Int32, CaseIterable, Sendable {
     case config = 78
     /// Authentication or integrity failure: a tampered backup, a ciphertext that does not open, a wrong key.
     case integrity = 79
+    /// Refused because a legal hold covers the data (an erasure of a held customer's rows).
+    case legalHold = 80
 
     public var meaning: String {
         switch self {
@@ -32,6 +34,7 @@ public enum LetheExitCode: Int32, CaseIterable, Sendable {
         case .noPermission: "permission denied (file modes, database privileges)"
         case .config: "configuration error (schema or migrations out of step)"
         case .integrity: "integrity or authentication failure"
+        case .legalHold: "refused: a legal hold covers the data"
         }
     }
 }

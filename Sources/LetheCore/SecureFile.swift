@@ -63,3 +63,78 @@ public enum SecureFile {
         guard fsync(fd) == 0 else { throw LetheError(.ioError, "cannot fsync \(path): \(String(cString: strerror(errno)))") }
     }
 }
+
+/// A private file written in pieces (exports): created with mode 0600 as `<path>.partial`, buffered, then
+/// fsynced and moved into place by `commit`. A killed run leaves only the `.partial`, never a short file
+/// under the final name; an uncommitted writer removes it.
+public final class SecureFileWriter {
+    public let path: String
+    private let partial: String
+    private let replacing: Bool
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private var done = false
+
+    /// With `replacing`, an existing file at `path` is replaced on commit; otherwise commit refuses it (exit 73).
+    public init(path: String, replacing: Bool) throws(LetheError) {
+        self.path = path
+        self.partial = path + ".partial"
+        self.replacing = replacing
+        unlink(partial)
+        fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw LetheError(.cannotCreate, "cannot create \(partial): \(String(cString: strerror(errno)))", hint: "check the directory exists and is writable")
+        }
+        buffer.reserveCapacity(1 << 16)
+        if !replacing && FileManager.default.fileExists(atPath: path) {
+            abandon()
+            throw LetheError(.cannotCreate, "\(path) already exists; refusing to overwrite it", hint: "choose another directory, or move the existing file away first")
+        }
+    }
+
+    public func write(_ text: String) throws(LetheError) { try write(Array(text.utf8)) }
+
+    public func write(_ bytes: [UInt8]) throws(LetheError) {
+        buffer += bytes
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    private func flush() throws(LetheError) {
+        var offset = 0
+        while offset < buffer.count {
+            let written = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            guard written > 0 else { throw LetheError(.ioError, "cannot write \(partial): \(String(cString: strerror(errno)))") }
+            offset += written
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, fsyncs and moves the file into place.
+    public func commit() throws(LetheError) {
+        try flush()
+        guard fsync(fd) == 0 else { throw LetheError(.ioError, "cannot fsync \(partial): \(String(cString: strerror(errno)))") }
+        close(fd)
+        fd = -1
+        if replacing {
+            guard rename(partial, path) == 0 else { throw LetheError(.ioError, "cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))") }
+        } else {
+            // link() fails if the final name appeared meanwhile, where rename() would silently replace it.
+            guard link(partial, path) == 0 else {
+                let exists = errno == EEXIST
+                abandon()
+                throw LetheError(.cannotCreate, exists ? "\(path) already exists; refusing to overwrite it" : "cannot create \(path): \(String(cString: strerror(errno)))")
+            }
+            unlink(partial)
+        }
+        done = true
+    }
+
+    /// Removes the partial file.
+    public func abandon() {
+        if fd >= 0 { close(fd); fd = -1 }
+        if !done { unlink(partial) }
+        done = true
+    }
+
+    deinit { abandon() }
+}

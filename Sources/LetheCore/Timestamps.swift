@@ -16,6 +16,13 @@ public enum Timestamps {
         return formatter.string(from: date)
     }
 
+    /// Basic format for names of files and ids: `20261125T185856Z`.
+    public static func compact(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
+        return formatter.string(from: date)
+    }
+
     /// Parses ISO-8601 with an offset, with or without fractional seconds.
     public static func parseISO(_ text: String) -> Date? { ISOTimestampParser().parse(text) }
 

@@ -93,6 +93,15 @@ public struct ISODuration: Hashable, Sendable, CustomStringConvertible {
         return text == "P" ? "PT0S" : text
     }
 
+    /// For people: "6 months", "30 days", "1 month and 15 days".
+    public var humanDescription: String {
+        func unit(_ n: Int, _ name: String) -> String? { n > 0 ? "\(n) \(name)\(n == 1 ? "" : "s")" : nil }
+        let parts = [unit(months, "month"), unit(days, "day"), unit(seconds / 3600, "hour"), unit((seconds % 3600) / 60, "minute"), unit(seconds % 60, "second")]
+            .compactMap { $0 }
+        guard let last = parts.last else { return "0 seconds" }
+        return parts.count == 1 ? last : parts.dropLast().joined(separator: ", ") + " and " + last
+    }
+
     /// Parses a retention period: positive and never longer than the six-month ceiling.
     /// The reason text names the value (a period is not personal data) and the rule.
     public static func retention(_ text: String) -> Result<ISODuration, LetheError> {

@@ -10,7 +10,8 @@ struct PolicyBuilder {
 
     static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
-                                         "intake", "backup", "category"]
+                                         "intake", "backup", "category", "subject_via"]
+    static let subjectViaKeys: Set<String> = ["table", "column"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
     static let backupKeys: Set<String> = ["keep", "repo"]
     static let dpoKeys: Set<String> = ["controller", "contact", "purposes", "recipients", "source", "rights", "authority"]
@@ -43,6 +44,16 @@ struct PolicyBuilder {
         var seen = Set<QualifiedName>()
         for table in tables where !seen.insert(table.name).inserted {
             issues.list.append("\(issues.source):\(table.line): tables: \(table.name) is listed twice")
+        }
+        for table in tables {
+            guard let via = table.subjectVia else { continue }
+            guard let parent = tables.first(where: { $0.name == via.table }) else {
+                issues.list.append("\(issues.source):\(table.line): tables: \(table.name).subject_via.table: \(via.table) is not one of the policy's tables")
+                continue
+            }
+            if parent.blindIndexes.isEmpty {
+                issues.list.append("\(issues.source):\(table.line): tables: \(table.name).subject_via.table: \(via.table) has no blind index to find a person by")
+            }
         }
         let backup = self.backup(top["backup"])
         let dpo = self.dpo(top["dpo"])
@@ -111,9 +122,22 @@ struct PolicyBuilder {
         }
         let backup = map["backup"].flatMap { bool($0, "\(path).backup") } ?? false
         let category = map["category"].flatMap { string($0, "\(path).category") }
+        var subjectVia: SubjectLink?
+        if let viaNode = map["subject_via"], let via = mapping(viaNode, "\(path).subject_via", allowed: Self.subjectViaKeys) {
+            let column = via["column"].flatMap { identifier($0, "\(path).subject_via.column") }
+            var parent: QualifiedName?
+            if let tableNode = via["table"], let text = string(tableNode, "\(path).subject_via.table") {
+                do { parent = try QualifiedName(parsing: text, defaultSchema: "public") } catch { issues.add(tableNode, "\(path).subject_via.table", error.message) }
+            }
+            if via["table"] == nil || via["column"] == nil {
+                issues.add(viaNode, "\(path).subject_via", "needs both table (where the person is found) and column (holding that table's row id)")
+            }
+            if let parent, let column { subjectVia = SubjectLink(table: parent, column: column) }
+            if customer == nil { issues.add(viaNode, "\(path).subject_via", "a table linked to a data subject needs a customer column") }
+        }
         return TablePolicy(name: name, idColumn: idColumn, timestampColumn: timestamp, customerColumn: customer,
                            retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
-                           backup: backup, category: category, line: node.mark?.line ?? 0)
+                           backup: backup, category: category, subjectVia: subjectVia, line: node.mark?.line ?? 0)
     }
 
     private mutating func backup(_ node: Node?) -> BackupPolicy? {

@@ -22,6 +22,12 @@ public struct RetentionPolicy: Sendable {
         tables.first { $0.name.description == name || $0.name.name.name == name }
     }
 
+    /// Tables where a data subject is found through a blind index.
+    public var subjectTables: [TablePolicy] { tables.filter { !$0.blindIndexes.isEmpty } }
+
+    /// Tables whose rows follow those of `parent` (subject_via).
+    public func tables(linkedTo parent: TablePolicy) -> [TablePolicy] { tables.filter { $0.subjectVia?.table == parent.name } }
+
     /// Tables purged by age (those with a timestamp column).
     public var retentionTables: [TablePolicy] { tables.filter { $0.retention != nil } }
 }
@@ -44,8 +50,17 @@ public struct TablePolicy: Sendable {
     public let backup: Bool
     /// Category of data, as the DPO cover sheet names it.
     public let category: String?
+    /// Rows about a data subject found through another table (delivery reports through their message).
+    public let subjectVia: SubjectLink?
     /// 1-based line of the table's entry in the policy file.
     public let line: Int
+}
+
+/// `subject_via: { table: sms.messages, column: message_id }`: a row of this table is about the person of the
+/// row of `table` whose id is in `column`.
+public struct SubjectLink: Sendable, Equatable {
+    public let table: QualifiedName
+    public let column: SQLIdentifier
 }
 
 public struct IntakePolicy: Sendable, Equatable {

@@ -35,6 +35,7 @@ public struct PolicyDatabaseCheck {
             for (column, indexColumn) in table.blindIndexes.sorted(by: { $0.key < $1.key }) {
                 expect(indexColumn, "blind_index.\(column)", types: ["bytea"])
             }
+            expect(table.subjectVia?.column, "subject_via.column", types: ["bigint", "integer"])
         }
         return problems
     }

@@ -67,15 +67,32 @@ public struct RequestRegister {
 
     /// Closes a request (an export or erasure given --request does it too).
     public func close(id: Int64, by: String = OperatorIdentity.osUser) throws -> Request {
-        try db.transaction {
-            let current = try fetch(id)
-            guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is already closed") }
-            let request = try Self.decode(try db.query("""
-                UPDATE lethe.requests SET closed_at = now(), closed_by = session_user || '/' || $2 WHERE id = $1 RETURNING \(Self.columns)
-                """, [.int(id), .text(by)]).single("request"))
-            try AuditLog.append(db, action: "request.close", target: "request \(id)", details: ["overdue": .bool(request.closedAt! > request.dueAt)])
-            return request
+        try db.transaction { try closeInTransaction(id: id, by: by) }
+    }
+
+    /// Closes a request inside the caller's transaction, so an export or erasure and its closing commit together.
+    func closeInTransaction(id: Int64, by: String = OperatorIdentity.osUser) throws -> Request {
+        let current = try fetch(id, forUpdate: true)
+        guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is already closed") }
+        let request = try Self.decode(try db.query("""
+            UPDATE lethe.requests SET closed_at = now(), closed_by = session_user || '/' || $2 WHERE id = $1 RETURNING \(Self.columns)
+            """, [.int(id), .text(by)]).single("request"))
+        try AuditLog.append(db, action: "request.close", target: "request \(id)", details: ["overdue": .bool(request.closedAt! > request.dueAt)])
+        return request
+    }
+
+    /// The open request of this kind an export or erasure answers; refused before any work when it is closed,
+    /// missing or of the other kind.
+    func requireOpen(_ id: Int64, kind: Kind) throws -> Request {
+        let request = try fetch(id)
+        guard request.closedAt == nil else {
+            throw LetheError.dataError("request \(id) is already closed", hint: "open a new request ('lethe requests open') for a new answer")
         }
+        guard request.kind == kind.rawValue else {
+            throw LetheError.usage("request \(id) is an \(request.kind) request, not an \(kind.rawValue) request",
+                                   hint: "'subject export' answers access requests, 'subject erase' erasure requests")
+        }
+        return request
     }
 
     public func list(openOnly: Bool = false) throws -> [Request] {
@@ -86,8 +103,8 @@ public struct RequestRegister {
     /// Open requests past their due date.
     public func overdue() throws -> [Request] { try list(openOnly: true).filter(\.overdue) }
 
-    func fetch(_ id: Int64) throws -> Request {
-        guard let row = try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE id = $1", [.int(id)]).first else {
+    func fetch(_ id: Int64, forUpdate: Bool = false) throws -> Request {
+        guard let row = try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE id = $1 \(forUpdate ? "FOR UPDATE" : "")", [.int(id)]).first else {
             throw LetheError.noInput("no request \(id)", hint: "see 'lethe requests list'")
         }
         return try Self.decode(row)

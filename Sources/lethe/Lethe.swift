@@ -35,6 +35,7 @@ struct Lethe: ParsableCommand {
             BackupCommand.self,
             RestoreCommand.self,
             RequestsCommand.self,
+            SubjectCommand.self,
             ExitCodesCommand.self,
         ]
     )

@@ -170,8 +170,9 @@ struct RestoreCommand: LetheCommand {
         discussion: """
             Nothing is touched unless the whole backup authenticates and pg_restore can read it. A target that already
             holds the backup's tables is refused unless --clean. pg_restore runs in one transaction. Afterwards the
-            live database's retention overrides, legal holds and shredded keys (from --database-url / LETHE_DATABASE_URL
-            / PG*) are applied and the target is purged, so a restore never brings back data removed since.
+            live database's retention overrides, legal holds, shredded keys and subject erasures (from --database-url /
+            LETHE_DATABASE_URL / PG*) are applied and the target is purged, so a restore never brings back data removed
+            since: every person erased after the backup was taken is erased again, and the report counts those rows.
 
             Examples:
               lethe restore 20261125T020000Z-3fa2 --target-database postgresql://ops@restore-host/sms_restore --dry-run
@@ -198,7 +199,7 @@ struct RestoreCommand: LetheCommand {
         do {
             live = try database.connect()
         } catch let error as LetheError where error.code == .unavailable {
-            Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup")
+            Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are not replayed")
             live = nil
         }
         let report = try RestoreJob(live: live, policy: policy, keyring: try keyring.load(), repository: try repository.repository(policy))
@@ -208,6 +209,7 @@ struct RestoreCommand: LetheCommand {
         Output.table(["TABLE", "ROWS"], report.tables.filter(\.data).map { [$0.name, "\($0.rows)"] })
         if !dryRun {
             Output.line("retention re-applied\(report.retentionFromLiveDatabase ? " with the live database's overrides and holds" : ""): \(report.rowsPurgedAfterRestore) row(s) purged; \(report.shredsReplayed) shredded key(s) replayed")
+            Output.line("erasures replayed: \(report.erasuresReplayed) erased subject(s) since the backup, \(report.rowsErasedAgain) row(s) erased again")
         }
     }
 }

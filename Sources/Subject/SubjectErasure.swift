@@ -1,0 +1,122 @@
+import Audit
+import Foundation
+import Keys
+import LetheCore
+import Logging
+import Phone
+import Policy
+import Postgres
+
+/// `lethe subject erase` (GDPR art. 17): deletes every row about one phone number in every policy table, records
+/// a tombstone (fingerprint only, never the number) so that restores erase them again, and returns the receipt.
+/// One transaction: killed at any point, nothing is erased and the rerun does it all. A customer under legal hold
+/// stops it before anything is deleted.
+public struct SubjectErasure {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+    let keyring: Keyring
+    let logger: Logger
+
+    public init(db: PostgresConnection, policy: RetentionPolicy, keyring: Keyring, logger: Logger = Logger(label: "lethe.subject")) {
+        self.db = db
+        self.policy = policy
+        self.keyring = keyring
+        self.logger = logger
+    }
+
+    public struct Receipt: Sendable, Encodable {
+        public let tombstone: Int64?
+        public let request: Int64?
+        public let erasedAt: Date
+        public let dryRun: Bool
+        /// Rows removed (or, with --dry-run, that would be), per table, every policy table listed.
+        public let rowsRemoved: [String: Int]
+        public let totalRows: Int
+        public let collisionsKept: Int
+        public let unreadable: Int
+    }
+
+    public func run(number: PhoneNumber, request requestId: Int64?, dryRun: Bool) throws -> Receipt {
+        let register = RequestRegister(db)
+        if let requestId { _ = try register.requireOpen(requestId, kind: .erasure) }
+        let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
+        let confirmation = try SubjectConfirmation(keyring: keyring)
+        let fingerprint = try SubjectFingerprint(number, blindIndex: vault.blindIndex, confirmation: confirmation)
+        let locator = SubjectLocator(db: db, policy: policy, vault: vault, confirmation: confirmation, logger: logger)
+
+        return try db.transaction {
+            // Holds are taken and released under this lock by `lethe hold`; a hold placed now waits for this erasure.
+            try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE")
+            let findings = try locator.locate(fingerprint, content: .identity)
+            try refuseIfHeld(findings)
+            var removed = Dictionary(uniqueKeysWithValues: policy.subjectTables.flatMap { [$0] + policy.tables(linkedTo: $0) }.map { ($0.name.description, 0) })
+            removed.merge(findings.countsByTable) { $1 }
+            let erasedAt = Date()
+            guard !dryRun else {
+                return Receipt(tombstone: nil, request: requestId, erasedAt: erasedAt, dryRun: true, rowsRemoved: removed,
+                               totalRows: findings.rows.count, collisionsKept: findings.collisions, unreadable: findings.unreadable)
+            }
+            let deleted = try SubjectRowDeleter(db: db, policy: policy).delete(findings.rows.map { ($0.table, $0.id) })
+            let tombstone = try Tombstones(db).record(fingerprint, request: requestId, removed: deleted, rows: findings.rows.map { ($0.table.name.description, $0.id) })
+            removed.merge(deleted) { $1 }
+            try AuditLog.append(db, action: "subject.erase", target: "tombstone \(tombstone)", details: [
+                "request": requestId.map { .int($0) } ?? .null,
+                "rows_removed": .object(removed.mapValues { .int(Int64($0)) }),
+            ])
+            if let requestId { _ = try register.closeInTransaction(id: requestId) }
+            return Receipt(tombstone: tombstone, request: requestId, erasedAt: erasedAt, dryRun: false, rowsRemoved: removed,
+                           totalRows: deleted.values.reduce(0, +), collisionsKept: findings.collisions, unreadable: findings.unreadable)
+        }
+    }
+
+    private func refuseIfHeld(_ findings: SubjectLocator.Findings) throws {
+        let customers = Set(findings.rows.compactMap(\.customer)).sorted()
+        guard !customers.isEmpty else { return }
+        let holds = try db.query("""
+            SELECT id, customer_id FROM lethe.legal_holds
+            WHERE customer_id = ANY($1::bigint[]) AND released_at IS NULL AND (until IS NULL OR until > now()) ORDER BY id
+            """, [.text(SubjectLocator.arrayLiteral(customers))]).rows
+        guard let first = holds.first else { return }
+        let named = try holds.map { "hold \(try $0.int("id")) on customer \(try $0.int("customer_id"))" }.joined(separator: ", ")
+        throw LetheError(.legalHold, "refusing to erase: this person's data includes rows of a customer under legal hold (\(named)); nothing was erased",
+                         hint: "the hold must be released first ('lethe hold release --customer \(try first.int("customer_id"))') once the legal obligation ends")
+    }
+}
+
+/// Deletes located rows table by table, children (subject_via) before parents.
+struct SubjectRowDeleter {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+
+    /// Returns rows actually deleted per table.
+    func delete(_ rows: [(TablePolicy, Int64)]) throws -> [String: Int] {
+        var deleted: [String: Int] = [:]
+        let ordered = policy.tables.filter { $0.subjectVia != nil } + policy.tables.filter { $0.subjectVia == nil }
+        for table in ordered {
+            let ids = rows.filter { $0.0.name == table.name }.map(\.1)
+            guard !ids.isEmpty else { continue }
+            deleted[table.name.description, default: 0] += try db.execute(
+                "DELETE FROM \(table.name.quoted) WHERE \(table.idColumn.quoted) = ANY($1::bigint[])", [.text(SubjectLocator.arrayLiteral(ids))])
+        }
+        return deleted
+    }
+}
+
+extension SubjectErasure {
+    /// Writes the receipt as `erasure-<request or tombstone>.json`, mode 0600, for the DPO's file.
+    public static func writeReceipt(_ receipt: Receipt, directory: String) throws -> String {
+        try ExportDirectory.prepare(directory)
+        let name = "erasure-" + (receipt.request.map { "request-\($0)" } ?? "tombstone-\(receipt.tombstone ?? 0)") + ".json"
+        let path = (directory as NSString).appendingPathComponent(name)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamps.iso(date))
+        }
+        let writer = try SecureFileWriter(path: path, replacing: false)
+        try writer.write(Array(try encoder.encode(receipt)) + [0x0A])
+        try writer.commit()
+        return path
+    }
+}

@@ -1,0 +1,85 @@
+import Keys
+import LetheCore
+import Logging
+import Policy
+import Postgres
+
+/// Every row about one person, table by table: rows whose blind index matches and whose decrypted number is
+/// confirmed, then the rows linked to those (`subject_via`, e.g. delivery reports of the messages).
+public struct SubjectLocator {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+    let vault: Vault
+    let confirmation: SubjectConfirmation
+    let logger: Logger
+
+    public init(db: PostgresConnection, policy: RetentionPolicy, vault: Vault, confirmation: SubjectConfirmation,
+                logger: Logger = Logger(label: "lethe.subject")) {
+        self.db = db
+        self.policy = policy
+        self.vault = vault
+        self.confirmation = confirmation
+        self.logger = logger
+    }
+
+    /// What a search found: confirmed rows, and how many candidates the blind index gave that were someone
+    /// else (collisions) or could not be opened (shredded key, tampered value).
+    struct Findings {
+        var rows: [ExportedRow] = []
+        var candidates = 0
+        var collisions = 0
+        var unreadable = 0
+
+        var countsByTable: [String: Int] {
+            rows.reduce(into: [:]) { $0[$1.table.name.description, default: 0] += 1 }
+        }
+
+        func ids(in table: TablePolicy) -> [Int64] { rows.filter { $0.table.name == table.name }.map(\.id) }
+    }
+
+    func locate(_ fingerprint: SubjectFingerprint, content: SubjectRowReader.Content) throws -> Findings {
+        let reader = SubjectRowReader(db: db, vault: vault)
+        var findings = Findings()
+        for table in policy.subjectTables {
+            var confirmed: [ExportedRow] = []
+            for (column, indexColumn) in table.blindIndexes.sorted(by: { $0.key < $1.key }) {
+                // Candidates are read without their content: only the indexed number is opened, so a colliding
+                // person's other values are never decrypted.
+                let candidates = try reader.read(table, where: "t.\(indexColumn.quoted) = $1", [.bytes(fingerprint.blindIndex)], content: .identity)
+                findings.candidates += candidates.count
+                for candidate in candidates where !confirmed.contains(where: { $0.id == candidate.exported.id }) {
+                    guard let sealed = candidate.sealed[column], let customer = candidate.exported.customer else { continue }
+                    let plaintext: [UInt8]
+                    do {
+                        plaintext = try vault.open(sealed, EnvelopeContext(table: table.name.description, column: column.name, customer: customer),
+                                                   row: candidate.exported.id)
+                    } catch let error as LetheError where error.code == .integrity {
+                        findings.unreadable += 1
+                        logger.warning("a candidate row cannot be opened; it is neither exported nor erased",
+                                       metadata: ["table": "\(table.name)", "row": "\(candidate.exported.id)", "reason": "\(error.message)"])
+                        continue
+                    }
+                    if try confirmation.matches(plaintext, fingerprint) {
+                        confirmed.append(candidate.exported)
+                    } else {
+                        findings.collisions += 1
+                    }
+                }
+            }
+            let parents = confirmed.map(\.id)
+            if content == .full && !parents.isEmpty {
+                confirmed = try reader.read(table, where: "t.\(table.idColumn.quoted) = ANY($1::bigint[])", [.text(Self.arrayLiteral(parents))],
+                                            content: .full).map(\.exported)
+            }
+            findings.rows += confirmed
+            for linked in policy.tables(linkedTo: table) where !parents.isEmpty {
+                guard let via = linked.subjectVia else { continue }
+                findings.rows += try reader.read(linked, where: "t.\(via.column.quoted) = ANY($1::bigint[])", [.text(Self.arrayLiteral(parents))],
+                                                 content: content).map(\.exported)
+            }
+        }
+        return findings
+    }
+
+    static func arrayLiteral(_ ids: [Int64]) -> String { "{" + ids.map(String.init).joined(separator: ",") + "}" }
+}

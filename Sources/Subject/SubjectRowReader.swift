@@ -1,0 +1,134 @@
+import Foundation
+import Keys
+import LetheCore
+import Policy
+import Postgres
+
+/// One row of a policy table as an export shows it: every column (personal ones decrypted), its owner, and
+/// when retention will delete it.
+struct ExportedRow {
+    let table: TablePolicy
+    let id: Int64
+    let customer: Int64?
+    /// Column name -> JSON value (JSONSerialization types).
+    var fields: [String: Any]
+    /// The period that applies to this row (the shorter of the table's and the customer's), nil if not purged by age.
+    let retention: String?
+    /// When retention deletes it; nil while its customer is under legal hold, or if not purged by age.
+    let deletionDue: Date?
+    let held: Bool
+    /// Personal columns that could not be opened (shredded key, tampered value), by name.
+    var unreadable: [String] = []
+
+    /// The JSON object written for this row.
+    var document: [String: Any] {
+        var document: [String: Any] = ["table": table.name.description, "row_id": id, "fields": fields]
+        document["customer_id"] = customer ?? NSNull()
+        if let retention { document["retention"] = retention }
+        if table.retention != nil {
+            document["deletion_due"] = deletionDue.map { Timestamps.iso($0) } ?? NSNull()
+            document["legal_hold"] = held
+        }
+        if !unreadable.isEmpty { document["unreadable_columns"] = unreadable }
+        return document
+    }
+}
+
+/// Reads rows of one policy table by a SQL predicate, with their retention facts, decrypting what is asked:
+/// every personal column (exports), or none (erasure, which only needs ids and owners).
+struct SubjectRowReader {
+    let db: PostgresConnection
+    let vault: Vault?
+
+    /// What to read of each row.
+    enum Content {
+        /// Ids, owners and the raw personal columns (for confirmation), no document.
+        case identity
+        /// Every column, personal ones decrypted.
+        case full
+    }
+
+    struct RawRow {
+        var exported: ExportedRow
+        /// Personal column -> stored (sealed) bytes.
+        let sealed: [SQLIdentifier: [UInt8]]
+    }
+
+    /// `predicate` is SQL over alias `t` using parameters `$1…$n` given in `parameters`.
+    func read(_ table: TablePolicy, where predicate: String, _ parameters: [SQLValue], content: Content,
+              orderAndLimit: String = "ORDER BY 1") throws -> [RawRow] {
+        let t = "t"
+        var select = ["\(t).\(table.idColumn.quoted)::bigint AS lethe_row_id",
+                      table.customerColumn.map { "\(t).\($0.quoted)::bigint AS lethe_customer" } ?? "NULL::bigint AS lethe_customer"]
+        for (index, column) in table.personalColumns.enumerated() { select.append("\(t).\(column.quoted) AS lethe_p\(index)") }
+        if content == .full {
+            let hidden = table.personalColumns.map { "'\($0.name.replacingOccurrences(of: "'", with: "''"))'" }
+            select.append("(to_jsonb(\(t)) \(hidden.isEmpty ? "" : "- ARRAY[\(hidden.joined(separator: ", "))]::text[]"))::text AS lethe_doc")
+        }
+        var joins = ""
+        var parameters = parameters
+        if let timestamp = table.timestampColumn, let retention = table.retention, let customer = table.customerColumn {
+            parameters += [.text(retention.description), .text(ISODuration.ceiling.description), .text(retention.description)]
+            let r = "$\(parameters.count - 2)::interval", c = "$\(parameters.count - 1)::interval", label = "$\(parameters.count)::text"
+            let ts = "\(t).\(timestamp.quoted)"
+            joins = """
+                LEFT JOIN lethe.retention_overrides o ON o.customer_id = \(t).\(customer.quoted)
+                LEFT JOIN LATERAL (SELECT true AS held FROM lethe.legal_holds h WHERE h.customer_id = \(t).\(customer.quoted)
+                    AND h.released_at IS NULL AND (h.until IS NULL OR h.until > now()) LIMIT 1) h ON true
+                """
+            select += [
+                "CASE WHEN o.period_interval IS NOT NULL AND \(ts) + o.period_interval < \(ts) + \(r) THEN o.period ELSE \(label) END AS lethe_retention",
+                "least(\(ts) + \(r), \(ts) + \(c), \(ts) + o.period_interval) AS lethe_due",
+                "coalesce(h.held, false) AS lethe_held",
+            ]
+        } else {
+            select += ["NULL::text AS lethe_retention", "NULL::timestamptz AS lethe_due", "false AS lethe_held"]
+        }
+        let rows = try db.query("SELECT \(select.joined(separator: ", ")) FROM \(table.name.quoted) \(t) \(joins) WHERE \(predicate) \(orderAndLimit)",
+                                parameters).rows
+        return try rows.map { row in
+            var sealed: [SQLIdentifier: [UInt8]] = [:]
+            for (index, column) in table.personalColumns.enumerated() {
+                if let bytes = try row.optionalBytes("lethe_p\(index)") { sealed[column] = bytes }
+            }
+            var fields: [String: Any] = [:]
+            if content == .full, let doc = try row.optionalString("lethe_doc"),
+               let object = try? JSONSerialization.jsonObject(with: Data(doc.utf8)) as? [String: Any] {
+                fields = object
+                for index in table.blindIndexes.values {
+                    // bytea comes out of to_jsonb as "\\x…"; the blind index is shown as plain hex.
+                    if let text = fields[index.name] as? String, text.hasPrefix("\\x") {
+                        fields[index.name] = String(text.dropFirst(2))
+                    }
+                }
+            }
+            let held = try row.bool("lethe_held")
+            var exported = ExportedRow(table: table, id: try row.int("lethe_row_id"), customer: try row.optionalInt("lethe_customer"), fields: fields,
+                                       retention: try row.optionalString("lethe_retention"), deletionDue: held ? nil : try row.optionalDate("lethe_due"),
+                                       held: held)
+            if content == .full { try decrypt(&exported, sealed) }
+            return RawRow(exported: exported, sealed: sealed)
+        }
+    }
+
+    /// Opens every personal column into the row's fields; a value that does not open is listed, never guessed.
+    private func decrypt(_ row: inout ExportedRow, _ sealed: [SQLIdentifier: [UInt8]]) throws {
+        for column in row.table.personalColumns {
+            guard let bytes = sealed[column] else {
+                row.fields[column.name] = NSNull()
+                continue
+            }
+            guard let vault, let customer = row.customer else {
+                row.unreadable.append(column.name)
+                continue
+            }
+            do {
+                let plaintext = try vault.open(bytes, EnvelopeContext(table: row.table.name.description, column: column.name, customer: customer), row: row.id)
+                row.fields[column.name] = String(validating: plaintext, as: UTF8.self) ?? Data(plaintext).base64EncodedString()
+            } catch let error as LetheError where error.code == .integrity {
+                row.fields[column.name] = NSNull()
+                row.unreadable.append(column.name)
+            }
+        }
+    }
+}

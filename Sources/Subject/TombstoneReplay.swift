@@ -1,0 +1,67 @@
+import Audit
+import Keys
+import LetheCore
+import Logging
+import Policy
+import Postgres
+
+/// After a restore: erases again everyone the live database erased after the backup was taken, i.e. every
+/// live tombstone the restored `lethe.tombstones` does not hold (no clock comparison). Rows are found as an
+/// erasure finds them (blind index, confirmed by the tombstone's keyed hash) and by the row ids the erasure
+/// recorded, which also catches delivery reports whose messages were never backed up.
+public struct TombstoneReplay {
+    let target: PostgresConnection
+    let policy: RetentionPolicy
+    let keyring: Keyring
+    let logger: Logger
+
+    public init(target: PostgresConnection, policy: RetentionPolicy, keyring: Keyring, logger: Logger = Logger(label: "lethe.restore")) {
+        self.target = target
+        self.policy = policy
+        self.keyring = keyring
+        self.logger = logger
+    }
+
+    public struct Result: Sendable, Encodable {
+        public var tombstonesReplayed = 0
+        public var rowsErasedAgain = 0
+    }
+
+    public func replay(_ live: [Tombstones.Tombstone]) throws -> Result {
+        let present = Set(try Tombstones(target).all().map(\.id))
+        let missing = live.filter { !present.contains($0.id) }
+        var result = Result()
+        guard !missing.isEmpty else { return result }
+        let vault = try Vault(db: target, keyring: keyring, blindIndexBits: policy.blindIndexBits)
+        let locator = SubjectLocator(db: target, policy: policy, vault: vault, confirmation: try SubjectConfirmation(keyring: keyring), logger: logger)
+        let deleter = SubjectRowDeleter(db: target, policy: policy)
+        for tombstone in missing {
+            if tombstone.fingerprint.blindIndexBits != policy.blindIndexBits {
+                logger.warning("tombstone recorded with another blind_index_bits; only the rows it listed are erased again",
+                               metadata: ["tombstone": "\(tombstone.id)"])
+            }
+            let erased = try target.transaction {
+                var rows: [(TablePolicy, Int64)] = []
+                if tombstone.fingerprint.blindIndexBits == policy.blindIndexBits {
+                    rows += try locator.locate(tombstone.fingerprint, content: .identity).rows.map { ($0.table, $0.id) }
+                }
+                for table in policy.tables {
+                    let listed = tombstone.rows[table.name.description] ?? []
+                    rows += listed.map { (table, $0) }
+                    for linked in policy.tables(linkedTo: table) where !listed.isEmpty {
+                        guard let via = linked.subjectVia else { continue }
+                        rows += try target.query("SELECT \(linked.idColumn.quoted)::bigint AS id FROM \(linked.name.quoted) WHERE \(via.column.quoted) = ANY($1::bigint[])",
+                                                 [.text(SubjectLocator.arrayLiteral(listed))]).rows.map { (linked, try $0.int("id")) }
+                    }
+                }
+                let deleted = try deleter.delete(rows).values.reduce(0, +)
+                try Tombstones(target).copy(tombstone)
+                try AuditLog.append(target, action: "subject.erase.replay", target: "tombstone \(tombstone.id)", details: ["rows_removed": .int(Int64(deleted))])
+                return deleted
+            }
+            result.tombstonesReplayed += 1
+            result.rowsErasedAgain += erased
+        }
+        return result
+    }
+}

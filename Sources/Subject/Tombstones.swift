@@ -1,0 +1,73 @@
+import Foundation
+import LetheCore
+import Postgres
+
+/// `lethe.tombstones`: one row per erasure, holding the person's fingerprint, the receipt, and the ids of
+/// the rows removed (`lethe.tombstone_rows`).
+public struct Tombstones {
+    let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    public struct Tombstone: Sendable {
+        public let id: Int64
+        public let erasedAt: String
+        public let requestId: Int64?
+        public let fingerprint: SubjectFingerprint
+        public let rowsRemoved: String
+        public let erasedByDbUser: String
+        public let erasedByOsUser: String
+        /// Table -> ids of the rows the erasure removed.
+        public let rows: [String: [Int64]]
+    }
+
+    /// Records an erasure in the caller's transaction; returns the tombstone id.
+    func record(_ fingerprint: SubjectFingerprint, request: Int64?, removed: [String: Int], rows: [(String, Int64)]) throws -> Int64 {
+        let receipt = String(decoding: try ExportJSON.encode(removed), as: UTF8.self)
+        let id = try db.query("""
+            INSERT INTO lethe.tombstones (request_id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_os_user)
+            VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING id
+            """, [request.map { .int($0) } ?? .null, .bytes(fingerprint.blindIndex), .int(Int64(fingerprint.blindIndexBits)),
+                  .bytes(fingerprint.hmac), .text(receipt), .text(OperatorIdentity.osUser)]).single("tombstone").int("id")
+        try insertRows(id, rows)
+        return id
+    }
+
+    private func insertRows(_ id: Int64, _ rows: [(String, Int64)]) throws {
+        for (table, group) in Dictionary(grouping: rows, by: \.0) {
+            try db.execute("""
+                INSERT INTO lethe.tombstone_rows (tombstone_id, table_name, row_id) SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING
+                """, [.int(id), .text(table), .text(SubjectLocator.arrayLiteral(group.map(\.1)))])
+        }
+    }
+
+    /// Copies a tombstone recorded in another database (the live one) into this one, under the same id.
+    func copy(_ tombstone: Tombstone) throws {
+        try db.execute("""
+            INSERT INTO lethe.tombstones (id, erased_at, request_id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_db_user, erased_by_os_user)
+            VALUES ($1, $2::timestamptz, NULL, $3, $4, $5, $6::jsonb, $7, $8)
+            """, [.int(tombstone.id), .text(tombstone.erasedAt), .bytes(tombstone.fingerprint.blindIndex), .int(Int64(tombstone.fingerprint.blindIndexBits)),
+                  .bytes(tombstone.fingerprint.hmac), .text(tombstone.rowsRemoved), .text(tombstone.erasedByDbUser), .text(tombstone.erasedByOsUser)])
+        try insertRows(tombstone.id, tombstone.rows.flatMap { table, ids in ids.map { (table, $0) } })
+        // Later erasures in this database must not reuse the copied ids.
+        try db.execute("SELECT setval(pg_get_serial_sequence('lethe.tombstones', 'id'), greatest((SELECT max(id) FROM lethe.tombstones), 1))")
+    }
+
+    public func all() throws -> [Tombstone] {
+        let rows = try db.query("""
+            SELECT t.id, t.erased_at::text AS erased_at, t.request_id, t.blind_index, t.blind_index_bits, t.subject_hmac, t.rows_removed::text AS rows_removed,
+                   t.erased_by_db_user, t.erased_by_os_user,
+                   coalesce((SELECT jsonb_object_agg(table_name, ids)::text FROM (SELECT table_name, jsonb_agg(row_id ORDER BY row_id) AS ids
+                             FROM lethe.tombstone_rows r WHERE r.tombstone_id = t.id GROUP BY table_name) g), '{}') AS rows
+            FROM lethe.tombstones t ORDER BY t.id
+            """).rows
+        return try rows.map { row in
+            let ids = (try? JSONSerialization.jsonObject(with: Data(try row.string("rows").utf8)) as? [String: [NSNumber]]) ?? [:]
+            return Tombstone(id: try row.int("id"), erasedAt: try row.string("erased_at"), requestId: try row.optionalInt("request_id"),
+                             fingerprint: SubjectFingerprint(blindIndex: try row.bytes("blind_index"), blindIndexBits: Int(try row.int("blind_index_bits")),
+                                                             hmac: try row.bytes("subject_hmac")),
+                             rowsRemoved: try row.string("rows_removed"), erasedByDbUser: try row.string("erased_by_db_user"),
+                             erasedByOsUser: try row.string("erased_by_os_user"), rows: ids.mapValues { $0.map(\.int64Value) })
+        }
+    }
+}
