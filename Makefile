@@ -22,9 +22,13 @@ test: deps
 demo: build
 	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh scripts/demo.sh
 
+# Benchmarks use release binaries as they would be deployed: self-contained (Swift runtime and Foundation linked
+# in), which also saves ~10 ms of dynamic linking at every start of a short command.
+RELEASE_FLAGS = -c release --static-swift-stdlib
+
 bench: deps
-	$(SWIFT) build -c release
-	LETHE_PG_OPTS="$(BENCH_PG_OPTS)" SCALE=$(SCALE) scripts/with-postgres.sh scripts/bench.sh
+	$(SWIFT) build $(RELEASE_FLAGS)
+	RELEASE_FLAGS="$(RELEASE_FLAGS)" LETHE_PG_OPTS="$(BENCH_PG_OPTS)" SCALE=$(SCALE) scripts/with-postgres.sh scripts/bench.sh
 
 clean:
 	rm -rf .build

@@ -60,7 +60,7 @@ let package = Package(
         ),
 
         // `make bench`: measures jobs against their baselines.
-        .executableTarget(name: "LetheBench", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Keys"]),
+        .executableTarget(name: "LetheBench", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Keys", "Phone"]),
 
         // Build tooling: Migrations/*.sql are compiled into the binary, so a deployed lethe knows its own schema.
         .executableTarget(name: "MigrationEmbedder"),

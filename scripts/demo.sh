@@ -45,6 +45,16 @@ step import messages "$WORK/extra.csv" --customer 1 || echo "(refused with exit 
 } > "$WORK/orders.csv"
 step validate messages "$WORK/orders.csv" || echo "(line 42 is invalid: exit $?)"
 step import messages "$WORK/orders.csv" --customer 1 --skip-invalid
+note "Camille (+33 6 12 00 00 01, messaged above by customer 1) is also in customer 2's address book and got a message from it"
+printf 'phone,name\n+33 6 12 00 00 01,Camille Demo\n' > "$WORK/camille-contact.csv"
+step import contacts "$WORK/camille-contact.csv" --customer 2
+printf 'phone,message\n06 12 00 00 01,Votre rendez-vous est confirmé\n06 12 00 00 02,Votre véhicule est prêt\n' > "$WORK/clinic.csv"
+step import messages "$WORK/clinic.csv" --customer 2
+printf 'phone,message\n06 12 00 00 02,Votre véhicule est prêt\n' > "$WORK/garage.csv"
+step import messages "$WORK/garage.csv" --customer 3
+psql -q -c "INSERT INTO sms.delivery_reports (message_id, customer_id, status, reported_at)
+            SELECT id, customer_id, 'delivered', created_at + interval '4 seconds' FROM sms.messages m
+            WHERE created_at > now() - interval '3 days' AND NOT EXISTS (SELECT 1 FROM sms.delivery_reports d WHERE d.message_id = m.id)"
 step keys rotate
 step keys status
 
@@ -73,6 +83,24 @@ step requests open --kind erasure --reference DPO-2026-0114 --received "$(date -
 step requests check || echo "(exit $?: a request is past its due date)"
 step requests extend 1 --reason "'many requests this month'"
 step requests list
+
+note "a subject access request: everything about Camille, decrypted, with a cover sheet; only counts are printed"
+step requests open --kind access --reference DPO-2026-0131
+echo "(the number is read from stdin, so it stays out of the process list)"
+echo "+33612000001" | "$LETHE" subject export --phone - --out "$WORK/dpo" --request 2
+ls -l "$WORK/dpo"
+sed -n '1,/^## Why/p' "$WORK/dpo/subject-2.md" | head -20
+step customer export --customer 2 --out "$WORK/portability"
+
+note "erasure: refused while a legal hold covers the person's data (customer 3 is on hold), done for Camille"
+step subject erase --phone "'06 12 00 00 02'" || echo "(refused with exit $?: nothing was erased)"
+step requests open --kind erasure --reference DPO-2026-0132
+step subject erase --phone "'06 12 00 00 01'" --request 3 --dry-run
+step subject erase --phone "'06 12 00 00 01'" --request 3 --out "$WORK/dpo"
+step subject export --phone "'06 12 00 00 01'" --out "$WORK/dpo-after"
+note "the backup taken before the erasure, restored: Camille's rows are erased again"
+psql -q -d postgres -c "CREATE DATABASE lethe_demo_restore2"
+step restore "$BACKUP_ID" --target-database dbname=lethe_demo_restore2
 step audit verify
 step audit list --limit 6
 step exit-codes
@@ -84,4 +112,4 @@ FROM (SELECT 'sms.messages' AS name, created_at AS at FROM sms.messages
       UNION ALL SELECT 'sms.delivery_reports', reported_at FROM sms.delivery_reports
       UNION ALL SELECT 'sms.contacts', created_at FROM sms.contacts) t
 GROUP BY t.name ORDER BY t.name"
-echo "demo finished: schema migrated, history sealed, intake checked, keys rotated, retention purged (customer 1 at 30 days, customer 3 on hold), backup verified and restored, audit intact"
+echo "demo finished: schema migrated, history sealed, intake checked, keys rotated, retention purged (customer 1 at 30 days, customer 3 on hold), backup verified and restored, a subject exported and erased (and kept erased through a restore), audit intact"

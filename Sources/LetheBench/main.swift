@@ -1,6 +1,6 @@
 // `make bench`: measures Lethe's jobs against the baselines each issue names, on the same data in the
 // same run, and prints ratios. Connects through the PG* environment (scripts/with-postgres.sh).
-// Usage: LetheBench [purge|intake|backup] [--scale S] [--lethe PATH] (no section: all of them)
+// Usage: LetheBench [purge|intake|backup|subject] [--scale S] [--lethe PATH] (no section: all of them)
 import Foundation
 
 
@@ -11,7 +11,7 @@ func option(_ name: String) -> String? {
 }
 let scale = Double(option("--scale") ?? ProcessInfo.processInfo.environment["SCALE"] ?? "1") ?? 1
 let lethe = option("--lethe") ?? ProcessInfo.processInfo.environment["LETHE_BIN"] ?? ".build/release/lethe"
-let known = ["purge", "intake", "backup"]
+let known = ["purge", "intake", "backup", "subject"]
 let sections = arguments.first.flatMap { known.contains($0) ? [$0] : nil } ?? known
 
 do {
@@ -20,6 +20,7 @@ do {
         case "purge": try PurgeBench(scale: scale, lethe: lethe).run()
         case "intake": try IntakeBench(scale: scale, lethe: lethe).run()
         case "backup": try BackupBench(scale: scale, lethe: lethe).run()
+        case "subject": try SubjectBench(scale: scale, lethe: lethe).run()
         default:
             FileHandle.standardError.write(Data("LetheBench: unknown section \(section)\n".utf8))
             exit(64)

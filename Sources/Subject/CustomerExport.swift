@@ -58,7 +58,7 @@ public struct CustomerExport {
         try emit("  \"generated_at\": \"\(Timestamps.iso(Date()))\",\n  \"tables\": {")
         for (position, table) in policy.tables.enumerated() {
             let owner = table.customerColumn ?? table.idColumn
-            try emit((position == 0 ? "\n" : ",\n") + "    \(try Self.json(table.name.description)): [")
+            try emit((position == 0 ? "\n" : ",\n") + "    \(Self.json(table.name.description)): [")
             var last = Int64.min
             var count = 0
             while true {
@@ -70,7 +70,7 @@ public struct CustomerExport {
                         fields["lethe_unreadable_columns"] = row.exported.unreadable
                         unreadable += row.exported.unreadable.count
                     }
-                    try emit((count == 0 ? "\n      " : ",\n      ") + (try Self.json(fields)))
+                    try emit((count == 0 ? "\n      " : ",\n      ") + (Self.json(fields)))
                     count += 1
                 }
                 guard let tail = rows.last else { break }
@@ -91,7 +91,5 @@ public struct CustomerExport {
         return Report(customer: customer, file: path, rows: counts, unreadableValues: unreadable, sha256: sha)
     }
 
-    static func json(_ value: Any) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]), as: UTF8.self)
-    }
+    static func json(_ value: Any) -> String { String(decoding: JSONWriter.compact(value), as: UTF8.self) }
 }

@@ -35,9 +35,12 @@ public struct SubjectExport {
         /// Candidates whose number could not be opened (shredded key or altered value), not exported.
         public let unreadable: Int
         public let sha256: [String: String]
+        /// Time from connection to files written and request closed (process start, policy and keyring load excluded).
+        public let seconds: Double
     }
 
     public func run(number: PhoneNumber, directory: String, request requestId: Int64?) throws -> Report {
+        let started = Date()
         let register = RequestRegister(db)
         let request = try requestId.map { try register.requireOpen($0, kind: .access) }
         try db.setParameter("TimeZone", "UTC")
@@ -73,7 +76,8 @@ public struct SubjectExport {
         }
         logger.info("subject export written", metadata: ["rows": "\(findings.rows.count)", "directory": "\(directory)"])
         return Report(request: requestId, files: files, rows: counts, totalRows: findings.rows.count,
-                      collisionsDiscarded: findings.collisions, unreadable: findings.unreadable, sha256: sha256)
+                      collisionsDiscarded: findings.collisions, unreadable: findings.unreadable, sha256: sha256,
+                      seconds: Date().timeIntervalSince(started))
     }
 
     static func document(_ rows: [ExportedRow], request: RequestRegister.Request?, generatedAt: Date, policy: RetentionPolicy) throws -> [UInt8] {
@@ -85,7 +89,7 @@ public struct SubjectExport {
             "controller": policy.dpo.controller,
             "rows": rows.map(\.document),
         ]
-        return try ExportJSON.encode(object)
+        return JSONWriter.pretty(object)
     }
 }
 
@@ -102,11 +106,5 @@ enum ExportDirectory {
         } catch {
             throw LetheError(.cannotCreate, "cannot create directory \(path)", hint: "check the parent exists and is writable")
         }
-    }
-}
-
-enum ExportJSON {
-    static func encode(_ object: Any) throws -> [UInt8] {
-        Array(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) + [0x0A]
     }
 }

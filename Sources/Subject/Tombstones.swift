@@ -23,7 +23,7 @@ public struct Tombstones {
 
     /// Records an erasure in the caller's transaction; returns the tombstone id.
     func record(_ fingerprint: SubjectFingerprint, request: Int64?, removed: [String: Int], rows: [(String, Int64)]) throws -> Int64 {
-        let receipt = String(decoding: try ExportJSON.encode(removed), as: UTF8.self)
+        let receipt = String(decoding: JSONWriter.compact(removed), as: UTF8.self)
         let id = try db.query("""
             INSERT INTO lethe.tombstones (request_id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_os_user)
             VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING id

@@ -11,8 +11,8 @@ struct RequestsCommand: ParsableCommand {
         commandName: "requests",
         abstract: "The register of data-subject requests (access, erasure) and their one-month deadlines.",
         discussion: """
-            A request is due one month after receipt, or three months once extended with a reason. 'lethe requests check' \\
-            is meant for cron: it exits 1 and logs a warning for each open request past its due date. References are the \\
+            A request is due one month after receipt, or three months once extended with a reason. 'lethe requests check' \
+            is meant for cron: it exits 1 and logs a warning for each open request past its due date. References are the \
             DPO's own (a ticket number), never the person's name or number.
 
             Examples:

@@ -9,9 +9,9 @@ struct SubjectCommand: ParsableCommand {
         commandName: "subject",
         abstract: "Answer a data subject: export (GDPR art. 15) or erase (art. 17) everything about a phone number.",
         discussion: """
-            The person is found through the blind index, and every candidate is decrypted and confirmed, so a blind-index \\
-            collision never exports or erases someone else. Only counts are printed; the number and the contents appear \\
-            in no output, log or error. Give the number as '--phone -' to read it from stdin, so that it stays out of \\
+            The person is found through the blind index, and every candidate is decrypted and confirmed, so a blind-index \
+            collision never exports or erases someone else. Only counts are printed; the number and the contents appear \
+            in no output, log or error. Give the number as '--phone -' to read it from stdin, so that it stays out of \
             the process list and shell history.
 
             Examples:
@@ -47,9 +47,9 @@ struct SubjectExportCommand: LetheCommand {
         commandName: "export",
         abstract: "Write every row about a phone number, decrypted, with a cover sheet for the person (mode 0600).",
         discussion: """
-            Writes subject-<request>.json (every field of every row, with its table, customer, row id, retention and \\
-            deletion date) and subject-<request>.md (the cover sheet: categories, purposes, recipients, source, retention, \\
-            rights; its texts come from the policy's dpo section). Without --request the files are named by the time. \\
+            Writes subject-<request>.json (every field of every row, with its table, customer, row id, retention and \
+            deletion date) and subject-<request>.md (the cover sheet: categories, purposes, recipients, source, retention, \
+            rights; its texts come from the policy's dpo section). Without --request the files are named by the time. \
             With --request the access request is closed once the files are written.
             """
     )
@@ -70,7 +70,7 @@ struct SubjectExportCommand: LetheCommand {
             .run(number: number, directory: out, request: request)
         if json { return try Output.json(report) }
         Output.line("exported \(report.totalRows) row(s)\(report.request.map { " for request \($0) (now closed)" } ?? "")")
-        Output.table(["TABLE", "ROWS"], report.rows.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] })
+        if !report.rows.isEmpty { Output.table(["TABLE", "ROWS"], report.rows.sorted { $0.key < $1.key }.map { [$0.key, "\($0.value)"] }) }
         if report.collisionsDiscarded > 0 { Output.line("\(report.collisionsDiscarded) blind-index candidate(s) were another number and were left out") }
         if report.unreadable > 0 { Terminal.warn("\(report.unreadable) candidate row(s) could not be opened (shredded key or altered value); see the log") }
         report.files.forEach { Output.line("wrote \($0)") }
@@ -82,10 +82,10 @@ struct SubjectEraseCommand: LetheCommand {
         commandName: "erase",
         abstract: "Delete every row about a phone number, record a tombstone, and print the receipt.",
         discussion: """
-            Deletes the person's rows in every policy table (messages, contacts, the delivery reports of those messages) \\
-            in one transaction, records a tombstone (the blind index and a keyed hash of the number, never the number) so \\
-            that 'lethe restore' erases them again, and prints the receipt: request, time, rows removed per table. \\
-            If any of the rows belongs to a customer under legal hold, nothing is erased and the command exits 80, \\
+            Deletes the person's rows in every policy table (messages, contacts, the delivery reports of those messages) \
+            in one transaction, records a tombstone (the blind index and a keyed hash of the number, never the number) so \
+            that 'lethe restore' erases them again, and prints the receipt: request, time, rows removed per table. \
+            If any of the rows belongs to a customer under legal hold, nothing is erased and the command exits 80, \
             naming the hold. With --request the erasure request is closed in the same transaction.
             """
     )
