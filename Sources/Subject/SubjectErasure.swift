@@ -39,15 +39,12 @@ public struct SubjectErasure {
     public func run(number: PhoneNumber, request requestId: Int64?, dryRun: Bool) throws -> Receipt {
         let register = RequestRegister(db)
         if let requestId { _ = try register.requireOpen(requestId, kind: .erasure) }
-        let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
-        let confirmation = try SubjectConfirmation(keyring: keyring)
-        let fingerprint = try SubjectFingerprint(number, blindIndex: vault.blindIndex, confirmation: confirmation)
-        let locator = SubjectLocator(db: db, policy: policy, vault: vault, confirmation: confirmation, logger: logger)
+        let search = try SubjectSearch(number: number, db: db, policy: policy, keyring: keyring, logger: logger)
 
         return try db.transaction {
             // Holds are taken and released under this lock by `lethe hold`; a hold placed now waits for this erasure.
             try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE")
-            let findings = try locator.locate(fingerprint, content: .identity)
+            let findings = try search.locate(content: .identity)
             try refuseIfHeld(findings)
             var removed = Dictionary(uniqueKeysWithValues: policy.subjectTables.flatMap { [$0] + policy.tables(linkedTo: $0) }.map { ($0.name.description, 0) })
             removed.merge(findings.countsByTable) { $1 }
@@ -57,7 +54,7 @@ public struct SubjectErasure {
                                totalRows: findings.rows.count, collisionsKept: findings.collisions, unreadable: findings.unreadable)
             }
             let deleted = try SubjectRowDeleter(db: db, policy: policy).delete(findings.rows.map { ($0.table, $0.id) })
-            let tombstone = try Tombstones(db).record(fingerprint, request: requestId, removed: deleted, rows: findings.rows.map { ($0.table.name.description, $0.id) })
+            let tombstone = try Tombstones(db).record(search.fingerprint, request: requestId, removed: deleted, rows: findings.rows.map { ($0.table.name.description, $0.id) })
             removed.merge(deleted) { $1 }
             try AuditLog.append(db, action: "subject.erase", target: "tombstone \(tombstone)", details: [
                 "request": requestId.map { .int($0) } ?? .null,

@@ -44,11 +44,7 @@ public struct SubjectExport {
         let register = RequestRegister(db)
         let request = try requestId.map { try register.requireOpen($0, kind: .access) }
         try db.setParameter("TimeZone", "UTC")
-        let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
-        let confirmation = try SubjectConfirmation(keyring: keyring)
-        let fingerprint = try SubjectFingerprint(number, blindIndex: vault.blindIndex, confirmation: confirmation)
-        let findings = try SubjectLocator(db: db, policy: policy, vault: vault, confirmation: confirmation, logger: logger)
-            .locate(fingerprint, content: .full)
+        let findings = try SubjectSearch(number: number, db: db, policy: policy, keyring: keyring, logger: logger).locate(content: .full)
 
         let now = Date()
         let stem = "subject-" + (requestId.map(String.init) ?? Timestamps.compact(now))

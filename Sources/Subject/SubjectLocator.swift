@@ -1,6 +1,7 @@
 import Keys
 import LetheCore
 import Logging
+import Phone
 import Policy
 import Postgres
 
@@ -82,4 +83,20 @@ public struct SubjectLocator {
     }
 
     static func arrayLiteral(_ ids: [Int64]) -> String { "{" + ids.map(String.init).joined(separator: ",") + "}" }
+}
+
+/// What an export and an erasure both start from: the run's vault, the person's fingerprint and a locator.
+struct SubjectSearch {
+    let vault: Vault
+    let fingerprint: SubjectFingerprint
+    let locator: SubjectLocator
+
+    init(number: PhoneNumber, db: PostgresConnection, policy: RetentionPolicy, keyring: Keyring, logger: Logger) throws {
+        vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
+        let confirmation = try SubjectConfirmation(keyring: keyring)
+        fingerprint = try SubjectFingerprint(number, blindIndex: vault.blindIndex, confirmation: confirmation)
+        locator = SubjectLocator(db: db, policy: policy, vault: vault, confirmation: confirmation, logger: logger)
+    }
+
+    func locate(content: SubjectRowReader.Content) throws -> SubjectLocator.Findings { try locator.locate(fingerprint, content: content) }
 }
