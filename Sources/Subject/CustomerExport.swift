@@ -52,37 +52,38 @@ public struct CustomerExport {
         var counts: [String: Int] = [:]
         var unreadable = 0
         // One repeatable-read snapshot: the tables agree with each other even while the platform keeps writing.
-        try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        defer { _ = try? db.execute("ROLLBACK") }
-        try emit("{\n  \"format\": \"lethe-customer-export\",\n  \"version\": 1,\n  \"customer_id\": \(customer),\n")
-        try emit("  \"generated_at\": \"\(Timestamps.iso(Date()))\",\n  \"tables\": {")
-        for (position, table) in policy.tables.enumerated() {
-            let owner = table.customerColumn ?? table.idColumn
-            try emit((position == 0 ? "\n" : ",\n") + "    \(Self.json(table.name.description)): [")
-            var last = Int64.min
-            var count = 0
-            while true {
-                let rows = try reader.read(table, where: "t.\(owner.quoted) = $1 AND t.\(table.idColumn.quoted) > $2", [.int(customer), .int(last)],
-                                           content: .full, orderAndLimit: "ORDER BY t.\(table.idColumn.quoted) LIMIT \(batch)")
-                for row in rows {
-                    var fields = row.exported.fields
-                    if !row.exported.unreadable.isEmpty {
-                        fields["lethe_unreadable_columns"] = row.exported.unreadable
-                        unreadable += row.exported.unreadable.count
+        do {
+            try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { _ = try? db.execute("ROLLBACK") }
+            try emit("{\n  \"format\": \"lethe-customer-export\",\n  \"version\": 1,\n  \"customer_id\": \(customer),\n")
+            try emit("  \"generated_at\": \"\(Timestamps.iso(Date()))\",\n  \"tables\": {")
+            for (position, table) in policy.tables.enumerated() {
+                let owner = table.customerColumn ?? table.idColumn
+                try emit((position == 0 ? "\n" : ",\n") + "    \(Self.json(table.name.description)): [")
+                var last = Int64.min
+                var count = 0
+                while true {
+                    let rows = try reader.read(table, where: "t.\(owner.quoted) = $1 AND t.\(table.idColumn.quoted) > $2", [.int(customer), .int(last)],
+                                               content: .full, orderAndLimit: "ORDER BY t.\(table.idColumn.quoted) LIMIT \(batch)")
+                    for row in rows {
+                        var fields = row.exported.fields
+                        if !row.exported.unreadable.isEmpty {
+                            fields["lethe_unreadable_columns"] = row.exported.unreadable
+                            unreadable += row.exported.unreadable.count
+                        }
+                        try emit((count == 0 ? "\n      " : ",\n      ") + (Self.json(fields)))
+                        count += 1
                     }
-                    try emit((count == 0 ? "\n      " : ",\n      ") + (Self.json(fields)))
-                    count += 1
+                    guard let tail = rows.last else { break }
+                    last = tail.exported.id
+                    if rows.count < batch { break }
                 }
-                guard let tail = rows.last else { break }
-                last = tail.exported.id
-                if rows.count < batch { break }
+                try emit(count == 0 ? "]" : "\n    ]")
+                counts[table.name.description] = count
+                logger.info("table exported", metadata: ["table": "\(table.name)", "rows": "\(count)"])
             }
-            try emit(count == 0 ? "]" : "\n    ]")
-            counts[table.name.description] = count
-            logger.info("table exported", metadata: ["table": "\(table.name)", "rows": "\(count)"])
+            try emit("\n  }\n}\n")
         }
-        try emit("\n  }\n}\n")
-        _ = try? db.execute("ROLLBACK")
         try writer.commit()
         let sha = Hex.encode(try hasher.finish())
         try AuditLog.append(db, action: "customer.export", target: "customer \(customer)", details: [

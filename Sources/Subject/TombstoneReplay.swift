@@ -28,7 +28,7 @@ public struct TombstoneReplay {
     }
 
     public func replay(_ live: [Tombstones.Tombstone]) throws -> Result {
-        let present = Set(try Tombstones(target).all().map(\.id))
+        let present = try Tombstones(target).ids()
         let missing = live.filter { !present.contains($0.id) }
         var result = Result()
         guard !missing.isEmpty else { return result }

@@ -53,6 +53,10 @@ public struct Tombstones {
         try db.execute("SELECT setval(pg_get_serial_sequence('lethe.tombstones', 'id'), greatest((SELECT max(id) FROM lethe.tombstones), 1))")
     }
 
+    public func ids() throws -> Set<Int64> {
+        Set(try db.query("SELECT id FROM lethe.tombstones").rows.map { try $0.int("id") })
+    }
+
     public func all() throws -> [Tombstone] {
         let rows = try db.query("""
             SELECT t.id, t.erased_at::text AS erased_at, t.request_id, t.blind_index, t.blind_index_bits, t.subject_hmac, t.rows_removed::text AS rows_removed,
