@@ -51,7 +51,8 @@ public enum SecureFile {
         return Array(data)
     }
 
-    private static func write(_ fd: Int32, _ contents: [UInt8], _ path: String) throws(LetheError) {
+    /// Writes every byte, across short writes.
+    static func writeAll(_ fd: Int32, _ contents: [UInt8], _ path: String) throws(LetheError) {
         var offset = 0
         while offset < contents.count {
             let written = contents.withUnsafeBytes { buffer in
@@ -60,6 +61,10 @@ public enum SecureFile {
             guard written > 0 else { throw LetheError(.ioError, "cannot write \(path): \(String(cString: strerror(errno)))") }
             offset += written
         }
+    }
+
+    private static func write(_ fd: Int32, _ contents: [UInt8], _ path: String) throws(LetheError) {
+        try writeAll(fd, contents, path)
         guard fsync(fd) == 0 else { throw LetheError(.ioError, "cannot fsync \(path): \(String(cString: strerror(errno)))") }
     }
 }
@@ -100,12 +105,7 @@ public final class SecureFileWriter {
     }
 
     private func flush() throws(LetheError) {
-        var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            guard written > 0 else { throw LetheError(.ioError, "cannot write \(partial): \(String(cString: strerror(errno)))") }
-            offset += written
-        }
+        try SecureFile.writeAll(fd, buffer, partial)
         buffer.removeAll(keepingCapacity: true)
     }
 
