@@ -68,7 +68,7 @@ public struct Importer {
         let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
         _ = try vault.keys.sealingKey(customer: customer)  // created outside the import transaction
         // Partitions from the cutoff's month to next month exist before the transaction, which then takes no DDL lock.
-        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(Month(containing: earliest), through: Month(containing: now).next))
+        _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: earliest)
         let row = RowEncoder(target: target, vault: vault, customer: customer, clock: clock)
         struct Refused: Error {}
         do {

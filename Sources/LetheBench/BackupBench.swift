@@ -31,8 +31,8 @@ struct BackupBench {
         let db = try PostgresConnection(conninfo: "dbname=lethe_bench_backup")
         _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: db)
         let policy = try PolicyLoader.load(path: "Policies/default.yaml")
-        let current = Month(containing: try DatabaseClock.now(db))
-        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current.adding(months: -7), through: current.adding(months: 1)))
+        let now = try DatabaseClock.now(db)
+        _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: Month.adding(months: -7, to: now))
         let (_, load) = try measure {
             // Sealed values are random bytes: as incompressible as real AES-GCM envelopes.
             try db.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")

@@ -55,8 +55,8 @@ struct PurgeBench {
         let db = try PostgresConnection(conninfo: "dbname=lethe_bench_src")
         _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: db)
         let policy = try PolicyLoader.load(path: "Policies/default.yaml")
-        let current = Month(containing: try DatabaseClock.now(db))
-        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current.adding(months: -13), through: current.adding(months: 3)))
+        let now = try DatabaseClock.now(db)
+        _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: Month.adding(months: -13, to: now))
         try db.execute("INSERT INTO sms.customers (id, name) SELECT g, 'customer ' || g FROM generate_series(1, 10) g")
         let (_, load) = try measure {
             try db.execute("""

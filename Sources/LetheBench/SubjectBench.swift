@@ -79,8 +79,8 @@ struct SubjectBench {
     private func generate(_ db: PostgresConnection, keyring: Keyring, rows: Int, subject: PhoneNumber) throws -> Int {
         _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: db)
         let policy = try PolicyLoader.load(path: "Policies/default.yaml")
-        let current = Month(containing: try DatabaseClock.now(db))
-        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current.adding(months: -6), through: current.adding(months: 1)))
+        let now = try DatabaseClock.now(db)
+        _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: Month.adding(months: -6, to: now))
         try db.execute("INSERT INTO sms.customers (id, name) SELECT g, 'customer ' || g FROM generate_series(1, $1) g", [.int(Int64(Self.customers))])
         try db.execute("CREATE UNLOGGED TABLE bench_pool (customer int, k int, recipient bytea, bidx bytea, body bytea)")
         let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)

@@ -10,7 +10,8 @@ struct PolicyBuilder {
 
     static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
-                                         "intake", "backup", "category", "subject_via"]
+                                         "intake", "backup", "category", "subject_via", "partitioning"]
+    static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
     static let subjectViaKeys: Set<String> = ["table", "column"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
     static let backupKeys: Set<String> = ["keep", "repo"]
@@ -135,9 +136,38 @@ struct PolicyBuilder {
             if let parent, let column { subjectVia = SubjectLink(table: parent, column: column) }
             if customer == nil { issues.add(viaNode, "\(path).subject_via", "a table linked to a data subject needs a customer column") }
         }
+        var partitioning: PartitioningPolicy?
+        if let partitioningNode = map["partitioning"] {
+            partitioning = self.partitioning(partitioningNode, "\(path).partitioning")
+            if timestamp == nil { issues.add(partitioningNode, "\(path).partitioning", "range partitions need a timestamp column") }
+        }
         return TablePolicy(name: name, idColumn: idColumn, timestampColumn: timestamp, customerColumn: customer,
                            retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
-                           backup: backup, category: category, subjectVia: subjectVia, line: node.mark?.line ?? 0)
+                           backup: backup, category: category, subjectVia: subjectVia, partitioning: partitioning,
+                           line: node.mark?.line ?? 0)
+    }
+
+    /// Partitions a day, a week or a month wide, aligned on UTC midnight; `ahead` at most two years.
+    private mutating func partitioning(_ node: Node, _ path: String) -> PartitioningPolicy? {
+        guard let map = mapping(node, path, allowed: Self.partitioningKeys) else { return nil }
+        var interval = PartitioningPolicy.unspecified.interval
+        if let intervalNode = map["interval"], let text = string(intervalNode, "\(path).interval") {
+            if let parsed = PartitionInterval(iso: text) {
+                interval = parsed
+            } else {
+                issues.add(intervalNode, "\(path).interval", "'\(text.prefix(20))' is not a partition interval (expected P1D, P7D or P1M)")
+            }
+        }
+        var ahead = PartitioningPolicy.unspecified.ahead
+        if let aheadNode = map["ahead"], let text = string(aheadNode, "\(path).ahead") {
+            switch ISODuration.parse(text) {
+            case .success(let duration) where duration.longestSeconds <= 2 * 366 * 86_400: ahead = duration
+            case .success: issues.add(aheadNode, "\(path).ahead", "at most two years (P2Y) of partitions ahead")
+            case .failure: issues.add(aheadNode, "\(path).ahead", "'\(text.prefix(20))' is not a positive ISO-8601 duration (e.g. P30D)")
+            }
+        }
+        let create = map["create"].flatMap { bool($0, "\(path).create") } ?? true
+        return PartitioningPolicy(interval: interval, ahead: ahead, create: create)
     }
 
     private mutating func backup(_ node: Node?) -> BackupPolicy? {

@@ -1,3 +1,4 @@
+import Foundation
 import LetheCore
 
 /// A validated retention policy (Policies/*.yaml): which tables hold what, how long, and the texts a
@@ -52,8 +53,13 @@ public struct TablePolicy: Sendable {
     public let category: String?
     /// Rows about a data subject found through another table (delivery reports through their message).
     public let subjectVia: SubjectLink?
+    /// Partition layout; nil when the policy does not say (`PartitioningPolicy.unspecified` then applies).
+    public let partitioning: PartitioningPolicy?
     /// 1-based line of the table's entry in the policy file.
     public let line: Int
+
+    /// The layout Lethe keeps for this table when PostgreSQL stores it partitioned.
+    public var effectivePartitioning: PartitioningPolicy { partitioning ?? .unspecified }
 }
 
 /// `subject_via: { table: sms.messages, column: message_id }`: a row of this table is about the person of the
@@ -91,4 +97,29 @@ public struct DPOTexts: Sendable {
     public let source: String
     public let rights: String
     public let authority: String
+}
+
+/// `partitioning: { interval: P1D, ahead: P30D, create: true }`: how a range-partitioned table is laid out.
+public struct PartitioningPolicy: Sendable, Equatable {
+    public let interval: PartitionInterval
+    /// How far past the database clock partitions must already exist.
+    public let ahead: ISODuration
+    /// False when another tool (pg_partman, the application) creates the partitions: Lethe then only drops.
+    public let create: Bool
+
+    public init(interval: PartitionInterval, ahead: ISODuration, create: Bool) {
+        self.interval = interval
+        self.ahead = ahead
+        self.create = create
+    }
+
+    /// For a partitioned table the policy says nothing about: the monthly layout of Lethe's first versions.
+    public static let unspecified = PartitioningPolicy(interval: .month, ahead: ISODuration(months: 3), create: true)
+}
+
+extension ISODuration {
+    /// `date` plus this duration on the UTC calendar (months first, then days and seconds, as PostgreSQL adds intervals).
+    public func added(to date: Date) -> Date {
+        Month.adding(months: months, to: date).addingTimeInterval(Double(days) * 86_400 + Double(seconds))
+    }
 }

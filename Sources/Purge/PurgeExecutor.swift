@@ -11,6 +11,8 @@ public struct PurgeSettings: Sendable {
     public var batchRows = 10_000
     /// Attempts per batch or partition drop before giving up (a drop then falls back to row-wise deletion).
     public var attempts = 20
+    /// Detached partitions dropped per transaction: a catch-up run pays one synchronous commit per group.
+    public var dropsPerTransaction = 64
 
     public init() {}
 }
@@ -37,8 +39,11 @@ final class PurgeExecutor {
     func execute() throws {
         for table in plan.tables {
             let sql = PurgeSQL(timestamp: table.timestampColumn, customer: table.customerColumn)
-            var fallbacks: [QualifiedName] = []
-            for drop in table.partitionDrops {
+            // Partitions without held rows leave by a concurrent detach; those with held rows (or of a table with
+            // a DEFAULT partition, where PostgreSQL refuses CONCURRENTLY) by the short exclusive detach that rebuilds them.
+            let concurrent = table.hasDefaultPartition ? [] : table.partitionDrops.filter { $0.keptRows == 0 }
+            var fallbacks = try dropConcurrently(concurrent, of: table)
+            for drop in table.partitionDrops where !concurrent.contains(drop) {
                 if try dropPartition(drop, of: table) {
                     logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)", "rows": "\(drop.rows)"])
                     progress?("dropped \(drop.partition) (\(drop.rows) rows)")
@@ -75,6 +80,52 @@ final class PurgeExecutor {
             }
             return total
         }
+    }
+
+    /// Detaches each partition with `DETACH PARTITION … CONCURRENTLY` (inserts never wait), after noting it in
+    /// `lethe.purge_detached`, and drops the detached tables in groups. Returns the partitions that could not be
+    /// detached and must be swept row-wise instead.
+    private func dropConcurrently(_ drops: [PartitionDrop], of table: TablePlan) throws -> [QualifiedName] {
+        guard !drops.isEmpty else { return [] }
+        let detacher = PartitionDetach(db: db, lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, attempts: settings.attempts, logger: logger)
+        let dropper = DetachedPartitions(db: db, run: run, customerColumns: [table.table: table.customerColumn],
+                                         lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger)
+        // The detaches' own commits need not wait for the disk: a crash forgets at most the last few, which the
+        // notes and the next run repair. Drops still commit synchronously (PostgreSQL forces it when files go).
+        try db.setParameter("synchronous_commit", "off")
+        defer { _ = try? db.execute("RESET synchronous_commit") }
+        var fallbacks: [QualifiedName] = []
+        var detached: [PartitionDrop] = []
+        func flush() throws {
+            let outcome = try dropper.finish(detached.map(\.name.description))
+            for drop in detached where !outcome.reattached.contains(drop.name.description) {
+                logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)"])
+                progress?("dropped \(drop.partition)")
+            }
+            detached = []
+        }
+        for drop in drops {
+            try db.execute("""
+                INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name, rows_kept, bound, holds_checked)
+                VALUES ($1, $2, $3, $4, 0, $5, false) ON CONFLICT (relation) DO NOTHING
+                """, [.text(drop.name.description), .int(run), .text(table.table), .text(drop.partition), drop.boundClause.sqlValue])
+            do {
+                try detacher.detach(drop.name, from: table.name)
+            } catch let error as PostgresError where error.isLockTimeout {
+                if try detacher.state(of: drop.name) == .attached {
+                    try db.execute("DELETE FROM lethe.purge_detached WHERE relation = $1", [.text(drop.name.description)])
+                    logger.warning("could not detach a partition; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
+                    fallbacks.append(drop.name)
+                } else {
+                    logger.warning("partition left detach pending; the next run finishes it", metadata: ["partition": "\(drop.partition)"])
+                }
+                continue
+            }
+            detached.append(drop)
+            if detached.count >= settings.dropsPerTransaction { try flush() }
+        }
+        try flush()
+        return fallbacks
     }
 
     /// Removes a whole partition in two short transactions. The first holds the parent's lock only to detach
@@ -118,7 +169,8 @@ final class PurgeExecutor {
             logger.warning("could not lock the table to detach a partition; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
             return false
         }
-        try DetachedPartitions(db: db, run: run).finish(parked.description)
+        try DetachedPartitions(db: db, run: run, customerColumns: [:], lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger)
+            .finish([parked.description])
         return true
     }
 

@@ -45,12 +45,15 @@ public struct PurgeJob {
             logger.warning("earlier purge runs were interrupted; this run finishes their work", metadata: ["runs": "\(interrupted)"])
         }
         let plan = try self.plan(scope: scope, counting: false)
-        let current = Month(containing: plan.now.date)
-        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current, through: current.adding(months: 3)))
+        let ensured = try PartitionCatalog().ensure(db, policy: policy, now: plan.now.date)
+        for conflict in ensured.conflicts { logger.warning("could not create a partition", metadata: ["detail": "\(conflict)"]) }
         let run = try ledger.start(plan)
         logger.info("purge started", metadata: ["run": "\(run)", "ceiling_cutoff": "\(plan.ceilingCutoff.text)"])
         do {
-            let leftovers = try DetachedPartitions(db: db, run: run).finishLeftovers()
+            let customerColumns = Dictionary(policy.retentionTables.compactMap { table in table.customerColumn.map { (table.name.description, $0) } },
+                                             uniquingKeysWith: { first, _ in first })
+            let leftovers = try DetachedPartitions(db: db, run: run, customerColumns: customerColumns,
+                                                   lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger).finishLeftovers()
             if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": "\(leftovers)"]) }
             try PurgeExecutor(db: db, plan: plan, run: run, settings: settings, logger: logger, progress: progress).execute()
             let findings = try RetentionCheck(db: db).findings(plan)

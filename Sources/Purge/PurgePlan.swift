@@ -105,12 +105,16 @@ public struct TablePlan: Sendable, Encodable {
     public let partitionDrops: [PartitionDrop]
     public let rowSweeps: [RowSweep]
     public let keptByHold: [CustomerRows]
+    /// What the planner could not do as usual (partitions with unreadable bounds, purged row-wise instead).
+    public let warnings: [String]
     let name: QualifiedName
     let timestampColumn: SQLIdentifier
     let customerColumn: SQLIdentifier
     let isPartitioned: Bool
+    /// PostgreSQL refuses DETACH … CONCURRENTLY on a table with a DEFAULT partition.
+    let hasDefaultPartition: Bool
 
-    enum CodingKeys: String, CodingKey { case table, retention, tableCutoff, customerCutoffs, partitionDrops, rowSweeps, keptByHold }
+    enum CodingKeys: String, CodingKey { case table, retention, tableCutoff, customerCutoffs, partitionDrops, rowSweeps, keptByHold, warnings }
 
     /// Rows the row-wise sweeps will delete, per customer.
     public var sweptRowsByCustomer: [CustomerRows] { CustomerRows.merge(rowSweeps.flatMap(\.rowsByCustomer)) }

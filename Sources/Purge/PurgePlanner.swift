@@ -69,9 +69,14 @@ public struct PurgePlanner {
 
         let catalog = PartitionCatalog()
         let partitioned = try catalog.isPartitioned(db, table.name)
-        let leaves: [Partition] = partitioned
+        let all: [Partition] = partitioned
             ? try catalog.partitions(of: table.name, db)
             : [Partition(parent: table.name, name: table.name, from: nil, to: nil)]
+        // A half-detached partition is no longer the table's: the run finalizes and drops it before planning matters.
+        let leaves = all.filter { !$0.detachPending }
+        let warnings = leaves.filter(\.boundsUnreadable).map {
+            "partition \($0.name) has bounds Lethe cannot read (\($0.boundClause?.prefix(60) ?? "")); its old rows are deleted row by row"
+        }
 
         // Whole partitions past the table cutoff go by DETACH + DROP. Rows of held customers in one are moved
         // into a rebuilt partition when they are few; otherwise (or when the run is for one customer) the
@@ -116,7 +121,8 @@ public struct PurgePlanner {
         return TablePlan(table: table.name.description, retention: retention.description, tableCutoff: tableCutoff,
                          customerCutoffs: overrides, partitionDrops: drops, rowSweeps: sweeps,
                          keptByHold: try keptByHold(table, sql: sql, now: now, tableCutoff: tableCutoff, holds: holds, scope: scope),
-                         name: table.name, timestampColumn: timestamp, customerColumn: customer, isPartitioned: partitioned)
+                         warnings: warnings, name: table.name, timestampColumn: timestamp, customerColumn: customer,
+                         isPartitioned: partitioned, hasDefaultPartition: leaves.contains(where: \.isDefault))
     }
 
     /// Block ranges read the whole leaf once; the index reads only the customers' rows but pays a random

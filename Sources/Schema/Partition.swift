@@ -2,25 +2,38 @@ import Foundation
 import LetheCore
 import Postgres
 
-/// One range partition of a partitioned table, as the catalog describes it.
+/// One range partition of a partitioned table, as the catalog describes it, whoever created it.
 public struct Partition: Sendable, Equatable {
     public let parent: QualifiedName
     public let name: QualifiedName
-    /// Inclusive lower bound; nil for MINVALUE or a DEFAULT partition.
+    /// Inclusive lower bound; nil for MINVALUE, a DEFAULT partition or unreadable bounds.
     public let from: Date?
-    /// Exclusive upper bound; nil for MAXVALUE or a DEFAULT partition.
+    /// Exclusive upper bound; nil for MAXVALUE, a DEFAULT partition or unreadable bounds.
     public let to: Date?
     public let isDefault: Bool
     /// The bound clause exactly as PostgreSQL prints it (`FOR VALUES FROM (…) TO (…)`), to re-attach a rebuilt partition.
     public let boundClause: String?
+    /// Bounds Lethe cannot read (another partition key type, a list partition): purged row-wise, never dropped.
+    public let boundsUnreadable: Bool
+    /// Left half-detached by an interrupted `DETACH PARTITION … CONCURRENTLY`: the next purge finalizes it.
+    public let detachPending: Bool
 
-    public init(parent: QualifiedName, name: QualifiedName, from: Date?, to: Date?, isDefault: Bool = false, boundClause: String? = nil) {
+    public init(parent: QualifiedName, name: QualifiedName, from: Date?, to: Date?, isDefault: Bool = false, boundClause: String? = nil,
+                boundsUnreadable: Bool = false, detachPending: Bool = false) {
         self.parent = parent
         self.name = name
         self.from = from
         self.to = to
         self.isDefault = isDefault
         self.boundClause = boundClause
+        self.boundsUnreadable = boundsUnreadable
+        self.detachPending = detachPending
+    }
+
+    /// The interval these bounds describe exactly (a day, a Monday week, a calendar month), if any.
+    public var interval: PartitionInterval? {
+        guard let from, let to else { return nil }
+        return PartitionInterval.matching(from: from, to: to)
     }
 
     /// True when the whole range lies before `instant` (every row it can hold is older).
@@ -29,14 +42,10 @@ public struct Partition: Sendable, Equatable {
         return to <= instant
     }
 
-    func covers(_ month: Month) -> Bool {
-        guard !isDefault else { return false }
-        return (from.map { $0 <= month.start } ?? true) && (to.map { $0 >= month.end } ?? true)
-    }
-
-    func overlaps(_ month: Month) -> Bool {
-        guard !isDefault else { return false }
-        return (from.map { $0 < month.end } ?? true) && (to.map { $0 > month.start } ?? true)
+    /// The span of time this partition takes, for gap planning; nil when it takes none Lethe can see.
+    var span: (from: Date, to: Date)? {
+        guard !isDefault, !boundsUnreadable else { return nil }
+        return (from ?? .distantPast, to ?? .distantFuture)
     }
 
     /// Parses `pg_get_expr(relpartbound)` output printed in UTC, e.g.
@@ -56,19 +65,41 @@ public struct Partition: Sendable, Equatable {
     }
 }
 
-/// The months a monthly-partitioned table still lacks among those wanted. A month partly covered by
-/// a partition of other bounds cannot be created and is reported as a conflict.
+/// The partitions a table still lacks between two instants, at its interval. Where existing partitions of
+/// other bounds (monthly ones made before a move to daily, pg_partman's, hand-made) cover part of an
+/// interval, only the uncovered part is created: a new layout starts at the first instant nothing covers,
+/// and nothing ever overlaps.
 public struct PartitionGapPlan: Sendable, Equatable {
-    public let missing: [Month]
-    public let conflicts: [Month]
+    public struct Range: Sendable, Equatable, CustomStringConvertible {
+        public let from: Date
+        public let to: Date
+        public var description: String { "[\(Timestamps.iso(from)), \(Timestamps.iso(to)))" }
+    }
 
-    public init(wanted: [Month], existing: [Partition]) {
-        var missing: [Month] = []
-        var conflicts: [Month] = []
-        for month in wanted where !existing.contains(where: { $0.covers(month) }) {
-            if existing.contains(where: { $0.overlaps(month) }) { conflicts.append(month) } else { missing.append(month) }
+    public let missing: [Range]
+    /// Intervals already wholly covered.
+    public let alreadyPresent: Int
+
+    /// Every interval from the one holding `from` through the one holding `through`.
+    public init(interval: PartitionInterval, from: Date, through: Date, existing: [Partition]) {
+        let spans = existing.compactMap(\.span).sorted { $0.from < $1.from }
+        var missing: [Range] = []
+        var present = 0
+        var slot = interval.start(containing: from)
+        while slot <= through {
+            let end = interval.next(after: slot)
+            let before = missing.count
+            var cursor = slot
+            for span in spans where span.to > cursor && span.from < end {
+                if span.from > cursor { missing.append(Range(from: cursor, to: span.from)) }
+                cursor = max(cursor, span.to)
+                if cursor >= end { break }
+            }
+            if cursor < end { missing.append(Range(from: cursor, to: end)) }
+            if missing.count == before { present += 1 }
+            slot = end
         }
         self.missing = missing
-        self.conflicts = conflicts
+        self.alreadyPresent = present
     }
 }

@@ -3,7 +3,7 @@ import LetheCore
 import Policy
 import Postgres
 
-/// Reads and creates monthly range partitions of the policy's partitioned tables.
+/// Reads and creates the range partitions of the policy's partitioned tables.
 public struct PartitionCatalog {
     public init() {}
 
@@ -31,9 +31,11 @@ public struct PartitionCatalog {
         return try row?.bool("partitioned") ?? false
     }
 
+    /// Every partition of `parent`, whoever made it. Bounds Lethe cannot read are flagged, not fatal: such a
+    /// partition is purged row-wise.
     public func partitions(of parent: QualifiedName, _ db: PostgresConnection) throws -> [Partition] {
         let rows = try db.query("""
-            SELECT cn.nspname AS schema, c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+            SELECT cn.nspname AS schema, c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, i.inhdetachpending AS pending
             FROM pg_inherits i
             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
             JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -43,47 +45,73 @@ public struct PartitionCatalog {
         return try rows.map { row in
             let name = try QualifiedName(schema: SQLIdentifier(row.string("schema")), name: SQLIdentifier(row.string("name")))
             let bound = try row.string("bound")
+            let pending = try row.bool("pending")
             guard let bounds = Partition.bounds(fromExpression: bound) else {
-                throw LetheError.config("partition \(name) of \(parent) has bounds Lethe cannot read",
-                                        hint: "Lethe manages monthly RANGE partitions on a timestamptz column")
+                return Partition(parent: parent, name: name, from: nil, to: nil, boundClause: bound, boundsUnreadable: true, detachPending: pending)
             }
-            return Partition(parent: parent, name: name, from: bounds.from, to: bounds.to, isDefault: bounds.isDefault, boundClause: bound)
+            return Partition(parent: parent, name: name, from: bounds.from, to: bounds.to, isDefault: bounds.isDefault, boundClause: bound,
+                             detachPending: pending)
         }
     }
 
-    /// The name Lethe gives the partition of `parent` for `month`: `messages_p2026_11`.
-    public func partitionName(_ parent: QualifiedName, _ month: Month) throws(LetheError) -> QualifiedName {
-        let base = String(parent.name.name.prefix(63 - 9))
-        return QualifiedName(schema: parent.schema, name: try SQLIdentifier("\(base)_p\(month.suffix)"))
+    /// The name Lethe gives a partition of `parent` starting at `from`: `messages_p2026_11` for a calendar month,
+    /// `messages_p2026_11_26` for a day or a week. Names sort by time, months before their days.
+    public func partitionName(_ parent: QualifiedName, from: Date, to: Date) throws(LetheError) -> QualifiedName {
+        let suffix = PartitionInterval.nameSuffix(start: from, to: to)
+        let base = String(parent.name.name.prefix(63 - 2 - suffix.count))
+        return QualifiedName(schema: parent.schema, name: try SQLIdentifier("\(base)_p\(suffix)"))
     }
 
     public struct EnsureReport: Sendable {
-        public var created: [QualifiedName] = []
+        public struct Created: Sendable {
+            public let table: QualifiedName
+            public let name: QualifiedName
+            public let from: Date
+            public let to: Date
+        }
+
+        public var created: [Created] = []
         public var alreadyPresent = 0
         public var conflicts: [String] = []
+        /// Tables whose partitions another tool creates (`partitioning.create: false`).
+        public var notManaged: [QualifiedName] = []
     }
 
-    /// Creates the missing monthly partitions of every partitioned policy table for `months`.
-    public func ensure(_ db: PostgresConnection, policy: RetentionPolicy, months: [Month], dryRun: Bool = false) throws -> EnsureReport {
+    /// Creates the missing partitions of every partitioned policy table at its policy interval, from the
+    /// interval holding `from` (default: `now`) through the one holding `now + ahead` (default: the policy's).
+    public func ensure(_ db: PostgresConnection, policy: RetentionPolicy, now: Date, from: Date? = nil, ahead: ISODuration? = nil,
+                       dryRun: Bool = false) throws -> EnsureReport {
         var report = EnsureReport()
         for partitioned in try partitionedTables(db, policy: policy) {
-            let plan = PartitionGapPlan(wanted: months, existing: partitioned.partitions)
-            report.alreadyPresent += months.count - plan.missing.count - plan.conflicts.count
-            report.conflicts += plan.conflicts.map { "\(partitioned.table.name) \($0): an existing partition covers part of this month" }
-            for month in plan.missing {
-                let name = try partitionName(partitioned.table.name, month)
-                if !dryRun { try create(db, parent: partitioned.table.name, name: name, month: month) }
-                report.created.append(name)
+            let layout = partitioned.table.effectivePartitioning
+            guard layout.create else {
+                report.notManaged.append(partitioned.table.name)
+                continue
+            }
+            let through = (ahead ?? layout.ahead).added(to: now)
+            let plan = PartitionGapPlan(interval: layout.interval, from: min(from ?? now, now), through: through, existing: partitioned.partitions)
+            report.alreadyPresent += plan.alreadyPresent
+            for range in plan.missing {
+                let name = try partitionName(partitioned.table.name, from: range.from, to: range.to)
+                if !dryRun {
+                    do {
+                        try create(db, parent: partitioned.table.name, name: name, range: range)
+                    } catch let error as PostgresError {
+                        report.conflicts.append("\(name) \(range): \(error.message)")
+                        continue
+                    }
+                }
+                report.created.append(.init(table: partitioned.table.name, name: name, from: range.from, to: range.to))
             }
         }
         return report
     }
 
-    /// Creates one partition. Bounds are literals Lethe formats itself from a Month (no outside text).
-    func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, month: Month) throws {
+    /// Creates one partition. Bounds are literals Lethe formats itself from dates (no outside text).
+    func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, range: PartitionGapPlan.Range) throws {
         let sql = """
-            CREATE TABLE IF NOT EXISTS \(name.quoted) PARTITION OF \(parent.quoted)
-            FOR VALUES FROM ('\(month)-01 00:00:00+00') TO ('\(month.next)-01 00:00:00+00')
+            CREATE TABLE \(name.quoted) PARTITION OF \(parent.quoted)
+            FOR VALUES FROM ('\(Timestamps.iso(range.from))') TO ('\(Timestamps.iso(range.to))')
             """
         try LockRetry.run(db, attempts: 5) {
             try db.execute("SET LOCAL lock_timeout = '2s'")

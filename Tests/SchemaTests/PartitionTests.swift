@@ -12,17 +12,63 @@ func defaultPolicy() throws -> RetentionPolicy {
 }
 
 @Suite struct PartitionTests {
-    @Test func gapPlanFindsMissingAndConflictingMonths() throws {
+    func day(_ text: String) -> Date { UTCDay(parsing: text)!.start }
+
+    @Test func dailyGapsStartWhereMonthlyPartitionsEnd() throws {
         let parent = try QualifiedName(parsing: "sms.messages")
         let november = Month(year: 2026, month: 11)
-        let existing = [
-            Partition(parent: parent, name: try QualifiedName(parsing: "sms.a"), from: november.start, to: november.end),
-            // A quarter-long partition covering part of January only.
-            Partition(parent: parent, name: try QualifiedName(parsing: "sms.b"), from: Month(year: 2027, month: 1).start.addingTimeInterval(86400 * 10), to: Month(year: 2027, month: 3).start),
-        ]
-        let plan = PartitionGapPlan(wanted: Month.range(november, through: Month(year: 2027, month: 3)), existing: existing)
-        #expect(plan.missing.map(\.description) == ["2026-12", "2027-03"])
-        #expect(plan.conflicts.map(\.description) == ["2027-01"])
+        let existing = [Partition(parent: parent, name: try QualifiedName(parsing: "sms.m"), from: november.start, to: november.end)]
+        let plan = PartitionGapPlan(interval: .day, from: day("2026-11-20"), through: day("2026-12-03").addingTimeInterval(3600), existing: existing)
+        #expect(plan.missing.map(\.from) == [day("2026-12-01"), day("2026-12-02"), day("2026-12-03")])
+        #expect(plan.missing.allSatisfy { $0.to.timeIntervalSince($0.from) == 86_400 })
+        #expect(plan.alreadyPresent == 11)
+    }
+
+    @Test func weeklyGapsCreateOnlyTheUncoveredPartOfAWeek() throws {
+        let parent = try QualifiedName(parsing: "sms.messages")
+        let november = Month(year: 2026, month: 11)
+        let existing = [Partition(parent: parent, name: try QualifiedName(parsing: "sms.m"), from: november.start, to: november.end)]
+        // 2026-11-30 is a Monday: its week is half November (covered), half December.
+        let plan = PartitionGapPlan(interval: .week, from: day("2026-11-30"), through: day("2026-12-08"), existing: existing)
+        #expect(plan.missing == [.init(from: day("2026-12-01"), to: day("2026-12-07")), .init(from: day("2026-12-07"), to: day("2026-12-14"))])
+        #expect(PartitionInterval.week.start(containing: day("2026-12-06")) == day("2026-11-30"))
+    }
+
+    @Test func gapsAroundAForeignPartitionNeverOverlapIt() throws {
+        let parent = try QualifiedName(parsing: "sms.messages")
+        // A hand-made partition from noon on the 2nd to the 4th.
+        let existing = [Partition(parent: parent, name: try QualifiedName(parsing: "sms.x"), from: day("2026-12-02").addingTimeInterval(43_200), to: day("2026-12-04"))]
+        let plan = PartitionGapPlan(interval: .day, from: day("2026-12-01"), through: day("2026-12-04"), existing: existing)
+        #expect(plan.missing == [.init(from: day("2026-12-01"), to: day("2026-12-02")),
+                                 .init(from: day("2026-12-02"), to: day("2026-12-02").addingTimeInterval(43_200)),
+                                 .init(from: day("2026-12-04"), to: day("2026-12-05"))])
+        // A DEFAULT partition covers nothing: every interval is still created.
+        let withDefault = [Partition(parent: parent, name: try QualifiedName(parsing: "sms.d"), from: nil, to: nil, isDefault: true)]
+        #expect(PartitionGapPlan(interval: .day, from: day("2026-12-01"), through: day("2026-12-02"), existing: withDefault).missing.count == 2)
+    }
+
+    @Test func partitionNamesSortByTime() throws {
+        let parent = try QualifiedName(parsing: "sms.messages")
+        let catalog = PartitionCatalog()
+        let november = Month(year: 2026, month: 11)
+        let names = [
+            try catalog.partitionName(parent, from: november.start, to: november.end),
+            try catalog.partitionName(parent, from: day("2026-12-01"), to: day("2026-12-02")),
+            try catalog.partitionName(parent, from: day("2026-12-02"), to: day("2026-12-03")),
+            try catalog.partitionName(parent, from: day("2026-12-10"), to: day("2026-12-11")),
+            try catalog.partitionName(parent, from: Month(year: 2027, month: 1).start, to: Month(year: 2027, month: 2).start),
+        ].map(\.name.name)
+        #expect(names == ["messages_p2026_11", "messages_p2026_12_01", "messages_p2026_12_02", "messages_p2026_12_10", "messages_p2027_01"])
+        #expect(names == names.sorted())
+        #expect(Partition(parent: parent, name: parent, from: day("2026-12-01"), to: day("2026-12-02")).interval == .day)
+        #expect(Partition(parent: parent, name: parent, from: day("2026-11-30"), to: day("2026-12-07")).interval == .week)
+        #expect(Partition(parent: parent, name: parent, from: november.start, to: november.end).interval == .month)
+    }
+
+    @Test func calendarMonthsAddLikePostgreSQL() {
+        #expect(Month.adding(months: 1, to: day("2026-01-31")) == day("2026-02-28"))
+        #expect(Month.adding(months: -6, to: day("2026-11-26").addingTimeInterval(300)) == day("2026-05-26").addingTimeInterval(300))
+        #expect(UTCDay(parsing: "2026-02-30") == nil)
     }
 
     @Test func boundsParseFromCatalogText() {
@@ -33,22 +79,47 @@ func defaultPolicy() throws -> RetentionPolicy {
         #expect(Partition.bounds(fromExpression: "FOR VALUES FROM (MINVALUE) TO ('2026-12-01 00:00:00+00')")?.from == nil)
     }
 
-    @Test func ensureCreatesMonthlyPartitionsOnce() throws {
+    @Test func ensureCreatesDailyPartitionsOnce() throws {
         let db = try TestDatabase()
         let policy = try defaultPolicy()
-        let months = Month.range(Month(year: 2026, month: 1), through: Month(year: 2026, month: 4))
-        let first = try PartitionCatalog().ensure(db.connection, policy: policy, months: months)
-        #expect(first.created.map(\.description).sorted() == [
-            "sms.delivery_reports_p2026_01", "sms.delivery_reports_p2026_02", "sms.delivery_reports_p2026_03", "sms.delivery_reports_p2026_04",
-            "sms.messages_p2026_01", "sms.messages_p2026_02", "sms.messages_p2026_03", "sms.messages_p2026_04",
-        ])
-        let second = try PartitionCatalog().ensure(db.connection, policy: policy, months: months)
-        #expect(second.created.isEmpty && second.alreadyPresent == 8)
+        let now = try DatabaseClock.now(db.connection)
+        let from = Month.adding(months: -1, to: now)
+        let first = try PartitionCatalog().ensure(db.connection, policy: policy, now: now, from: from)
+        let days = Int(PartitionInterval.day.start(containing: ISODuration(days: 30).added(to: now))
+            .timeIntervalSince(PartitionInterval.day.start(containing: from)) / 86_400) + 1
+        #expect(first.created.count == 2 * days)
+        #expect(first.created.allSatisfy { $0.to.timeIntervalSince($0.from) == 86_400 })
+        let second = try PartitionCatalog().ensure(db.connection, policy: policy, now: now, from: from)
+        #expect(second.created.isEmpty && second.alreadyPresent == 2 * days && second.conflicts.isEmpty)
         let partitions = try PartitionCatalog().partitions(of: try QualifiedName(parsing: "sms.messages"), db.connection)
-        #expect(partitions.first?.from == Month(year: 2026, month: 1).start)
-        #expect(partitions.last?.to == Month(year: 2026, month: 5).start)
-        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'c')")
-        try db.connection.execute("INSERT INTO sms.delivery_reports (id, message_id, customer_id, status, reported_at) VALUES (1, 1, 1, 'delivered', '2026-03-31 23:59:59+00')")
+        #expect(partitions.map(\.name.name) == partitions.map(\.name.name).sorted())
+        #expect(partitions.allSatisfy { $0.interval == .day })
+    }
+
+    @Test func aMonthlyDatabaseMovesToDailyWithoutOverlap() throws {
+        let db = try TestDatabase()
+        let now = try DatabaseClock.now(db.connection)
+        let monthly = try PolicyFixture.policy(interval: "P1M")
+        _ = try PartitionCatalog().ensure(db.connection, policy: monthly, now: now, from: Month.adding(months: -2, to: now), ahead: ISODuration(months: 1))
+        let before = try PartitionCatalog().partitions(of: try QualifiedName(parsing: "sms.messages"), db.connection)
+        #expect(before.count == 4)
+        let daily = try PartitionCatalog().ensure(db.connection, policy: try defaultPolicy(), now: now, from: Month.adding(months: -2, to: now),
+                                                  ahead: ISODuration(months: 2))
+        #expect(daily.conflicts.isEmpty)
+        let monthlyEnd = try #require(before.compactMap(\.to).max())
+        #expect(daily.created.allSatisfy { $0.from >= monthlyEnd && $0.to.timeIntervalSince($0.from) == 86_400 })
+        #expect(daily.created.map(\.from).min() == monthlyEnd)
+        let again = try PartitionCatalog().ensure(db.connection, policy: try defaultPolicy(), now: now, from: Month.adding(months: -2, to: now),
+                                                  ahead: ISODuration(months: 2))
+        #expect(again.created.isEmpty)
+    }
+
+    @Test func tablesManagedByAnotherToolAreLeftAlone() throws {
+        let db = try TestDatabase()
+        let policy = try PolicyFixture.policy(interval: "P1D", create: false)
+        let report = try PartitionCatalog().ensure(db.connection, policy: policy, now: try DatabaseClock.now(db.connection))
+        #expect(report.created.isEmpty)
+        #expect(report.notManaged.map(\.description) == ["sms.messages", "sms.delivery_reports"])
     }
 
     @Test func aRowWithoutPartitionIsRefusedNotLost() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import LetheCore
+import Policy
 import Postgres
 import Schema
 
@@ -23,9 +24,10 @@ public enum PurgeFixture {
         }
     }
 
-    public static func load(_ db: PostgresConnection) throws {
+    /// Loads the dataset into partitions laid out as `policy` says (default: the default policy's daily layout).
+    public static func load(_ db: PostgresConnection, policy: RetentionPolicy? = nil) throws {
         try db.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Default Co'), (2, 'Short Retention Co'), (3, 'Held Co')")
-        try ensurePartitions(db, monthsBack: 13)
+        try ensurePartitions(db, monthsBack: 13, policy: policy)
         for customer in [defaultCustomer, shortCustomer, heldCustomer] {
             for age in ages {
                 let at = "now() - interval '\(age) days'"
@@ -44,11 +46,9 @@ public enum PurgeFixture {
         }
     }
 
-    public static func ensurePartitions(_ db: PostgresConnection, monthsBack: Int) throws {
+    public static func ensurePartitions(_ db: PostgresConnection, monthsBack: Int, policy: RetentionPolicy? = nil) throws {
         let now = try DatabaseClock.now(db)
-        let current = Month(containing: now)
-        let policy = try PolicyFixture.defaultPolicy()
-        _ = try PartitionCatalog().ensure(db, policy: policy, months: Month.range(current.adding(months: -monthsBack), through: current.adding(months: 3)))
+        _ = try PartitionCatalog().ensure(db, policy: policy ?? PolicyFixture.defaultPolicy(), now: now, from: Month.adding(months: -monthsBack, to: now))
     }
 
     /// Surviving rows per (customer, age in days) in `table`.

@@ -1,0 +1,60 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct SteadyStatePurgeCommandTests {
+    /// A purge killed between the two transactions of `DETACH PARTITION … CONCURRENTLY` leaves the partition
+    /// "detach pending"; the next run finalizes and drops it, and the ledger shows both runs.
+    @Test func aPurgeKilledInsideAConcurrentDetachIsFinishedByTheNextRun() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        // An application transaction that has read the table: the detach's second step waits for it to end.
+        let application = try db.newConnection()
+        try application.execute("BEGIN")
+        try application.execute("SELECT count(*) FROM sms.messages")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LetheProcess.binary)
+        process.arguments = ["purge", "--database-url", db.conninfo]
+        process.currentDirectoryURL = LetheProcess.packageRoot
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let watcher = try db.newConnection()
+        var pending: String?
+        for _ in 0..<1_000 where pending == nil {
+            pending = try watcher.query("""
+                SELECT i.inhrelid::regclass::text AS name FROM pg_inherits i WHERE i.inhdetachpending LIMIT 1
+                """).first?.string("name")
+            if pending == nil { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try watcher.execute("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'ALTER TABLE%DETACH%'
+            """)
+        try application.execute("COMMIT")
+        let partition = try #require(pending, "the purge reached a concurrent detach")
+        #expect(try watcher.query("SELECT count(*) AS n FROM pg_inherits WHERE inhdetachpending").single("n").int("n") == 1)
+
+        let rerun = try LetheProcess.run(["purge", "--json", "--database-url", db.conninfo])
+        #expect(rerun.status == 0)
+        #expect(try watcher.query("SELECT to_regclass($1) IS NULL AS gone", [.text(partition)]).single("gone").bool("gone"))
+        #expect(try watcher.query("SELECT count(*) AS n FROM lethe.purge_detached").single("n").int("n") == 0)
+        for (table, timestamp) in [("sms.messages", "created_at"), ("sms.delivery_reports", "reported_at"), ("sms.contacts", "created_at")] {
+            let survivors = try PurgeFixture.survivors(db.connection, table: table, timestamp: timestamp)
+            // No override or hold in this test: every customer keeps what is younger than six months.
+            let expected = PurgeFixture.ages.filter { $0 < 181 }.count
+            #expect(Set(survivors.keys.compactMap { Int($0.split(separator: "@")[1]) }).count == expected, "\(table)")
+            #expect(survivors.keys.allSatisfy { Int($0.split(separator: "@")[1])! < 181 }, "\(table)")
+        }
+        let runs = try watcher.query("SELECT id, status FROM lethe.purge_runs ORDER BY id").rows.map { try $0.string("status") }
+        #expect(runs == ["interrupted", "completed"])
+        let credited = try watcher.query("""
+            SELECT r.status FROM lethe.purge_run_items i JOIN lethe.purge_runs r ON r.id = i.run_id
+            WHERE i.partition_name = $1 AND i.partitions_dropped = 1
+            """, [.text(partition)]).rows.map { try $0.string("status") }
+        #expect(credited == ["completed"], "the run that finished the drop records it")
+    }
+}
