@@ -21,7 +21,9 @@ step migrate
 step migrate --status
 step policy check
 FROM=$(psql -tA -c "SELECT to_char(now() AT TIME ZONE 'UTC' - interval '12 months', 'YYYY-MM')")
-step partitions ensure --from "$FROM" --months-ahead 2
+note "daily partitions (the default policy's layout) for the year of history and 30 days ahead"
+step partitions ensure --from "$FROM" --json '| grep -c "\"partition\""'
+step partitions list '| tail -n 3'
 
 note "the platform's history before Lethe: 3 customers, 12 months, personal columns in plaintext"
 psql -q -v ON_ERROR_STOP=1 -f scripts/demo-data.sql

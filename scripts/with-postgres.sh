@@ -3,6 +3,8 @@
 # The command sees PGHOST/PGPORT/PGUSER/PGDATABASE, so libpq (lethe, psql, pg_dump) finds the server.
 # Usage: [LETHE_PG_OPTS='-c name=value ...'] scripts/with-postgres.sh COMMAND [ARGS...]
 # Tests run without fsync; LETHE_PG_OPTS (appended, so it wins) restores production settings for benchmarks.
+# LETHE_PG_FAKETIME (a libfaketime relative offset such as -3300) sets the server's clock, and only the server's:
+# the benchmark of the daily purge runs it at 00:05 UTC without Lethe having any clock override.
 set -euo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${LETHE_TEST_PGPORT:-55432}
@@ -18,7 +20,13 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 as_postgres "$PGBIN/initdb" -D "$D/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
-as_postgres "$PGBIN/pg_ctl" -D "$D/data" -w -l "$D/log" \
+SERVER_ENV=()
+if [ -n "${LETHE_PG_FAKETIME:-}" ]; then
+    FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 'libfaketime.so.1$' || true)
+    [ -n "$FAKETIME_LIB" ] || { echo "LETHE_PG_FAKETIME needs libfaketime (apt-get install faketime)" >&2; exit 69; }
+    SERVER_ENV=(env LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$LETHE_PG_FAKETIME" FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1)
+fi
+as_postgres "${SERVER_ENV[@]}" "$PGBIN/pg_ctl" -D "$D/data" -w -l "$D/log" \
     -o "-k $D -p $PORT -c listen_addresses='' -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${LETHE_PG_OPTS:-}" start >/dev/null
 export PGHOST=$D PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
 echo "throwaway PostgreSQL 15 at PGHOST=$PGHOST PGPORT=$PGPORT"

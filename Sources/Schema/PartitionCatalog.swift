@@ -107,15 +107,18 @@ public struct PartitionCatalog {
         return report
     }
 
-    /// Creates one partition. Bounds are literals Lethe formats itself from dates (no outside text).
+    /// Creates one partition as a table of its own, then attaches it: `CREATE TABLE … PARTITION OF` would take
+    /// ACCESS EXCLUSIVE on the parent and stop inserts, `ATTACH PARTITION` takes SHARE UPDATE EXCLUSIVE, which
+    /// they pass. The new table is empty, so the attach validates nothing. Bounds are literals Lethe formats
+    /// itself from dates (no outside text).
     func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, range: PartitionGapPlan.Range) throws {
-        let sql = """
-            CREATE TABLE \(name.quoted) PARTITION OF \(parent.quoted)
-            FOR VALUES FROM ('\(Timestamps.iso(range.from))') TO ('\(Timestamps.iso(range.to))')
-            """
         try LockRetry.run(db, attempts: 5) {
             try db.execute("SET LOCAL lock_timeout = '2s'")
-            try db.execute(sql)
+            try db.execute("CREATE TABLE \(name.quoted) (LIKE \(parent.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)")
+            try db.execute("""
+                ALTER TABLE \(parent.quoted) ATTACH PARTITION \(name.quoted)
+                FOR VALUES FROM ('\(Timestamps.iso(range.from))') TO ('\(Timestamps.iso(range.to))')
+                """)
         }
     }
 }
