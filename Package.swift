@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C boundary
@@ -31,6 +33,8 @@ let package = Package(
         .target(name: "Phone", dependencies: ["CPhone", "LetheCore"]),
         .target(name: "Policy", dependencies: ["LetheCore", "Yams"]),
         .target(name: "Zstd", dependencies: ["CZstd", "LetheCore"]),
+        // Metrics in Prometheus text format for node_exporter's textfile collector (ECS logs live in LetheCore).
+        .target(name: "Telemetry", dependencies: ["LetheCore", .product(name: "Prometheus", package: "swift-prometheus")]),
 
         // Jobs
         .target(
@@ -49,11 +53,19 @@ let package = Package(
         .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject"]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
+        // The scheduled worker: schedules, job runs recorded in the database, process lifetime; calls the jobs above.
+        .target(name: "Worker", dependencies: [
+            "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // Command line
         .executableTarget(
             name: "lethe",
             dependencies: [
                 "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Subject",
+                "Telemetry", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -73,6 +85,7 @@ let package = Package(
         .testTarget(name: "LetheCryptoTests", dependencies: ["LetheCrypto"]),
         .testTarget(name: "PhoneTests", dependencies: ["Phone"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Telemetry", "Policy", "Purge", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Schema", "Policy", "TestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "TestSupport"]),
         .testTarget(name: "PurgeTests", dependencies: ["Purge", "Audit", "Policy", "Schema", "TestSupport"]),

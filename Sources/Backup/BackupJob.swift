@@ -36,6 +36,8 @@ public struct BackupJob {
     let logger: Logger
     /// The backup's date; tests set it to build a history.
     var clock: () -> Date = Date.init
+    /// Asked by the worker on shutdown: the dump is stopped and its partial file removed.
+    public var stop = StopRequest.never
 
     public init(db: PostgresConnection, conninfo: String?, policy: RetentionPolicy, keyring: Keyring, repository: BackupRepository,
                 logger: Logger = Logger(label: "lethe.backup")) {
@@ -88,7 +90,16 @@ public struct BackupJob {
             // Level 1: on dumps of sealed (incompressible) columns it was both faster and smaller than level 3 here.
             let compressor = try ZstdCompressor(level: 1)
             let dump = try ChildProcess(pgDump, arguments, environment: environment)
-            try dump.readOutput { piece in try writer.write(try compressor.compress(piece)) }
+            do {
+                try dump.readOutput { piece in
+                    try stop.check("writing backup \(id)")
+                    try writer.write(try compressor.compress(piece))
+                }
+            } catch {
+                dump.kill()
+                _ = dump.finish()
+                throw error
+            }
             let (status, stderr, _) = dump.finish()
             guard status == 0 else {
                 throw LetheError.unavailable("pg_dump failed (exit \(status)): \(ChildProcess.summary(stderr))", hint: "nothing was kept; check the connection and rerun")

@@ -7,8 +7,10 @@ public enum LogFormat: String, CaseIterable, Sendable {
     case json
 }
 
-/// A swift-log handler writing one line per event to stderr, as text or JSON (for ELK).
-/// Metadata values are operator facts (tables, customer ids, counts); callers never log personal values.
+/// A swift-log handler writing one line per event to stderr, as text or as Elastic Common Schema JSON (for ELK:
+/// `@timestamp`, `log.level`, `message`, `ecs.version`, `service.name`, `log.logger`; ECS fields a job sets
+/// (`event.*`, `error.*`) as given; Lethe's own facts under `lethe.`). Metadata values are operator facts
+/// (tables, customer ids, counts); callers never log personal values.
 public struct StderrLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -37,15 +39,25 @@ public struct StderrLogHandler: LogHandler {
         case .json:
             var object: [String: Any] = [
                 "@timestamp": Timestamps.isoFractional(Date()),
-                "level": event.level.rawValue,
-                "logger": label,
+                "log.level": event.level.rawValue,
+                "log.logger": label,
                 "message": "\(event.message)",
+                "ecs.version": Self.ecsVersion,
+                "service.name": "lethe",
             ]
-            for (key, value) in merged { object[key] = Self.jsonValue(value) }
+            for (key, value) in merged { object[Self.ecsKey(key)] = Self.jsonValue(value) }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static let ecsVersion = "8.11.0"
+
+    /// ECS names pass through; anything else is one of Lethe's own fields.
+    static func ecsKey(_ key: String) -> String {
+        for prefix in ["event.", "error.", "lethe."] where key.hasPrefix(prefix) { return key }
+        return "lethe." + key
     }
 
     private static func jsonValue(_ value: Logger.MetadataValue) -> Any {

@@ -8,7 +8,7 @@ struct PolicyBuilder {
 
     init(issues: PolicyIssues) { self.issues = issues }
 
-    static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo"]
+    static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo", "schedule"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category", "subject_via", "partitioning"]
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
@@ -58,9 +58,11 @@ struct PolicyBuilder {
         }
         let backup = self.backup(top["backup"])
         let dpo = self.dpo(top["dpo"])
+        let schedule = self.schedule(top["schedule"])
         guard let backup, let dpo else { return (nil, issues) }
         let policy = RetentionPolicy(source: issues.source, sourceBytes: bytes, version: version, defaultRegion: region,
-                                     maxSegments: maxSegments, blindIndexBits: blindIndexBits, tables: tables, backup: backup, dpo: dpo)
+                                     maxSegments: maxSegments, blindIndexBits: blindIndexBits, tables: tables, backup: backup, dpo: dpo,
+                                     schedule: schedule)
         return (policy, issues)
     }
 
@@ -168,6 +170,23 @@ struct PolicyBuilder {
         }
         let create = map["create"].flatMap { bool($0, "\(path).create") } ?? true
         return PartitioningPolicy(interval: interval, ahead: ahead, create: create)
+    }
+
+    /// One entry per job; a job the policy leaves out keeps its default schedule.
+    private mutating func schedule(_ node: Node?) -> [JobName: ScheduleExpression] {
+        var schedule: [JobName: ScheduleExpression] = [:]
+        for job in JobName.allCases {
+            if case .success(let expression) = ScheduleExpression.parse(job.defaultSchedule) { schedule[job] = expression }
+        }
+        guard let node, let map = mapping(node, "schedule", allowed: Set(JobName.allCases.map(\.rawValue))) else { return schedule }
+        for (key, _, value) in map.pairs {
+            guard let job = JobName(rawValue: key), let text = string(value, "schedule.\(key)") else { continue }
+            switch ScheduleExpression.parse(text) {
+            case .success(let expression): schedule[job] = expression
+            case .failure(let error): issues.add(value, "schedule.\(key)", error.message + (error.hint.map { " (\($0))" } ?? ""))
+            }
+        }
+        return schedule
     }
 
     private mutating func backup(_ node: Node?) -> BackupPolicy? {

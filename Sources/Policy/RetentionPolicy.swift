@@ -18,6 +18,8 @@ public struct RetentionPolicy: Sendable {
     public let tables: [TablePolicy]
     public let backup: BackupPolicy
     public let dpo: DPOTexts
+    /// When the worker runs each job (UTC); every job has an entry, defaults filled in.
+    public let schedule: [JobName: ScheduleExpression]
 
     public func table(named name: String) -> TablePolicy? {
         tables.first { $0.name.description == name || $0.name.name.name == name }

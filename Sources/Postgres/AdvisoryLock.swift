@@ -6,6 +6,8 @@ public enum AdvisoryLockKey: Int32, Sendable {
     case keys = 4
     case encryptMigrate = 5
     case partitions = 6
+    case backupExpire = 7
+    case requestsCheck = 8
     /// Taken by lethe.audit_append() in SQL; listed so no other use takes the number.
     case audit = 100
 

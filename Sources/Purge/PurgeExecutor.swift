@@ -13,6 +13,8 @@ public struct PurgeSettings: Sendable {
     public var attempts = 20
     /// Detached partitions dropped per transaction: a catch-up run pays one synchronous commit per group.
     public var dropsPerTransaction = 64
+    /// Asked by the worker on shutdown: the run stops after its current batch or partition, recorded as interrupted.
+    public var stop = StopRequest.never
 
     public init() {}
 }
@@ -44,6 +46,7 @@ final class PurgeExecutor {
             let concurrent = table.hasDefaultPartition ? [] : table.partitionDrops.filter { $0.keptRows == 0 }
             var fallbacks = try dropConcurrently(concurrent, of: table)
             for drop in table.partitionDrops where !concurrent.contains(drop) {
+                try settings.stop.check("before detaching \(drop.partition)")
                 if try dropPartition(drop, of: table) {
                     logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)", "rows": "\(drop.rows)"])
                     progress?("dropped \(drop.partition) (\(drop.rows) rows)")
@@ -105,6 +108,10 @@ final class PurgeExecutor {
             detached = []
         }
         for drop in drops {
+            if settings.stop.isRequested {
+                try flush()
+                try settings.stop.check("before detaching \(drop.partition)")
+            }
             try db.execute("""
                 INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name, rows_kept, bound, holds_checked)
                 VALUES ($1, $2, $3, $4, 0, $5, false) ON CONFLICT (relation) DO NOTHING
@@ -202,6 +209,7 @@ final class PurgeExecutor {
         var step: Int64 = 128
         var pages = try relationPages(sweep.leafName)
         while block < pages {
+            try settings.stop.check("sweeping \(sweep.leaf)")
             let upper = block + step
             let deleted = try withLockRetry("sweeping \(sweep.leaf)") {
                 try db.transaction {
@@ -231,6 +239,7 @@ final class PurgeExecutor {
             """
         var total: Int64 = 0
         while true {
+            try settings.stop.check("sweeping \(sweep.leaf)")
             let deleted = try withLockRetry("sweeping \(sweep.leaf)") {
                 try db.transaction {
                     try beginBatch()
@@ -276,6 +285,7 @@ final class PurgeExecutor {
             do {
                 return try body()
             } catch let error as PostgresError where error.isLockTimeout && attempt < settings.attempts {
+                try settings.stop.check(what)
                 logger.info("lock timeout, retrying", metadata: ["while": "\(what)", "attempt": "\(attempt)"])
                 Thread.sleep(forTimeInterval: min(2.0, 0.05 * Double(1 << min(attempt, 6))))
                 attempt += 1

@@ -71,6 +71,13 @@ public struct PurgeJob {
                 logger.error("rows past their cutoff remain", metadata: ["table": "\(finding.table)", "customer": "\(finding.customerId)", "rows": "\(finding.rows)"])
             }
             return report
+        } catch let stop as StopRequested {
+            // A clean stop at a safe point: everything done so far is in the ledger; the next run finishes the rest.
+            if db.isAlive {
+                try? ledger.finish(run: run, status: "interrupted", check: nil, error: stop.letheError.message)
+                _ = try? AuditLog.append(db, action: "purge.interrupted", target: "purge run \(run)", details: ["reason": .string("shutdown request")])
+            }
+            throw stop
         } catch {
             let message = error.asLetheError.message
             if db.isAlive {

@@ -36,6 +36,8 @@ struct Lethe: ParsableCommand {
             RestoreCommand.self,
             RequestsCommand.self,
             SubjectCommand.self,
+            WorkerCommand.self,
+            StatusCommand.self,
             ExitCodesCommand.self,
         ]
     )

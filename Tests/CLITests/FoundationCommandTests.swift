@@ -127,8 +127,10 @@ import Testing
         #expect(outcome.status == 69)
         let line = try #require(outcome.stderr.split(separator: "\n").first)
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-        #expect(object?["level"] as? String == "error")
-        #expect(object?["exit_code"] as? String == "69")
+        #expect(object?["log.level"] as? String == "error")
+        #expect(object?["lethe.exit_code"] as? String == "69")
+        #expect(object?["ecs.version"] as? String != nil && object?["service.name"] as? String == "lethe")
+        #expect((object?["error.message"] as? String)?.contains("cannot connect to PostgreSQL") == true)
     }
 }
 

@@ -5,13 +5,21 @@ import Foundation
 import Keys
 import LetheCore
 import Policy
+import Worker
 
 struct RepositoryOptions: ParsableArguments {
-    @Option(name: .customLong("repo"), help: ArgumentHelp("Backup repository directory (default: LETHE_BACKUP_REPO, then the policy's backup.repo).", valueName: "dir"))
+    @Option(name: .customLong("repo"), help: ArgumentHelp("Backup repository directory (default: LETHE_BACKUP_REPO, then the policy's backup.repo, then /var/backups/lethe if it exists).", valueName: "dir"))
     var repo: String?
 
+    static let systemRepository = "/var/backups/lethe"
+
+    func directory(_ policy: RetentionPolicy) -> String? {
+        repo ?? ProcessInfo.processInfo.environment["LETHE_BACKUP_REPO"] ?? policy.backup.repository
+            ?? (FileManager.default.fileExists(atPath: Self.systemRepository) ? Self.systemRepository : nil)
+    }
+
     func repository(_ policy: RetentionPolicy) throws -> BackupRepository {
-        guard let directory = repo ?? ProcessInfo.processInfo.environment["LETHE_BACKUP_REPO"] ?? policy.backup.repository else {
+        guard let directory = directory(policy) else {
             throw LetheError.usage("no backup repository given", hint: "pass --repo DIR, set LETHE_BACKUP_REPO, or set backup.repo in the policy")
         }
         return try BackupRepository(directory: directory)
@@ -47,12 +55,17 @@ struct BackupCreateCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var metrics: MetricsFileOption
     @Flag(help: "Print the manifest as JSON.") var json = false
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let manifest = try BackupJob(db: try database.connect(), conninfo: database.conninfo, policy: policy, keyring: try keyring.load(),
-                                     repository: try repository.repository(policy)).run()
+        let db = try database.connect()
+        let manifest = try metrics.recording(.backup, db, repositoryDirectory: repository.directory(policy)) {
+            let manifest = try BackupJob(db: db, conninfo: database.conninfo, policy: policy, keyring: try keyring.load(),
+                                         repository: try repository.repository(policy)).run()
+            return (manifest, JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes"))
+        }
         if json { return try Output.json(manifest) }
         let rows = manifest.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows }
         Output.line("backup \(manifest.id): \(manifest.tables.filter(\.data).count) tables, \(rows) rows, \(manifest.size) bytes, sha256 \(manifest.sha256.prefix(16))")
@@ -139,13 +152,18 @@ struct BackupExpireCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "expire",
         abstract: "Remove backups past the policy's keep period, and always any older than six months.",
-        discussion: "The newest backup that verifies is kept while it is within six months, even past the keep period."
+        discussion: """
+            The newest backup that verifies is kept while it is within six months, even past the keep period. \
+            When the database is reachable, the run is recorded for 'lethe status' (as the worker's runs are).
+            """
     )
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var metrics: MetricsFileOption
     @Flag(name: .customLong("dry-run"), help: "Print what would be removed; remove nothing.") var dryRun = false
     @Flag(help: "Print as JSON.") var json = false
 
@@ -153,10 +171,20 @@ struct BackupExpireCommand: LetheCommand {
         let policy = try policyOptions.load()
         let repo = try repository.repository(policy)
         let verifier = keyring.path.map { _ in try? BackupVerifier(repository: repo, keyring: keyring.load()) } ?? nil
-        let plan = try BackupExpiry(repository: repo).run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) { entry in
-            guard let verifier else { return true }
-            return (try? verifier.verify(entry.id)) != nil
+        let expire = {
+            try BackupExpiry(repository: repo).run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) { entry in
+                guard let verifier else { return true }
+                return (try? verifier.verify(entry.id)) != nil
+            }
         }
+        let db = dryRun ? nil : try? database.connect()
+        if !dryRun && db == nil { Terminal.warn("database not reachable: this run is not recorded in lethe.job_runs") }
+        let plan = try db.map { db in
+            try metrics.recording(.backupExpire, db, repositoryDirectory: repo.directory) {
+                let plan = try expire()
+                return (plan, JobResult(detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept"))
+            }
+        } ?? expire()
         if json { return try Output.json(plan) }
         for id in plan.remove { Output.line("\(dryRun ? "would remove" : "removed") \(id): \(plan.reasons[id] ?? "")") }
         Output.line("\(plan.remove.count) backup(s) \(dryRun ? "to remove" : "removed"), \(plan.keep.count) kept")

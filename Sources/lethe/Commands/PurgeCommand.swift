@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import LetheCore
+import Policy
 import Purge
+import Worker
 
 struct PurgeCommand: LetheCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +11,7 @@ struct PurgeCommand: LetheCommand {
         abstract: "Delete every row past its customer's retention (six months at most), keeping rows under legal hold.",
         discussion: """
             A customer's cutoff is now - min(P6M, the table's retention, the customer's override), from the database
-            clock read once at the start. Monthly partitions wholly past the cutoff are detached and dropped; other
+            clock read once at the start. Partitions wholly past the cutoff are detached concurrently and dropped; other
             rows are deleted in short batches (lock_timeout 200ms, retried), so application inserts keep flowing.
             Every run is recorded in lethe.purge_runs and the audit log; a run killed at any instant leaves the
             database consistent, and the next run finishes the job. At the end, a check confirms that no row older
@@ -27,6 +29,7 @@ struct PurgeCommand: LetheCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var metrics: MetricsFileOption
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan (partitions to drop, rows per table and customer) and change nothing.")
     var dryRun = false
@@ -63,8 +66,12 @@ struct PurgeCommand: LetheCommand {
         let job = PurgeJob(db, policy: policy, settings: settings)
         let scope = PurgeScope(customer: customer, table: table)
         let showProgress = !json && isatty(STDERR_FILENO) == 1
-        let report = dryRun ? try job.dryRun(scope: scope)
-            : try job.run(scope: scope, wait: wait, progress: showProgress ? { Terminal.progress($0) } : nil)
+        let report = dryRun ? try job.dryRun(scope: scope) : try metrics.recording(.purge, db) {
+            let report = try job.run(scope: scope, wait: wait, progress: showProgress ? { Terminal.progress($0) } : nil)
+            let rows = report.tables.reduce(Int64(0)) { $0 + $1.totalRows }
+            let partitions = report.tables.reduce(0) { $0 + $1.partitionsDropped.count }
+            return (report, JobResult(succeeded: report.checkPassed, detail: "purge run \(report.runId ?? 0): \(report.status), \(rows) rows, \(partitions) partitions removed"))
+        }
         if json {
             try Output.json(report)
         } else {

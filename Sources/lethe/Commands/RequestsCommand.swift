@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import Logging
 import Subject
+import Worker
 
 extension RequestRegister.Kind: ExpressibleByArgument {}
 

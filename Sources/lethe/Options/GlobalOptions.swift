@@ -10,8 +10,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log progress and decisions, not only warnings and errors.")
     var verbose = false
 
-    func bootstrapLogging() {
-        LetheLogging.bootstrap(format: logFormat, level: verbose ? .info : .warning)
+    func bootstrapLogging(defaultLevel: Logger.Level = .warning) {
+        Terminal.format = logFormat
+        LetheLogging.bootstrap(format: logFormat, level: verbose ? .info : defaultLevel)
     }
 }
 

@@ -4,10 +4,15 @@ import Keys
 import LetheCore
 
 struct KeyringOptions: ParsableArguments {
-    @Option(name: .customLong("keyring"), help: ArgumentHelp("Keyring file, mode 0600 (default: LETHE_KEYRING).", valueName: "file"))
+    @Option(name: .customLong("keyring"), help: ArgumentHelp("Keyring file, mode 0600 (default: LETHE_KEYRING, then /etc/lethe/keyring if it exists).", valueName: "file"))
     var keyringPath: String?
 
-    var path: String? { keyringPath ?? ProcessInfo.processInfo.environment["LETHE_KEYRING"] }
+    static let systemKeyring = "/etc/lethe/keyring"
+
+    var path: String? {
+        keyringPath ?? ProcessInfo.processInfo.environment["LETHE_KEYRING"]
+            ?? (FileManager.default.fileExists(atPath: Self.systemKeyring) ? Self.systemKeyring : nil)
+    }
 
     func requiredPath() throws -> String {
         guard let path else {

@@ -7,12 +7,16 @@ import Logging
 /// ArgumentParser's (exit 64); everything else is reported once, on stderr, as what, where and a hint.
 protocol LetheCommand: ParsableCommand {
     var global: GlobalOptions { get }
+    /// Without -v: warnings and errors only, except for the worker, whose job lines are its record.
+    var defaultLogLevel: Logger.Level { get }
     func execute() throws
 }
 
 extension LetheCommand {
+    var defaultLogLevel: Logger.Level { .warning }
+
     func run() throws {
-        global.bootstrapLogging()
+        global.bootstrapLogging(defaultLevel: defaultLogLevel)
         do {
             try execute()
         } catch let exit as ExitCode {
@@ -30,6 +34,9 @@ extension LetheCommand {
 }
 
 enum Terminal {
+    /// Set once at start-up: in JSON mode every stderr line is an ECS object, warnings and progress included.
+    nonisolated(unsafe) static var format: LogFormat = .text
+
     static func report(_ error: LetheError, format: LogFormat) {
         switch format {
         case .text:
@@ -37,7 +44,7 @@ enum Terminal {
             if let hint = error.hint { text += "HINT: \(hint)\n" }
             FileHandle.standardError.write(Data(text.utf8))
         case .json:
-            var metadata: Logger.Metadata = ["exit_code": "\(error.code.rawValue)"]
+            var metadata: Logger.Metadata = ["exit_code": "\(error.code.rawValue)", "error.message": "\(error.message)"]
             if let hint = error.hint { metadata["hint"] = "\(hint)" }
             Logger(label: "lethe").error("\(error.message)", metadata: metadata)
         }
@@ -45,10 +52,12 @@ enum Terminal {
 
     /// Progress lines for people at a terminal; scripts see only the report.
     static func progress(_ text: String) {
+        guard format == .text else { return Logger(label: "lethe").info("\(text)") }
         FileHandle.standardError.write(Data("lethe: \(text)\n".utf8))
     }
 
     static func warn(_ text: String) {
+        guard format == .text else { return Logger(label: "lethe").warning("\(text)") }
         FileHandle.standardError.write(Data("lethe: warning: \(text)\n".utf8))
     }
 }

@@ -1,0 +1,95 @@
+import Foundation
+import LetheCore
+import Policy
+import Postgres
+
+/// `lethe.job_runs`: one row per run of a scheduled job, written by the worker and by the one-shot commands.
+public struct JobRuns {
+    let db: PostgresConnection
+
+    public init(_ db: PostgresConnection) { self.db = db }
+
+    public enum StartedBy: String, Sendable { case worker, command }
+
+    public enum Outcome: String, Sendable, Codable { case running, success, failure, interrupted }
+
+    /// Records the start of a run. For a worker's slot, returns nil when that slot already has a run (another
+    /// worker of the same database took it). Rows left 'running' by a process whose connection is gone are
+    /// closed as interrupted first.
+    public func start(_ job: JobName, slot: Date?, startedBy: StartedBy) throws -> Int64? {
+        try db.execute("""
+            UPDATE lethe.job_runs SET outcome = 'interrupted', finished_at = clock_timestamp(),
+                   detail = 'no end recorded: the process was killed or lost its connection'
+            WHERE job = $1 AND outcome = 'running' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = backend_pid)
+            """, [.text(job.rawValue)])
+        return try db.query("""
+            INSERT INTO lethe.job_runs (job, scheduled_for, started_by, host, os_pid) VALUES ($1, $2::timestamptz, $3, $4, $5)
+            ON CONFLICT (job, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING RETURNING id
+            """, [.text(job.rawValue), slot.map { .text(Timestamps.isoFractional($0)) } ?? .null, .text(startedBy.rawValue),
+                  .text(ProcessInfo.processInfo.hostName), .int(Int64(getpid()))]).first?.int("id")
+    }
+
+    public func finish(_ id: Int64, outcome: Outcome, detail: String) throws {
+        try db.execute("UPDATE lethe.job_runs SET outcome = $2, finished_at = clock_timestamp(), detail = $3 WHERE id = $1",
+                       [.int(id), .text(outcome.rawValue), .text(String(detail.prefix(500)))])
+    }
+
+    /// Runs `body` as a recorded one-shot run of `job`: what `lethe purge`, `backup`, `backup expire`, `requests check`
+    /// and `partitions ensure` do, so `lethe status` sees cron-run jobs too. `body` returns its result and a detail
+    /// line; a thrown error is recorded as a failure (its message carries no personal value) and rethrown.
+    public static func recordCommand<T>(_ job: JobName, db: PostgresConnection, _ body: () throws -> (T, JobResult)) throws -> T {
+        let runs = JobRuns(db)
+        let id = try runs.start(job, slot: nil, startedBy: .command)
+        do {
+            let (value, result) = try body()
+            if let id { try? runs.finish(id, outcome: result.succeeded ? .success : .failure, detail: result.detail) }
+            return value
+        } catch {
+            if let id, db.isAlive { try? runs.finish(id, outcome: .failure, detail: error.asLetheError.message) }
+            throw error
+        }
+    }
+
+    public struct LastRun: Sendable, Encodable {
+        public let startedAt: Date
+        public let finishedAt: Date?
+        public let outcome: Outcome
+        public let detail: String?
+        public var durationSeconds: Double? { finishedAt.map { $0.timeIntervalSince(startedAt) } }
+    }
+
+    /// The latest run of `job`, whoever started it.
+    public func last(_ job: JobName) throws -> LastRun? {
+        try db.query("""
+            SELECT started_at, finished_at, outcome, detail FROM lethe.job_runs WHERE job = $1 ORDER BY started_at DESC, id DESC LIMIT 1
+            """, [.text(job.rawValue)]).first.map(Self.lastRun)
+    }
+
+    /// The latest successful run of `job`.
+    public func lastSuccess(_ job: JobName) throws -> LastRun? {
+        try db.query("""
+            SELECT started_at, finished_at, outcome, detail FROM lethe.job_runs WHERE job = $1 AND outcome = 'success'
+            ORDER BY finished_at DESC, id DESC LIMIT 1
+            """, [.text(job.rawValue)]).first.map(Self.lastRun)
+    }
+
+    public func failures(_ job: JobName) throws -> Int64 {
+        try db.query("SELECT count(*) AS n FROM lethe.job_runs WHERE job = $1 AND outcome = 'failure'", [.text(job.rawValue)]).single("failures").int("n")
+    }
+
+    private static func lastRun(_ row: Row) throws -> LastRun {
+        LastRun(startedAt: try row.date("started_at"), finishedAt: try row.optionalDate("finished_at"),
+                outcome: Outcome(rawValue: try row.string("outcome")) ?? .failure, detail: try row.optionalString("detail"))
+    }
+}
+
+/// How a job run ended, in a line for the job-run table, the logs and `lethe status`.
+public struct JobResult: Sendable {
+    public let succeeded: Bool
+    public let detail: String
+
+    public init(succeeded: Bool = true, detail: String) {
+        self.succeeded = succeeded
+        self.detail = detail
+    }
+}

@@ -1,0 +1,58 @@
+import Backup
+import Foundation
+import LetheCore
+import Policy
+import Postgres
+import Subject
+import Telemetry
+
+/// Reads the metrics snapshot from the database: job runs, the purge ledger, the request register, and the
+/// newest backup of the repository. Counters come from the ledgers, so they survive restarts.
+public struct MetricsReader {
+    let db: PostgresConnection
+    let repositoryDirectory: String?
+
+    public init(_ db: PostgresConnection, repositoryDirectory: String?) {
+        self.db = db
+        self.repositoryDirectory = repositoryDirectory
+    }
+
+    public func snapshot() throws -> MetricsSnapshot {
+        var snapshot = MetricsSnapshot()
+        let durations = Dictionary(try db.query("""
+            SELECT DISTINCT ON (job) job, extract(epoch FROM finished_at - started_at)::float8::text AS seconds
+            FROM lethe.job_runs WHERE finished_at IS NOT NULL ORDER BY job, finished_at DESC
+            """).rows.map { (try $0.string("job"), Double(try $0.string("seconds"))) }, uniquingKeysWith: { first, _ in first })
+        let rows = try db.query("""
+            SELECT job, max(started_at) AS last_run, max(finished_at) FILTER (WHERE outcome = 'success') AS last_success,
+                   count(*) FILTER (WHERE outcome = 'failure') AS failures
+            FROM lethe.job_runs GROUP BY job
+            """).rows
+        var seen = Set<String>()
+        for row in rows {
+            let job = try row.string("job")
+            seen.insert(job)
+            snapshot.jobs.append(.init(job: job, lastRun: try row.optionalDate("last_run"), lastSuccess: try row.optionalDate("last_success"),
+                                       lastDuration: durations[job] ?? nil, failures: try row.int("failures")))
+        }
+        // Every job has its failure counter from the start, so rate() and alerts see a series before the first failure.
+        for job in JobName.allCases where !seen.contains(job.rawValue) {
+            snapshot.jobs.append(.init(job: job.rawValue, lastRun: nil, lastSuccess: nil, lastDuration: nil, failures: 0))
+        }
+        snapshot.jobs.sort { $0.job < $1.job }
+        for row in try db.query("""
+            SELECT table_name, sum(rows_deleted)::bigint AS rows, sum(partitions_dropped)::bigint AS partitions
+            FROM lethe.purge_run_items GROUP BY table_name
+            """).rows {
+            let table = try row.string("table_name")
+            snapshot.purgeRowsDeleted[table] = try row.int("rows")
+            snapshot.purgePartitionsDropped[table] = try row.int("partitions")
+        }
+        snapshot.requestsOverdue = Int64(try RequestRegister(db).overdue().count)
+        if let repositoryDirectory, let repository = try? BackupRepository(directory: repositoryDirectory),
+           let newest = try? repository.list().max(by: { $0.createdAt < $1.createdAt }) {
+            snapshot.backupSizeBytes = Int64(newest.size)
+        }
+        return snapshot
+    }
+}

@@ -1,0 +1,73 @@
+import Backup
+import Foundation
+import Keys
+import LetheCore
+import Logging
+import Policy
+import Postgres
+import Purge
+import Schema
+import Subject
+
+/// Runs one job as its one-shot command would, and says in a line how it went. The worker adds scheduling,
+/// recording and signals around these; it never reimplements a job.
+struct ScheduledJob {
+    let job: JobName
+    let configuration: WorkerConfiguration
+    let stop: StopRequest
+    let logger: Logger
+
+    func run(_ db: PostgresConnection) throws -> JobResult {
+        let policy = configuration.policy
+        switch job {
+        case .partitions:
+            let report = try PartitionCatalog().ensure(db, policy: policy, now: try DatabaseClock.now(db))
+            guard report.conflicts.isEmpty else {
+                throw LetheError.config("\(report.conflicts.count) partition(s) could not be created: \(report.conflicts[0])",
+                                        hint: "run 'lethe partitions ensure' to see every conflict")
+            }
+            return JobResult(detail: "\(report.created.count) partition(s) created, \(report.alreadyPresent) interval(s) already covered")
+        case .purge:
+            var settings = PurgeSettings()
+            settings.stop = stop
+            let report = try PurgeJob(db, policy: policy, settings: settings, logger: logger).run(scope: PurgeScope(), wait: false)
+            let rows = report.tables.reduce(Int64(0)) { $0 + $1.totalRows }
+            let partitions = report.tables.reduce(0) { $0 + $1.partitionsDropped.count }
+            return JobResult(succeeded: report.checkPassed,
+                             detail: "purge run \(report.runId ?? 0): \(report.status), \(rows) rows, \(partitions) partitions removed"
+                                 + (report.checkPassed ? "" : "; rows past their cutoff remain"))
+        case .backup:
+            guard let keyringPath = configuration.keyringPath else {
+                throw LetheError.usage("the backup job needs the keyring", hint: "set LETHE_KEYRING in the worker's environment, or set schedule.backup: off")
+            }
+            var job = BackupJob(db: db, conninfo: configuration.conninfo, policy: policy, keyring: try Keyring.load(path: keyringPath),
+                                repository: try repository(), logger: logger)
+            job.stop = stop
+            let manifest = try job.run()
+            return JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes")
+        case .backupExpire:
+            let repository = try repository()
+            let verifier = configuration.keyringPath.flatMap { path in (try? Keyring.load(path: path)).map { BackupVerifier(repository: repository, keyring: $0) } }
+            let plan = try BackupExpiry(repository: repository).run(now: Date(), keep: policy.backup.keep, dryRun: false) { entry in
+                guard let verifier else { return true }
+                return (try? verifier.verify(entry.id)) != nil
+            }
+            return JobResult(detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept")
+        case .requestsCheck:
+            let overdue = try RequestRegister(db).overdue()
+            for request in overdue {
+                logger.warning("request past its due date", metadata: ["request": "\(request.id)", "kind": "\(request.kind)",
+                                                                      "due": "\(Timestamps.iso(request.dueAt))"])
+            }
+            return JobResult(succeeded: overdue.isEmpty, detail: overdue.isEmpty ? "no request is overdue"
+                             : "\(overdue.count) request(s) overdue: \(overdue.map { String($0.id) }.joined(separator: ", "))")
+        }
+    }
+
+    private func repository() throws -> BackupRepository {
+        guard let directory = configuration.repositoryDirectory else {
+            throw LetheError.usage("no backup repository is configured", hint: "set LETHE_BACKUP_REPO or backup.repo in the policy, or set schedule.\(job.rawValue): off")
+        }
+        return try BackupRepository(directory: directory)
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import LetheCore
+import Logging
+import Policy
+import Postgres
+import Schema
+import Telemetry
+
+/// The schedule around the jobs: which are due, one run per slot across every worker of a database, each
+/// run recorded and logged (ECS fields), the metrics file rewritten after each. Synchronous: the service
+/// (`WorkerService`) calls `tick` off the cooperative pool and sleeps between ticks.
+public final class Worker: @unchecked Sendable {
+    let configuration: WorkerConfiguration
+    let logger: Logger
+    /// The slot each job was last considered for, so a slot another worker ran is logged once as skipped.
+    private var handledSlots: [JobName: Date] = [:]
+    private var connectFailures = 0
+
+    public init(configuration: WorkerConfiguration, logger: Logger = Logger(label: "lethe.worker")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// What a tick did, for `--once` and tests.
+    public struct TickReport: Sendable {
+        public var ran: [JobName: JobRuns.Outcome] = [:]
+        public var skipped: [JobName] = []
+        /// Seconds until the next slot of any job (how long the worker may sleep).
+        public var sleepSeconds: Double = 60
+        public var connected = true
+    }
+
+    /// Runs every job that is due at the database clock: one that never ran, or whose latest slot has passed
+    /// since its last recorded run (by anyone). After downtime a job runs once, not once per missed slot.
+    public func tick(stop: StopRequest) -> TickReport {
+        var report = TickReport()
+        let db: PostgresConnection
+        do {
+            db = try PostgresConnection(conninfo: configuration.conninfo)
+            connectFailures = 0
+        } catch {
+            connectFailures += 1
+            report.connected = false
+            // Back off: 1, 2, 4 … 60 seconds between attempts while the database is unreachable.
+            report.sleepSeconds = min(60, pow(2, Double(min(connectFailures - 1, 6))))
+            logger.error("cannot reach the database; retrying", metadata: [
+                "event.action": "connect", "event.outcome": "failure", "error.message": "\(error.asLetheError.message)",
+                "retry_in_seconds": "\(Int(report.sleepSeconds))",
+            ])
+            return report
+        }
+        for job in JobName.allCases {
+            guard !stop.isRequested else { break }
+            guard let schedule = configuration.policy.schedule[job], !schedule.isOff else { continue }
+            do {
+                let now = try DatabaseClock.now(db)
+                guard let slot = schedule.previous(atOrBefore: now) else { continue }
+                if let handled = handledSlots[job], handled >= slot { continue }
+                let last = try JobRuns(db).last(job)
+                if let last, last.startedAt >= slot {
+                    if handledSlots[job] != nil {
+                        logger.info("skipped: this slot already ran elsewhere", metadata: [
+                            "event.action": "\(job.rawValue)", "slot": "\(Timestamps.isoFractional(slot))",
+                        ])
+                        report.skipped.append(job)
+                    }
+                    handledSlots[job] = slot
+                    continue
+                }
+                handledSlots[job] = slot
+                if let outcome = try runSlot(job, slot: slot, db: db, stop: stop) { report.ran[job] = outcome } else { report.skipped.append(job) }
+            } catch {
+                logger.error("could not schedule a job", metadata: ["event.action": "\(job.rawValue)", "error.message": "\(error.asLetheError.message)"])
+                if !db.isAlive { break }
+            }
+        }
+        writeMetrics(db)
+        report.sleepSeconds = secondsUntilNextSlot(db: db)
+        return report
+    }
+
+    /// Runs `job` for `slot` under its advisory lock, unless a run holds the lock (another worker, or a one-shot
+    /// command) or another worker already recorded this slot. Returns nil when skipped.
+    private func runSlot(_ job: JobName, slot: Date, db: PostgresConnection, stop: StopRequest) throws -> JobRuns.Outcome? {
+        let lock = job.advisoryLock
+        guard try db.tryAdvisoryLock(lock) else {
+            logger.info("skipped: the job is running elsewhere", metadata: ["event.action": "\(job.rawValue)", "slot": "\(Timestamps.isoFractional(slot))"])
+            return nil
+        }
+        defer { _ = try? db.advisoryUnlock(lock) }
+        let runs = JobRuns(db)
+        guard let id = try runs.start(job, slot: slot, startedBy: .worker) else {
+            logger.info("skipped: this slot already ran elsewhere", metadata: ["event.action": "\(job.rawValue)", "slot": "\(Timestamps.isoFractional(slot))"])
+            return nil
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        var outcome: JobRuns.Outcome
+        var metadata: Logger.Metadata = ["event.action": "\(job.rawValue)", "run_id": "\(id)", "slot": "\(Timestamps.isoFractional(slot))"]
+        let jobLogger = Logger(label: "lethe.\(job.rawValue)")
+        do {
+            let result = try ScheduledJob(job: job, configuration: configuration, stop: stop, logger: jobLogger).run(db)
+            outcome = result.succeeded ? .success : .failure
+            metadata["detail"] = "\(result.detail)"
+            try runs.finish(id, outcome: outcome, detail: result.detail)
+        } catch let stopped as StopRequested {
+            outcome = .interrupted
+            metadata["detail"] = "\(stopped.letheError.message)"
+            if db.isAlive { try? runs.finish(id, outcome: .interrupted, detail: stopped.letheError.message) }
+        } catch {
+            outcome = .failure
+            let message = error.asLetheError.message
+            metadata["error.message"] = "\(message)"
+            if db.isAlive { try? runs.finish(id, outcome: .failure, detail: message) }
+        }
+        metadata["event.outcome"] = "\(outcome == .success ? "success" : outcome == .interrupted ? "unknown" : "failure")"
+        metadata["event.duration"] = "\(DispatchTime.now().uptimeNanoseconds - started)"
+        switch outcome {
+        case .success: logger.info("job finished", metadata: metadata)
+        case .interrupted: logger.warning("job stopped by a shutdown request; the next run finishes it", metadata: metadata)
+        default: logger.error("job failed", metadata: metadata)
+        }
+        writeMetrics(db)
+        return outcome
+    }
+
+    private func writeMetrics(_ db: PostgresConnection) {
+        guard let path = configuration.metricsFile, db.isAlive else { return }
+        do {
+            try MetricsTextfile.write(try MetricsReader(db, repositoryDirectory: configuration.repositoryDirectory).snapshot(), to: path)
+        } catch {
+            logger.error("could not write the metrics file", metadata: ["event.action": "metrics", "error.message": "\(error.asLetheError.message)"])
+        }
+    }
+
+    private func secondsUntilNextSlot(db: PostgresConnection) -> Double {
+        guard db.isAlive, let now = try? DatabaseClock.now(db) else { return 1 }
+        let next = JobName.allCases.compactMap { configuration.policy.schedule[$0]?.next(after: now) }.min()
+        // Wake at least hourly to notice a clock jump; never spin.
+        return max(0.05, min(3600, next.map { $0.timeIntervalSince(now) } ?? 3600))
+    }
+}
+
+extension JobName {
+    /// The advisory lock shared with the one-shot command of the same job.
+    var advisoryLock: AdvisoryLockKey {
+        switch self {
+        case .partitions: .partitions
+        case .purge: .purge
+        case .backup: .backup
+        case .backupExpire: .backupExpire
+        case .requestsCheck: .requestsCheck
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import LetheCore
+import Worker
+
+struct StatusCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Each job's last run, outcome, duration, last success and next slot; exit 1 when one needs attention.",
+        discussion: """
+            Reads lethe.job_runs, which the worker and the one-shot commands both write. Exit 0 when all is well; \\
+            exit 1 when a job's last run failed or a job is overdue: no success within its period plus a grace (a \\
+            twelfth of the period, at least a minute: two hours for a daily job). A job that never ran in a database \\
+            migrated less than one period ago is not overdue. Fit for a Nagios-style check.
+
+            Examples:
+              lethe status
+              lethe status --json | jq '.[] | select(.overdue)'
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @Flag(help: "Print the status as JSON.") var json = false
+
+    func execute() throws {
+        let statuses = try JobStatus.all(try database.connect(), policy: try policyOptions.load())
+        if json {
+            try Output.json(statuses)
+        } else {
+            Output.table(["JOB", "SCHEDULE", "LAST RUN", "OUTCOME", "DURATION", "LAST SUCCESS", "NEXT", "STATE"], statuses.map { status in
+                let last = status.lastRun
+                return [status.job, status.schedule, last.map { Timestamps.iso($0.startedAt) } ?? "never", last?.outcome.rawValue ?? "-",
+                        last?.durationSeconds.map { String(format: "%.1fs", $0) } ?? "-", status.lastSuccessAt.map(Timestamps.iso) ?? "never",
+                        status.nextDue.map(Timestamps.iso) ?? "-", status.lastRunFailed ? "FAILED" : status.overdue ? "OVERDUE" : "ok"]
+            })
+        }
+        let attention = statuses.filter { !$0.healthy }
+        if !attention.isEmpty {
+            throw LetheError(.checkFailed, "\(attention.count) job(s) need attention: \(attention.map(\.job).joined(separator: ", "))",
+                             hint: "a failed job logged its error (event.outcome: failure); an overdue one has not succeeded in its period")
+        }
+    }
+}

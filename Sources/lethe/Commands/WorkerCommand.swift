@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import LetheCore
+import Logging
+import Policy
+import Worker
+
+struct WorkerCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run every job on the policy's schedule, for years, unattended (or once with --once, for cron).",
+        discussion: """
+            Jobs and their policy keys: partitions, purge, backup, backup_expire, requests_check. Each runs on its \\
+            schedule: entry (five cron fields read in UTC, 'N seconds', or 'off'). A job that never ran, or whose \\
+            latest slot passed since its last recorded run (by the worker or a cron-run command), runs now: after \\
+            downtime, once, not once per missed slot. Every run is recorded in lethe.job_runs (see 'lethe status'), \\
+            logged as an ECS line with event.action, event.outcome and event.duration (--log-format json), and \\
+            counted in the metrics file (--metrics-file).
+
+            Two workers may run against one database: each slot runs once (the other logs that it skipped), and a \\
+            job never runs twice at once (the advisory lock the one-shot commands take too). A failed job does not \\
+            stop the worker: it runs again at its next slot. An unreachable database is retried with back-off.
+
+            SIGTERM or SIGINT: no new job starts; a running purge stops after its current batch (its ledger says \\
+            interrupted), a backup removes its partial file; exit 0.
+
+            The backup jobs need the keyring (LETHE_KEYRING) and a repository (LETHE_BACKUP_REPO or backup.repo); \\
+            set their schedule to 'off' on a host without them.
+
+            Examples:
+              lethe worker --log-format json --metrics-file /var/lib/node_exporter/textfile/lethe.prom
+              lethe worker --once          # from cron: run whatever is due, then exit (1 if a job failed)
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var metrics: MetricsFileOption
+
+    @Flag(help: "Run every job that is due now, then exit.")
+    var once = false
+
+    var defaultLogLevel: Logger.Level { .info }
+
+    func execute() throws {
+        let policy = try policyOptions.load()
+        let configuration = WorkerConfiguration(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
+                                                repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
+        let logger = Logger(label: "lethe.worker")
+        logger.info("worker started", metadata: [
+            "event.action": "worker.start", "policy": "\(policy.source)",
+            "schedule": "\(JobName.allCases.map { "\($0.rawValue)=\(policy.schedule[$0]?.description ?? "off")" }.joined(separator: "; "))",
+        ])
+        let failed = FailedJobs()
+        try WorkerService.runBlocking(worker: Worker(configuration: configuration, logger: logger), once: once, logger: logger) { report in
+            failed.add(report.ran.filter { $0.value == .failure }.map(\.key.rawValue) + (report.connected ? [] : ["connect"]))
+        }
+        logger.info("worker stopped", metadata: ["event.action": "worker.stop"])
+        if once && !failed.names.isEmpty {
+            throw LetheError(.checkFailed, "job(s) failed: \(failed.names.joined(separator: ", "))", hint: "see 'lethe status' and the log lines above")
+        }
+    }
+}
+
+private final class FailedJobs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+    func add(_ names: [String]) { lock.withLock { list += names } }
+    var names: [String] { lock.withLock { list } }
+}

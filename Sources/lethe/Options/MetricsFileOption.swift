@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import LetheCore
+import Policy
+import Postgres
+import Telemetry
+import Worker
+
+/// `--metrics-file PATH`: after the job, the Prometheus metrics file for node_exporter's textfile collector,
+/// the same file the worker writes (counters read from the database, so every writer agrees).
+struct MetricsFileOption: ParsableArguments {
+    @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Write Prometheus metrics to PATH after the job (node_exporter textfile collector).", valueName: "path"))
+    var path: String?
+
+    /// Writes the file if asked; a failure to write it is a warning, never the job's outcome.
+    func write(_ db: PostgresConnection, repositoryDirectory: String? = nil) {
+        guard let path, db.isAlive else { return }
+        do {
+            try MetricsTextfile.write(try MetricsReader(db, repositoryDirectory: repositoryDirectory).snapshot(), to: path)
+        } catch {
+            Terminal.warn("could not write the metrics file: \(error.asLetheError.message)")
+        }
+    }
+
+    /// Runs a recorded one-shot job and writes the metrics file afterwards, whatever the outcome.
+    func recording<T>(_ job: JobName, _ db: PostgresConnection, repositoryDirectory: String? = nil,
+                      _ body: () throws -> (T, JobResult)) throws -> T {
+        defer { write(db, repositoryDirectory: repositoryDirectory) }
+        return try JobRuns.recordCommand(job, db: db, body)
+    }
+}
