@@ -49,7 +49,8 @@ extension WorkerService {
     public static func runBlocking(worker: Worker, once: Bool, logger: Logger, onTick: @escaping @Sendable (Worker.TickReport) -> Void) throws {
         let service = WorkerService(worker: worker, once: once, onTick: onTick)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let finished = DispatchSemaphore(value: 0)
         let failure = FailureBox()
         Task {

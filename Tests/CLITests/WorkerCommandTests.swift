@@ -1,0 +1,190 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// A `lethe worker` started in the background, its stderr collected in a file.
+final class BackgroundLethe {
+    let process = Process()
+    let stderrPath: String
+    private let started = Date()
+
+    init(_ arguments: [String]) throws {
+        stderrPath = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-worker-\(UUID().uuidString).log").path
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: LetheProcess.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = LetheProcess.packageRoot
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "LETHE_DATABASE_URL")
+        environment.removeValue(forKey: "LETHE_POLICY")
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        try process.run()
+    }
+
+    /// Sends SIGTERM and returns the exit status and the seconds it took to exit.
+    func terminate() -> (status: Int32, seconds: Double) {
+        let sent = Date()
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return (process.terminationStatus, Date().timeIntervalSince(sent))
+    }
+
+    var stderrLines: [String] {
+        ((try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
+}
+
+enum WorkerPolicy {
+    /// The default policy with other schedules.
+    static func write(_ schedule: [String: String]) throws -> String {
+        var text = try String(contentsOfFile: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path, encoding: .utf8)
+        for (job, expression) in schedule {
+            let line = text.components(separatedBy: "\n").first { $0.hasPrefix("  \(job): ") }!
+            text = text.replacingOccurrences(of: line, with: "  \(job): \"\(expression)\"")
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-policy-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+@Suite struct WorkerCommandTests {
+    func runs(_ db: TestDatabase, _ job: String) throws -> [String] {
+        try db.connection.query("SELECT outcome FROM lethe.job_runs WHERE job = $1 ORDER BY id", [.text(job)]).rows.map { try $0.string("outcome") }
+    }
+
+    @Test func aWorkerRunsItsJobsLogsECSAndWritesMetricsThenStopsOnSIGTERM() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        let policy = try WorkerPolicy.write(["partitions": "1 seconds", "purge": "1 seconds", "requests_check": "1 seconds",
+                                             "backup": "off", "backup_expire": "off"])
+        let metrics = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-\(UUID().uuidString).prom").path
+        defer { try? FileManager.default.removeItem(atPath: metrics); try? FileManager.default.removeItem(atPath: policy) }
+        let worker = try BackgroundLethe(["worker", "--policy", policy, "--log-format", "json", "--metrics-file", metrics, "--database-url", db.conninfo])
+        Thread.sleep(forTimeInterval: 4.5)
+        let (status, seconds) = worker.terminate()
+        #expect(status == 0)
+        #expect(seconds < 10)
+        for job in ["purge", "partitions", "requests_check"] {
+            let outcomes = try runs(db, job)
+            #expect(outcomes.count >= 2 && outcomes.allSatisfy { $0 == "success" }, "\(job): \(outcomes)")
+        }
+        // Every line is an ECS object; job ends carry the event fields.
+        let lines = worker.stderrLines
+        #expect(!lines.isEmpty)
+        var jobEnds = 0
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+            for field in ["@timestamp", "log.level", "message", "ecs.version", "service.name"] { #expect(object[field] != nil, "\(field) in \(line)") }
+            #expect(object["service.name"] as? String == "lethe")
+            if object["message"] as? String == "job finished" {
+                jobEnds += 1
+                #expect(object["event.outcome"] as? String == "success")
+                #expect(Int64(object["event.duration"] as? String ?? "") ?? 0 > 0)
+                #expect(["purge", "partitions", "requests_check"].contains(object["event.action"] as? String ?? ""))
+            }
+        }
+        #expect(jobEnds >= 6)
+        // The metrics file passes promtool and holds a recent purge success.
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        check.arguments = ["check", "metrics"]
+        check.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: metrics))
+        let out = Pipe()
+        check.standardOutput = out
+        check.standardError = out
+        try check.run()
+        let complaints = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0, "\(complaints)")
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        let success = try #require(text.split(separator: "\n").first { $0.hasPrefix("lethe_job_last_success_timestamp_seconds{job=\"purge\"}") })
+        let stamp = try #require(Double(success.split(separator: " ").last!))
+        #expect(Date().timeIntervalSince1970 - stamp < 10)
+        for name in ["lethe_job_last_run_timestamp_seconds", "lethe_job_duration_seconds", "lethe_job_failures_total",
+                     "lethe_purge_rows_deleted_total", "lethe_purge_partitions_dropped_total", "lethe_requests_overdue"] {
+            #expect(text.contains(name), "\(name)")
+        }
+    }
+
+    @Test func twoWorkersRunEachSlotOnceAndNeverTwoPurgesAtOnce() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        let policy = try WorkerPolicy.write(["partitions": "off", "purge": "2 seconds", "requests_check": "off", "backup": "off", "backup_expire": "off"])
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        // The catch-up run first (a year of daily partitions): the workers then make the daily run, well under 2 s.
+        #expect(try LetheProcess.run(["purge", "--database-url", db.conninfo]).status == 0)
+        let workers = try (0..<2).map { _ in try BackgroundLethe(["worker", "--policy", policy, "--log-format", "json", "--database-url", db.conninfo]) }
+        Thread.sleep(forTimeInterval: 10)
+        for worker in workers { #expect(worker.terminate().status == 0) }
+        let ledger = try db.connection.query("SELECT started_at, finished_at FROM lethe.purge_runs WHERE id > 1 ORDER BY started_at").rows
+            .map { (try $0.date("started_at"), try $0.date("finished_at")) }
+        #expect(ledger.count >= 4)
+        for (earlier, later) in zip(ledger, ledger.dropFirst()) { #expect(earlier.1 <= later.0, "purge runs overlap") }
+        let slots = try db.connection.query("SELECT scheduled_for FROM lethe.job_runs WHERE job = 'purge' AND scheduled_for IS NOT NULL ORDER BY scheduled_for").rows
+            .map { try $0.date("scheduled_for").timeIntervalSince1970 }
+        #expect(Set(slots).count == slots.count, "no slot ran twice")
+        for (a, b) in zip(slots, slots.dropFirst()) { #expect(b - a == 2, "every slot ran: \(slots)") }
+        let skipped = workers.flatMap(\.stderrLines).filter { $0.contains("skipped") }
+        #expect(!skipped.isEmpty, "the other worker says it skipped")
+    }
+
+    @Test func sigtermDuringALongPurgeStopsItCleanly() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        let policy = try WorkerPolicy.write(["partitions": "off", "purge": "5 0 * * *", "requests_check": "off", "backup": "off", "backup_expire": "off"])
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        // An application transaction holds an old contact row: the purge's batch waits for it, retrying.
+        let application = try db.newConnection()
+        try application.execute("BEGIN")
+        try application.execute("SELECT id FROM sms.contacts WHERE created_at < now() - interval '300 days' LIMIT 1 FOR UPDATE")
+        let worker = try BackgroundLethe(["worker", "--policy", policy, "--log-format", "json", "--database-url", db.conninfo])
+        let watcher = try db.newConnection()
+        for _ in 0..<200 {
+            if try watcher.query("SELECT count(*) AS n FROM lethe.purge_runs WHERE status = 'running'").single("n").int("n") == 1 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let (status, seconds) = worker.terminate()
+        try application.execute("ROLLBACK")
+        #expect(status == 0)
+        #expect(seconds < 10)
+        #expect(try watcher.query("SELECT status FROM lethe.purge_runs").rows.map { try $0.string("status") } == ["interrupted"])
+        #expect(try runs(db, "purge") == ["interrupted"])
+        let next = try LetheProcess.run(["purge", "--database-url", db.conninfo])
+        #expect(next.status == 0 && next.stdout.contains("check: no row older than its customer's cutoff remains"))
+    }
+
+    @Test func statusFollowsTheLastBackupAndOnceRunsOnlyWhatIsDue() throws {
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let common = ["--database-url", db.conninfo, "--keyring", directory + "/keyring"]
+        // A repository that cannot be created: its parent is a file.
+        FileManager.default.createFile(atPath: directory + "/file", contents: Data("x".utf8))
+        #expect(try LetheProcess.run(["backup", "--repo", directory + "/file/repo"] + common).status != 0)
+        let failed = try LetheProcess.run(["status", "--database-url", db.conninfo])
+        #expect(failed.status == 1 && failed.stdout.contains("FAILED"), "\(failed.stdout)")
+        #expect(try LetheProcess.run(["backup", "--repo", directory + "/repo"] + common).status == 0)
+        let healthy = try LetheProcess.run(["status", "--json", "--database-url", db.conninfo])
+        #expect(healthy.status == 0, "\(healthy.stdout)")
+
+        // --once: every job that never ran is due; a second --once right after finds nothing due.
+        let policy = try WorkerPolicy.write(["backup": "off", "backup_expire": "off"])
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let first = try LetheProcess.run(["worker", "--once", "--policy", policy] + common)
+        #expect(first.status == 0, "\(first.stderr)")
+        let counted = try db.connection.query("SELECT count(*) AS n FROM lethe.job_runs").single("n").int("n")
+        #expect(try runs(db, "purge") == ["success"] && runs(db, "partitions") == ["success"] && runs(db, "requests_check") == ["success"])
+        #expect(try LetheProcess.run(["worker", "--once", "--policy", policy] + common).status == 0)
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.job_runs").single("n").int("n") == counted)
+    }
+}
