@@ -105,6 +105,21 @@ psql -q -d postgres -c "CREATE DATABASE lethe_demo_restore2"
 step restore "$BACKUP_ID" --target-database dbname=lethe_demo_restore2
 step audit verify
 step audit list --limit 6
+
+note "the scheduled worker: a policy whose schedule runs in seconds, for a few seconds; then its status and metrics"
+sed -e 's/^  partitions: .*/  partitions: "3 seconds"/' -e 's/^  purge: .*/  purge: "2 seconds"/' \
+    -e 's/^  requests_check: .*/  requests_check: "3 seconds"/' -e 's/^  backup: .*/  backup: "5 seconds"/' \
+    -e 's/^  backup_expire: .*/  backup_expire: off/' Policies/default.yaml > "$WORK/worker-policy.yaml"
+printf '\n\033[1m$ lethe worker --log-format json --metrics-file lethe.prom   (SIGTERM after 6 s)\033[0m\n'
+"$LETHE" worker --policy "$WORK/worker-policy.yaml" --log-format json --metrics-file "$WORK/lethe.prom" \
+    2> "$WORK/worker.log" &
+WORKER=$!
+sleep 6
+kill -TERM "$WORKER"
+wait "$WORKER" && echo "(worker exited 0 after SIGTERM)"
+grep '"job finished"' "$WORK/worker.log" | head -n 3
+step status --policy "$WORK/worker-policy.yaml" || true
+grep -E '^lethe_(job_last_success|purge_rows_deleted_total|backup_size_bytes|requests_overdue)' "$WORK/lethe.prom"
 step exit-codes
 
 printf '\n\033[1mSummary\033[0m\n'

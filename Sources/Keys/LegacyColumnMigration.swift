@@ -56,7 +56,7 @@ public struct LegacyColumnMigration {
         let cbc = try LegacyAES128CBC()
         var report = Report(dryRun: dryRun)
         try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: true) { values in
-            var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?)] = []
+            var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?, timestamp: String?)] = []
             for value in values {
                 let context = EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer)
                 var plaintext: [UInt8]
@@ -86,7 +86,7 @@ public struct LegacyColumnMigration {
                     report.failed.append(Failure(rowId: value.id, reason: "the new envelope did not verify"))
                     continue
                 }
-                updates.append((value.id, value.bytes, sealed, index))
+                updates.append((value.id, value.bytes, sealed, index, value.timestamp))
             }
             guard !dryRun else {
                 report.converted += updates.count
@@ -94,13 +94,19 @@ public struct LegacyColumnMigration {
             }
             try db.transaction {
                 for update in updates {
-                    let setIndex = indexColumn.map { ", \($0.quoted) = $4" } ?? ""
                     var parameters: [SQLValue] = [.int(update.id), .bytes(update.old), .bytes(update.new)]
+                    let setIndex = indexColumn.map { ", \($0.quoted) = $\(parameters.count + 1)" } ?? ""
                     if let index = update.index { parameters.append(.bytes(index)) }
+                    // Naming the partition key prunes the update to one partition (daily layouts have hundreds).
+                    var prune = ""
+                    if let timestampColumn = table.timestampColumn, let timestamp = update.timestamp {
+                        parameters.append(.text(timestamp))
+                        prune = " AND \(timestampColumn.quoted) = $\(parameters.count)::timestamptz"
+                    }
                     // Only if the value is still the one read: a concurrent change is left for the next run.
                     report.converted += try db.execute("""
                         UPDATE \(table.name.quoted) SET \(column.quoted) = $3\(setIndex)
-                        WHERE \(table.idColumn.quoted) = $1 AND \(column.quoted) = $2
+                        WHERE \(table.idColumn.quoted) = $1 AND \(column.quoted) = $2\(prune)
                         """, parameters)
                 }
             }

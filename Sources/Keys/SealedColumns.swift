@@ -13,6 +13,9 @@ struct SealedColumnScan {
         let id: Int64
         let customer: Int64
         let bytes: [UInt8]
+        /// The row's timestamp in PostgreSQL's exact text form, for tables partitioned on it: an update that names it
+        /// is pruned to one partition instead of probing every partition's index.
+        let timestamp: String?
     }
 
     /// Calls `body` with each batch of non-null values whose id is above the last one seen;
@@ -22,14 +25,18 @@ struct SealedColumnScan {
         var last = Int64.min
         let filter = onlyUnsealed ? "AND substring(\(column.quoted) FROM 1 FOR 4) <> '\\x4c544801'::bytea" : ""
         while true {
+            let timestamp = table.timestampColumn.map { "\($0.quoted)::text" } ?? "NULL::text"
             let rows = try db.query("""
-                SELECT \(table.idColumn.quoted) AS id, \(customerColumn.quoted) AS customer, \(column.quoted) AS value FROM \(table.name.quoted)
+                SELECT \(table.idColumn.quoted) AS id, \(customerColumn.quoted) AS customer, \(column.quoted) AS value, \(timestamp) AS ts
+                FROM \(table.name.quoted)
                 WHERE \(table.idColumn.quoted) > $1 AND \(column.quoted) IS NOT NULL \(filter)
                   AND ($3::bigint IS NULL OR \(customerColumn.quoted) = $3)
                 ORDER BY \(table.idColumn.quoted) LIMIT $2
                 """, [.int(last), .int(Int64(batch)), customer.map { .int($0) } ?? .null]).rows
             guard !rows.isEmpty else { return }
-            let values = try rows.map { Value(id: try $0.int("id"), customer: try $0.int("customer"), bytes: try $0.bytes("value")) }
+            let values = try rows.map {
+                Value(id: try $0.int("id"), customer: try $0.int("customer"), bytes: try $0.bytes("value"), timestamp: try $0.optionalString("ts"))
+            }
             try body(values)
             last = values.last!.id
         }

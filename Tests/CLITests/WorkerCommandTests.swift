@@ -187,4 +187,24 @@ enum WorkerPolicy {
         #expect(try LetheProcess.run(["worker", "--once", "--policy", policy] + common).status == 0)
         #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.job_runs").single("n").int("n") == counted)
     }
+
+    @Test func policyCheckRefusesABadScheduleWithLineAndKey() throws {
+        let policy = try WorkerPolicy.write(["purge": "61 0 * * *"])
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let outcome = try LetheProcess.run(["policy", "check", policy, "--offline"])
+        #expect(outcome.status == 65)
+        let text = try String(contentsOfFile: policy, encoding: .utf8)
+        let line = text.components(separatedBy: "\n").firstIndex { $0.contains("61 0 * * *") }! + 1
+        #expect(outcome.stderr.contains("\(policy):\(line): schedule.purge:"), "\(outcome.stderr)")
+    }
+
+    @Test func theSampleAlertRulesPassPromtool() throws {
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        check.arguments = ["check", "rules", LetheProcess.packageRoot.appendingPathComponent("contrib/prometheus/lethe-alerts.yml").path]
+        check.standardOutput = FileHandle.nullDevice
+        try check.run()
+        check.waitUntilExit()
+        #expect(check.terminationStatus == 0)
+    }
 }

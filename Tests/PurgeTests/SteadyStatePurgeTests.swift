@@ -116,4 +116,35 @@ import Testing
         #expect(back?.boundClause == partition.boundClause)
         #expect(try db.connection.query("SELECT count(*) AS n FROM \(partition.name.quoted)").single("n").int("n") == rows)
     }
+
+    /// Partitions made by pg_partman (with its DEFAULT partition), in a policy that leaves their creation to it.
+    @Test func partitionsMadeByPgPartmanArePurgedByTheirBounds() throws {
+        let policy = try PolicyFixture.policy(interval: "P1D", create: false)
+        let db = try prepared(policy: policy) { db in
+            try db.execute("CREATE SCHEMA partman")
+            try db.execute("CREATE EXTENSION pg_partman SCHEMA partman")
+            for (table, column) in [("sms.messages", "created_at"), ("sms.delivery_reports", "reported_at")] {
+                try db.execute("""
+                    SELECT partman.create_parent($1, $2, 'native', 'daily', p_premake := 4,
+                                                 p_start_partition := (now() - interval '400 days')::date::text)
+                    """, [.text(table), .text(column)])
+            }
+        }
+        let before = try PartitionCatalog().partitions(of: try QualifiedName(parsing: "sms.messages"), db.connection)
+        #expect(before.contains { $0.isDefault } && before.filter { $0.interval == .day }.count > 400)
+        let report = try PurgeJob(db.connection, policy: policy).run(scope: PurgeScope(), wait: false)
+        #expect(report.checkPassed)
+        try expectExactSurvivors(db)
+        let cutoff = report.tables.first { $0.table == "sms.messages" }!.tableCutoff.date
+        let after = try PartitionCatalog().partitions(of: try QualifiedName(parsing: "sms.messages"), db.connection)
+        #expect(after.allSatisfy { $0.to.map { $0 > cutoff } ?? true || $0.isDefault || held(db, $0) }, "old partitions went, by their bounds")
+        #expect(after.count < before.count - 150)
+        // pg_partman's own maintenance still works on what Lethe left.
+        try db.connection.execute("SELECT partman.run_maintenance()")
+    }
+
+    /// A partition of the held customer's rows is rebuilt, not dropped.
+    func held(_ db: TestDatabase, _ partition: Partition) -> Bool {
+        (try? db.connection.query("SELECT count(*) AS n FROM \(partition.name.quoted) WHERE customer_id = 3").single("n").int("n")) ?? 0 > 0
+    }
 }
