@@ -53,9 +53,11 @@ let package = Package(
         .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject"]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
+        .target(name: "Inspect", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject"]),
+
         // The scheduled worker: schedules, job runs recorded in the database, process lifetime; calls the jobs above.
         .target(name: "Worker", dependencies: [
-            "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry",
+            "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry", "Inspect",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -65,7 +67,7 @@ let package = Package(
             name: "lethe",
             dependencies: [
                 "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Subject",
-                "Telemetry", "Worker",
+                "Telemetry", "Worker", "Inspect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,7 +95,7 @@ let package = Package(
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Keys", "Phone", "Policy", "TestSupport"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
         .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "LetheCore", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -120,6 +120,12 @@ wait "$WORKER" && echo "(worker exited 0 after SIGTERM)"
 grep '"job finished"' "$WORK/worker.log" | head -n 3
 step status --policy "$WORK/worker-policy.yaml" || true
 grep -E '^lethe_(job_last_success|purge_rows_deleted_total|backup_size_bytes|requests_overdue)' "$WORK/lethe.prom"
+
+note "minimal collection, checked where the data lives: the demo database inspects clean, then a developer adds a column"
+step inspect
+psql -q -c "ALTER TABLE sms.contacts ADD COLUMN email text"
+step inspect || echo "(exit $?: the drift is caught, and named)"
+psql -q -c "ALTER TABLE sms.contacts DROP COLUMN email"
 step exit-codes
 
 printf '\n\033[1mSummary\033[0m\n'

@@ -10,7 +10,7 @@ struct PolicyBuilder {
 
     static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo", "schedule"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
-                                         "intake", "backup", "category", "subject_via", "partitioning"]
+                                         "intake", "backup", "category", "subject_via", "partitioning", "operational"]
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
     static let subjectViaKeys: Set<String> = ["table", "column"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
@@ -138,6 +138,7 @@ struct PolicyBuilder {
             if let parent, let column { subjectVia = SubjectLink(table: parent, column: column) }
             if customer == nil { issues.add(viaNode, "\(path).subject_via", "a table linked to a data subject needs a customer column") }
         }
+        let operational = map["operational"].map { identifierList($0, "\(path).operational") } ?? []
         var partitioning: PartitioningPolicy?
         if let partitioningNode = map["partitioning"] {
             partitioning = self.partitioning(partitioningNode, "\(path).partitioning")
@@ -146,7 +147,7 @@ struct PolicyBuilder {
         return TablePolicy(name: name, idColumn: idColumn, timestampColumn: timestamp, customerColumn: customer,
                            retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
                            backup: backup, category: category, subjectVia: subjectVia, partitioning: partitioning,
-                           line: node.mark?.line ?? 0)
+                           operationalColumns: operational, line: node.mark?.line ?? 0)
     }
 
     /// Partitions a day, a week or a month wide, aligned on UTC midnight; `ahead` at most two years.

@@ -57,8 +57,21 @@ public struct TablePolicy: Sendable {
     public let subjectVia: SubjectLink?
     /// Partition layout; nil when the policy does not say (`PartitioningPolicy.unspecified` then applies).
     public let partitioning: PartitioningPolicy?
+    /// Non-personal columns the platform needs to operate (`operational: [status, operator_code]`).
+    public let operationalColumns: [SQLIdentifier]
     /// 1-based line of the table's entry in the policy file.
     public let line: Int
+
+    /// Every column the policy accounts for: id, timestamp, customer, personal, blind-index, subject link and
+    /// operational columns. `lethe inspect` reports any other column of the table.
+    public var declaredColumns: Set<String> {
+        var names: Set<String> = [idColumn.name]
+        for column in [timestampColumn, customerColumn, subjectVia?.column].compactMap({ $0 }) { names.insert(column.name) }
+        names.formUnion(personalColumns.map(\.name))
+        names.formUnion(blindIndexes.values.map(\.name))
+        names.formUnion(operationalColumns.map(\.name))
+        return names
+    }
 
     /// The layout Lethe keeps for this table when PostgreSQL stores it partitioned.
     public var effectivePartitioning: PartitioningPolicy { partitioning ?? .unspecified }

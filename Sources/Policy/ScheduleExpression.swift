@@ -152,6 +152,7 @@ public enum JobName: String, Sendable, CaseIterable, Codable {
     case backup
     case backupExpire = "backup_expire"
     case requestsCheck = "requests_check"
+    case inspect
 
     /// `schedule:` entries the default policy does not need to spell out.
     public var defaultSchedule: String {
@@ -161,6 +162,7 @@ public enum JobName: String, Sendable, CaseIterable, Codable {
         case .backup: "30 1 * * *"
         case .backupExpire: "30 2 * * *"
         case .requestsCheck: "0 7 * * *"
+        case .inspect: "0 6 * * *"
         }
     }
 }

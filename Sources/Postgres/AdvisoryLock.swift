@@ -8,6 +8,7 @@ public enum AdvisoryLockKey: Int32, Sendable {
     case partitions = 6
     case backupExpire = 7
     case requestsCheck = 8
+    case inspect = 9
     /// Taken by lethe.audit_append() in SQL; listed so no other use takes the number.
     case audit = 100
 

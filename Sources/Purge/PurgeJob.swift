@@ -25,6 +25,12 @@ public struct PurgeJob {
         try PurgePlanner(db, policy: policy).plan(scope: scope, counting: counting)
     }
 
+    /// Rows past their customer's cutoff outside legal holds right now (what a run's final check counts), without
+    /// purging anything: for `lethe inspect`.
+    public func overdueRows() throws -> [CheckFinding] {
+        try RetentionCheck(db: db).findings(try plan(scope: PurgeScope(), counting: false))
+    }
+
     public func dryRun(scope: PurgeScope) throws -> PurgeReport {
         PurgeReport.dryRun(try plan(scope: scope))
     }

@@ -36,6 +36,9 @@ public struct PolicyDatabaseCheck {
                 expect(indexColumn, "blind_index.\(column)", types: ["bytea"])
             }
             expect(table.subjectVia?.column, "subject_via.column", types: ["bigint", "integer"])
+            for (position, column) in table.operationalColumns.enumerated() where columns[column.name] == nil {
+                problems.append("\(at).operational[\(position)]: column \(table.name).\(column) does not exist")
+            }
         }
         return problems
     }

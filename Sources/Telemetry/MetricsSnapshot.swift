@@ -28,6 +28,8 @@ public struct MetricsSnapshot: Sendable {
     /// Size of the newest backup in the repository, when one is configured.
     public var backupSizeBytes: Int64?
     public var requestsOverdue: Int64 = 0
+    /// Findings of the latest inspection, by kind (absent before the first one).
+    public var inspectFindings: [String: Int64]?
 
     public init() {}
 }

@@ -36,6 +36,10 @@ public enum MetricsTextfile {
             registry.makeGauge(name: "lethe_backup_size_bytes", help: "Size of the newest backup file.").set(Double(size))
         }
         registry.makeGauge(name: "lethe_requests_overdue", help: "Open data-subject requests past their due date.").set(Double(snapshot.requestsOverdue))
+        for (kind, count) in (snapshot.inspectFindings ?? [:]).sorted(by: { $0.key < $1.key }) {
+            registry.makeGauge(name: "lethe_inspect_findings", labels: [("kind", kind)],
+                               help: "Findings of the latest 'lethe inspect', by kind.").set(Double(count))
+        }
         return registry.emitToString()
     }
 

@@ -29,9 +29,10 @@ public struct JobRuns {
                   .text(ProcessInfo.processInfo.hostName), .int(Int64(getpid()))]).first?.int("id")
     }
 
-    public func finish(_ id: Int64, outcome: Outcome, detail: String) throws {
-        try db.execute("UPDATE lethe.job_runs SET outcome = $2, finished_at = clock_timestamp(), detail = $3 WHERE id = $1",
-                       [.int(id), .text(outcome.rawValue), .text(String(detail.prefix(500)))])
+    public func finish(_ id: Int64, outcome: Outcome, detail: String, counts: [String: Int64]? = nil) throws {
+        let json = counts.map { "{" + $0.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}" }
+        try db.execute("UPDATE lethe.job_runs SET outcome = $2, finished_at = clock_timestamp(), detail = $3, counts = $4::jsonb WHERE id = $1",
+                       [.int(id), .text(outcome.rawValue), .text(String(detail.prefix(500))), json.sqlValue])
     }
 
     /// Runs `body` as a recorded one-shot run of `job`: what `lethe purge`, `backup`, `backup expire`, `requests check`
@@ -87,9 +88,12 @@ public struct JobRuns {
 public struct JobResult: Sendable {
     public let succeeded: Bool
     public let detail: String
+    /// Numbers by name the metrics file reads back (inspect: findings by kind).
+    public let counts: [String: Int64]?
 
-    public init(succeeded: Bool = true, detail: String) {
+    public init(succeeded: Bool = true, detail: String, counts: [String: Int64]? = nil) {
         self.succeeded = succeeded
         self.detail = detail
+        self.counts = counts
     }
 }

@@ -49,6 +49,12 @@ public struct MetricsReader {
             snapshot.purgePartitionsDropped[table] = try row.int("partitions")
         }
         snapshot.requestsOverdue = Int64(try RequestRegister(db).overdue().count)
+        if let counts = try db.query("""
+            SELECT counts::text AS counts FROM lethe.job_runs WHERE job = 'inspect' AND counts IS NOT NULL ORDER BY id DESC LIMIT 1
+            """).first?.string("counts"), let data = counts.data(using: .utf8),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            snapshot.inspectFindings = object.compactMapValues { ($0 as? NSNumber)?.int64Value }
+        }
         if let repositoryDirectory, let repository = try? BackupRepository(directory: repositoryDirectory),
            let newest = try? repository.list().max(by: { $0.createdAt < $1.createdAt }) {
             snapshot.backupSizeBytes = Int64(newest.size)

@@ -1,4 +1,5 @@
 import Backup
+import Inspect
 import Foundation
 import Keys
 import LetheCore
@@ -53,6 +54,8 @@ struct ScheduledJob {
                 return (try? verifier.verify(entry.id)) != nil
             }
             return JobResult(detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept")
+        case .inspect:
+            return try inspect(db)
         case .requestsCheck:
             let overdue = try RequestRegister(db).overdue()
             for request in overdue {
@@ -62,6 +65,20 @@ struct ScheduledJob {
             return JobResult(succeeded: overdue.isEmpty, detail: overdue.isEmpty ? "no request is overdue"
                              : "\(overdue.count) request(s) overdue: \(overdue.map { String($0.id) }.joined(separator: ", "))")
         }
+    }
+
+    private func inspect(_ db: PostgresConnection) throws -> JobResult {
+        let report = try Inspection(db, policy: configuration.policy, repositoryDirectory: configuration.repositoryDirectory).run()
+        for finding in report.findings {
+            logger.warning("\(finding.line)", metadata: [
+                "event.action": "inspect", "kind": "\(finding.kind.rawValue)", "subject": "\(finding.subject)",
+                "rows": "\(finding.rows.map(String.init) ?? "")", "hint": "\(finding.hint)",
+            ])
+        }
+        return JobResult(succeeded: report.findings.isEmpty,
+                         detail: report.findings.isEmpty ? "no finding" : "\(report.findings.count) finding(s): "
+                             + report.countsByKind.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
+                         counts: report.countsByKind)
     }
 
     private func repository() throws -> BackupRepository {

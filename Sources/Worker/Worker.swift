@@ -101,7 +101,7 @@ public final class Worker: @unchecked Sendable {
             let result = try ScheduledJob(job: job, configuration: configuration, stop: stop, logger: jobLogger).run(db)
             outcome = result.succeeded ? .success : .failure
             metadata["detail"] = "\(result.detail)"
-            try runs.finish(id, outcome: outcome, detail: result.detail)
+            try runs.finish(id, outcome: outcome, detail: result.detail, counts: result.counts)
         } catch let stopped as StopRequested {
             outcome = .interrupted
             metadata["detail"] = "\(stopped.letheError.message)"
@@ -149,6 +149,7 @@ extension JobName {
         case .backup: .backup
         case .backupExpire: .backupExpire
         case .requestsCheck: .requestsCheck
+        case .inspect: .inspect
         }
     }
 }

@@ -36,6 +36,7 @@ struct Lethe: ParsableCommand {
             RestoreCommand.self,
             RequestsCommand.self,
             SubjectCommand.self,
+            InspectCommand.self,
             WorkerCommand.self,
             StatusCommand.self,
             ExitCodesCommand.self,

@@ -1,0 +1,215 @@
+import Backup
+import Foundation
+import Keys
+import LetheCore
+import LetheCrypto
+import Policy
+import Postgres
+import Purge
+import Schema
+import Subject
+
+/// `lethe inspect`: checks the live database against the promise "only what is needed to send an SMS,
+/// sealed": undeclared columns and tables, unsealed personal values, missing blind indexes, overdue purges,
+/// stale backups, missing partitions, overdue requests. Read-only: one read-only transaction; the catalog for
+/// structure, one pass per table for values (or a TABLESAMPLE pass).
+public struct Inspection {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+    let repositoryDirectory: String?
+
+    public init(_ db: PostgresConnection, policy: RetentionPolicy, repositoryDirectory: String?) {
+        self.db = db
+        self.policy = policy
+        self.repositoryDirectory = repositoryDirectory
+    }
+
+    /// A backup older than this is stale (a daily backup plus two hours).
+    public static let backupFreshness: TimeInterval = 26 * 3600
+    /// Row ids listed per unsealed column.
+    static let listedIds = 100
+
+    public func run(table wanted: String? = nil, samplePercent: Double? = nil) throws -> InspectReport {
+        let tables = try scope(wanted)
+        try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? db.execute("ROLLBACK") }
+        let now = try DatabaseClock.now(db)
+        var findings: [Finding] = []
+        for table in tables {
+            guard let columns = try columns(of: table.name) else { continue }
+            findings += try undeclaredColumns(table, columns: columns).map(countUndeclared)
+            findings += try values(table, columns: columns, samplePercent: samplePercent)
+        }
+        if wanted == nil { findings += try undeclaredTables() }
+        findings += try retentionOverdue(tables)
+        findings += try partitions(tables, now: now)
+        if wanted == nil {
+            findings += try staleBackups(now: now)
+            findings += try overdueRequests()
+        }
+        return InspectReport(inspectedAt: now, tables: tables.map(\.name.description), samplePercent: samplePercent ?? 100, findings: findings)
+    }
+
+    private func scope(_ wanted: String?) throws -> [TablePolicy] {
+        guard let wanted else { return policy.tables }
+        guard let table = policy.table(named: wanted) else {
+            throw LetheError.noInput("table \(wanted) is not in \(policy.source)",
+                                     hint: "tables of the policy: \(policy.tables.map(\.name.description).joined(separator: ", "))")
+        }
+        return [table]
+    }
+
+    /// The table's columns, or nil when it does not exist (`policy check` reports that).
+    private func columns(of table: QualifiedName) throws -> [String]? {
+        let names = try db.query("""
+            SELECT a.attname AS name FROM pg_attribute a
+            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+            """, [.text(table.quoted)]).rows.map { try $0.string("name") }
+        return names.isEmpty ? nil : names
+    }
+
+    private func undeclaredColumns(_ table: TablePolicy, columns: [String]) -> [Finding] {
+        let declared = table.declaredColumns
+        return columns.filter { !declared.contains($0) }.map { column in
+            Finding(kind: .undeclaredColumn, subject: "\(table.name).\(column)", what: "column not declared in the policy", rows: nil,
+                    hint: "declare it in \(policy.source) (operational: if it holds no personal data, personal: if it does), or drop it")
+        }
+    }
+
+    /// Rows holding a value in an undeclared column (a scan of that column only; such columns are rare).
+    private func countUndeclared(_ finding: Finding) throws -> Finding {
+        guard finding.kind == .undeclaredColumn else { return finding }
+        let parts = finding.subject.split(separator: ".").map(String.init)
+        let table = try QualifiedName(schema: SQLIdentifier(parts[0]), name: SQLIdentifier(parts[1]))
+        let column = try SQLIdentifier(parts.dropFirst(2).joined(separator: "."))
+        let rows = try db.query("SELECT count(\(column.quoted)) AS n FROM \(table.quoted)").single("count").int("n")
+        return Finding(kind: finding.kind, subject: finding.subject, what: finding.what, rows: rows, hint: finding.hint)
+    }
+
+    /// One pass over the table for every personal column: values that are not a Lethe envelope of a known
+    /// version (a check of the header bytes; `lethe encrypt verify` is the cryptographic one), and blind
+    /// indexes missing beside a value.
+    private func values(_ table: TablePolicy, columns: [String], samplePercent: Double?) throws -> [Finding] {
+        let personal = table.personalColumns.filter { columns.contains($0.name) }
+        guard !personal.isEmpty else { return [] }
+        let sample = samplePercent.map { " TABLESAMPLE SYSTEM (\($0))" } ?? ""
+        var aggregates: [String] = []
+        for column in personal {
+            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column))) AS \(try SQLIdentifier("u_" + column.name).quoted)")
+            if let index = table.blindIndexes[column], columns.contains(index.name) {
+                aggregates.append("count(*) FILTER (WHERE \(column.quoted) IS NOT NULL AND \(index.quoted) IS NULL) AS \(try SQLIdentifier("b_" + column.name).quoted)")
+            }
+        }
+        let counts = try db.query("SELECT \(aggregates.joined(separator: ", ")) FROM \(table.name.quoted)\(sample)").single("values")
+        let scaled = samplePercent.map { " (in a \($0)% sample)" } ?? ""
+        var findings: [Finding] = []
+        for column in personal {
+            let unsealed = try counts.int("u_" + column.name)
+            if unsealed > 0 {
+                let ids = try db.query("""
+                    SELECT \(table.idColumn.quoted) AS id FROM \(table.name.quoted)\(sample) WHERE \(Self.unsealed(column))
+                    ORDER BY 1 LIMIT \(Self.listedIds)
+                    """).rows.map { try $0.int("id") }
+                findings.append(Finding(kind: .unsealedValue, subject: "\(table.name).\(column.name)",
+                                        what: "personal values that are not sealed envelopes\(scaled)", rows: unsealed,
+                                        hint: "lethe encrypt migrate --table \(table.name) --column \(column.name) --from plaintext (or aes-128-cbc)",
+                                        rowIds: ids))
+            }
+            if let index = table.blindIndexes[column], columns.contains(index.name) {
+                let missing = try counts.int("b_" + column.name)
+                if missing > 0 {
+                    findings.append(Finding(kind: .missingBlindIndex, subject: "\(table.name).\(index.name)",
+                                            what: "blind index missing beside a \(column.name) value\(scaled)", rows: missing,
+                                            hint: "these rows cannot be found for an access or erasure request; write them through 'lethe import', or reseal with 'lethe encrypt migrate'"))
+                }
+            }
+        }
+        return findings
+    }
+
+    /// SQL true for a non-null value without the envelope header (`LTH`, version 1) and minimum length.
+    static func unsealed(_ column: SQLIdentifier) -> String {
+        let header = Hex.encode(Envelope.magic + [Envelope.version])
+        return "\(column.quoted) IS NOT NULL AND (length(\(column.quoted)) < \(Envelope.headerSize + AESGCM.tagSize) "
+            + "OR substring(\(column.quoted) FROM 1 FOR 4) <> '\\x\(header)'::bytea)"
+    }
+
+    /// Tables in the policy's schemas that the policy does not list; partitions count as their parent and
+    /// Lethe's own schema is exempt.
+    private func undeclaredTables() throws -> [Finding] {
+        let schemas = Set(policy.tables.map(\.name.schema.name)).subtracting(["lethe"]).sorted()
+        let listed = Set(policy.tables.map(\.name.description))
+        let rows = try db.query("""
+            SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY ($1::text[]) ORDER BY 1, 2
+            """, [.text("{" + schemas.joined(separator: ",") + "}")]).rows
+        var findings: [Finding] = []
+        for row in rows {
+            let name = try QualifiedName(schema: SQLIdentifier(row.string("schema")), name: SQLIdentifier(row.string("name")))
+            guard !listed.contains(name.description) else { continue }
+            let count = try db.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n")
+            findings.append(Finding(kind: .undeclaredTable, subject: name.description, what: "table not declared in the policy", rows: count,
+                                    hint: "declare it in \(policy.source) with its retention and personal columns, or drop it"))
+        }
+        return findings
+    }
+
+    /// What a purge's final check counts: rows past their customer's cutoff outside legal holds.
+    private func retentionOverdue(_ tables: [TablePolicy]) throws -> [Finding] {
+        let names = Set(tables.map(\.name.description))
+        var byTable: [String: Int64] = [:]
+        for finding in try PurgeJob(db, policy: policy).overdueRows() where names.contains(finding.table) {
+            byTable[finding.table, default: 0] += finding.rows
+        }
+        return byTable.sorted { $0.key < $1.key }.map { table, rows in
+            Finding(kind: .retentionOverdue, subject: table, what: "rows past their customer's retention, outside legal holds", rows: rows,
+                    hint: "lethe purge (and check that the worker or cron runs it daily: lethe status)")
+        }
+    }
+
+    /// Partitions that do not reach as far ahead as the policy asks, and rows sitting in a DEFAULT partition.
+    private func partitions(_ tables: [TablePolicy], now: Date) throws -> [Finding] {
+        let catalog = PartitionCatalog()
+        var findings: [Finding] = []
+        for table in tables where table.timestampColumn != nil {
+            guard try catalog.isPartitioned(db, table.name) else { continue }
+            let partitions = try catalog.partitions(of: table.name, db)
+            let layout = table.effectivePartitioning
+            let wanted = layout.ahead.added(to: now)
+            let gaps = PartitionGapPlan(interval: layout.interval, from: now, through: wanted, existing: partitions.filter { !$0.detachPending })
+            if let first = gaps.missing.first {
+                findings.append(Finding(kind: .partitionsAhead, subject: table.name.description,
+                                        what: "partitions do not cover \(Timestamps.iso(first.from)) onwards; the policy asks for \(layout.ahead) ahead",
+                                        rows: nil, hint: layout.create ? "lethe partitions ensure" : "the tool that makes this table's partitions (partitioning.create: false) is behind"))
+            }
+            for partition in partitions where partition.isDefault {
+                let rows = try db.query("SELECT count(*) AS n FROM \(partition.name.quoted)").single("count").int("n")
+                if rows > 0 {
+                    findings.append(Finding(kind: .defaultPartitionRows, subject: partition.name.description,
+                                            what: "rows in the DEFAULT partition, which no partition drop reaches", rows: rows,
+                                            hint: "lethe partitions ensure --from the oldest row's day, then move the rows into their partitions"))
+                }
+            }
+        }
+        return findings
+    }
+
+    private func staleBackups(now: Date) throws -> [Finding] {
+        guard let repositoryDirectory else { return [] }
+        let entries = try BackupRepository(directory: repositoryDirectory).list().filter(\.hasManifest)
+        guard let newest = entries.map(\.createdAt).max() else {
+            return [Finding(kind: .staleBackup, subject: repositoryDirectory, what: "no complete backup in the repository", rows: nil, hint: "lethe backup")]
+        }
+        guard now.timeIntervalSince(newest) > Self.backupFreshness else { return [] }
+        let hours = Int(now.timeIntervalSince(newest) / 3600)
+        return [Finding(kind: .staleBackup, subject: repositoryDirectory, what: "newest backup is \(hours) hours old (\(Timestamps.iso(newest)))",
+                        rows: nil, hint: "lethe backup (and check the backup job: lethe status)")]
+    }
+
+    private func overdueRequests() throws -> [Finding] {
+        let overdue = try RequestRegister(db).overdue()
+        guard !overdue.isEmpty else { return [] }
+        return [Finding(kind: .requestsOverdue, subject: "requests", what: "data-subject requests past their due date (\(overdue.map { "#\($0.id)" }.joined(separator: ", ")))",
+                        rows: Int64(overdue.count), hint: "lethe requests list --open")]
+    }
+}

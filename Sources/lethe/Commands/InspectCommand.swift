@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Inspect
+import LetheCore
+import Telemetry
+import Worker
+
+struct InspectCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Check the live database against the policy: only declared data, sealed, purged, backed up. Read-only.",
+        discussion: """
+            Findings, one per line as 'KIND table.column: what, N rows', each with the command that fixes it:
+              UNDECLARED_COLUMN     a column of a policy table the policy does not declare (id, timestamp, customer,
+                                    personal, blind index, subject_via or operational)
+              UNDECLARED_TABLE      a table in the policy's schemas that the policy does not list
+              UNSEALED_VALUE        a personal value that is not a Lethe envelope (header bytes; 'encrypt verify'
+                                    is the cryptographic check)
+              MISSING_BLIND_INDEX   a personal value without its blind index (unreachable by access and erasure)
+              RETENTION_OVERDUE     rows past their customer's cutoff outside legal holds
+              STALE_BACKUP          no backup in the repository newer than 26 hours (when one is configured)
+              PARTITIONS_AHEAD      partitions that do not reach as far ahead as the policy asks
+              DEFAULT_PARTITION_ROWS rows in a DEFAULT partition
+              REQUESTS_OVERDUE      data-subject requests past their due date
+            Counts, ids and names only: never a value. Exit 0 with no finding, 1 with any. It runs in one read-only
+            transaction and changes nothing. The worker runs it on its 'inspect' schedule entry.
+
+            Examples:
+              lethe inspect
+              lethe inspect --table sms.messages --sample 1
+              lethe inspect --json | jq '.findings[] | select(.kind == "unsealed_value") | .rowIds'
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var metrics: MetricsFileOption
+
+    @Option(help: ArgumentHelp("Inspect only this table (schema.table or table).", valueName: "name"))
+    var table: String?
+
+    @Option(help: ArgumentHelp("Check values in a TABLESAMPLE SYSTEM sample of this percentage of each table, for very large tables.", valueName: "percent"))
+    var sample: Double?
+
+    @Flag(help: "Print the findings as JSON (unsealed values list up to 100 row ids per column).")
+    var json = false
+
+    func validate() throws {
+        if let sample, !(sample > 0 && sample <= 100) { throw ValidationError("--sample must be a percentage above 0 and at most 100") }
+    }
+
+    func execute() throws {
+        let policy = try policyOptions.load()
+        let db = try database.connect()
+        let report = try Inspection(db, policy: policy, repositoryDirectory: repository.directory(policy)).run(table: table, samplePercent: sample)
+        if let path = metrics.path {
+            do {
+                var snapshot = try MetricsReader(db, repositoryDirectory: repository.directory(policy)).snapshot()
+                snapshot.inspectFindings = report.countsByKind
+                try MetricsTextfile.write(snapshot, to: path)
+            } catch {
+                Terminal.warn("could not write the metrics file: \(error.asLetheError.message)")
+            }
+        }
+        if json {
+            try Output.json(report)
+        } else {
+            for finding in report.findings {
+                Output.line(finding.line)
+                Output.line("  HINT: \(finding.hint)")
+            }
+            let counts = report.countsByKind.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            Output.line(report.findings.isEmpty
+                        ? "no finding: \(report.tables.count) table(s) inspected\(sample.map { ", values in a \($0)% sample" } ?? "")"
+                        : "\(report.findings.count) finding(s): \(counts.joined(separator: ", "))")
+        }
+        if !report.findings.isEmpty { throw ExitCode(LetheExitCode.checkFailed.rawValue) }
+    }
+}

@@ -1,0 +1,96 @@
+import Backup
+import Foundation
+import Keys
+import Policy
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct InspectCommandTests {
+    /// A migrated database with its partitions, as `lethe migrate` and `lethe partitions ensure` leave it.
+    func fresh() throws -> TestDatabase {
+        let db = try TestDatabase()
+        #expect(try LetheProcess.run(["partitions", "ensure", "--database-url", db.conninfo]).status == 0)
+        return db
+    }
+
+    @Test func aFreshDatabaseIsCleanAndEveryDriftIsNamed() throws {
+        let db = try fresh()
+        let clean = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(clean.status == 0 && clean.stdout.contains("no finding"), "\(clean.stdout)")
+
+        try db.connection.execute("ALTER TABLE sms.contacts ADD COLUMN email text")
+        let column = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(column.status == 1)
+        #expect(column.stdout.contains("UNDECLARED_COLUMN sms.contacts.email:"))
+        #expect(column.stdout.contains("HINT:"))
+
+        try db.connection.execute("CREATE TABLE sms.marketing_optins (id bigint, phone text)")
+        let table = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(table.status == 1 && table.stdout.contains("UNDECLARED_TABLE sms.marketing_optins:"))
+    }
+
+    @Test func oneUnsealedValueIsCountedAndNeverPrinted() throws {
+        let db = try fresh()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'c')")
+        // Three rows shaped like envelopes (header LTH, version 1, 40+ bytes), then a code path writes plaintext into one.
+        try db.connection.execute("""
+            INSERT INTO sms.messages (id, customer_id, recipient, recipient_bidx, body, encoding, segments)
+            SELECT g, 1, '\\x4c544801'::bytea || decode(repeat('ab', 40), 'hex'), '\\x01020304'::bytea,
+                   '\\x4c544801'::bytea || decode(repeat('cd', 40), 'hex'), 'gsm7', 1 FROM generate_series(1, 3) g
+            """)
+        #expect(try LetheProcess.run(["inspect", "--database-url", db.conninfo]).status == 0)
+        let secret = "Bonjour Camille, votre code est 482913"
+        try db.connection.execute("UPDATE sms.messages SET body = convert_to($1, 'UTF8') WHERE id = 2", [.text(secret)])
+        let text = try LetheProcess.run(["inspect", "-v", "--database-url", db.conninfo])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("UNSEALED_VALUE sms.messages.body: personal values that are not sealed envelopes, 1 row"), "\(text.stdout)")
+        #expect(text.stdout.split(separator: "\n").filter { $0.hasPrefix("UNSEALED_VALUE") }.count == 1)
+        let json = try LetheProcess.run(["inspect", "--json", "--database-url", db.conninfo])
+        #expect(json.status == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        let unsealed = try #require(findings.first { $0["kind"] as? String == "unsealed_value" })
+        #expect(unsealed["subject"] as? String == "sms.messages.body")
+        #expect(unsealed["rows"] as? Int == 1)
+        #expect(unsealed["rowIds"] as? [Int] == [2])
+        for output in [text.stdout, text.stderr, json.stdout, json.stderr] {
+            #expect(!output.contains("Camille") && !output.contains("482913"))
+        }
+    }
+
+    @Test func overdueRequestsAndStaleBackupsAreFindings() throws {
+        let db = try fresh()
+        let received = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-32 * 86_400)).prefix(10)
+        #expect(try LetheProcess.run(["requests", "open", "--kind", "access", "--reference", "DPO-1", "--received", String(received),
+                                      "--database-url", db.conninfo]).status == 0)
+        let requests = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(requests.status == 1 && requests.stdout.contains("REQUESTS_OVERDUE requests:"), "\(requests.stdout)")
+
+        // A repository whose newest backup is two days old.
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let repository = try BackupRepository(directory: directory + "/repo")
+        _ = try BackupJob(db: db.connection, conninfo: db.conninfo, policy: try PolicyFixture.defaultPolicy(),
+                          keyring: try Keyring.load(path: directory + "/keyring"), repository: repository)
+            .dated(Date().addingTimeInterval(-2 * 86_400)).run()
+        let stale = try LetheProcess.run(["inspect", "--repo", directory + "/repo", "--json", "--database-url", db.conninfo])
+        #expect(stale.status == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(stale.stdout.utf8)) as? [String: Any])
+        let kinds = (object["findings"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+        #expect(kinds.contains("stale_backup") && kinds.contains("requests_overdue"), "\(kinds)")
+    }
+
+    @Test func missingPartitionsAndRetentionOverdueAreFindings() throws {
+        let db = try TestDatabase()
+        let bare = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(bare.status == 1 && bare.stdout.contains("PARTITIONS_AHEAD sms.messages:"))
+        try PurgeFixture.load(db.connection)
+        let overdue = try LetheProcess.run(["inspect", "--table", "sms.contacts", "--database-url", db.conninfo])
+        #expect(overdue.status == 1 && overdue.stdout.contains("RETENTION_OVERDUE sms.contacts:"), "\(overdue.stdout)")
+        #expect(try LetheProcess.run(["purge", "--database-url", db.conninfo]).status == 0)
+        // The fixture's contacts are not sealed (still a finding); nothing is overdue any more.
+        let after = try LetheProcess.run(["inspect", "--table", "sms.contacts", "--database-url", db.conninfo])
+        #expect(after.stdout.contains("UNSEALED_VALUE sms.contacts.phone:") && !after.stdout.contains("RETENTION_OVERDUE"), "\(after.stdout)")
+    }
+}
