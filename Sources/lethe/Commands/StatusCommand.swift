@@ -8,9 +8,9 @@ struct StatusCommand: LetheCommand {
         commandName: "status",
         abstract: "Each job's last run, outcome, duration, last success and next slot; exit 1 when one needs attention.",
         discussion: """
-            Reads lethe.job_runs, which the worker and the one-shot commands both write. Exit 0 when all is well; \\
-            exit 1 when a job's last run failed or a job is overdue: no success within its period plus a grace (a \\
-            twelfth of the period, at least a minute: two hours for a daily job). A job that never ran in a database \\
+            Reads lethe.job_runs, which the worker and the one-shot commands both write. Exit 0 when all is well; \
+            exit 1 when a job's last run failed or a job is overdue: no success within its period plus a grace (a \
+            twelfth of the period, at least a minute: two hours for a daily job). A job that never ran in a database \
             migrated less than one period ago is not overdue. Fit for a Nagios-style check.
 
             Examples:

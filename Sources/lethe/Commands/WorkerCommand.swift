@@ -10,21 +10,21 @@ struct WorkerCommand: LetheCommand {
         commandName: "worker",
         abstract: "Run every job on the policy's schedule, for years, unattended (or once with --once, for cron).",
         discussion: """
-            Jobs and their policy keys: partitions, purge, backup, backup_expire, requests_check. Each runs on its \\
-            schedule: entry (five cron fields read in UTC, 'N seconds', or 'off'). A job that never ran, or whose \\
-            latest slot passed since its last recorded run (by the worker or a cron-run command), runs now: after \\
-            downtime, once, not once per missed slot. Every run is recorded in lethe.job_runs (see 'lethe status'), \\
-            logged as an ECS line with event.action, event.outcome and event.duration (--log-format json), and \\
+            Jobs and their policy keys: partitions, purge, backup, backup_expire, requests_check, inspect. Each runs on its \
+            schedule: entry (five cron fields read in UTC, 'N seconds', or 'off'). A job that never ran, or whose \
+            latest slot passed since its last recorded run (by the worker or a cron-run command), runs now: after \
+            downtime, once, not once per missed slot. Every run is recorded in lethe.job_runs (see 'lethe status'), \
+            logged as an ECS line with event.action, event.outcome and event.duration (--log-format json), and \
             counted in the metrics file (--metrics-file).
 
-            Two workers may run against one database: each slot runs once (the other logs that it skipped), and a \\
-            job never runs twice at once (the advisory lock the one-shot commands take too). A failed job does not \\
+            Two workers may run against one database: each slot runs once (the other logs that it skipped), and a \
+            job never runs twice at once (the advisory lock the one-shot commands take too). A failed job does not \
             stop the worker: it runs again at its next slot. An unreachable database is retried with back-off.
 
-            SIGTERM or SIGINT: no new job starts; a running purge stops after its current batch (its ledger says \\
+            SIGTERM or SIGINT: no new job starts; a running purge stops after its current batch (its ledger says \
             interrupted), a backup removes its partial file; exit 0.
 
-            The backup jobs need the keyring (LETHE_KEYRING) and a repository (LETHE_BACKUP_REPO or backup.repo); \\
+            The backup jobs need the keyring (LETHE_KEYRING) and a repository (LETHE_BACKUP_REPO or backup.repo); \
             set their schedule to 'off' on a host without them.
 
             Examples:
