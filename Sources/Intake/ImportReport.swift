@@ -31,6 +31,9 @@ public struct ImportReport: Sendable, Encodable {
     public var gsm7 = 0
     public var ucs2 = 0
     public var segments = 0
+    /// Valid rows whose number was accepted by its length only (`phone_validation: length`): from ranges
+    /// libphonenumber's metadata does not know. Counted, never listed.
+    public var numbersAcceptedByLengthOnly = 0
     public var unknownFields: [UnknownField] = []
     public var missingFields: [String] = []
     /// Invalid rows, at most `problemLimit` listed; `problemCount` counts them all.

@@ -104,7 +104,8 @@ public struct Importer {
         guard PhoneNumber.isSupported(region: region) else {
             throw LetheError.usage("unknown default region '\(region.prefix(8))'", hint: "give an ISO 3166 alpha-2 code such as FR, DE or GB")
         }
-        return RowValidator(kind: target.kind, defaultRegion: region, maxSegments: policy.maxSegments, earliest: earliest, latest: latest)
+        return RowValidator(kind: target.kind, defaultRegion: region, maxSegments: policy.maxSegments, rules: policy.phoneRules,
+                            earliest: earliest, latest: latest)
     }
 
     /// Reads every record, recording unknown or missing fields and invalid rows. Valid rows go to `write` until the
@@ -137,6 +138,7 @@ public struct Importer {
             switch validator.validate(record) {
             case .success(let row):
                 report.rowsValid += 1
+                if row.phoneByLengthOnly { report.numbersAcceptedByLengthOnly += 1 }
                 if let encoding = row.encoding {
                     if encoding.alphabet == .gsm7 { report.gsm7 += 1 } else { report.ucs2 += 1 }
                     report.segments += encoding.segments

@@ -8,6 +8,8 @@ struct RowValidator {
     let kind: IntakeKind
     let defaultRegion: String
     let maxSegments: Int
+    /// The policy's phone rules (`phone_validation`, `phone_ranges`).
+    let rules: PhoneRules
     /// Bounds for sent_at: not after `latest` (the database clock), not before `earliest` (the customer's cutoff).
     let earliest: Date
     let latest: Date
@@ -17,6 +19,8 @@ struct RowValidator {
 
     struct ValidRow {
         let phone: PhoneNumber
+        /// Accepted by its length only: from a range libphonenumber's metadata does not know.
+        let phoneByLengthOnly: Bool
         let message: String?
         let name: String?
         let sentAt: Date?
@@ -30,15 +34,18 @@ struct RowValidator {
         }
         guard let rawPhone = record.fields["phone"], !rawPhone.trimmingCharacters(in: .whitespaces).isEmpty else { return problem("phone", "missing") }
         let phone: PhoneNumber
-        switch phones.parse(rawPhone, defaultRegion: defaultRegion) {
-        case .success(let number): phone = number
+        let byLength: Bool
+        switch phones.check(rawPhone, defaultRegion: defaultRegion, rules: rules) {
+        case .success(let verdict):
+            phone = verdict.number
+            byLength = verdict.acceptance == .lengthOnly
         case .failure(let reason): return problem("phone", reason.rawValue)
         }
         switch kind {
         case .contacts:
             let name = record.fields["name"].flatMap { $0.isEmpty ? nil : $0 }
             if let name, name.utf8.count > 1000 { return problem("name", "longer than 1000 bytes") }
-            return .success(ValidRow(phone: phone, message: nil, name: name, sentAt: nil, encoding: nil))
+            return .success(ValidRow(phone: phone, phoneByLengthOnly: byLength, message: nil, name: name, sentAt: nil, encoding: nil))
         case .messages:
             guard let message = record.fields["message"], !message.isEmpty else { return problem("message", "empty") }
             let encoding = SMSEncoding(text: message)
@@ -54,20 +61,22 @@ struct RowValidator {
                 if date < earliest { return problem("sent_at", "older than the customer's retention period: it would be purged at once") }
                 sentAt = date
             }
-            return .success(ValidRow(phone: phone, message: message, name: nil, sentAt: sentAt, encoding: encoding))
+            return .success(ValidRow(phone: phone, phoneByLengthOnly: byLength, message: message, name: nil, sentAt: sentAt, encoding: encoding))
         }
     }
 }
 
 /// Remembers libphonenumber's verdict on recent inputs (it is the costliest step of intake), bounded.
 final class PhoneCache {
-    private var verdicts: [String: Result<PhoneNumber, PhoneNumber.Problem>] = [:]
+    typealias Verdict = Result<(number: PhoneNumber, acceptance: PhoneAcceptance), PhoneNumber.Problem>
+    private var verdicts: [String: Verdict] = [:]
     private let capacity = 200_000
 
-    func parse(_ input: String, defaultRegion: String) -> Result<PhoneNumber, PhoneNumber.Problem> {
+    /// Region and rules are fixed for one import, so the raw input alone keys the verdict.
+    func check(_ input: String, defaultRegion: String, rules: PhoneRules) -> Verdict {
         if let known = verdicts[input] { return known }
         if verdicts.count >= capacity { verdicts.removeAll(keepingCapacity: true) }
-        let verdict = PhoneNumber.parse(input, defaultRegion: defaultRegion)
+        let verdict = PhoneNumber.check(input, defaultRegion: defaultRegion, rules: rules)
         verdicts[input] = verdict
         return verdict
     }

@@ -74,7 +74,7 @@ public struct LegacyColumnMigration {
                 var index: [UInt8]?
                 if indexColumn != nil {
                     guard let text = String(validating: plaintext, as: UTF8.self),
-                          case .success(let number) = PhoneNumber.parse(text, defaultRegion: policy.defaultRegion) else {
+                          case .success(let number) = PhoneNumber.parse(text, defaultRegion: policy.defaultRegion, rules: policy.phoneRules) else {
                         report.failed.append(Failure(rowId: value.id, reason: "not a valid phone number once decrypted"))
                         continue
                     }

@@ -54,7 +54,7 @@ struct PurgeBench {
     /// `rows` messages spread evenly over `span` (an SQL interval) before now, frozen.
     /// Partitions start at the interval holding the oldest row (steady state: nothing older is left to drop).
     func build(_ admin: PostgresConnection, rows: Int, span: String = "interval '365 days'", monthsBack: Int = 13,
-               policyPath: String = "Policies/default.yaml", partitionsFromOldestRow: Bool = false) throws {
+               policyPath: String = "Policies/default.yaml", partitionsFromOldestRow: Bool = false, inTimeOrder: Bool = false) throws {
         try admin.execute("DROP DATABASE IF EXISTS lethe_bench_src WITH (FORCE)")
         try admin.execute("CREATE DATABASE lethe_bench_src")
         let db = try PostgresConnection(conninfo: "dbname=lethe_bench_src")
@@ -68,7 +68,7 @@ struct PurgeBench {
         let (_, load) = try measure {
             try db.execute("""
                 INSERT INTO sms.messages (id, customer_id, created_at, recipient, recipient_bidx, body, encoding, segments)
-                SELECT g, 1 + g % 10, now() - ((g * 7919) % (extract(epoch FROM \(span))::bigint)) * interval '1 second',
+                SELECT g, 1 + g % 10, \(inTimeOrder ? "now() - \(span) * (1 - g::float8 / $1)" : "now() - ((g * 7919) % (extract(epoch FROM \(span))::bigint)) * interval '1 second'"),
                        int8send(g) || int8send(g * 31), int4send(g::int),
                        int8send(g) || int8send(g * 7) || int8send(g * 11) || int8send(g * 13) || int8send(g * 17) || int8send(g * 19), 'gsm7', 1
                 FROM generate_series(1::bigint, $1::bigint) g

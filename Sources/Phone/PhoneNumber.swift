@@ -19,27 +19,36 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible, CustomDe
         case unknownRegion = "unknown default region"
     }
 
-    /// Parses a national number (read in `defaultRegion`, ISO 3166 alpha-2) or an international one,
-    /// validates it against libphonenumber's metadata and normalises it to E.164.
-    public static func parse(_ input: String, defaultRegion: String) -> Result<PhoneNumber, Problem> {
+    /// Parses a national number (read in `defaultRegion`, ISO 3166 alpha-2) or an international one, checks
+    /// it under `rules` and normalises it to E.164.
+    public static func parse(_ input: String, defaultRegion: String, rules: PhoneRules = .standard) -> Result<PhoneNumber, Problem> {
+        check(input, defaultRegion: defaultRegion, rules: rules).map(\.number)
+    }
+
+    /// As `parse`, saying how the number was accepted (reports count the numbers accepted by length only).
+    public static func check(_ input: String, defaultRegion: String, rules: PhoneRules) -> Result<(number: PhoneNumber, acceptance: PhoneAcceptance), Problem> {
         let region = defaultRegion.uppercased()
         guard region == "ZZ" || isSupported(region: region) else { return .failure(.unknownRegion) }
         var buffer = [CChar](repeating: 0, count: 32)
-        let status = lethe_phone_to_e164(input, region, &buffer, buffer.count)
+        var byLength: Int32 = 0
+        let status = lethe_phone_check(input, region, rules.mode == .length ? 1 : 0, &buffer, buffer.count, &byLength)
+        let e164 = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         switch Int(status) {
         case Int(LETHE_PHONE_OK.rawValue):
-            return .success(PhoneNumber(e164: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
+            return .success((PhoneNumber(e164: e164), byLength == 1 ? .lengthOnly : .ranges))
+        case Int(LETHE_PHONE_INVALID_NUMBER.rawValue):
+            if rules.extraRanges.contains(where: { $0.contains(e164) }) { return .success((PhoneNumber(e164: e164), .operatorRange)) }
+            return .failure(.invalidNumber)
         case Int(LETHE_PHONE_INVALID_COUNTRY_CODE.rawValue): return .failure(.invalidCountryCode)
         case Int(LETHE_PHONE_TOO_SHORT.rawValue): return .failure(.tooShort)
         case Int(LETHE_PHONE_TOO_LONG.rawValue): return .failure(.tooLong)
-        case Int(LETHE_PHONE_INVALID_NUMBER.rawValue): return .failure(.invalidNumber)
         default: return .failure(.notANumber)
         }
     }
 
     /// Parses or throws a data error that says why, never what.
-    public init(parsing input: String, defaultRegion: String) throws(LetheError) {
-        switch Self.parse(input, defaultRegion: defaultRegion) {
+    public init(parsing input: String, defaultRegion: String, rules: PhoneRules = .standard) throws(LetheError) {
+        switch Self.parse(input, defaultRegion: defaultRegion, rules: rules) {
         case .success(let number): self = number
         case .failure(let problem):
             throw .dataError("invalid phone number: \(problem.rawValue)",

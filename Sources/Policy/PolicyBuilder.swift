@@ -8,7 +8,9 @@ struct PolicyBuilder {
 
     init(issues: PolicyIssues) { self.issues = issues }
 
-    static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo", "schedule"]
+    static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo", "schedule",
+                                       "phone_validation", "phone_ranges"]
+    static let phoneRangeKeys: Set<String> = ["prefix", "lengths"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category", "subject_via", "partitioning", "operational"]
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
@@ -59,10 +61,11 @@ struct PolicyBuilder {
         let backup = self.backup(top["backup"])
         let dpo = self.dpo(top["dpo"])
         let schedule = self.schedule(top["schedule"])
+        let phoneValidation = self.phoneValidation(top["phone_validation"], ranges: top["phone_ranges"])
         guard let backup, let dpo else { return (nil, issues) }
         let policy = RetentionPolicy(source: issues.source, sourceBytes: bytes, version: version, defaultRegion: region,
                                      maxSegments: maxSegments, blindIndexBits: blindIndexBits, tables: tables, backup: backup, dpo: dpo,
-                                     schedule: schedule)
+                                     schedule: schedule, phoneValidation: phoneValidation)
         return (policy, issues)
     }
 
@@ -171,6 +174,47 @@ struct PolicyBuilder {
         }
         let create = map["create"].flatMap { bool($0, "\(path).create") } ?? true
         return PartitioningPolicy(interval: interval, ahead: ahead, create: create)
+    }
+
+    private mutating func phoneValidation(_ modeNode: Node?, ranges rangesNode: Node?) -> PhoneValidationPolicy {
+        var mode = PhoneValidationPolicy.standard.mode
+        if let modeNode, let text = string(modeNode, "phone_validation") {
+            if let parsed = PhoneValidationPolicy.Mode(rawValue: text) {
+                mode = parsed
+            } else {
+                issues.add(modeNode, "phone_validation", "'\(text.prefix(20))' is not a mode (expected ranges or length)")
+            }
+        }
+        var ranges: [PhoneValidationPolicy.Range] = []
+        if let rangesNode {
+            guard case .sequence(let sequence) = rangesNode else {
+                issues.add(rangesNode, "phone_ranges", "must be a list of { prefix, lengths }")
+                return PhoneValidationPolicy(mode: mode, ranges: [])
+            }
+            for (index, item) in sequence.enumerated() {
+                let path = "phone_ranges[\(index)]"
+                guard let map = mapping(item, path, allowed: Self.phoneRangeKeys) else { continue }
+                let prefix = map["prefix"].flatMap { string($0, "\(path).prefix") } ?? ""
+                let digits = prefix.dropFirst()
+                guard prefix.hasPrefix("+"), (1...14).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    issues.add(map["prefix"] ?? item, "\(path).prefix", "must be + and 1 to 14 digits (an E.164 prefix such as +22176)")
+                    continue
+                }
+                let lengths: [Int]
+                if let node = map["lengths"], case .sequence(let values) = node {
+                    lengths = values.enumerated().compactMap { position, value in int(value, "\(path).lengths[\(position)]") }
+                } else {
+                    issues.add(map["lengths"] ?? item, "\(path).lengths", "must be a list of total lengths in digits after the +, e.g. [12]")
+                    continue
+                }
+                guard !lengths.isEmpty, lengths.allSatisfy({ (digits.count...15).contains($0) }) else {
+                    issues.add(map["lengths"], "\(path).lengths", "lengths must be between the prefix's length and 15 (E.164's maximum)")
+                    continue
+                }
+                ranges.append(.init(prefix: prefix, lengths: lengths))
+            }
+        }
+        return PhoneValidationPolicy(mode: mode, ranges: ranges)
     }
 
     /// One entry per job; a job the policy leaves out keeps its default schedule.

@@ -20,6 +20,8 @@ public struct RetentionPolicy: Sendable {
     public let dpo: DPOTexts
     /// When the worker runs each job (UTC); every job has an entry, defaults filled in.
     public let schedule: [JobName: ScheduleExpression]
+    /// How strictly phone numbers are checked at intake and normalised for lookups.
+    public let phoneValidation: PhoneValidationPolicy
 
     public func table(named name: String) -> TablePolicy? {
         tables.first { $0.name.description == name || $0.name.name.name == name }
@@ -112,6 +114,24 @@ public struct DPOTexts: Sendable {
     public let source: String
     public let rights: String
     public let authority: String
+}
+
+/// `phone_validation: ranges | length` and `phone_ranges`: the trade-off between refusing numbers from ranges
+/// newer than libphonenumber's metadata (`ranges`) and accepting any number of a possible length (`length`).
+public struct PhoneValidationPolicy: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable { case ranges, length }
+
+    public struct Range: Sendable, Equatable {
+        /// `+` and digits: the E.164 prefix of a range the metadata lacks.
+        public let prefix: String
+        /// Total lengths of its numbers, in digits after the `+`.
+        public let lengths: [Int]
+    }
+
+    public let mode: Mode
+    public let ranges: [Range]
+
+    public static let standard = PhoneValidationPolicy(mode: .length, ranges: [])
 }
 
 /// `partitioning: { interval: P1D, ahead: P30D, create: true }`: how a range-partitioned table is laid out.

@@ -22,6 +22,13 @@ enum lethe_phone_status {
    into `out`. */
 int lethe_phone_to_e164(const char *input, const char *default_region, char *out, size_t out_len);
 
+/* As lethe_phone_to_e164, with the length rule: when `accept_possible_length` is non-zero, a number whose
+   country code exists and whose length is possible for it is accepted even if its range is unknown to the
+   metadata (`*accepted_by_length` is then 1). Input holding letters is refused. For LETHE_PHONE_INVALID_NUMBER
+   the E.164 form is still written to `out`, so that operator-declared ranges can be checked. */
+int lethe_phone_check(const char *input, const char *default_region, int accept_possible_length, char *out, size_t out_len,
+                      int *accepted_by_length);
+
 /* 1 when `region` is a region libphonenumber knows. */
 int lethe_phone_region_supported(const char *region);
 

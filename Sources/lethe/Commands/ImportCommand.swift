@@ -92,6 +92,9 @@ enum ImportReportText {
             case .refused: verb = "refused: nothing was written"
             }
             Output.line("\(report.file): \(report.rowsRead) rows read, \(report.rowsValid) valid, \(report.problemCount) invalid; \(verb)")
+            if report.numbersAcceptedByLengthOnly > 0 {
+                Output.line("\(report.numbersAcceptedByLengthOnly) numbers from ranges this metadata does not know (accepted by their length: phone_validation: length)")
+            }
             if report.rowsValid > 0 && report.kind == "messages" {
                 Output.line("encodings: \(report.gsm7) GSM-7, \(report.ucs2) UCS-2; \(report.segments) SMS segments")
             }

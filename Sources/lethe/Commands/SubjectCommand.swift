@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import LetheCore
+import Keys
 import Phone
+import Policy
 import Subject
 
 struct SubjectCommand: ParsableCommand {
@@ -30,7 +32,8 @@ struct SubjectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Region for a number without a country code (default: the policy's region).", valueName: "CC"))
     var region: String?
 
-    func number(defaultRegion: String) throws -> PhoneNumber {
+    /// Normalised with the policy's phone rules, as intake did, so a number accepted by length is found again.
+    func number(_ policy: RetentionPolicy) throws -> PhoneNumber {
         var text = phone
         if phone == "-" {
             guard let line = readLine(strippingNewline: true), !line.trimmingCharacters(in: .whitespaces).isEmpty else {
@@ -38,7 +41,7 @@ struct SubjectOptions: ParsableArguments {
             }
             text = line
         }
-        return try PhoneNumber(parsing: text, defaultRegion: region ?? defaultRegion)
+        return try PhoneNumber(parsing: text, defaultRegion: region ?? policy.defaultRegion, rules: policy.phoneRules)
     }
 }
 
@@ -65,7 +68,7 @@ struct SubjectExportCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let number = try subject.number(defaultRegion: policy.defaultRegion)
+        let number = try subject.number(policy)
         let report = try SubjectExport(db: try database.connect(), policy: policy, keyring: try keyring.load())
             .run(number: number, directory: out, request: request)
         if json { return try Output.json(report) }
@@ -102,7 +105,7 @@ struct SubjectEraseCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let number = try subject.number(defaultRegion: policy.defaultRegion)
+        let number = try subject.number(policy)
         let receipt = try SubjectErasure(db: try database.connect(), policy: policy, keyring: try keyring.load())
             .run(number: number, request: request, dryRun: dryRun)
         var written: String?
