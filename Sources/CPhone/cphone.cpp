@@ -46,7 +46,13 @@ extern "C" int lethe_phone_check(const char *input, const char *default_region, 
     // Length mode: a country code that exists and a length possible for it, whatever the ranges say.
     std::string region;
     util->GetRegionCodeForCountryCode(number.country_code(), &region);
-    if (accept_possible_length && region != "ZZ" &&
+    // A national significant number never begins with the region's trunk prefix ("0" in France): such input is a
+    // mistyped national number, not a new range.
+    std::string trunk, significant;
+    util->GetNddPrefixForRegion(region, true, &trunk);
+    util->GetNationalSignificantNumber(number, &significant);
+    bool starts_with_trunk = !trunk.empty() && significant.compare(0, trunk.size(), trunk) == 0;
+    if (accept_possible_length && region != "ZZ" && !starts_with_trunk &&
         util->IsPossibleNumberWithReason(number) == PhoneNumberUtil::IS_POSSIBLE) {
         *accepted_by_length = 1;
         return LETHE_PHONE_OK;

@@ -44,11 +44,13 @@ import Testing
     }
 
     @Test(arguments: invalid) func refusesInvalid(_ input: String, _ region: String, _ problem: PhoneNumber.Problem) {
-        guard case .failure(let found) = PhoneNumber.parse(input, defaultRegion: region) else {
-            Issue.record("expected a refusal")
-            return
+        for rules in [PhoneRules.strict, .standard] {
+            guard case .failure(let found) = PhoneNumber.parse(input, defaultRegion: region, rules: rules) else {
+                Issue.record("expected a refusal in \(rules.mode) mode")
+                continue
+            }
+            #expect(found == problem)
         }
-        #expect(found == problem)
     }
 
     @Test func descriptionIsRedacted() throws {

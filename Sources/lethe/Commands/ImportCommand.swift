@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Intake
 import LetheCore
+import Phone
 
 extension IntakeKind: ExpressibleByArgument {}
 
@@ -54,20 +55,49 @@ struct ValidateCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a messages or contacts file as import would, without a database; write nothing.",
-        discussion: "Example:\n  lethe validate messages sent-2026-11.csv"
+        discussion: """
+            Phone numbers are checked as the policy's phone_validation says: 'length' (the default) accepts a number \
+            whose country code exists and whose length is possible for it, so numbers from ranges opened after \
+            libphonenumber's metadata was compiled are not refused (the report counts them); 'ranges' accepts only \
+            ranges the metadata knows, plus the policy's phone_ranges. --version-info says which libphonenumber, \
+            and how old its rules are.
+
+            Examples:
+              lethe validate messages sent-2026-11.csv
+              lethe validate --version-info
+            """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var policyOptions: PolicyOptions
-    @Argument(help: "messages or contacts") var kind: IntakeKind
-    @Argument(help: ArgumentHelp("CSV (with a header line) or JSONL file.", valueName: "file")) var file: String
+    @Argument(help: "messages or contacts") var kind: IntakeKind?
+    @Argument(help: ArgumentHelp("CSV (with a header line) or JSONL file.", valueName: "file")) var file: String?
+    @Flag(name: .customLong("version-info"), help: "Print the libphonenumber version, its build date (its metadata is no newer) and the policy's phone rules.")
+    var versionInfo = false
     @Option(help: "csv or jsonl (default: from the file name).") var format: String?
     @Option(name: .customLong("default-region"), help: ArgumentHelp("Region for numbers without a country code.", valueName: "CC"))
     var defaultRegion: String?
     @Flag(help: "Print the report as JSON.") var json = false
 
+    func validate() throws {
+        if !versionInfo && (kind == nil || file == nil) { throw ValidationError("give the kind (messages or contacts) and the file, or --version-info") }
+    }
+
     func execute() throws {
-        let report = try Importer(policy: try policyOptions.load())
+        let policy = try policyOptions.load()
+        if versionInfo {
+            let info = PhoneLibrary.info()
+            let rules = policy.phoneValidation
+            if json {
+                return try Output.json(VersionInfoJSON(libphonenumber: info.version, libraryBuiltOn: info.builtOn, library: info.path,
+                                                       phoneValidation: rules.mode.rawValue, phoneRanges: rules.ranges.map(\.prefix)))
+            }
+            Output.line("libphonenumber \(info.version) (\(info.path), built \(info.builtOn): its numbering-plan metadata is no newer)")
+            Output.line("phone_validation: \(rules.mode.rawValue); phone_ranges: \(rules.ranges.isEmpty ? "none" : rules.ranges.map { "\($0.prefix) (\($0.lengths.map(String.init).joined(separator: "/")) digits)" }.joined(separator: ", "))")
+            return
+        }
+        guard let kind, let file else { return }
+        let report = try Importer(policy: policy)
             .validate(kind: kind, path: file, options: ImportOptions(format: format, defaultRegion: defaultRegion))
         try ImportReportText.render(report, json: json)
     }
@@ -111,4 +141,12 @@ extension ImportReport {
         if !missingFields.isEmpty { return "\(file): missing required field(s) \(missingFields.joined(separator: ", "))" }
         return "\(file): \(problemCount) invalid row(s)"
     }
+}
+
+private struct VersionInfoJSON: Encodable {
+    let libphonenumber: String
+    let libraryBuiltOn: String
+    let library: String
+    let phoneValidation: String
+    let phoneRanges: [String]
 }

@@ -1,0 +1,96 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite struct PhoneValidationCommandTests {
+    /// +221 71: a Senegalese mobile range opened after the metadata of Debian's libphonenumber 8.12.57.
+    static let newRange = "+221710756589"
+
+    func policy(_ extra: String) throws -> String {
+        let text = try String(contentsOfFile: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path, encoding: .utf8)
+            .replacingOccurrences(of: "version: 1\n", with: "version: 1\n\(extra)\n")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-phone-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func aNumberFromANewRangeImportsByLengthAndIsFoundAgain() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet Medical')")
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let common = ["--database-url", db.conninfo, "--keyring", keyring]
+        let file = try IntakeFixture.write("phone,message\n\(Self.newRange),Dalal ak jamm\n+33612345678,bonjour\n", name: "sn.csv", in: directory)
+
+        // ranges mode: refused, whole file, nothing written.
+        let strict = try policy("phone_validation: ranges")
+        let refused = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--policy", strict] + common)
+        #expect(refused.status == 65 && refused.stdout.contains("line 2: phone: not a valid number for its region"), "\(refused.stdout)")
+        // ranges mode with the operator's range: imported.
+        let declared = try policy("phone_validation: ranges\nphone_ranges:\n  - { prefix: \"+22171\", lengths: [12] }")
+        #expect(try LetheProcess.run(["validate", "messages", file, "--policy", declared]).status == 0)
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 0)
+
+        // length mode (the default): imported, counted, never printed.
+        let imported = try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common)
+        #expect(imported.status == 0, "\(imported.stdout)\(imported.stderr)")
+        #expect(imported.stdout.contains("1 numbers from ranges this metadata does not know"))
+        #expect(!imported.stdout.contains("710756589") && !imported.stderr.contains("710756589"))
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 2)
+
+        // The DPO finds the person by any form of the number.
+        let out = directory + "/out"
+        let export = try LetheProcess.run(["subject", "export", "--phone", "+221 71 075 65 89", "--out", out] + common)
+        #expect(export.status == 0, "\(export.stderr)")
+        let exported = try FileManager.default.contentsOfDirectory(atPath: out).first { $0.hasSuffix(".json") }.map {
+            try String(contentsOfFile: out + "/" + $0, encoding: .utf8)
+        } ?? ""
+        #expect(exported.contains("Dalal ak jamm") && !exported.contains("bonjour"))
+    }
+
+    @Test func versionInfoNamesTheLibraryAndItsAge() throws {
+        let info = try LetheProcess.run(["validate", "--version-info"])
+        #expect(info.status == 0)
+        #expect(info.stdout.contains("libphonenumber 8.") && info.stdout.contains("built 20"), "\(info.stdout)")
+        #expect(info.stdout.contains("phone_validation: length"))
+    }
+
+    @Test func policyCheckRefusesABadModeOrRange() throws {
+        for extra in ["phone_validation: loose", "phone_ranges:\n  - { prefix: \"22171\", lengths: [12] }",
+                      "phone_ranges:\n  - { prefix: \"+22171\", lengths: [30] }"] {
+            let path = try policy(extra)
+            #expect(try LetheProcess.run(["policy", "check", path, "--offline"]).status == 65, "\(extra)")
+        }
+    }
+
+    /// The default mode against current numbering-plan metadata: the `phonenumbers` package (9.0.43, the Python
+    /// port of libphonenumber) judges a deterministic sample of 4,000+ numbers from 30 countries; none that it
+    /// calls valid may be refused.
+    @Test func noValidNumberIsRefusedByDefault() throws {
+        let directory = try IntakeFixture.directory()
+        let oracle = Process()
+        oracle.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        oracle.arguments = ["python3", LetheProcess.packageRoot.appendingPathComponent("scripts/phone-oracle.py").path, "40"]
+        let pipe = Pipe()
+        oracle.standardOutput = pipe
+        try oracle.run()
+        let csv = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        oracle.waitUntilExit()
+        #expect(oracle.terminationStatus == 0, "scripts/phone-oracle.py needs python3 and phonenumbers (make deps installs them)")
+        let rows = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        #expect(rows.count >= 4_000 && Set(rows.map { $0[1] }).count >= 20)
+        let input = "phone,message\n" + rows.map { "\($0[0]),hello" }.joined(separator: "\n") + "\n"
+        let file = try IntakeFixture.write(input, name: "oracle.csv", in: directory)
+        let outcome = try LetheProcess.run(["validate", "messages", file, "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        let refusedLines = Set((report["problems"] as? [[String: Any]] ?? []).compactMap { $0["line"] as? Int })
+        #expect((report["problemCount"] as? Int ?? 0) == refusedLines.count, "every refusal is listed")
+        let validRefused = rows.enumerated().filter { $0.element[3] == "1" && refusedLines.contains($0.offset + 2) }
+        #expect(validRefused.isEmpty, "\(validRefused.count) valid numbers refused")
+        let invalidAccepted = rows.enumerated().filter { $0.element[3] == "0" && !refusedLines.contains($0.offset + 2) }.count
+        // The length rule's price, written down so a change shows: mutated numbers of a possible length in unassigned ranges.
+        #expect(invalidAccepted < rows.count / 10)
+    }
+}
