@@ -36,6 +36,9 @@ public struct ImportReport: Sendable, Encodable {
     public var numbersAcceptedByLengthOnly = 0
     public var unknownFields: [UnknownField] = []
     public var missingFields: [String] = []
+    /// Header columns (1-based) whose name is not a field name at all: likely a data line where the header
+    /// should be. Reported by position only.
+    public var unnamedColumns: [Int] = []
     /// Invalid rows, at most `problemLimit` listed; `problemCount` counts them all.
     public var problems: [LineProblem] = []
     public var problemCount = 0
@@ -58,5 +61,5 @@ public struct ImportReport: Sendable, Encodable {
         }
     }
 
-    var refusesWholeFile: Bool { !unknownFields.isEmpty || !missingFields.isEmpty }
+    var refusesWholeFile: Bool { !unknownFields.isEmpty || !missingFields.isEmpty || !unnamedColumns.isEmpty }
 }

@@ -118,9 +118,13 @@ public struct Importer {
         case .csv:
             let csv = try CSVReader(path: path)
             var seen = Set<String>()
-            for name in csv.header {
-                if !target.allowedFields.contains(name) { report.unknown(IntakeFileError.safeName(name), line: 1) }
-                if !seen.insert(name).inserted { report.add(.init(line: 1, field: IntakeFileError.safeName(name), reason: "appears twice in the header")) }
+            for (index, name) in csv.header.enumerated() {
+                guard let shown = IntakeFileError.fieldName(name) else {
+                    report.unnamedColumns.append(index + 1)
+                    continue
+                }
+                if !target.allowedFields.contains(name) { report.unknown(shown, line: 1) }
+                if !seen.insert(name).inserted { report.add(.init(line: 1, field: shown, reason: "appears twice in the header")) }
             }
             report.missingFields = target.intake.required.filter { !csv.header.contains($0) }
             // A header that names an unknown or lacks a required field refuses the file before any row is read.
@@ -132,7 +136,13 @@ public struct Importer {
         while let record = try reader.next() {
             report.rowsRead += 1
             if format == .jsonl {
-                for name in record.fields.keys where !target.allowedFields.contains(name) { report.unknown(IntakeFileError.safeName(name), line: record.line) }
+                for name in record.fields.keys where !target.allowedFields.contains(name) {
+                    if let shown = IntakeFileError.fieldName(name) {
+                        report.unknown(shown, line: record.line)
+                    } else {
+                        report.add(.init(line: record.line, field: "(a key)", reason: "is not a field name"))
+                    }
+                }
                 if record.fields.keys.contains(where: { !target.allowedFields.contains($0) }) { continue }
             }
             switch validator.validate(record) {

@@ -64,7 +64,10 @@ struct CSVReader: RecordReader {
         guard let names = try Self.readRow(input, line: &firstLine) else {
             throw LetheError.dataError("\(path) is empty: a CSV file starts with a header line naming its fields")
         }
-        header = names.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        // A spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would stick to the first name.
+        header = names.enumerated().map { index, name in
+            (index == 0 && name.hasPrefix("\u{FEFF}") ? String(name.dropFirst()) : name).trimmingCharacters(in: .whitespaces).lowercased()
+        }
         line = firstLine
     }
 
@@ -160,6 +163,7 @@ struct JSONLinesReader: RecordReader {
             }
             guard ended || !bytes.isEmpty else { return nil }
             line += 1
+            if line == 1 && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
                 throw IntakeFileError(line: line, reason: "is not a JSON object")
@@ -169,7 +173,8 @@ struct JSONLinesReader: RecordReader {
                 switch value {
                 case let text as String: fields[key.lowercased()] = text
                 case is NSNull: continue
-                default: throw IntakeFileError(line: line, reason: "field '\(IntakeFileError.safeName(key))' is not a string")
+                default: throw IntakeFileError(line: line, reason: IntakeFileError.fieldName(key).map { "field '\($0)' is not a string" }
+                                                    ?? "has a value that is not a string")
                 }
             }
             return InputRecord(line: line, fields: fields)
@@ -184,8 +189,14 @@ struct IntakeFileError: Error, LetheErrorConvertible {
     var letheError: LetheError { .dataError("line \(line) \(reason)", hint: "fix the file; nothing was written") }
 
     /// A field name as it may be shown: printable ASCII, at most 40 characters.
-    static func safeName(_ name: String) -> String {
-        let cleaned = String(name.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }.prefix(40).map(Character.init))
-        return cleaned.isEmpty ? "(unprintable)" : cleaned
+    /// A field name as it may be shown: only names shaped like identifiers (ASCII letters, digits and `_`, at
+    /// most 63). Anything else is likely a value (a CSV whose header line is missing puts a phone number and a
+    /// message there) and is reported by position only, never echoed.
+    static func fieldName(_ name: String) -> String? {
+        func letter(_ byte: UInt8) -> Bool { (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || byte == 0x5F }
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= 63, letter(first),
+              bytes.allSatisfy({ letter($0) || ($0 >= 0x30 && $0 <= 0x39) }) else { return nil }
+        return name
     }
 }

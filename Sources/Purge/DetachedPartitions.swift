@@ -32,10 +32,7 @@ struct DetachedPartitions {
             var outcome = Outcome()
             try db.setLockTimeout(milliseconds: lockTimeoutMilliseconds, local: true)
             try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE")
-            let held = try db.query("""
-                SELECT coalesce(array_agg(customer_id), '{}')::text AS ids FROM lethe.legal_holds
-                WHERE released_at IS NULL AND (until IS NULL OR until > now())
-                """).single("holds").string("ids")
+            let held = try LegalHolds.activeCustomerIds(db)
             for relation in relations {
                 guard let note = try db.query("""
                     SELECT n.table_name, n.partition_name, n.rows_kept, n.bound, n.holds_checked,

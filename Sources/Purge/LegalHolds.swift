@@ -90,6 +90,15 @@ public struct LegalHolds {
              placedAt: try row.date("placed_at"), releasedAt: try row.optionalDate("released_at"), active: try row.bool("active"))
     }
 
+    /// The customers under a hold active at `clock` (the database's `now()` when nil), as a `bigint[]` literal
+    /// (`{3,7}`; `{}` when none) to bind as a parameter. Callers lock the holds first when the answer must stay true.
+    static func activeCustomerIds(_ db: PostgresConnection, at clock: SQLValue? = nil) throws -> String {
+        try db.query("""
+            SELECT coalesce(array_agg(customer_id), '{}')::text AS ids FROM lethe.legal_holds
+            WHERE released_at IS NULL AND (until IS NULL OR until > coalesce($1::timestamptz, now()))
+            """, [clock ?? .null]).single("holds").string("ids")
+    }
+
     /// SQL predicate: the customer in `column` is under a hold active at the run's clock (`$n`).
     static func activeHoldPredicate(column: SQLIdentifier, clockParameter: Int) -> String {
         """

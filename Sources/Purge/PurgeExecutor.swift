@@ -165,10 +165,7 @@ final class PurgeExecutor {
             let (detached, held) = try withLockRetry("detaching \(group.count) partitions of \(table.table)") {
                 try db.transaction { () -> ([PartitionDrop], [PartitionDrop]) in
                     try beginBatch()
-                    let heldIds = try db.query("""
-                        SELECT coalesce(array_agg(customer_id), '{}')::text AS ids FROM lethe.legal_holds
-                        WHERE released_at IS NULL AND (until IS NULL OR until > $1::timestamptz)
-                        """, [plan.now.sql]).single("holds").string("ids")
+                    let heldIds = try LegalHolds.activeCustomerIds(db, at: plan.now.sql)
                     var detached: [PartitionDrop] = [], held: [PartitionDrop] = []
                     for drop in group {
                         if heldIds != "{}", try db.query(
@@ -210,10 +207,7 @@ final class PurgeExecutor {
             try withLockRetry("detaching \(drop.partition)") {
                 try db.transaction {
                     try beginBatch()
-                    let held = try db.query("""
-                        SELECT coalesce(array_agg(customer_id), '{}')::text AS ids FROM lethe.legal_holds
-                        WHERE released_at IS NULL AND (until IS NULL OR until > $1::timestamptz)
-                        """, [plan.now.sql]).single("holds").string("ids")
+                    let held = try LegalHolds.activeCustomerIds(db, at: plan.now.sql)
                     try db.execute("ALTER TABLE \(table.name.quoted) DETACH PARTITION \(drop.name.quoted)")
                     // Through the customer index; with no customer on hold there is nothing to count (and no scan).
                     let kept = held == "{}" ? 0 : try db.query(

@@ -17,6 +17,14 @@ public struct MetricsReader {
         self.repositoryDirectory = repositoryDirectory
     }
 
+    /// Rewrites the metrics file from the database; `inspectFindings` stands in for the latest recorded inspection
+    /// (a one-shot `lethe inspect` records none).
+    public func write(to path: String, inspectFindings: [String: Int64]? = nil) throws {
+        var snapshot = try self.snapshot()
+        if let inspectFindings { snapshot.inspectFindings = inspectFindings }
+        try MetricsTextfile.write(snapshot, to: path)
+    }
+
     public func snapshot() throws -> MetricsSnapshot {
         var snapshot = MetricsSnapshot()
         let durations = Dictionary(try db.query("""

@@ -126,7 +126,7 @@ public final class Worker: @unchecked Sendable {
     private func writeMetrics(_ db: PostgresConnection) {
         guard let path = configuration.metricsFile, db.isAlive else { return }
         do {
-            try MetricsTextfile.write(try MetricsReader(db, repositoryDirectory: configuration.repositoryDirectory).snapshot(), to: path)
+            try MetricsReader(db, repositoryDirectory: configuration.repositoryDirectory).write(to: path)
         } catch {
             logger.error("could not write the metrics file", metadata: ["event.action": "metrics", "error.message": "\(error.asLetheError.message)"])
         }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Inspect
 import LetheCore
-import Telemetry
 import Worker
 
 struct InspectCommand: LetheCommand {
@@ -55,15 +54,7 @@ struct InspectCommand: LetheCommand {
         let policy = try policyOptions.load()
         let db = try database.connect()
         let report = try Inspection(db, policy: policy, repositoryDirectory: repository.directory(policy)).run(table: table, samplePercent: sample)
-        if let path = metrics.path {
-            do {
-                var snapshot = try MetricsReader(db, repositoryDirectory: repository.directory(policy)).snapshot()
-                snapshot.inspectFindings = report.countsByKind
-                try MetricsTextfile.write(snapshot, to: path)
-            } catch {
-                Terminal.warn("could not write the metrics file: \(error.asLetheError.message)")
-            }
-        }
+        metrics.write(db, repositoryDirectory: repository.directory(policy), inspectFindings: report.countsByKind)
         if json {
             try Output.json(report)
         } else {

@@ -3,7 +3,6 @@ import Foundation
 import LetheCore
 import Policy
 import Postgres
-import Telemetry
 import Worker
 
 /// `--metrics-file PATH`: after the job, the Prometheus metrics file for node_exporter's textfile collector,
@@ -13,10 +12,10 @@ struct MetricsFileOption: ParsableArguments {
     var path: String?
 
     /// Writes the file if asked; a failure to write it is a warning, never the job's outcome.
-    func write(_ db: PostgresConnection, repositoryDirectory: String? = nil) {
+    func write(_ db: PostgresConnection, repositoryDirectory: String? = nil, inspectFindings: [String: Int64]? = nil) {
         guard let path, db.isAlive else { return }
         do {
-            try MetricsTextfile.write(try MetricsReader(db, repositoryDirectory: repositoryDirectory).snapshot(), to: path)
+            try MetricsReader(db, repositoryDirectory: repositoryDirectory).write(to: path, inspectFindings: inspectFindings)
         } catch {
             Terminal.warn("could not write the metrics file: \(error.asLetheError.message)")
         }

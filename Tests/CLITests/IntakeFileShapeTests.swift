@@ -1,0 +1,35 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Files as people really save them: without a header line, or from a spreadsheet (BOM, CRLF).
+@Suite struct IntakeFileShapeTests {
+    @Test func aFileWithoutAHeaderLineIsRefusedWithoutEchoingItsFirstRow() throws {
+        let directory = try IntakeFixture.directory()
+        let csv = try IntakeFixture.write("+33612345678,bonjour camille ca va\n+33698765432,rdv demain\n", name: "nohdr.csv", in: directory)
+        let jsonl = try IntakeFixture.write("{\"+33612345678\": \"bonjour camille\", \"phone\": \"+33612345678\", \"message\": \"x\"}\n",
+                                            name: "keys.jsonl", in: directory)
+        for file in [csv, jsonl] {
+            for format in ["text", "json"] {
+                let outcome = try LetheProcess.run(["validate", "messages", file, "--log-format", format, "-v"])
+                #expect(outcome.status == 65)
+                let all = outcome.stdout + outcome.stderr
+                for secret in ["612345678", "camille", "bonjour", "698765432"] { #expect(!all.contains(secret), "\(secret) in \(all)") }
+            }
+        }
+        let text = try LetheProcess.run(["validate", "messages", csv])
+        #expect(text.stdout.contains("column 1 is not a field name; is the header line missing?"))
+    }
+
+    @Test func aSpreadsheetCSVWithByteOrderMarkAndCRLFIsRead() throws {
+        let directory = try IntakeFixture.directory()
+        let file = directory + "/excel.csv"
+        try Data([0xEF, 0xBB, 0xBF] + Array("phone,message\r\n+33612345678,bonjour\r\n06 98 76 54 32,merci\r\n".utf8)).write(to: URL(fileURLWithPath: file))
+        let outcome = try LetheProcess.run(["validate", "messages", file])
+        #expect(outcome.status == 0, "\(outcome.stdout)")
+        #expect(outcome.stdout.contains("2 rows read, 2 valid"))
+        let jsonl = directory + "/bom.jsonl"
+        try Data([0xEF, 0xBB, 0xBF] + Array("{\"phone\": \"+33612345678\", \"message\": \"bonjour\"}\n".utf8)).write(to: URL(fileURLWithPath: jsonl))
+        #expect(try LetheProcess.run(["validate", "messages", jsonl]).status == 0)
+    }
+}
