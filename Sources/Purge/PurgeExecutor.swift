@@ -146,8 +146,8 @@ final class PurgeExecutor {
     }
 
     /// The catch-up path: groups of partitions detached in one short transaction each (`lock_timeout`, retried;
-    /// inserts wait at most for one group), with the holds frozen and each partition's held rows counted through
-    /// the customer index first; then counted and dropped in one transaction per group. A partition that holds rows
+    /// inserts wait at most for one group), with the holds frozen and each partition's held rows looked up through
+    /// the customer index first; then counted and dropped, many per transaction. A partition that holds rows
     /// of a customer put on hold since the plan is left attached (swept row-wise, so its held rows stay).
     private func dropGrouped(_ drops: [PartitionDrop], of table: TablePlan) throws -> [QualifiedName] {
         guard !drops.isEmpty else { return [] }
@@ -157,6 +157,16 @@ final class PurgeExecutor {
         try db.setParameter("synchronous_commit", "off")
         defer { _ = try? db.execute("RESET synchronous_commit") }
         var fallbacks: [QualifiedName] = []
+        var waiting: [PartitionDrop] = []
+        // Dropping removes files, so its commit waits for the disk: drop `dropsPerTransaction` at a time.
+        func flush() throws {
+            try dropper.finish(waiting.map(\.name.description))
+            for drop in waiting {
+                logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)"])
+                progress?("dropped \(drop.partition)")
+            }
+            waiting = []
+        }
         var start = 0
         while start < drops.count {
             try settings.stop.check("before detaching \(drops[start].partition)")
@@ -185,12 +195,10 @@ final class PurgeExecutor {
                 }
             }
             fallbacks += held.map(\.name)
-            try dropper.finish(detached.map(\.name.description))
-            for drop in detached {
-                logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)"])
-                progress?("dropped \(drop.partition)")
-            }
+            waiting += detached
+            if waiting.count >= settings.dropsPerTransaction { try flush() }
         }
+        try flush()
         return fallbacks
     }
 

@@ -9,7 +9,7 @@ import Testing
 
     func policy(_ extra: String) throws -> String {
         let text = try String(contentsOfFile: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path, encoding: .utf8)
-            .replacingOccurrences(of: "version: 1\n", with: "version: 1\n\(extra)\n")
+            .replacingOccurrences(of: "phone_validation: length\n", with: "\(extra)\n")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-phone-\(UUID().uuidString).yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path

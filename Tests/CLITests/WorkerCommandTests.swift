@@ -74,8 +74,10 @@ enum WorkerPolicy {
         #expect(status == 0)
         #expect(seconds < 10)
         for job in ["purge", "partitions", "requests_check"] {
+            // The last run may have been stopped by the SIGTERM at a safe point.
             let outcomes = try runs(db, job)
-            #expect(outcomes.count >= 2 && outcomes.allSatisfy { $0 == "success" }, "\(job): \(outcomes)")
+            #expect(outcomes.count >= 2 && outcomes.dropLast().allSatisfy { $0 == "success" }
+                    && ["success", "interrupted"].contains(outcomes.last ?? ""), "\(job): \(outcomes)")
         }
         // Every line is an ECS object; job ends carry the event fields.
         let lines = worker.stderrLines
