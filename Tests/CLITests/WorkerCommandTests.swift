@@ -115,6 +115,10 @@ enum WorkerPolicy {
                      "lethe_purge_rows_deleted_total", "lethe_purge_partitions_dropped_total", "lethe_requests_overdue"] {
             #expect(text.contains(name), "\(name)")
         }
+        // The inspection (daily, never run here, so due at start) found the fixture's unsealed values: a metric by
+        // kind and an ECS line per finding.
+        #expect(text.contains("lethe_inspect_findings{kind=\"unsealed_value\"}"))
+        #expect(lines.contains { $0.contains("\"event.action\":\"inspect\"") && $0.contains("UNSEALED_VALUE") })
     }
 
     @Test func twoWorkersRunEachSlotOnceAndNeverTwoPurgesAtOnce() throws {
@@ -208,5 +212,27 @@ enum WorkerPolicy {
         try check.run()
         check.waitUntilExit()
         #expect(check.terminationStatus == 0)
+    }
+}
+
+@Suite struct DeployedConfigurationTests {
+    /// Run from any directory, a deployed binary looks for /etc/lethe/policy.yaml and says so when it is missing.
+    @Test func outsideACheckoutThePolicyIsLookedForInEtc() throws {
+        guard !FileManager.default.fileExists(atPath: "/etc/lethe/policy.yaml") else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LetheProcess.binary)
+        process.arguments = ["policy", "check", "--offline"]
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "LETHE_POLICY")
+        process.environment = environment
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 66)
+        #expect(stderr.contains("/etc/lethe/policy.yaml") && stderr.contains("HINT:"), "\(stderr)")
     }
 }

@@ -39,7 +39,7 @@ struct PolicyCheckCommand: LetheCommand {
 
     func execute() throws {
         let path = file ?? policyOptions.path
-        let policy = try PolicyLoader.load(path: path)
+        let policy = try file.map { try PolicyLoader.load(path: $0) } ?? policyOptions.load()
         let summary = "\(path): valid (\(policy.tables.count) tables, \(policy.retentionTables.count) under retention, ceiling P6M)"
         guard !offline else {
             Output.line(summary)

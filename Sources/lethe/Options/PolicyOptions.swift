@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LetheCore
 import Policy
 
 struct PolicyOptions: ParsableArguments {
@@ -18,5 +19,12 @@ struct PolicyOptions: ParsableArguments {
         return Self.systemPolicy
     }
 
-    func load() throws -> RetentionPolicy { try PolicyLoader.load(path: path) }
+    func load() throws -> RetentionPolicy {
+        let explicit = policyPath != nil || ProcessInfo.processInfo.environment["LETHE_POLICY"] != nil
+        if !explicit && !FileManager.default.fileExists(atPath: path) {
+            throw LetheError.noInput("no policy: neither \(Self.checkoutPolicy) (in \(FileManager.default.currentDirectoryPath)) nor \(Self.systemPolicy) exists",
+                                     hint: "pass --policy FILE, set LETHE_POLICY, or install the policy as \(Self.systemPolicy)")
+        }
+        return try PolicyLoader.load(path: path)
+    }
 }
