@@ -45,9 +45,13 @@ struct RowValidator {
         case .contacts:
             let name = record.fields["name"].flatMap { $0.isEmpty ? nil : $0 }
             if let name, name.utf8.count > 1000 { return problem("name", "longer than 1000 bytes") }
+            if let name, let control = Self.controlCharacter(in: name) { return problem("name", "contains the control character \(control)") }
             return .success(ValidRow(phone: phone, phoneByLengthOnly: byLength, message: nil, name: name, sentAt: nil, encoding: nil))
         case .messages:
             guard let message = record.fields["message"], !message.isEmpty else { return problem("message", "empty") }
+            if let control = Self.controlCharacter(in: message) {
+                return problem("message", "contains the control character \(control), which no SMS can carry")
+            }
             let encoding = SMSEncoding(text: message)
             if encoding.segments > maxSegments {
                 return problem("message", "\(encoding.segments) segments (\(encoding.alphabet.rawValue)), above the policy's maximum of \(maxSegments)")
@@ -63,6 +67,18 @@ struct RowValidator {
             }
             return .success(ValidRow(phone: phone, phoneByLengthOnly: byLength, message: message, name: nil, sentAt: sentAt, encoding: encoding))
         }
+    }
+}
+
+extension RowValidator {
+    /// The first control character other than line feed and carriage return (which GSM-7 has), as `U+0000`:
+    /// NUL and its kin are in no SMS alphabet, and no downstream tool expects them. Names the code point only.
+    static func controlCharacter(in text: String) -> String? {
+        for scalar in text.unicodeScalars where (scalar.value < 0x20 && scalar.value != 0x0A && scalar.value != 0x0D)
+            || (0x7F...0x9F).contains(scalar.value) {
+            return String(format: "U+%04X", scalar.value)
+        }
+        return nil
     }
 }
 

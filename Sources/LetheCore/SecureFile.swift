@@ -111,10 +111,21 @@ public final class SecureFileWriter {
 
     /// Flushes, fsyncs and moves the file into place.
     public func commit() throws(LetheError) {
+        try seal()
+        try publish()
+    }
+
+    /// Flushes and fsyncs the file, still under its temporary name: what must be true (an audit record) can be
+    /// committed before `publish` gives it its name, and a failure in between removes it.
+    public func seal() throws(LetheError) {
         try flush()
         guard fsync(fd) == 0 else { throw LetheError(.ioError, "cannot fsync \(partial): \(String(cString: strerror(errno)))") }
         close(fd)
         fd = -1
+    }
+
+    /// Moves a sealed file into place.
+    public func publish() throws(LetheError) {
         if replacing {
             guard rename(partial, path) == 0 else { throw LetheError(.ioError, "cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))") }
         } else {

@@ -61,8 +61,12 @@ public struct PostgresError: Error, LetheErrorConvertible, CustomStringConvertib
         let code: LetheExitCode
         if isLockTimeout {
             code = .tempFail
-        } else if sqlState == "42501" || errorClass == "28" {
+        } else if sqlState == "42501" {
             code = .noPermission
+            hint = hint ?? "the database role lacks a privilege on the object named above: have its owner GRANT it, or run as a role that holds it"
+        } else if errorClass == "28" {
+            code = .noPermission
+            hint = hint ?? "check the user, its password (~/.pgpass, never the command line) and the server's pg_hba.conf"
         } else if isUndefinedObject || errorClass == "3F" {
             code = .config
             hint = hint ?? "is the schema migrated? run 'lethe migrate --status'"

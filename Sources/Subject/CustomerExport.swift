@@ -84,11 +84,13 @@ public struct CustomerExport {
             }
             try emit("\n  }\n}\n")
         }
-        try writer.commit()
+        // The decrypted file takes its name only once its audit record has committed; a failure before removes it.
+        try writer.seal()
         let sha = Hex.encode(try hasher.finish())
         try AuditLog.append(db, action: "customer.export", target: "customer \(customer)", details: [
             "rows": .object(counts.mapValues { .int(Int64($0)) }), "sha256": .string(sha),
         ])
+        try writer.publish()
         return Report(customer: customer, file: path, rows: counts, unreadableValues: unreadable, sha256: sha)
     }
 

@@ -52,16 +52,16 @@ public struct SubjectExport {
         let json = try Self.document(findings.rows, request: request, generatedAt: now, policy: policy)
         let sheet = CoverSheet(policy: policy, rows: findings.rows, request: request, generatedAt: now, dataFile: stem + ".json").markdown
         var sha256: [String: String] = [:]
-        var files: [String] = []
-        // Files first, then the audit record and the request's closing in one transaction: a run killed in between
-        // leaves the request open, and the rerun (same request, same names) replaces the files.
+        var writers: [SecureFileWriter] = []
+        // Decrypted files exist under their names only once the audit record that lists them has committed:
+        // written and fsynced under temporary names, then the audit record and the request's closing in one
+        // transaction, then renamed. Any failure before the rename removes them (the writers' deinit).
         for (name, bytes) in [(stem + ".json", json), (stem + ".md", Array(sheet.utf8))] {
-            let path = (directory as NSString).appendingPathComponent(name)
-            let writer = try SecureFileWriter(path: path, replacing: requestId != nil)
+            let writer = try SecureFileWriter(path: (directory as NSString).appendingPathComponent(name), replacing: requestId != nil)
             try writer.write(bytes)
-            try writer.commit()
+            try writer.seal()
             sha256[name] = try SHA256.hex(bytes)
-            files.append(path)
+            writers.append(writer)
         }
         let counts = findings.countsByTable
         try db.transaction {
@@ -70,6 +70,8 @@ public struct SubjectExport {
                                           "files": .object(sha256.mapValues { .string($0) })])
             if let requestId { _ = try register.closeInTransaction(id: requestId) }
         }
+        for writer in writers { try writer.publish() }
+        let files = writers.map(\.path)
         logger.info("subject export written", metadata: ["rows": "\(findings.rows.count)", "directory": "\(directory)"])
         return Report(request: requestId, files: files, rows: counts, totalRows: findings.rows.count,
                       collisionsDiscarded: findings.collisions, unreadable: findings.unreadable, sha256: sha256,

@@ -33,3 +33,18 @@ import Testing
         #expect(try LetheProcess.run(["validate", "messages", jsonl]).status == 0)
     }
 }
+
+@Suite struct IntakeControlCharacterTests {
+    /// A NUL byte (or another control character no SMS alphabet has) refuses the row, naming its line.
+    @Test func aNulByteInAMessageIsRefusedWithItsLine() throws {
+        let directory = try IntakeFixture.directory()
+        let file = directory + "/nul.csv"
+        try Data(Array("phone,message\n+33612345678,bonjour\n+33612345679,bon".utf8) + [0x00] + Array("jour\n".utf8))
+            .write(to: URL(fileURLWithPath: file))
+        let outcome = try LetheProcess.run(["validate", "messages", file])
+        #expect(outcome.status == 65)
+        #expect(outcome.stdout.contains("line 3: message: contains the control character U+0000"), "\(outcome.stdout)")
+        let tab = try IntakeFixture.write("phone,message\n+33612345678,\"two\nlines are fine\"\n", name: "lf.csv", in: directory)
+        #expect(try LetheProcess.run(["validate", "messages", tab]).status == 0)
+    }
+}

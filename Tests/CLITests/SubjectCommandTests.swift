@@ -100,3 +100,24 @@ import Testing
         #expect(try LetheProcess.run(["audit", "verify", "--database-url", db.conninfo]).status == 0)
     }
 }
+
+@Suite struct ExportAuditOrderTests {
+    /// A role that may read but not write the audit log: the export fails with exit 77 and a HINT, and no decrypted
+    /// file is left behind, under its name or a temporary one.
+    @Test func anExportWhoseAuditRecordFailsLeavesNoFile() throws {
+        let (db, directory, common) = try SubjectCommandTests().setUp()
+        try db.connection.execute("""
+            CREATE FUNCTION lethe.deny_audit() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = 'permission denied for table audit_log'; END $$
+            """)
+        try db.connection.execute("CREATE TRIGGER deny BEFORE INSERT ON lethe.audit_log FOR EACH ROW EXECUTE FUNCTION lethe.deny_audit()")
+        for arguments in [["subject", "export", "--phone", SubjectCommandTests.alice.e164, "--out", directory + "/dpo"],
+                          ["customer", "export", "--customer", "2", "--out", directory + "/portability"]] {
+            let outcome = try LetheProcess.run(arguments + common)
+            #expect(outcome.status == 77, "\(arguments[0]): \(outcome.stderr)")
+            #expect(outcome.stderr.contains("HINT:"))
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: arguments[arguments.count - 1])) ?? []
+            #expect(left.isEmpty, "\(arguments[0]) left \(left)")
+        }
+    }
+}
