@@ -73,7 +73,7 @@ import Testing
 
 /// A writable copy of Migrations/ in a temp directory.
 func copyOfMigrations() throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-migrations-\(UUID().uuidString)").path
+    let directory = try IntakeFixture.directory(prefix: "lethe-migrations") + "/Migrations"
     try FileManager.default.copyItem(atPath: LetheProcess.packageRoot.appendingPathComponent("Migrations").path, toPath: directory)
     return directory
 }

@@ -2,9 +2,11 @@ import Foundation
 
 /// Files and keyrings for intake tests, in a fresh temp directory.
 public enum IntakeFixture {
-    public static func directory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-intake-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    /// A private temporary directory (keyrings, exports, backups live there), removed when the test process ends.
+    public static func directory(prefix: String = "lethe-intake") throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        TemporaryDirectories.remember(path)
         return path
     }
 
@@ -25,5 +27,26 @@ public enum IntakeFixture {
         var lines = ["phone,message" + (extraHeader.map { ",\($0)" } ?? "")]
         lines += rows ?? people.map { "\"\($0.national)\",\"\($0.message)\"" + (extraHeader != nil ? ",x@example.com" : "") }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Directories the tests made, removed at exit: they hold keyrings and decrypted exports.
+enum TemporaryDirectories {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var paths: [String] = []
+    nonisolated(unsafe) private static var registered = false
+
+    static func remember(_ path: String) {
+        lock.withLock {
+            paths.append(path)
+            if !registered {
+                registered = true
+                atexit { TemporaryDirectories.removeAll() }
+            }
+        }
+    }
+
+    static func removeAll() {
+        for path in lock.withLock({ paths }) { try? FileManager.default.removeItem(atPath: path) }
     }
 }

@@ -31,9 +31,9 @@ struct BackupCommand: ParsableCommand {
         commandName: "backup",
         abstract: "Encrypted logical backups: create (the default), list, show, verify, expire.",
         discussion: """
-            A backup is one pg_dump -Fc of the policy's backup tables (customers, contacts, templates, delivery
-            reports) and Lethe's own tables, from one snapshot, compressed (zstd) and sealed in 64 KiB AES-256-GCM
-            chunks as it streams: no plaintext byte touches the disk. Files are <id>.lethe-backup (mode 0600) with
+            A backup is one pg_dump -Fc of the policy's backup tables (customers, contacts, templates, delivery \
+            reports) and Lethe's own tables, from one snapshot, compressed (zstd) and sealed in 64 KiB AES-256-GCM \
+            chunks as it streams: no plaintext byte touches the disk. Files are <id>.lethe-backup (mode 0600) with \
             a manifest <id>.json beside them; verify and restore need only the file and the keyring.
 
             Examples:
@@ -196,10 +196,10 @@ struct RestoreCommand: LetheCommand {
         commandName: "restore",
         abstract: "Restore a backup into a target database, after verifying all of it.",
         discussion: """
-            Nothing is touched unless the whole backup authenticates and pg_restore can read it. A target that already
-            holds the backup's tables is refused unless --clean. pg_restore runs in one transaction. Afterwards the
-            live database's retention overrides, legal holds, shredded keys and subject erasures (from --database-url /
-            LETHE_DATABASE_URL / PG*) are applied and the target is purged, so a restore never brings back data removed
+            Nothing is touched unless the whole backup authenticates and pg_restore can read it. A target that already \
+            holds the backup's tables is refused unless --clean. pg_restore runs in one transaction. Afterwards the \
+            live database's retention overrides, legal holds, shredded keys and subject erasures (from --database-url / \
+            LETHE_DATABASE_URL / PG*) are applied and the target is purged, so a restore never brings back data removed \
             since: every person erased after the backup was taken is erased again, and the report counts those rows.
 
             Examples:

@@ -18,7 +18,7 @@ struct EncryptMigrateCommand: LetheCommand {
         abstract: "Re-seal a personal column in place, in resumable batches.",
         discussion: """
             --from aes-128-cbc reads the old format: a 16-byte IV followed by AES-128-CBC ciphertext with PKCS#7
-            padding; --legacy-key-file holds the 16-byte key as 32 hex digits (mode 0600). Every new envelope is
+            padding; --legacy-key-file holds the 16-byte key as 32 hex digits (mode 0600). Every new envelope is \
             verified before it is written; values that do not decrypt are listed by row id and left as they were.
 
             Example:

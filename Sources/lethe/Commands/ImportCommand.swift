@@ -11,11 +11,11 @@ struct ImportCommand: LetheCommand {
         commandName: "import",
         abstract: "Import messages or contacts for a customer: only the policy's fields, validated, sealed.",
         discussion: """
-            Messages require phone and message (sent_at allowed); contacts require phone (name allowed); the policy
-            decides. Any other field refuses the whole file (exit 65), naming the field and its lines. Phones are
-            normalised to E.164; messages get their encoding (GSM-7 or UCS-2) and segment count. By default one bad
-            row refuses the file; with --skip-invalid valid rows are written and the rest listed by line. The file is
-            written through COPY in one transaction: a kill at any instant writes nothing, and a rerun does the job.
+            Messages require phone and message (sent_at allowed); contacts require phone (name allowed); the policy \
+            decides. Any other field refuses the whole file (exit 65), naming the field and its lines. Phones are \
+            normalised to E.164; messages get their encoding (GSM-7 or UCS-2) and segment count. By default one bad \
+            row refuses the file; with --skip-invalid valid rows are written and the rest listed by line. The file is \
+            written through COPY in one transaction: a kill at any instant writes nothing, and a rerun does the job. \
             Reports name fields and line numbers, never a value from the file.
 
             Examples:

@@ -10,18 +10,18 @@ struct InspectCommand: LetheCommand {
         abstract: "Check the live database against the policy: only declared data, sealed, purged, backed up. Read-only.",
         discussion: """
             Findings, one per line as 'KIND table.column: what, N rows', each with the command that fixes it:
-              UNDECLARED_COLUMN     a column of a policy table the policy does not declare (id, timestamp, customer,
-                                    personal, blind index, subject_via or operational)
-              UNDECLARED_TABLE      a table in the policy's schemas that the policy does not list
-              UNSEALED_VALUE        a personal value that is not a Lethe envelope (header bytes; 'encrypt verify'
-                                    is the cryptographic check)
-              MISSING_BLIND_INDEX   a personal value without its blind index (unreachable by access and erasure)
-              RETENTION_OVERDUE     rows past their customer's cutoff outside legal holds
-              STALE_BACKUP          no backup in the repository newer than 26 hours (when one is configured)
-              PARTITIONS_AHEAD      partitions that do not reach as far ahead as the policy asks
-              DEFAULT_PARTITION_ROWS rows in a DEFAULT partition
-              REQUESTS_OVERDUE      data-subject requests past their due date
-            Counts, ids and names only: never a value. Exit 0 with no finding, 1 with any. It runs in one read-only
+              UNDECLARED_COLUMN       a column the policy does not declare
+              UNDECLARED_TABLE        a table in the policy's schemas it does not list
+              UNSEALED_VALUE          a personal value that is not a Lethe envelope
+              MISSING_BLIND_INDEX     a personal value without its blind index
+              RETENTION_OVERDUE       rows past their cutoff outside legal holds
+              STALE_BACKUP            no backup newer than 26 hours (with a repository)
+              PARTITIONS_AHEAD        partitions short of the policy's 'ahead'
+              DEFAULT_PARTITION_ROWS  rows in a DEFAULT partition
+              REQUESTS_OVERDUE        data-subject requests past their due date
+            A column is declared as the id, timestamp, customer, personal, blind index, subject_via or \
+            operational column; 'lethe encrypt verify' stays the cryptographic check of sealed values. \
+            Counts, ids and names only: never a value. Exit 0 with no finding, 1 with any. It runs in one read-only \
             transaction and changes nothing. The worker runs it on its 'inspect' schedule entry.
 
             Examples:

@@ -8,8 +8,8 @@ struct KeysCommand: ParsableCommand {
         commandName: "keys",
         abstract: "Create the keyring, rotate key-encryption keys, and show which versions are in use.",
         discussion: """
-            The keyring file holds versioned key-encryption keys (KEKs) and the root secret of the blind-index and
-            backup keys. Each customer's data key lives in lethe.customer_keys, wrapped by a KEK. Keep the keyring
+            The keyring file holds versioned key-encryption keys (KEKs) and the root secret of the blind-index and \
+            backup keys. Each customer's data key lives in lethe.customer_keys, wrapped by a KEK. Keep the keyring \
             outside the database and its backups; mode 0600.
             """,
         subcommands: [KeysInitCommand.self, KeysRotateCommand.self, KeysStatusCommand.self]

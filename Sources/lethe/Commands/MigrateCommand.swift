@@ -7,8 +7,8 @@ struct MigrateCommand: LetheCommand {
         commandName: "migrate",
         abstract: "Apply pending schema migrations (lethe and sms schemas).",
         discussion: """
-            Each migration runs in one transaction together with its row in lethe.schema_migrations, so a
-            killed migrate leaves the schema at the last whole migration. Lethe refuses to run when an applied
+            Each migration runs in one transaction together with its row in lethe.schema_migrations, so a \
+            killed migrate leaves the schema at the last whole migration. Lethe refuses to run when an applied \
             migration's file has changed (checksum) or when the database holds a migration this binary does not know.
 
             Examples:

@@ -18,7 +18,7 @@ struct PolicyCheckCommand: LetheCommand {
         commandName: "check",
         abstract: "Validate a policy file, and check it against the database when one is reachable.",
         discussion: """
-            Refuses unknown keys, unparseable durations and any retention above the 6-month ceiling (P6M).
+            Refuses unknown keys, unparseable durations and any retention above the 6-month ceiling (P6M). \
             Each problem is printed as FILE:LINE: KEY.PATH: MESSAGE. Exit 65 when there is any.
 
             Examples:

@@ -10,11 +10,11 @@ struct PurgeCommand: LetheCommand {
         commandName: "purge",
         abstract: "Delete every row past its customer's retention (six months at most), keeping rows under legal hold.",
         discussion: """
-            A customer's cutoff is now - min(P6M, the table's retention, the customer's override), from the database
-            clock read once at the start. Partitions wholly past the cutoff are detached concurrently and dropped; other
-            rows are deleted in short batches (lock_timeout 200ms, retried), so application inserts keep flowing.
-            Every run is recorded in lethe.purge_runs and the audit log; a run killed at any instant leaves the
-            database consistent, and the next run finishes the job. At the end, a check confirms that no row older
+            A customer's cutoff is now - min(P6M, the table's retention, the customer's override), from the database \
+            clock read once at the start. Partitions wholly past the cutoff are detached concurrently and dropped; other \
+            rows are deleted in short batches (lock_timeout 200ms, retried), so application inserts keep flowing. \
+            Every run is recorded in lethe.purge_runs and the audit log; a run killed at any instant leaves the \
+            database consistent, and the next run finishes the job. At the end, a check confirms that no row older \
             than its customer's cutoff remains outside holds (exit 1 if any does).
 
             Only one purge runs at a time: a second one exits 75 at once, or queues with --wait.

@@ -16,7 +16,7 @@ struct RetentionSetCommand: LetheCommand {
         commandName: "set",
         abstract: "Set a customer's retention override: a positive ISO-8601 period of at most six months.",
         discussion: """
-            The override can only shorten: P7M, P1Y, P182D, zero or negative periods are refused (exit 65).
+            The override can only shorten: P7M, P1Y, P182D, zero or negative periods are refused (exit 65). \
             Stored with who set it (database and OS user), when and why, and recorded in the audit log.
 
             Examples:
