@@ -58,7 +58,14 @@ public struct BackupRepository: Sendable {
         guard !id.contains("/"), FileManager.default.fileExists(atPath: backupPath(id)) else {
             throw LetheError.noInput("no backup \(id) in \(directory)", hint: "see 'lethe backup list'")
         }
-        return try BackupFileReader(path: backupPath(id))
+        let reader = try BackupFileReader(path: backupPath(id))
+        // The id inside the file is covered by its authentication: a file renamed to another backup's name (an
+        // older backup substituted for a newer one) is refused.
+        guard reader.essentials.id == id else {
+            throw LetheError.integrity("backup file \(backupPath(id)) holds backup \(reader.essentials.id), not \(id)",
+                                       hint: "a backup was renamed or substituted: do not restore it; restore by the id it holds, after 'lethe backup verify'")
+        }
+        return reader
     }
 
     public struct ExpiryPlan: Sendable, Encodable {

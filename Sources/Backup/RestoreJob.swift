@@ -222,12 +222,13 @@ public struct RestoreJob {
                               .text(try row.string("placed_by_db_user")), .text(try row.string("placed_by_os_user")), .text(try row.string("placed_at")),
                               (try row.optionalString("released_at")).sqlValue])
                 }
-                let shredded = try live.query("SELECT key_id, shredded_at::text AS at FROM lethe.customer_keys WHERE shredded_at IS NOT NULL").rows
+                let shredded = try live.query("SELECT key_id, customer_id, shredded_at::text AS at FROM lethe.customer_keys WHERE shredded_at IS NOT NULL").rows
                 for row in shredded {
                     report.shredsReplayed += try target.execute("""
                         UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = $2::timestamptz, shredded_by = 'restore replay'
                         WHERE key_id = $1 AND shredded_at IS NULL
                         """, [.int(try row.int("key_id")), .text(try row.string("at"))])
+                    _ = try KeyAdministration.forgetBlindIndexes(target, customer: try row.int("customer_id"), policy: policy)
                 }
             }
             report.retentionFromLiveDatabase = true

@@ -97,7 +97,11 @@ public struct Inspection {
         for column in personal {
             aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column))) AS \(try SQLIdentifier("u_" + column.name).quoted)")
             if let index = table.blindIndexes[column], columns.contains(index.name) {
-                aggregates.append("count(*) FILTER (WHERE \(column.quoted) IS NOT NULL AND \(index.quoted) IS NULL) AS \(try SQLIdentifier("b_" + column.name).quoted)")
+                // A shredded customer's blind indexes are removed on purpose (its values can no longer be opened).
+                let shredded = table.customerColumn.map {
+                    " AND \($0.quoted) NOT IN (SELECT customer_id FROM lethe.customer_keys WHERE shredded_at IS NOT NULL)"
+                } ?? ""
+                aggregates.append("count(*) FILTER (WHERE \(column.quoted) IS NOT NULL AND \(index.quoted) IS NULL\(shredded)) AS \(try SQLIdentifier("b_" + column.name).quoted)")
             }
         }
         let counts = try db.query("SELECT \(aggregates.joined(separator: ", ")) FROM \(table.name.quoted)\(sample)").single("values")

@@ -1,6 +1,7 @@
 import Audit
 import Foundation
 import LetheCore
+import Policy
 import Postgres
 
 /// `lethe keys rotate|status` and `lethe customer shred`.
@@ -56,14 +57,32 @@ public struct KeyAdministration {
 
     /// Destroys the customer's data keys: every value sealed under them, here and in any backup restored
     /// later (restore replays shreds), can no longer be opened. Irreversible. Returns keys destroyed.
-    public func shred(customer: Int64) throws -> Int {
+    /// Destroys the customer's data keys and, in the same transaction, its blind indexes: they are short keyed
+    /// hashes of phone numbers under a key every keyring holder has, so a numbering plan could be brute-forced
+    /// back out of them. Returns the keys destroyed and the blind-index values removed.
+    public func shred(customer: Int64, policy: RetentionPolicy) throws -> (keys: Int, blindIndexes: Int) {
         try db.transaction {
             let destroyed = try db.execute("""
                 UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = now(), shredded_by = session_user || '/' || $2
                 WHERE customer_id = $1 AND shredded_at IS NULL
                 """, [.int(customer), .text(OperatorIdentity.osUser)])
-            try AuditLog.append(db, action: "customer.shred", target: "customer \(customer)", details: ["keys_destroyed": .int(Int64(destroyed))])
-            return destroyed
+            let forgotten = try Self.forgetBlindIndexes(db, customer: customer, policy: policy)
+            try AuditLog.append(db, action: "customer.shred", target: "customer \(customer)",
+                                details: ["keys_destroyed": .int(Int64(destroyed)), "blind_indexes_removed": .int(Int64(forgotten))])
+            return (destroyed, forgotten)
         }
+    }
+
+    /// Nulls every blind-index value of `customer` in the policy's tables (a shred, or its replay on restore).
+    public static func forgetBlindIndexes(_ db: PostgresConnection, customer: Int64, policy: RetentionPolicy) throws -> Int {
+        var removed = 0
+        for table in policy.subjectTables {
+            guard let customerColumn = table.customerColumn else { continue }
+            for index in table.blindIndexes.values.sorted(by: { $0.name < $1.name }) {
+                removed += try db.execute("UPDATE \(table.name.quoted) SET \(index.quoted) = NULL WHERE \(customerColumn.quoted) = $1 AND \(index.quoted) IS NOT NULL",
+                                          [.int(customer)])
+            }
+        }
+        return removed
     }
 }

@@ -42,6 +42,22 @@ import Testing
         #expect(try target.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')").single("n").int("n") == 0)
     }
 
+    /// An older backup renamed to a newer backup's id is refused: the id inside the file is authenticated.
+    @Test func aBackupRenamedToAnotherIdIsRefused() throws {
+        let (source, directory, common) = try setUp(contacts: 200)
+        defer { withExtendedLifetime(source) {} }
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let old = try onlyBackup(directory)
+        let newer = "29991231T235959Z-beef"
+        try FileManager.default.moveItem(atPath: directory + "/repo/\(old).lethe-backup", toPath: directory + "/repo/\(newer).lethe-backup")
+        let verify = try LetheProcess.run(["backup", "verify", newer] + offline(common))
+        #expect(verify.status == 79, "\(verify.stdout)\(verify.stderr)")
+        let target = try TestDatabase(migrated: false)
+        let restore = try LetheProcess.run(["restore", newer, "--target-database", target.conninfo] + common)
+        #expect(restore.status == 79 && restore.stderr.contains("holds backup \(old)"), "\(restore.stderr)")
+        #expect(try target.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')").single("n").int("n") == 0)
+    }
+
     @Test func restoreRefusesAFullTargetUnlessClean() throws {
         let (source, directory, common) = try setUp(contacts: 100)
         defer { withExtendedLifetime(source) {} }

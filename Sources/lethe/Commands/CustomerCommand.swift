@@ -21,6 +21,7 @@ struct CustomerShredCommand: LetheCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
     @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
     @Flag(help: "Do not ask for confirmation.") var yes = false
 
@@ -34,8 +35,9 @@ struct CustomerShredCommand: LetheCommand {
                 throw LetheError.usage("confirmation did not match; nothing was shredded")
             }
         }
-        let destroyed = try KeyAdministration(try database.connect()).shred(customer: customer)
-        Output.line("customer \(customer): \(destroyed) data key(s) destroyed; its sealed values can no longer be opened")
+        let shredded = try KeyAdministration(try database.connect()).shred(customer: customer, policy: try policyOptions.load())
+        Output.line("customer \(customer): \(shredded.keys) data key(s) destroyed; its sealed values can no longer be opened; "
+                    + "\(shredded.blindIndexes) blind-index value(s) removed")
     }
 }
 
