@@ -11,9 +11,23 @@ public final class Vault {
     private let cipher: AESGCM
 
     public init(db: PostgresConnection, keyring: Keyring, blindIndexBits: Int = BlindIndex.defaultBits) throws {
+        try Self.checkBlindIndexBits(db, blindIndexBits)
         keys = try DataKeys(db: db, keyring: keyring)
         blindIndex = try BlindIndex(key: try keyring.derivedKey(.blindIndex), bits: blindIndexBits)
         cipher = try AESGCM()
+    }
+
+    /// The database's blind indexes were all computed at one length, recorded at first use: a policy that asks
+    /// for another would silently find nobody, so it is refused (exit 78) before anything is sealed or searched.
+    static func checkBlindIndexBits(_ db: PostgresConnection, _ bits: Int) throws {
+        guard let recorded = try db.query("SELECT bits FROM lethe.blind_index_parameters").first.map({ try $0.int("bits") }) else {
+            try db.execute("INSERT INTO lethe.blind_index_parameters (bits) VALUES ($1) ON CONFLICT DO NOTHING", [.int(Int64(bits))])
+            return
+        }
+        guard recorded == Int64(bits) else {
+            throw LetheError.config("the policy's blind_index_bits (\(bits)) differs from the \(recorded) bits this database's blind indexes and tombstones were computed with",
+                                    hint: "set blind_index_bits: \(recorded) in the policy: with another length no person would be found, and an erasure would erase nothing")
+        }
     }
 
     public func seal(_ plaintext: [UInt8], _ context: EnvelopeContext) throws -> [UInt8] {

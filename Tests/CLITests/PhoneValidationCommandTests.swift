@@ -94,3 +94,25 @@ import Testing
         #expect(invalidAccepted < rows.count / 10)
     }
 }
+
+@Suite struct BlindIndexParameterTests {
+    /// A policy whose blind_index_bits differs from the length the database's blind indexes were computed with is
+    /// refused by keyed commands (exit 78) before any search: an erasure would otherwise erase nobody, with exit 0.
+    @Test func aChangedBlindIndexLengthIsRefused() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet Medical')")
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let common = ["--database-url", db.conninfo, "--keyring", directory + "/keyring"]
+        let file = try IntakeFixture.write("phone,message\n+33612345678,bonjour\n", name: "m.csv", in: directory)
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common).status == 0)
+        let text = try String(contentsOfFile: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path, encoding: .utf8)
+            .replacingOccurrences(of: "version: 1\n", with: "version: 1\nblind_index_bits: 16\n")
+        let policy = directory + "/bits16.yaml"
+        try text.write(toFile: policy, atomically: true, encoding: .utf8)
+        let erase = try LetheProcess.run(["subject", "erase", "--phone", "+33612345678", "--policy", policy] + common)
+        #expect(erase.status == 78 && erase.stderr.contains("blind_index_bits (16) differs from the 32 bits"), "\(erase.stderr)")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 1)
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "1", "--policy", policy] + common).status == 78)
+    }
+}
