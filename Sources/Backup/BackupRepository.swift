@@ -1,6 +1,7 @@
 import Foundation
 import Keys
 import LetheCore
+import Logging
 import Policy
 
 /// A directory of backups: `<id>.lethe-backup` (mode 0600) and its manifest `<id>.json`. Only a file under its
@@ -19,6 +20,9 @@ public struct BackupRepository: Sendable {
             }
         } else if !isDirectory.boolValue {
             throw LetheError(.cannotCreate, "backup repository \(directory) is not a directory")
+        } else if let old = try SecureFile.tightenDirectory(directory) {
+            Logger(label: "lethe.backup").warning("backup repository was open to group or others; made private (0700)",
+                                                  metadata: ["directory": "\(directory)", "old_mode": "\(old)"])
         }
     }
 

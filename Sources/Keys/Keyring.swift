@@ -50,6 +50,7 @@ public struct Keyring: Sendable {
     }
 
     public static func load(path: String) throws -> Keyring {
+        ProcessHardening.noCoreDumps()
         let bytes = try SecureFile.readPrivate(path, what: "keyring")
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               object["format"] as? String == "lethe-keyring", object["version"] as? Int == 1,

@@ -34,21 +34,55 @@ public enum SecureFile {
         }
     }
 
-    /// Reads a file that must be private: refused (exit 77) when group or others have any access to it.
+    /// Reads a file that must be private: refused (exit 77) when group or others have any access to it, or when
+    /// another user owns it. Opened once and checked through the open descriptor, so the file checked is the file
+    /// read (no swap between a check and a second open).
     public static func readPrivate(_ path: String, what: String) throws(LetheError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            let missing = errno == ENOENT
+            throw LetheError(missing ? .noInput : .noPermission, "cannot read \(what) \(path): \(String(cString: strerror(errno)))",
+                             hint: missing ? "check the path (--keyring / LETHE_KEYRING)" : "it must be a regular file (not a symbolic link) readable by this user")
+        }
+        defer { close(fd) }
         var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw LetheError(errno == ENOENT ? .noInput : .noPermission, "cannot read \(what) \(path): \(String(cString: strerror(errno)))",
-                             hint: errno == ENOENT ? "check the path (--keyring / LETHE_KEYRING)" : nil)
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw LetheError(.noPermission, "\(what) \(path) is not a regular file")
         }
         guard info.st_mode & 0o077 == 0 else {
             throw LetheError(.noPermission, "\(what) \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8)))",
                              hint: "chmod 600 \(path); a secret others could read must be treated as leaked")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LetheError(.noPermission, "cannot read \(what) \(path)")
+        guard info.st_uid == geteuid() else {
+            throw LetheError(.noPermission, "\(what) \(path) belongs to another user (uid \(info.st_uid))",
+                             hint: "the user running lethe must own it: chown it, or run lethe as its owner")
         }
-        return Array(data)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count == 0 { break }
+            guard count > 0 else {
+                if errno == EINTR { continue }
+                throw LetheError(.ioError, "cannot read \(what) \(path): \(String(cString: strerror(errno)))")
+            }
+            bytes += chunk[0..<count]
+        }
+        return bytes
+    }
+
+    /// A directory that holds secrets or decrypted data (backup repository, export directory): group or others
+    /// with access get it taken away. Returns the old mode when it was changed, so the caller can say so.
+    public static func tightenDirectory(_ path: String) throws(LetheError) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        guard info.st_mode & 0o077 != 0 else { return nil }
+        let old = String(info.st_mode & 0o777, radix: 8)
+        guard chmod(path, info.st_mode & 0o700) == 0 else {
+            throw LetheError(.noPermission, "\(path) is open to group or others (mode \(old)) and cannot be made private",
+                             hint: "chmod 700 \(path)")
+        }
+        return old
     }
 
     /// Writes every byte, across short writes.

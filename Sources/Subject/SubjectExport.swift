@@ -97,6 +97,10 @@ enum ExportDirectory {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw LetheError(.cannotCreate, "\(path) exists and is not a directory", hint: "give --out a directory") }
+            if let old = try SecureFile.tightenDirectory(path) {
+                Logger(label: "lethe.export").warning("export directory was open to group or others; made private (0700)",
+                                                      metadata: ["directory": "\(path)", "old_mode": "\(old)"])
+            }
             return
         }
         do {

@@ -138,3 +138,33 @@ extension Array where Element == String {
     /// Listing backups needs no key.
     func dropKeyring() -> [String] { removing(option: "--keyring") }
 }
+
+@Suite struct PrivateFilesTests {
+    /// A keyring another user owns is refused (exit 77), even with mode 0600; a symbolic link to one too.
+    @Test func aKeyringOwnedByAnotherUserOrBehindALinkIsRefused() throws {
+        guard geteuid() == 0 else { return }
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link", withDestinationPath: keyring)
+        #expect(chown(keyring, 65534, 65534) == 0)
+        let owned = try LetheProcess.run(["backup", "--keyring", keyring, "--repo", directory + "/repo", "--database-url", db.conninfo])
+        #expect(owned.status == 77 && owned.stderr.contains("belongs to another user"), "\(owned.stderr)")
+        #expect(chown(keyring, 0, 0) == 0)
+        let viaLink = try LetheProcess.run(["backup", "--keyring", directory + "/link", "--repo", directory + "/repo", "--database-url", db.conninfo])
+        #expect(viaLink.status == 77, "\(viaLink.stderr)")
+    }
+
+    /// A backup repository open to group or others is made private, and the operator is told.
+    @Test func anOpenRepositoryIsMadePrivate() throws {
+        let directory = try IntakeFixture.directory()
+        let repo = directory + "/repo"
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let list = try LetheProcess.run(["backup", "list", "--repo", repo])
+        #expect(list.status == 0)
+        #expect(list.stderr.contains("made private"), "\(list.stderr)")
+        let mode = try FileManager.default.attributesOfItem(atPath: repo)[.posixPermissions] as! Int
+        #expect(mode == 0o700)
+    }
+}
