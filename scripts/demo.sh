@@ -57,7 +57,9 @@ step import messages "$WORK/garage.csv" --customer 3
 psql -q -c "INSERT INTO sms.delivery_reports (message_id, customer_id, status, reported_at)
             SELECT id, customer_id, 'delivered', created_at + interval '4 seconds' FROM sms.messages m
             WHERE created_at > now() - interval '3 days' AND NOT EXISTS (SELECT 1 FROM sms.delivery_reports d WHERE d.message_id = m.id)"
+note "key rotation, in two steps: add a key-encryption key (copy the keyring offline), then re-wrap the data keys"
 step keys rotate
+step keys rotate --rewrap
 step keys status
 
 note "retention: a customer may shorten it, never lengthen it; a legal hold keeps everything"

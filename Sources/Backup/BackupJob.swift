@@ -60,6 +60,8 @@ public struct BackupJob {
             throw LetheError(.tempFail, "another lethe backup is running on this database", hint: "wait for it to finish, then rerun")
         }
         defer { _ = try? db.advisoryUnlock(.backup) }
+        // A backup sealed under a keyring that is not this database's would be unreadable by its operators.
+        try KeyringMatch.check(db, keyring)
         for partial in repository.partials() {
             logger.warning("removing an unfinished backup left by a killed run", metadata: ["file": "\(partial)"])
             try? FileManager.default.removeItem(atPath: partial)

@@ -13,6 +13,7 @@ public final class DataKeys {
     private var liveByCustomer: [Int64: Int64] = [:]
 
     public init(db: PostgresConnection, keyring: Keyring) throws {
+        try KeyringMatch.check(db, keyring)
         self.db = db
         self.keyring = keyring
         self.cipher = try AESGCM()

@@ -17,20 +17,34 @@ public struct KeyAdministration {
         public let resumed: Bool
     }
 
-    /// Adds a KEK version to the keyring file, then re-wraps every live data key with it. If the newest KEK is
-    /// not yet wrapping every key (an interrupted rotation), it finishes that one instead of adding another.
-    public func rotate(keyring: Keyring) throws -> (Keyring, RotationReport) {
+    /// Rotation, step one: adds a KEK version to the keyring file, durably (file and directory fsynced), and records
+    /// its fingerprint. Nothing in the database is wrapped with it yet: the operator copies the keyring to its offline
+    /// backup first, then runs step two. A crash at any instant leaves every data key openable with the file on disk.
+    public func addKEK(keyring: Keyring) throws -> (Keyring, pendingDataKeys: Int) {
         guard try db.tryAdvisoryLock(.keys) else {
             throw LetheError(.tempFail, "another key operation is running on this database", hint: "wait for it, then rerun")
         }
         defer { _ = try? db.advisoryUnlock(.keys) }
-        let counts = try DataKeys(db: db, keyring: keyring).countsByKEK()
-        let resumed = counts.contains { $0.key < keyring.current.id } && counts[keyring.current.id] == nil && keyring.keks.count > 1
-        let next = resumed ? keyring : try keyring.addingKEK()
-        let rewrapped = try DataKeys(db: db, keyring: next).rewrapAll(to: next.current)
-        try AuditLog.append(db, action: "keys.rotate", target: "kek \(next.current.id)",
+        let keys = try DataKeys(db: db, keyring: keyring)
+        let next = try keyring.addingKEK()
+        try KeyringMatch.check(db, next)
+        try AuditLog.append(db, action: "keys.add", target: "kek \(next.current.id)")
+        return (next, try keys.countsByKEK().values.reduce(0, +))
+    }
+
+    /// Rotation, step two (after the keyring's copy is confirmed): re-wraps every live data key with the newest KEK.
+    /// Idempotent: an interrupted run is finished by the next.
+    public func rewrap(keyring: Keyring) throws -> RotationReport {
+        guard try db.tryAdvisoryLock(.keys) else {
+            throw LetheError(.tempFail, "another key operation is running on this database", hint: "wait for it, then rerun")
+        }
+        defer { _ = try? db.advisoryUnlock(.keys) }
+        let keys = try DataKeys(db: db, keyring: keyring)
+        let resumed = (try keys.countsByKEK())[keyring.current.id] != nil
+        let rewrapped = try keys.rewrapAll(to: keyring.current)
+        try AuditLog.append(db, action: "keys.rotate", target: "kek \(keyring.current.id)",
                             details: ["rewrapped": .int(Int64(rewrapped)), "resumed": .bool(resumed)])
-        return (next, RotationReport(kekId: next.current.id, rewrapped: rewrapped, resumed: resumed))
+        return RotationReport(kekId: keyring.current.id, rewrapped: rewrapped, resumed: resumed)
     }
 
     public struct Status: Sendable, Encodable {

@@ -15,8 +15,11 @@ public enum SecureFile {
         try write(fd, contents, path)
     }
 
-    /// Replaces `path` atomically: a 0600 temp file beside it, written, fsynced, renamed over it.
+    /// Replaces `path` atomically and durably: a 0600 temp file beside it, written, fsynced, renamed over it, and the
+    /// directory fsynced, so after a crash the new file (or the old one) is there, never neither. Temp files that
+    /// killed runs left (they hold the whole content) are removed first.
     public static func replace(_ path: String, contents: [UInt8]) throws(LetheError) {
+        removeStaleTemporaries(of: path)
         let temp = path + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw LetheError(.cannotCreate, "cannot create \(temp): \(String(cString: strerror(errno)))") }
@@ -31,6 +34,26 @@ public enum SecureFile {
         guard rename(temp, path) == 0 else {
             unlink(temp)
             throw LetheError(.ioError, "cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+        try syncDirectory(of: path)
+    }
+
+    /// fsyncs the directory holding `path`, so a rename or creation in it survives a crash.
+    public static func syncDirectory(of path: String) throws(LetheError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw LetheError(.ioError, "cannot open directory of \(path) to sync it: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw LetheError(.ioError, "cannot fsync the directory of \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// `<path>.tmp-PID` files of processes that no longer run.
+    static func removeStaleTemporaries(of path: String) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let prefix = (path as NSString).lastPathComponent + ".tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink((directory as NSString).appendingPathComponent(name)) }
         }
     }
 

@@ -32,19 +32,34 @@ struct KeysInitCommand: LetheCommand {
 struct KeysRotateCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate",
-        abstract: "Add a KEK version and re-wrap every customer data key with it (data is not re-encrypted).",
-        discussion: "Old ciphertexts stay readable. An interrupted rotation is finished by the next 'lethe keys rotate'."
+        abstract: "Rotate key-encryption keys in two steps: add a KEK to the keyring, then (--rewrap) re-wrap every data key with it.",
+        discussion: """
+            Step one (no flag) adds a KEK version to the keyring file, fsyncs the file and its directory, and records \
+            the KEK's fingerprint in the database; nothing is wrapped with it yet. Copy the keyring to its offline \
+            backup, then run step two, 'lethe keys rotate --rewrap', which re-wraps every customer data key (data is \
+            not re-encrypted). A crash at any instant leaves every data key openable with the keyring on disk, and \
+            the offline copy is never behind the database. An interrupted --rewrap is finished by the next one.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var keyring: KeyringOptions
+    @Flag(help: "Step two: re-wrap every data key with the keyring's newest KEK (after copying the keyring).") var rewrap = false
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let (_, report) = try KeyAdministration(try database.connect()).rotate(keyring: try keyring.load())
-        if json { return try Output.json(report) }
-        Output.line("\(report.resumed ? "finished rotation to" : "rotated to") key-encryption key \(report.kekId): \(report.rewrapped) data key(s) re-wrapped")
+        let administration = KeyAdministration(try database.connect())
+        if rewrap {
+            let report = try administration.rewrap(keyring: try keyring.load())
+            if json { return try Output.json(report) }
+            Output.line("\(report.resumed ? "finished rotation to" : "rotated to") key-encryption key \(report.kekId): \(report.rewrapped) data key(s) re-wrapped")
+            return
+        }
+        let (added, pending) = try administration.addKEK(keyring: try keyring.load())
+        if json { return try Output.json(["kekId": added.current.id, "dataKeysToRewrap": pending]) }
+        Output.line("key-encryption key \(added.current.id) added to \(added.path) (written and fsynced); no data key uses it yet")
+        Output.line("next: copy \(added.path) to its offline backup, then run 'lethe keys rotate --rewrap' to re-wrap \(pending) data key(s)")
     }
 }
 
