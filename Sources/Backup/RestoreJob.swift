@@ -157,6 +157,7 @@ public struct RestoreJob {
         try AuditLog.append(target, action: "restore", target: "backup \(id)", details: [
             "rows_purged_after_restore": .int(report.rowsPurgedAfterRestore), "shreds_replayed": .int(Int64(report.shredsReplayed)),
             "erasures_replayed": .int(Int64(report.erasuresReplayed)), "rows_erased_again": .int(Int64(report.rowsErasedAgain)),
+            "erasures_replay_skipped": .bool(live == nil),
         ])
         if let live {
             try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])

@@ -58,6 +58,26 @@ import Testing
         #expect(try target.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')").single("n").int("n") == 0)
     }
 
+    /// With the live database unreachable, erasures done since the backup cannot be replayed: refused by default,
+    /// and forced, said in the report, the audit record and the exit code.
+    @Test func aRestoreWithoutTheLiveDatabaseIsRefusedUnlessForced() throws {
+        let (source, directory, common) = try setUp(contacts: 100)
+        defer { withExtendedLifetime(source) {} }
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let id = try onlyBackup(directory)
+        let unreachable = offline(common) + ["--database-url", "host=127.0.0.1 port=1 connect_timeout=2"]
+        let target = try TestDatabase(migrated: false)
+        let refused = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + unreachable)
+        #expect(refused.status == 69 && refused.stderr.contains("nothing was restored") && refused.stderr.contains("--without-erasure-replay"))
+        #expect(try target.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')").single("n").int("n") == 0)
+        let forced = try LetheProcess.run(["restore", id, "--target-database", target.conninfo, "--without-erasure-replay"] + unreachable)
+        #expect(forced.status == 1, "\(forced.stderr)")
+        #expect(forced.stdout.contains("erasures NOT replayed"))
+        let audit = try target.connection.query("SELECT details->>'erasures_replay_skipped' AS skipped FROM lethe.audit_log WHERE action = 'restore'")
+            .single("audit").string("skipped")
+        #expect(audit == "true")
+    }
+
     @Test func restoreRefusesAFullTargetUnlessClean() throws {
         let (source, directory, common) = try setUp(contacts: 100)
         defer { withExtendedLifetime(source) {} }

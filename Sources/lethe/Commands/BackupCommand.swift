@@ -218,6 +218,9 @@ struct RestoreCommand: LetheCommand {
     @Option(name: .customLong("table"), help: ArgumentHelp("Restore only this table's rows (repeatable); the target must have the schema.", valueName: "name"))
     var tables: [String] = []
     @Flag(help: "Replace the target's tables that the backup holds.") var clean = false
+    @Flag(name: .customLong("without-erasure-replay"),
+          help: "Restore even though the live database is unreachable: erasures and shreds done since the backup are NOT replayed (exit 1, said in the report and the audit record).")
+    var withoutErasureReplay = false
     @Flag(name: .customLong("dry-run"), help: "Verify and check the target; restore nothing.") var dryRun = false
     @Flag(help: "Print the report as JSON.") var json = false
 
@@ -227,7 +230,12 @@ struct RestoreCommand: LetheCommand {
         do {
             live = try database.connect()
         } catch let error as LetheError where error.code == .unavailable {
-            Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are not replayed")
+            // Without the live database's tombstones and shreds, a restore would bring back people erased since.
+            guard withoutErasureReplay || dryRun else {
+                throw LetheError.unavailable("the live database is unreachable: erasures and shreds done since the backup could not be replayed, so nothing was restored",
+                                             hint: "make it reachable (--database-url), or pass --without-erasure-replay to restore anyway and replay them later")
+            }
+            Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are NOT replayed")
             live = nil
         }
         let report = try RestoreJob(live: live, policy: policy, keyring: try keyring.load(), repository: try repository.repository(policy))
@@ -237,7 +245,15 @@ struct RestoreCommand: LetheCommand {
         Output.table(["TABLE", "ROWS"], report.tables.filter(\.data).map { [$0.name, "\($0.rows)"] })
         if !dryRun {
             Output.line("retention re-applied\(report.retentionFromLiveDatabase ? " with the live database's overrides and holds" : ""): \(report.rowsPurgedAfterRestore) row(s) purged; \(report.shredsReplayed) shredded key(s) replayed")
-            Output.line("erasures replayed: \(report.erasuresReplayed) erased subject(s) since the backup, \(report.rowsErasedAgain) row(s) erased again")
+            if live == nil {
+                Output.line("erasures NOT replayed: the live database was unreachable (--without-erasure-replay); people erased since the backup may be back")
+            } else {
+                Output.line("erasures replayed: \(report.erasuresReplayed) erased subject(s) since the backup, \(report.rowsErasedAgain) row(s) erased again")
+            }
+        }
+        if live == nil && !dryRun {
+            throw LetheError(.checkFailed, "restored without replaying erasures and shreds done since the backup",
+                             hint: "rerun the restore with the live database reachable before the restored data is used")
         }
     }
 }
