@@ -25,6 +25,18 @@ public struct PurgeJob {
         try PurgePlanner(db, policy: policy).plan(scope: scope, counting: counting)
     }
 
+    /// An erased person's tombstone keeps their fingerprint (blind index, keyed HMAC of the number) only while a
+    /// backup older than the erasure can be restored: backups never outlive the six-month ceiling, so past it and a
+    /// week the fingerprint goes, keeping the row ids and the receipt (all a later replay needs).
+    func expireTombstoneFingerprints(at now: DatabaseTime) throws -> Int {
+        let expired = try db.execute("""
+            UPDATE lethe.tombstones SET blind_index = NULL, subject_hmac = NULL
+            WHERE erased_at < $1::timestamptz - $2::interval - interval '7 days' AND (blind_index IS NOT NULL OR subject_hmac IS NOT NULL)
+            """, [now.sql, .text(ISODuration.ceiling.description)])
+        if expired > 0 { logger.info("tombstone fingerprints expired", metadata: ["count": "\(expired)"]) }
+        return expired
+    }
+
     /// Rows past their customer's cutoff outside legal holds right now (what a run's final check counts), without
     /// purging anything: for `lethe inspect`.
     public func overdueRows() throws -> [CheckFinding] {
@@ -62,6 +74,7 @@ public struct PurgeJob {
                                                    lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger).finishLeftovers()
             if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": "\(leftovers)"]) }
             try PurgeExecutor(db: db, plan: plan, run: run, settings: settings, logger: logger, progress: progress).execute()
+            let expired = plan.scope == PurgeScope() ? try expireTombstoneFingerprints(at: plan.now) : 0
             let findings = try RetentionCheck(db: db).findings(plan)
             let status = findings.isEmpty ? "completed" : "check_failed"
             try ledger.finish(run: run, status: status, check: findings, error: nil)
@@ -72,6 +85,7 @@ public struct PurgeJob {
                 "rows_deleted": .int(report.tables.reduce(0) { $0 + $1.totalRows }),
                 "partitions_dropped": .int(Int64(report.tables.reduce(0) { $0 + $1.partitionsDropped.count })),
                 "policy_hash": .string(plan.policyHash),
+                "tombstone_fingerprints_expired": .int(Int64(expired)),
             ])
             for finding in findings {
                 logger.error("rows past their cutoff remain", metadata: ["table": "\(finding.table)", "customer": "\(finding.customerId)", "rows": "\(finding.rows)"])

@@ -36,14 +36,14 @@ public struct TombstoneReplay {
         let locator = SubjectLocator(db: target, policy: policy, vault: vault, confirmation: try SubjectConfirmation(keyring: keyring), logger: logger)
         let deleter = SubjectRowDeleter(db: target, policy: policy)
         for tombstone in missing {
-            if tombstone.fingerprint.blindIndexBits != policy.blindIndexBits {
+            if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits != policy.blindIndexBits {
                 logger.warning("tombstone recorded with another blind_index_bits; only the rows it listed are erased again",
                                metadata: ["tombstone": "\(tombstone.id)"])
             }
             let erased = try target.transaction {
                 var rows: [(TablePolicy, Int64)] = []
-                if tombstone.fingerprint.blindIndexBits == policy.blindIndexBits {
-                    rows += try locator.locate(tombstone.fingerprint, content: .identity).rows.map { ($0.table, $0.id) }
+                if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits == policy.blindIndexBits {
+                    rows += try locator.locate(fingerprint, content: .identity).rows.map { ($0.table, $0.id) }
                 }
                 for table in policy.tables {
                     let listed = tombstone.rows[table.name.description] ?? []

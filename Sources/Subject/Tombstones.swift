@@ -13,7 +13,8 @@ public struct Tombstones {
         public let id: Int64
         public let erasedAt: String
         public let requestId: Int64?
-        public let fingerprint: SubjectFingerprint
+        /// The person's fingerprint; nil once expired (no retained backup predates the erasure any more).
+        public let fingerprint: SubjectFingerprint?
         public let rowsRemoved: String
         public let erasedByDbUser: String
         public let erasedByOsUser: String
@@ -46,8 +47,9 @@ public struct Tombstones {
         try db.execute("""
             INSERT INTO lethe.tombstones (id, erased_at, request_id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_db_user, erased_by_os_user)
             VALUES ($1, $2::timestamptz, NULL, $3, $4, $5, $6::jsonb, $7, $8)
-            """, [.int(tombstone.id), .text(tombstone.erasedAt), .bytes(tombstone.fingerprint.blindIndex), .int(Int64(tombstone.fingerprint.blindIndexBits)),
-                  .bytes(tombstone.fingerprint.hmac), .text(tombstone.rowsRemoved), .text(tombstone.erasedByDbUser), .text(tombstone.erasedByOsUser)])
+            """, [.int(tombstone.id), .text(tombstone.erasedAt), tombstone.fingerprint.map { .bytes($0.blindIndex) } ?? .null,
+                  .int(Int64(tombstone.fingerprint?.blindIndexBits ?? 32)), tombstone.fingerprint.map { .bytes($0.hmac) } ?? .null,
+                  .text(tombstone.rowsRemoved), .text(tombstone.erasedByDbUser), .text(tombstone.erasedByOsUser)])
         try insertRows(tombstone.id, tombstone.rows.flatMap { table, ids in ids.map { (table, $0) } })
         // Later erasures in this database must not reuse the copied ids.
         try db.execute("SELECT setval(pg_get_serial_sequence('lethe.tombstones', 'id'), greatest((SELECT max(id) FROM lethe.tombstones), 1))")
@@ -68,8 +70,9 @@ public struct Tombstones {
         return try rows.map { row in
             let ids = (try? JSONSerialization.jsonObject(with: Data(try row.string("rows").utf8)) as? [String: [NSNumber]]) ?? [:]
             return Tombstone(id: try row.int("id"), erasedAt: try row.string("erased_at"), requestId: try row.optionalInt("request_id"),
-                             fingerprint: SubjectFingerprint(blindIndex: try row.bytes("blind_index"), blindIndexBits: Int(try row.int("blind_index_bits")),
-                                                             hmac: try row.bytes("subject_hmac")),
+                             fingerprint: try row.optionalBytes("blind_index").flatMap { index in
+                                 try row.optionalBytes("subject_hmac").map { SubjectFingerprint(blindIndex: index, blindIndexBits: Int(try row.int("blind_index_bits")), hmac: $0) }
+                             },
                              rowsRemoved: try row.string("rows_removed"), erasedByDbUser: try row.string("erased_by_db_user"),
                              erasedByOsUser: try row.string("erased_by_os_user"), rows: ids.mapValues { $0.map(\.int64Value) })
         }

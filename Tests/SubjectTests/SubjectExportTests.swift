@@ -133,7 +133,7 @@ import Testing
 
         // The tombstone keeps a fingerprint and the receipt, never the number.
         let tombstone = try #require(try Tombstones(world.db.connection).all().first)
-        #expect(tombstone.fingerprint.hmac.count == 32)
+        #expect(tombstone.fingerprint?.hmac.count == 32)
         var dump = [UInt8]()
         try world.db.connection.copyOut("COPY (SELECT t.*, r.* FROM lethe.tombstones t JOIN lethe.tombstone_rows r ON r.tombstone_id = t.id) TO STDOUT") { dump += $0 }
         try world.db.connection.copyOut("COPY (SELECT * FROM lethe.audit_log) TO STDOUT") { dump += $0 }
@@ -196,5 +196,27 @@ import Testing
         let second = try RestoreJob(live: world.db.connection, policy: world.policy, keyring: world.keyring, repository: repository)
             .run(id: later.id, targetConninfo: fresh.conninfo, tables: [], clean: false, dryRun: false)
         #expect(second.erasuresReplayed == 0 && second.rowsErasedAgain == 0)
+    }
+
+    /// Past the six-month ceiling on backups (and a week), the purge removes a tombstone's fingerprint and keeps its
+    /// row ids: a replay still erases the rows it listed.
+    @Test func aTombstoneLosesItsFingerprintOnceNoBackupPredatesIt() throws {
+        let world = try SubjectWorld.standard()
+        let repository = try BackupRepository(directory: world.directory + "/repo")
+        let manifest = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, keyring: world.keyring,
+                                     repository: repository).run()
+        _ = try SubjectErasure(db: world.db.connection, policy: world.policy, keyring: world.keyring)
+            .run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)
+        _ = try PurgeJob(world.db.connection, policy: world.policy).run(scope: PurgeScope(), wait: false)
+        #expect(try Tombstones(world.db.connection).all().first?.fingerprint != nil, "a young tombstone keeps its fingerprint")
+        try world.db.connection.execute("UPDATE lethe.tombstones SET erased_at = now() - interval '7 months'")
+        let report = try PurgeJob(world.db.connection, policy: world.policy).run(scope: PurgeScope(), wait: false)
+        #expect(report.checkPassed)
+        let tombstone = try #require(try Tombstones(world.db.connection).all().first)
+        #expect(tombstone.fingerprint == nil && !tombstone.rows.isEmpty)
+        let target = try TestDatabase(migrated: false)
+        let restored = try RestoreJob(live: world.db.connection, policy: world.policy, keyring: world.keyring, repository: repository)
+            .run(id: manifest.id, targetConninfo: target.conninfo, tables: [], clean: false, dryRun: false)
+        #expect(restored.erasuresReplayed == 1 && restored.rowsErasedAgain == 3, "the listed rows are erased again")
     }
 }
