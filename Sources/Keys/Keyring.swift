@@ -51,6 +51,7 @@ public struct Keyring: Sendable {
 
     public static func load(path: String) throws -> Keyring {
         ProcessHardening.noCoreDumps()
+        SecureFile.removeStaleTemporaries(of: path)
         let bytes = try SecureFile.readPrivate(path, what: "keyring")
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               object["format"] as? String == "lethe-keyring", object["version"] as? Int == 1,

@@ -47,8 +47,9 @@ public enum SecureFile {
         guard fsync(fd) == 0 else { throw LetheError(.ioError, "cannot fsync the directory of \(path): \(String(cString: strerror(errno)))") }
     }
 
-    /// `<path>.tmp-PID` files of processes that no longer run.
-    static func removeStaleTemporaries(of path: String) {
+    /// `<path>.tmp-PID` files of processes that no longer run (a rotation killed mid-write leaves one, holding
+    /// every key): removed by the next write, and by the next load of the keyring.
+    public static func removeStaleTemporaries(of path: String) {
         let directory = (path as NSString).deletingLastPathComponent
         let prefix = (path as NSString).lastPathComponent + ".tmp-"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? [] where name.hasPrefix(prefix) {

@@ -48,3 +48,18 @@ import Testing
         #expect(try LetheProcess.run(["validate", "messages", tab]).status == 0)
     }
 }
+
+@Suite struct KeyringLeftoversTests {
+    /// A rotation killed while writing the keyring leaves a temporary copy of every key; the next command that loads
+    /// the keyring removes it.
+    @Test func aKeyringCopyLeftByAKilledRotationIsRemoved() throws {
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        // The state a kill leaves: a temp copy named for a process that no longer runs.
+        let stale = keyring + ".tmp-999999"
+        try FileManager.default.copyItem(atPath: keyring, toPath: stale)
+        _ = try LetheProcess.run(["keys", "status", "--keyring", keyring])
+        #expect(!FileManager.default.fileExists(atPath: stale))
+    }
+}
