@@ -8,37 +8,41 @@ import Prometheus
 public enum MetricsTextfile {
     public static func render(_ snapshot: MetricsSnapshot) -> String {
         let registry = PrometheusCollectorRegistry()
+        /// `lethe_<subsystem>_<name>_<unit>`, the base-unit naming Prometheus dashboards expect.
+        func named(_ subsystem: String?, _ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "lethe", subsystem: subsystem, metricName: name, unitName: unit, helpText: help)
+        }
         for job in snapshot.jobs {
             let labels = [("job", job.job)]
             if let lastRun = job.lastRun {
-                registry.makeGauge(name: "lethe_job_last_run_timestamp_seconds", labels: labels,
-                                   help: "Start of the job's last run, in seconds since the epoch.").set(lastRun.timeIntervalSince1970)
+                registry.makeGauge(descriptor: named("job", "last_run_timestamp", "seconds", "Start of the job's last run, in seconds since the epoch."),
+                                   labels: labels).set(lastRun.timeIntervalSince1970)
             }
             if let lastSuccess = job.lastSuccess {
-                registry.makeGauge(name: "lethe_job_last_success_timestamp_seconds", labels: labels,
-                                   help: "End of the job's last successful run, in seconds since the epoch.").set(lastSuccess.timeIntervalSince1970)
+                registry.makeGauge(descriptor: named("job", "last_success_timestamp", "seconds", "End of the job's last successful run, in seconds since the epoch."),
+                                   labels: labels).set(lastSuccess.timeIntervalSince1970)
             }
             if let duration = job.lastDuration {
-                registry.makeGauge(name: "lethe_job_duration_seconds", labels: labels,
-                                   help: "Duration of the job's last finished run.").set(duration)
+                registry.makeGauge(descriptor: named("job", "duration", "seconds", "Duration of the job's last finished run."), labels: labels).set(duration)
             }
-            registry.makeCounter(name: "lethe_job_failures_total", labels: labels, help: "Runs of the job that failed.").increment(by: job.failures)
+            registry.makeCounter(descriptor: named("job", "failures", "total", "Runs of the job that failed."), labels: labels).increment(by: job.failures)
         }
         for (table, rows) in snapshot.purgeRowsDeleted.sorted(by: { $0.key < $1.key }) {
-            registry.makeCounter(name: "lethe_purge_rows_deleted_total", labels: [("table", table)],
-                                 help: "Rows removed by purges (partition drops and row-wise deletes).").increment(by: rows)
+            registry.makeCounter(descriptor: named("purge", "rows_deleted", "total", "Rows removed by purges (partition drops and row-wise deletes)."),
+                                 labels: [("table", table)]).increment(by: rows)
         }
         for (table, partitions) in snapshot.purgePartitionsDropped.sorted(by: { $0.key < $1.key }) {
-            registry.makeCounter(name: "lethe_purge_partitions_dropped_total", labels: [("table", table)],
-                                 help: "Partitions dropped whole by purges.").increment(by: partitions)
+            registry.makeCounter(descriptor: named("purge", "partitions_dropped", "total", "Partitions dropped whole by purges."),
+                                 labels: [("table", table)]).increment(by: partitions)
         }
         if let size = snapshot.backupSizeBytes {
-            registry.makeGauge(name: "lethe_backup_size_bytes", help: "Size of the newest backup file.").set(Double(size))
+            registry.makeGauge(descriptor: named("backup", "size", "bytes", "Size of the newest backup file.")).set(Double(size))
         }
-        registry.makeGauge(name: "lethe_requests_overdue", help: "Open data-subject requests past their due date.").set(Double(snapshot.requestsOverdue))
+        registry.makeGauge(descriptor: named(nil, "requests_overdue", "", "Open data-subject requests past their due date."))
+            .set(Double(snapshot.requestsOverdue))
         for (kind, count) in (snapshot.inspectFindings ?? [:]).sorted(by: { $0.key < $1.key }) {
-            registry.makeGauge(name: "lethe_inspect_findings", labels: [("kind", kind)],
-                               help: "Findings of the latest 'lethe inspect', by kind.").set(Double(count))
+            registry.makeGauge(descriptor: named("inspect", "findings", "", "Findings of the latest 'lethe inspect', by kind."),
+                               labels: [("kind", kind)]).set(Double(count))
         }
         return registry.emitToString()
     }
