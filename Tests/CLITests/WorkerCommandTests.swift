@@ -236,3 +236,43 @@ enum WorkerPolicy {
         #expect(stderr.contains("/etc/lethe/policy.yaml") && stderr.contains("HINT:"), "\(stderr)")
     }
 }
+
+@Suite struct OneShotJobRecordingTests {
+    /// Every one-shot job command records its run in lethe.job_runs (so `lethe status` sees cron-run jobs) and
+    /// writes the metrics file that `promtool check metrics` accepts.
+    @Test func eachOneShotJobIsRecordedAndWritesTheMetricsFile() throws {
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let common = ["--database-url", db.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        let commands: [(String, [String])] = [
+            ("partitions", ["partitions", "ensure", "--ahead", "P2D", "--database-url", db.conninfo]),
+            ("purge", ["purge", "--database-url", db.conninfo]),
+            ("backup", ["backup"] + common),
+            ("backup_expire", ["backup", "expire"] + common),
+            ("requests_check", ["requests", "check", "--database-url", db.conninfo]),
+        ]
+        for (job, arguments) in commands {
+            let metrics = directory + "/\(job).prom"
+            let outcome = try LetheProcess.run(arguments + ["--metrics-file", metrics])
+            #expect(outcome.status == 0, "\(job): \(outcome.stderr)")
+            let runs = try db.connection.query("SELECT outcome, started_by FROM lethe.job_runs WHERE job = $1", [.text(job)]).rows
+                .map { "\(try $0.string("outcome"))/\(try $0.string("started_by"))" }
+            #expect(runs == ["success/command"], "\(job): \(runs)")
+            let text = (try? String(contentsOfFile: metrics, encoding: .utf8)) ?? ""
+            #expect(text.contains("lethe_job_last_success_timestamp_seconds{job=\"\(job)\"}"), "\(job)")
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+            check.arguments = ["check", "metrics"]
+            check.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: metrics))
+            check.standardOutput = FileHandle.nullDevice
+            check.standardError = FileHandle.nullDevice
+            try check.run()
+            check.waitUntilExit()
+            #expect(check.terminationStatus == 0, "\(job)")
+        }
+        // A dry run is not a run of the job.
+        #expect(try LetheProcess.run(["partitions", "ensure", "--dry-run", "--database-url", db.conninfo]).status == 0)
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.job_runs WHERE job = 'partitions'").single("n").int("n") == 1)
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import Policy
 import Schema
+import Worker
 
 struct PartitionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,8 +49,7 @@ struct PartitionsEnsureCommand: LetheCommand {
     @Option(help: ArgumentHelp("Also create every partition from this day (YYYY-MM-DD, or a month YYYY-MM) up to now.", valueName: "DATE"))
     var from: String?
 
-    @Option(name: .customLong("metrics-file"), help: ArgumentHelp("Write Prometheus metrics for this run to PATH (textfile collector).", valueName: "PATH"))
-    var metricsFile: String?
+    @OptionGroup var metrics: MetricsFileOption
 
     @Flag(name: .customLong("dry-run"), help: "Print the partitions that would be created; create none.")
     var dryRun = false
@@ -82,8 +82,16 @@ struct PartitionsEnsureCommand: LetheCommand {
         let db = try database.connect()
         let now = try DatabaseClock.now(db)
         let aheadOverride = ahead.flatMap(aheadDuration) ?? monthsAhead.map { ISODuration(months: $0) }
-        let report = try PartitionCatalog().ensure(db, policy: policy, now: now, from: from.flatMap(Self.fromDate), ahead: aheadOverride,
-                                                   dryRun: dryRun)
+        let ensure = {
+            try PartitionCatalog().ensure(db, policy: policy, now: now, from: from.flatMap(Self.fromDate), ahead: aheadOverride, dryRun: dryRun)
+        }
+        // A real run is a run of the worker's `partitions` job, recorded for `lethe status`; a dry run is not.
+        let report = dryRun ? try ensure() : try metrics.recording(.partitions, db) {
+            let report = try ensure()
+            return (report, JobResult(succeeded: report.conflicts.isEmpty,
+                                      detail: "\(report.created.count) partition(s) created, \(report.alreadyPresent) interval(s) already covered"
+                                          + (report.conflicts.isEmpty ? "" : ", \(report.conflicts.count) could not be created")))
+        }
         if json {
             try Output.json(EnsureJSON(dryRun: dryRun, created: report.created.map {
                 EnsureJSON.Created(table: $0.table.description, partition: $0.name.description, from: Timestamps.iso($0.from), to: Timestamps.iso($0.to))

@@ -95,10 +95,16 @@ struct RequestsCheckCommand: LetheCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var metrics: MetricsFileOption
     @Flag(help: "Print the overdue requests as JSON.") var json = false
 
     func execute() throws {
-        let overdue = try RequestRegister(try database.connect()).overdue()
+        let db = try database.connect()
+        // Recorded as a run of the worker's `requests_check` job; overdue requests make it a failed one.
+        let overdue = try metrics.recording(.requestsCheck, db) {
+            let overdue = try RequestRegister(db).overdue()
+            return (overdue, JobResult(succeeded: overdue.isEmpty, detail: overdue.isEmpty ? "no request is overdue" : "\(overdue.count) request(s) overdue"))
+        }
         let logger = Logger(label: "lethe.requests")
         for request in overdue {
             logger.warning("request past its due date", metadata: ["request": "\(request.id)", "kind": "\(request.kind)",
