@@ -37,7 +37,7 @@ public struct Inspection {
         var findings: [Finding] = []
         for table in tables {
             guard let columns = try columns(of: table.name) else { continue }
-            findings += try undeclaredColumns(table, columns: columns).map(countUndeclared)
+            findings += try undeclaredColumns(table, columns: columns)
             findings += try values(table, columns: columns, samplePercent: samplePercent)
         }
         if wanted == nil { findings += try undeclaredTables() }
@@ -68,22 +68,15 @@ public struct Inspection {
         return names.isEmpty ? nil : names
     }
 
-    private func undeclaredColumns(_ table: TablePolicy, columns: [String]) -> [Finding] {
+    /// Each undeclared column with the rows holding a value in it (a scan of that column only; such columns are rare).
+    private func undeclaredColumns(_ table: TablePolicy, columns: [String]) throws -> [Finding] {
         let declared = table.declaredColumns
-        return columns.filter { !declared.contains($0) }.map { column in
-            Finding(kind: .undeclaredColumn, subject: "\(table.name).\(column)", what: "column not declared in the policy", rows: nil,
-                    hint: "declare it in \(policy.source) (operational: if it holds no personal data, personal: if it does), or drop it")
+        return try columns.filter { !declared.contains($0) }.map { name in
+            let column = try SQLIdentifier(name)
+            let rows = try db.query("SELECT count(\(column.quoted)) AS n FROM \(table.name.quoted)").single("count").int("n")
+            return Finding(kind: .undeclaredColumn, subject: "\(table.name).\(name)", what: "column not declared in the policy", rows: rows,
+                           hint: "declare it in \(policy.source) (operational: if it holds no personal data, personal: if it does), or drop it")
         }
-    }
-
-    /// Rows holding a value in an undeclared column (a scan of that column only; such columns are rare).
-    private func countUndeclared(_ finding: Finding) throws -> Finding {
-        guard finding.kind == .undeclaredColumn else { return finding }
-        let parts = finding.subject.split(separator: ".").map(String.init)
-        let table = try QualifiedName(schema: SQLIdentifier(parts[0]), name: SQLIdentifier(parts[1]))
-        let column = try SQLIdentifier(parts.dropFirst(2).joined(separator: "."))
-        let rows = try db.query("SELECT count(\(column.quoted)) AS n FROM \(table.quoted)").single("count").int("n")
-        return Finding(kind: finding.kind, subject: finding.subject, what: finding.what, rows: rows, hint: finding.hint)
     }
 
     /// One pass over the table for every personal column: values that are not a Lethe envelope of a known
