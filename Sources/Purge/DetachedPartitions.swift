@@ -77,7 +77,8 @@ struct DetachedPartitions {
         }
     }
 
-    private func forget(_ relation: String) throws {
+    /// Removes a partition's note from `lethe.purge_detached`.
+    func forget(_ relation: String) throws {
         try db.execute("DELETE FROM lethe.purge_detached WHERE relation = $1", [.text(relation)])
     }
 
@@ -123,22 +124,15 @@ struct PartitionDetach {
         // Session settings: the statement runs outside any transaction.
         try db.setLockTimeout(milliseconds: lockTimeoutMilliseconds)
         defer { _ = try? db.execute("RESET lock_timeout") }
-        var attempt = 1
-        while true {
+        // Each attempt reads the state again: a timed-out CONCURRENTLY leaves the partition pending, to FINALIZE.
+        try LockTimeoutRetry(attempts: attempts, stop: .never, logger: logger).run("detaching \(partition)") {
             let mode: String
             switch try state(of: partition) {
             case .detached: return
             case .pending: mode = "FINALIZE"
             case .attached: mode = "CONCURRENTLY"
             }
-            do {
-                try db.executeScript("ALTER TABLE \(parent.quoted) DETACH PARTITION \(partition.quoted) \(mode)")
-                return
-            } catch let error as PostgresError where error.isLockTimeout && attempt < attempts {
-                logger.info("lock timeout, retrying", metadata: ["while": "detaching \(partition)", "attempt": "\(attempt)"])
-                Thread.sleep(forTimeInterval: min(2.0, 0.05 * Double(1 << min(attempt, 6))))
-                attempt += 1
-            }
+            try db.executeScript("ALTER TABLE \(parent.quoted) DETACH PARTITION \(partition.quoted) \(mode)")
         }
     }
 }

@@ -122,7 +122,7 @@ final class PurgeExecutor {
                 try detacher.detach(drop.name, from: table.name)
             } catch let error as PostgresError where error.isLockTimeout {
                 if try detacher.state(of: drop.name) == .attached {
-                    try db.execute("DELETE FROM lethe.purge_detached WHERE relation = $1", [.text(drop.name.description)])
+                    try dropper.forget(drop.name.description)
                     logger.warning("could not detach a partition; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
                     fallbacks.append(drop.name)
                 } else {
@@ -277,18 +277,7 @@ final class PurgeExecutor {
             .single("pages").int("pages")
     }
 
-    /// Retries a transaction that timed out waiting for a lock, backing off, so Lethe yields to the application.
     private func withLockRetry<T>(_ what: String, _ body: () throws -> T) throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try body()
-            } catch let error as PostgresError where error.isLockTimeout && attempt < settings.attempts {
-                try settings.stop.check(what)
-                logger.info("lock timeout, retrying", metadata: ["while": "\(what)", "attempt": "\(attempt)"])
-                Thread.sleep(forTimeInterval: min(2.0, 0.05 * Double(1 << min(attempt, 6))))
-                attempt += 1
-            }
-        }
+        try LockTimeoutRetry(attempts: settings.attempts, stop: settings.stop, logger: logger).run(what, body)
     }
 }
