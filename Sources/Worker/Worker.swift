@@ -74,7 +74,9 @@ public final class Worker: @unchecked Sendable {
                 if !db.isAlive { break }
             }
         }
-        writeMetrics(db)
+        // Each run already rewrote the file; a tick that ran nothing still publishes it (at start, and for the
+        // runs of other workers or cron).
+        if report.ran.isEmpty { writeMetrics(db) }
         report.sleepSeconds = secondsUntilNextSlot(db: db)
         return report
     }
