@@ -7,7 +7,7 @@ import Testing
     func writePolicy(_ transform: (String) -> String) throws -> (path: String, text: String) {
         let original = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
         let text = transform(original)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(UUID().uuidString).yaml").path
+        let path = try IntakeFixture.directory(prefix: "lethe-policy") + "/policy.yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return (path, text)
     }
@@ -55,7 +55,7 @@ import Testing
 
     @Test func migrateRefusesAnEditedFileNamingIt() throws {
         let db = try TestDatabase(migrated: false)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("m-\(UUID().uuidString)").path
+        let directory = try IntakeFixture.directory(prefix: "lethe-migrations") + "/Migrations"
         try FileManager.default.copyItem(atPath: LetheProcess.packageRoot.appendingPathComponent("Migrations").path, toPath: directory)
         #expect(try LetheProcess.run(["migrate", "--migrations-dir", directory, "--database-url", db.conninfo]).status == 0)
         let file = directory + "/0001_lethe_schema.sql"

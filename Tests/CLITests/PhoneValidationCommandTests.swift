@@ -10,7 +10,7 @@ import Testing
     func policy(_ extra: String) throws -> String {
         let text = try String(contentsOfFile: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path, encoding: .utf8)
             .replacingOccurrences(of: "phone_validation: length\n", with: "\(extra)\n")
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-phone-\(UUID().uuidString).yaml").path
+        let path = try IntakeFixture.directory(prefix: "lethe-phone") + "/policy.yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

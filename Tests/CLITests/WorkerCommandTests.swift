@@ -50,7 +50,7 @@ enum WorkerPolicy {
             let line = text.components(separatedBy: "\n").first { $0.hasPrefix("  \(job): ") }!
             text = text.replacingOccurrences(of: line, with: "  \(job): \"\(expression)\"")
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-policy-\(UUID().uuidString).yaml").path
+        let path = try IntakeFixture.directory(prefix: "lethe-policy") + "/policy.yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

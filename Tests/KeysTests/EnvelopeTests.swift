@@ -3,6 +3,7 @@ import Keys
 import LetheCore
 import LetheCrypto
 import Phone
+import TestSupport
 import Testing
 
 @Suite struct EnvelopeTests {
@@ -49,10 +50,11 @@ import Testing
 }
 
 @Suite struct KeyringTests {
-    func path() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("keyring-\(UUID().uuidString)").path }
+    /// In a private temporary directory the test process removes at exit.
+    func path() throws -> String { try IntakeFixture.directory(prefix: "lethe-keyring") + "/keyring" }
 
     @Test func createsPrivateAndRefusesToOverwrite() throws {
-        let file = path()
+        let file = try path()
         let keyring = try Keyring.create(at: file)
         let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
         #expect(mode == 0o600)
@@ -69,7 +71,7 @@ import Testing
     }
 
     @Test func refusesAKeyringOthersCanRead() throws {
-        let file = path()
+        let file = try path()
         _ = try Keyring.create(at: file)
         try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file)
         do {
@@ -82,7 +84,7 @@ import Testing
     }
 
     @Test func addingAKEKKeepsTheOldOnes() throws {
-        let file = path()
+        let file = try path()
         let first = try Keyring.create(at: file)
         let second = try first.addingKEK()
         #expect(second.keks.map(\.id) == [1, 2])
