@@ -5,7 +5,7 @@ SCALE ?= 1
 # Production-like durability for benchmarks (tests run without fsync), and room for bulk loads.
 BENCH_PG_OPTS = -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test test-faults fuzz demo bench clean
 
 all: build
 
@@ -18,6 +18,11 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build
+
+# libFuzzer on every parser of untrusted bytes, FUZZ_SECONDS (default 60) per target; see scripts/fuzz.sh.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 demo: build
 	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh scripts/demo.sh

@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Lethe: retention and GDPR worker for PostgreSQL.
@@ -73,6 +74,9 @@ let package = Package(
             ]
         ),
 
+        // Parsers of untrusted bytes and their contracts: replayed on the corpus by `make test`, fuzzed by `make fuzz`.
+        .target(name: "FuzzTargets", dependencies: ["LetheCore", "LetheCrypto", "Intake", "Keys", "Backup", "Policy", "Phone"]),
+
         // `make bench`: measures jobs against their baselines.
         .executableTarget(name: "LetheBench", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Keys", "Phone"]),
 
@@ -95,7 +99,23 @@ let package = Package(
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Keys", "Phone", "Policy", "TestSupport"]),
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
         .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "LetheCore", "TestSupport"]),
+        .testTarget(name: "FuzzTargetTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy"]),
     ],
     cxxLanguageStandard: .cxx17
 )
+
+// `make fuzz` only (LETHE_FUZZ=1): the library modules are compiled with libFuzzer's coverage and the address
+// sanitizer, and the driver links libFuzzer and calls its driver.
+// Flags per target rather than `--sanitize`, which would also link libFuzzer into the build tools.
+// Ordinary builds never see this.
+if ProcessInfo.processInfo.environment["LETHE_FUZZ"] != nil {
+    let sanitizers = ["-sanitize=fuzzer,address"]
+    for target in package.targets where target.type == .regular {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(sanitizers)]
+    }
+    package.products.append(.executable(name: "lethe-fuzz", targets: ["LetheFuzz"]))
+    package.targets.append(.executableTarget(name: "LetheFuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Driver",
+                                             swiftSettings: [.unsafeFlags(sanitizers)],
+                                             linkerSettings: [.unsafeFlags(sanitizers + ["-use-ld=lld"])]))
+}

@@ -90,7 +90,7 @@ final class BackupFileReader {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw LetheError.noInput("cannot read backup \(path)", hint: "see 'lethe backup list'")
         }
-        input = BufferedInput(handle)
+        input = BufferedInput(handle, path: path)
         let fixed = try input.read(BackupFormat.fixedSize)
         guard fixed.count == BackupFormat.fixedSize, Array(fixed.prefix(8)) == BackupFormat.magic else {
             throw LetheError.integrity("\(path) is not a lethe backup (bad magic)")
@@ -160,11 +160,15 @@ final class BackupFileReader {
 /// cost a system call each. The first block is small, so reading only a header (list, show) stays cheap.
 final class BufferedInput {
     private let handle: FileHandle
+    private let path: String
     private var buffer: [UInt8] = []
     private var position = 0
     private var blockSize = 64 << 10
 
-    init(_ handle: FileHandle) { self.handle = handle }
+    init(_ handle: FileHandle, path: String) {
+        self.handle = handle
+        self.path = path
+    }
 
     deinit { try? handle.close() }
 
@@ -174,7 +178,7 @@ final class BufferedInput {
         out.reserveCapacity(count)
         while out.count < count {
             if position == buffer.count {
-                guard let data = try handle.read(upToCount: blockSize), !data.isEmpty else { break }
+                guard let data = try handle.readChunk(upToCount: blockSize, what: "backup \(path)") else { break }
                 buffer = Array(data)
                 position = 0
                 blockSize = 4 << 20

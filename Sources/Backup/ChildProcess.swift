@@ -62,7 +62,7 @@ final class ChildProcess {
     func readOutput(_ body: ([UInt8]) throws -> Void) throws {
         try stdinPipe.fileHandleForWriting.close()
         let handle = stdoutPipe.fileHandleForReading
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { try body(Array(chunk)) }
+        while let chunk = try handle.readChunk(upToCount: 1 << 20, what: "the output of \(name)") { try body(Array(chunk)) }
     }
 
     /// Writes to stdin; false if the child closed it (it failed: see `finish`).

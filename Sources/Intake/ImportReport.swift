@@ -63,3 +63,9 @@ public struct ImportReport: Sendable, Encodable {
 
     var refusesWholeFile: Bool { !unknownFields.isEmpty || !missingFields.isEmpty || !unnamedColumns.isEmpty }
 }
+
+extension ImportReport {
+    /// Whether a report may show `name` as a field name: only identifier-shaped names are echoed, anything
+    /// else may be a value from the file (a missing header line) and is reported by position.
+    public static func mayShowFieldName(_ name: String) -> Bool { IntakeFileError.fieldName(name) != nil }
+}

@@ -20,6 +20,7 @@ protocol RecordReader {
 /// Reads a file in chunks and hands out bytes.
 final class ChunkedInput {
     private let handle: FileHandle
+    private let path: String
     private var buffer: [UInt8] = []
     private var position = 0
     private(set) var bytesRead = 0
@@ -30,6 +31,7 @@ final class ChunkedInput {
             throw LetheError(FileManager.default.fileExists(atPath: path) ? .noPermission : .noInput, "cannot read input file \(path)")
         }
         self.handle = handle
+        self.path = path
     }
 
     deinit { try? handle.close() }
@@ -38,7 +40,7 @@ final class ChunkedInput {
     @inline(__always) func next() throws -> UInt8? {
         if position == buffer.count {
             guard !finished else { return nil }
-            guard let data = try handle.read(upToCount: 1 << 16), !data.isEmpty else {
+            guard let data = try handle.readChunk(upToCount: 1 << 16, what: "input file \(path)") else {
                 finished = true
                 return nil
             }

@@ -64,8 +64,7 @@ public struct LegacyColumnMigration {
                 case .plaintext:
                     plaintext = value.bytes
                 case .aes128cbc:
-                    guard value.bytes.count >= 32, let legacyKey,
-                          let decrypted = try cbc.decrypt(key: legacyKey, iv: Array(value.bytes.prefix(16)), ciphertext: Array(value.bytes.dropFirst(16))) else {
+                    guard let legacyKey, let decrypted = try cbc.open(legacyValue: value.bytes, key: legacyKey) else {
                         report.failed.append(Failure(rowId: value.id, reason: "does not decrypt with the legacy key (wrong key or corrupt value)"))
                         continue
                     }

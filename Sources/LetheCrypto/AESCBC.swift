@@ -34,4 +34,11 @@ public final class LegacyAES128CBC {
         guard produced >= 0 else { return nil }
         return Array(output.prefix(produced))
     }
+
+    /// Opens a stored legacy value, `IV (16 bytes) · ciphertext`, as the platform wrote it; nil when it is too
+    /// short, not whole blocks, or its padding is wrong.
+    public func open(legacyValue bytes: [UInt8], key: SecretKey) throws(LetheError) -> [UInt8]? {
+        guard bytes.count >= 32 else { return nil }
+        return try decrypt(key: key, iv: Array(bytes.prefix(16)), ciphertext: Array(bytes.dropFirst(16)))
+    }
 }

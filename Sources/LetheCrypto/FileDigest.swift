@@ -7,7 +7,7 @@ public enum FileDigest {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw LetheError.noInput("cannot read \(path)") }
         defer { try? handle.close() }
         let hasher = try SHA256Hasher()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { try hasher.update(Array(chunk)) }
+        while let chunk = try handle.readChunk(upToCount: 1 << 20, what: path) { try hasher.update(Array(chunk)) }
         return Hex.encode(try hasher.finish())
     }
 }

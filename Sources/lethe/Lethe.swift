@@ -1,9 +1,25 @@
 import ArgumentParser
+import Foundation
 import LetheCore
 
 @main
 struct Lethe: ParsableCommand {
     static let version = "0.1.0"
+
+    /// ArgumentParser's own entry point, except that a usage error (exit 64) ends with a HINT line like every
+    /// other error, so scripts and people find the same shape on stderr whatever failed.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code.rawValue == LetheExitCode.usage.rawValue else { exit(withError: error) }
+            let message = fullMessage(for: error).trimmingCharacters(in: .newlines)
+            FileHandle.standardError.write(Data("\(message)\nHINT: \(LetheExitCode.usage.defaultHint)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 
     static let configuration = CommandConfiguration(
         commandName: "lethe",

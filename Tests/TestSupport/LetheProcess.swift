@@ -30,9 +30,10 @@ public struct LetheProcess {
     }
 
     @discardableResult
-    public static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil) throws -> Outcome {
+    public static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil,
+                           executable: String? = nil) throws -> Outcome {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable ?? binary)
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
         var environment = ProcessInfo.processInfo.environment

@@ -66,7 +66,10 @@ struct EncryptMigrateCommand: LetheCommand {
             for failure in report.failed { Output.line("row \(failure.rowId): \(failure.reason); left as it was") }
             Output.line("\(table).\(column): \(report.converted) value(s) \(dryRun ? "would be re-sealed" : "re-sealed"), \(report.failed.count) left unconverted")
         }
-        if !report.failed.isEmpty { throw ExitCode(LetheExitCode.checkFailed.rawValue) }
+        if !report.failed.isEmpty {
+            throw LetheError(.checkFailed, "\(report.failed.count) value(s) left unconverted",
+                             hint: "the report lists their row ids; correct or remove those values, then rerun: converted values are skipped")
+        }
     }
 }
 

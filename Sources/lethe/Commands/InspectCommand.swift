@@ -67,6 +67,8 @@ struct InspectCommand: LetheCommand {
                         ? "no finding: \(report.tables.count) table(s) inspected\(sample.map { ", values in a \($0)% sample" } ?? "")"
                         : "\(report.findings.count) finding(s): \(counts.joined(separator: ", "))")
         }
-        if !report.findings.isEmpty { throw ExitCode(LetheExitCode.checkFailed.rawValue) }
+        if !report.findings.isEmpty {
+            throw LetheError(.checkFailed, "\(report.findings.count) finding(s)", hint: "each finding above says what to do about it")
+        }
     }
 }

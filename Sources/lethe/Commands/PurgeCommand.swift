@@ -77,7 +77,10 @@ struct PurgeCommand: LetheCommand {
         } else {
             PurgeReportText.print(report)
         }
-        if !report.checkPassed { throw ExitCode(LetheExitCode.checkFailed.rawValue) }
+        if !report.checkPassed {
+            throw LetheError(.checkFailed, "rows past their cutoff remain after the purge (the CHECK FAILED lines name them)",
+                             hint: "something kept them (a trigger, a rule, rows written meanwhile): find it, then rerun 'lethe purge'")
+        }
     }
 }
 

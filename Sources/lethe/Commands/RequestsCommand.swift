@@ -113,6 +113,9 @@ struct RequestsCheckCommand: LetheCommand {
         if json { try Output.json(overdue) } else {
             Output.line(overdue.isEmpty ? "no request is overdue" : "\(overdue.count) request(s) overdue: \(overdue.map { String($0.id) }.joined(separator: ", "))")
         }
-        if !overdue.isEmpty { throw ExitCode(LetheExitCode.checkFailed.rawValue) }
+        if !overdue.isEmpty {
+            throw LetheError(.checkFailed, "\(overdue.count) request(s) past their deadline",
+                             hint: "answer and close them ('lethe requests close ID'), or extend one once with its reason ('lethe requests extend ID')")
+        }
     }
 }

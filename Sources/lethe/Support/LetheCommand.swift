@@ -41,11 +41,11 @@ enum Terminal {
         switch format {
         case .text:
             var text = "lethe: error: \(error.message)\n"
-            if let hint = error.hint { text += "HINT: \(hint)\n" }
+            text += "HINT: \(error.hint ?? error.code.defaultHint)\n"
             FileHandle.standardError.write(Data(text.utf8))
         case .json:
             var metadata: Logger.Metadata = ["exit_code": "\(error.code.rawValue)", "error.message": "\(error.message)"]
-            if let hint = error.hint { metadata["hint"] = "\(hint)" }
+            metadata["hint"] = "\(error.hint ?? error.code.defaultHint)"
             Logger(label: "lethe").error("\(error.message)", metadata: metadata)
         }
     }
