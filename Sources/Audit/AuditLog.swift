@@ -22,8 +22,10 @@ public enum AuditLog {
         public var isIntact: Bool { brokenAt == nil }
     }
 
-    /// Recomputes every record's hash and checks each link to its predecessor.
-    public static func verify(_ db: PostgresConnection) throws -> Verification {
+    /// Recomputes every record's hash and checks each link to its predecessor. The chain alone cannot tell that
+    /// records were cut from its end: `head`, a hash kept outside the database from an earlier verify (or a log
+    /// line), must still be in the chain.
+    public static func verify(_ db: PostgresConnection, head: String? = nil) throws -> Verification {
         let rows = try db.query("""
             SELECT id, hash, prev_hash, lag(hash) OVER (ORDER BY id) AS expected_prev,
                    lethe.audit_digest(prev_hash, id, at, action, target, db_user, os_user, details) AS recomputed
@@ -38,6 +40,11 @@ public enum AuditLog {
             if try row.string("prev_hash") != (row.optionalString("expected_prev") ?? genesis) {
                 return Verification(records: rows.count, lastHash: nil, brokenAt: id, problem: "the record before \(id) was removed or replaced")
             }
+        }
+        if let head, try !rows.contains(where: { try $0.string("hash") == head.lowercased() }) {
+            let last = try rows.last?.int("id") ?? 0
+            return Verification(records: rows.count, lastHash: nil, brokenAt: last + 1,
+                                problem: "the record with hash \(head.prefix(16))… is no longer in the log: records were removed from its end, or the log was replaced")
         }
         return Verification(records: rows.count, lastHash: try rows.last?.string("hash"), brokenAt: nil, problem: nil)
     }

@@ -24,6 +24,26 @@ import Testing
         try other.connection.execute("DELETE FROM lethe.audit_log WHERE id = 2")
         let deleted = try AuditLog.verify(other.connection)
         #expect(deleted.brokenAt == 3 && deleted.problem?.contains("removed") == true)
+
+        // Reordered: records 2 and 3 exchange places (every column but the id), so the log reads 1, 3, 2, 4.
+        let reordered = try TestDatabase()
+        for index in 1...4 { try AuditLog.append(reordered.connection, action: "test.event", target: "customer \(index)") }
+        try reordered.connection.execute("""
+            UPDATE lethe.audit_log a SET at = b.at, action = b.action, target = b.target, details = b.details, hash = b.hash, prev_hash = b.prev_hash
+            FROM lethe.audit_log b WHERE (a.id, b.id) IN ((2, 3), (3, 2))
+            """)
+        let swapped = try AuditLog.verify(reordered.connection)
+        #expect(swapped.brokenAt == 2, "\(swapped)")
+
+        // The last record deleted: the chain alone still links, the head kept outside does not.
+        let cut = try TestDatabase()
+        for index in 1...4 { try AuditLog.append(cut.connection, action: "test.event", target: "customer \(index)") }
+        let head = try #require(try AuditLog.verify(cut.connection).lastHash)
+        try cut.connection.execute("DELETE FROM lethe.audit_log WHERE id = 4")
+        #expect(try AuditLog.verify(cut.connection).isIntact, "a tail cut leaves a linked chain")
+        let anchored = try AuditLog.verify(cut.connection, head: head)
+        #expect(anchored.brokenAt == 4 && anchored.problem?.contains("removed from its end") == true, "\(anchored)")
+        #expect(try AuditLog.verify(reordered.connection, head: head).isIntact == false)
     }
 
     @Test func recordsCommitOrRollBackWithTheirWork() throws {

@@ -93,6 +93,21 @@ extension PurgeFixture {
         try db.execute("INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_os_user) VALUES (2, 'P30D', 'P30D', 'test', 'test')")
     }
 
+    /// What must survive a purge of `loadLarge`'s data, computed from the fixture's own formula (not by running
+    /// lethe): customer 2 keeps 30 days, the others six months; ages sit half a day away from any cutoff.
+    public static func expectedLargeSurvivors(_ db: PostgresConnection, contacts: Int, messages: Int, held: Set<Int64> = []) throws -> [String: [Int64]] {
+        func ids(_ count: Int) throws -> [Int64] {
+            try db.query("""
+                SELECT g AS id FROM generate_series(1, $1) g
+                WHERE 1 + g % 3 = ANY($2::bigint[])
+                   OR (1 + g % 3 = 2 AND (g % 360) + 0.5 < 30)
+                   OR (1 + g % 3 <> 2 AND now() - ((g % 360) + 0.5) * interval '1 day' >= now() - interval '6 months')
+                ORDER BY g
+                """, [.int(Int64(count)), .text("{" + held.map(String.init).joined(separator: ",") + "}")]).rows.map { try $0.int("id") }
+        }
+        return ["sms.contacts": try ids(contacts), "sms.messages": try ids(messages), "sms.delivery_reports": []]
+    }
+
     /// Ids of every surviving row of the policy tables, for comparing end states.
     public static func survivingIds(_ db: PostgresConnection) throws -> [String: [Int64]] {
         var result: [String: [Int64]] = [:]

@@ -15,15 +15,30 @@ struct AuditVerifyCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Recompute every audit record's hash and link; exit 79 if any was altered or removed.",
-        discussion: "Prints the number of records and the last hash: keep that hash elsewhere (ELK) to anchor the chain."
+        discussion: """
+            Prints the number of records and the last hash. Keep that hash elsewhere (ELK, a ticket): the chain \
+            proves every record up to its end, but only a hash kept outside the database shows that records were \
+            cut from the end. Pass it back with --head on the next verify.
+
+            Examples:
+              lethe audit verify --json
+              lethe audit verify --head 5f0c…e1   (exit 79 if that record is gone)
+            """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
+    @Option(help: ArgumentHelp("A last hash printed by an earlier verify: it must still be in the chain.", valueName: "hash")) var head: String?
     @Flag(help: "Print as JSON.") var json = false
 
+    func validate() throws {
+        if let head, head.count != 64 || !head.allSatisfy(\.isHexDigit) {
+            throw ValidationError("--head takes the 64 hex digits of a hash printed by 'lethe audit verify'")
+        }
+    }
+
     func execute() throws {
-        let result = try AuditLog.verify(try database.connect())
+        let result = try AuditLog.verify(try database.connect(), head: head)
         if json { try Output.json(result) }
         guard result.isIntact else {
             throw LetheError.integrity("audit log broken at record \(result.brokenAt ?? 0): \(result.problem ?? "")",
