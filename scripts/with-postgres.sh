@@ -28,6 +28,7 @@ if [ -n "${LETHE_PG_FAKETIME:-}" ]; then
 fi
 as_postgres "${SERVER_ENV[@]}" "$PGBIN/pg_ctl" -D "$D/data" -w -l "$D/log" \
     -o "-k $D -p $PORT -c listen_addresses='' -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${LETHE_PG_OPTS:-}" start >/dev/null
-export PGHOST=$D PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres
+# LETHE_TEST_PGDATA: the fault-injection tests restart the server (pg_ctl -m immediate) under a running job.
+export PGHOST=$D PGPORT=$PORT PGUSER=postgres PGDATABASE=postgres LETHE_TEST_PGDATA=$D/data
 echo "throwaway PostgreSQL 15 at PGHOST=$PGHOST PGPORT=$PGPORT"
 "$@"

@@ -36,14 +36,24 @@ final class ChildProcess {
         }
     }
 
+    static let setpriv = "/usr/bin/setpriv"
+
     /// With `collectingOutput`, stdout is gathered in the background (up to 16 MiB) and returned by `finish`.
     init(_ executable: String, _ arguments: [String], environment: [String: String], collectingOutput: Bool = false) throws {
         name = URL(fileURLWithPath: executable).lastPathComponent
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw LetheError.unavailable("\(executable) is not installed", hint: "install postgresql-client-15 (make deps does)")
         }
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        // The child dies with Lethe: a killed restore must not leave pg_restore to commit what Lethe never
+        // finished (the erasure replay), nor a pg_dump holding locks. setpriv (util-linux) sets PR_SET_PDEATHSIG
+        // before exec; the signal follows the spawning thread, which waits for the child for its whole life.
+        if FileManager.default.isExecutableFile(atPath: Self.setpriv) {
+            process.executableURL = URL(fileURLWithPath: Self.setpriv)
+            process.arguments = ["--pdeathsig", "KILL", "--", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env

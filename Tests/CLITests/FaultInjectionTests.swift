@@ -1,0 +1,203 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// Jobs killed (SIGKILL) or cut off by a server crash (pg_ctl -m immediate) at known points, then rerun: the
+/// invariants hold. Each job is stopped by a lock that a second connection holds, never by a guessed delay.
+/// Run by `make test-faults` (alone, since a server restart drops every connection), which `.ci/run` runs
+/// after `make test`.
+@Suite(.serialized) struct FaultInjection {
+    static func messagesFile(rows: Int, in directory: String) throws -> String {
+        var text = "phone,message\n"
+        for index in 0..<rows { text += "+336123\(String(format: "%05d", index)),Bonjour \(index)\n" }
+        return try IntakeFixture.write(text, name: "messages-\(rows).csv", in: directory)
+    }
+
+    static func count(_ db: PostgresConnection, _ sql: String) throws -> Int64 {
+        try db.query(sql).single("count").int("n")
+    }
+
+    func keyed() throws -> (TestDatabase, String, [String]) {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet'), (2, 'Relais'), (3, 'Atelier')")
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        return (db, directory, ["--database-url", db.conninfo, "--keyring", directory + "/keyring"])
+    }
+
+    /// Nothing of the run is left half-done or marked running; the audit chain verifies.
+    func expectSettled(_ db: TestDatabase, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let watcher = try db.newConnection()
+        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM lethe.purge_runs WHERE status = 'running'") == 0, sourceLocation: sourceLocation)
+        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM lethe.job_runs WHERE finished_at IS NULL") == 0, sourceLocation: sourceLocation)
+        let audit = try LetheProcess.run(["audit", "verify", "--database-url", db.conninfo])
+        #expect(audit.status == 0, "\(audit.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test func importKilledDuringCopyOrBeforeItsRecordWritesNothing() throws {
+        let (db, directory, common) = try keyed()
+        let file = try Self.messagesFile(rows: 3000, in: directory)
+        // Stopped on its first use of sms.messages, then after its COPY, on the insert of its record.
+        for (lock, waitingOn) in [("LOCK TABLE sms.messages IN ACCESS EXCLUSIVE MODE", nil),
+                                  ("LOCK TABLE lethe.imports IN ACCESS EXCLUSIVE MODE", "lethe.imports")] as [(String, String?)] {
+            let blocker = try db.newConnection()
+            try blocker.execute("BEGIN")
+            try blocker.execute(lock)
+            let job = try RunningLethe(["import", "messages", file, "--customer", "1"] + common)
+            #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: waitingOn), "\(lock)")
+            job.kill()
+            job.wait()
+            try blocker.execute("ROLLBACK")
+            #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages") == 0, "killed behind '\(lock)': no partial import")
+            #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM lethe.imports") == 0)
+        }
+        let rerun = try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages") == 3000)
+        try expectSettled(db)
+    }
+
+    @Test func encryptMigrateKilledBetweenBatchesResumes() throws {
+        let (db, _, common) = try keyed()
+        try db.connection.execute("""
+            INSERT INTO sms.contacts (id, customer_id, phone) SELECT g, 1 + g % 3, convert_to('+336123' || lpad(g::text, 5, '0'), 'UTF8')
+            FROM generate_series(1, 3000) g
+            """)
+        let blocker = try db.newConnection()
+        try blocker.execute("BEGIN")
+        try blocker.execute("SELECT id FROM sms.contacts WHERE id = 1700 FOR UPDATE")
+        let job = try RunningLethe(["encrypt", "migrate", "--table", "sms.contacts", "--column", "phone", "--from", "plaintext", "--batch-rows", "200"] + common)
+        #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "UPDATE"))
+        job.kill()
+        job.wait()
+        try blocker.execute("ROLLBACK")
+        let sealed = try Self.count(db.connection, "SELECT count(*) AS n FROM sms.contacts WHERE substring(phone FROM 1 FOR 4) = '\\x4c544801'::bytea")
+        #expect(sealed > 0 && sealed < 3000, "killed half-way: \(sealed) sealed")
+        let rerun = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "phone", "--from", "plaintext"] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let verify = try LetheProcess.run(["encrypt", "verify", "--table", "sms.contacts"] + common)
+        #expect(verify.status == 0, "every value opens and none is left in plaintext: \(verify.stdout)")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM sms.contacts") == 3000)
+        try expectSettled(db)
+    }
+
+    @Test func subjectEraseKilledWhileDeletingErasesNothingThenEverything() throws {
+        let (db, directory, common) = try keyed()
+        let person = IntakeFixture.people[0]
+        for customer in ["1", "2"] {
+            let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m\(customer).csv", in: directory)
+            #expect(try LetheProcess.run(["import", "messages", file, "--customer", customer] + common).status == 0)
+        }
+        let before = try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages")
+        let blocker = try db.newConnection()
+        try blocker.execute("BEGIN")
+        try blocker.execute("SELECT id FROM sms.messages WHERE customer_id = 2 FOR UPDATE")
+        let job = try RunningLethe(["subject", "erase", "--phone", person.e164] + common)
+        #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "DELETE"))
+        job.kill()
+        job.wait()
+        try blocker.execute("ROLLBACK")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages") == before, "one transaction: nothing erased")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM lethe.tombstones") == 0)
+        let rerun = try LetheProcess.run(["subject", "erase", "--phone", person.e164, "--json"] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages") == before - 2)
+        let export = try LetheProcess.run(["subject", "export", "--phone", person.e164, "--out", directory + "/after"] + common)
+        #expect(export.stdout.contains("exported 0 row(s)"), "\(export.stdout)")
+        try expectSettled(db)
+    }
+
+    @Test func backupKilledOrCutOffByACrashLeavesNoBackupThatDoesNotVerify() throws {
+        let source = try TestDatabase()
+        try BackupFixture.load(source.connection, contacts: 500)
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let common = ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        let offline = ["--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        // Killed while it waits on the audit log (pg_dump's table locks, or its own reads), then cut off by a
+        // crash while counting the rows it records in the header.
+        for (crash, lock, waitingOn) in [(false, "LOCK TABLE lethe.audit_log IN ACCESS EXCLUSIVE MODE", nil),
+                                         (true, "LOCK TABLE sms.templates IN ACCESS EXCLUSIVE MODE", nil)] as [(Bool, String, String?)] {
+            let blocker = try source.newConnection()
+            try blocker.execute("BEGIN")
+            try blocker.execute(lock)
+            let job = try RunningLethe(["backup"] + common)
+            #expect(try KnownPoint.waitForLockWait(blocker, database: source.name, queryContains: waitingOn), "\(lock)")
+            if crash {
+                try TestServer.restartImmediately()
+                #expect(job.wait().status != 0)
+            } else {
+                job.kill()
+                job.wait()
+                try blocker.execute("ROLLBACK")
+            }
+            let listed = try LetheProcess.run(["backup", "list", "--json"] + offline.suffix(2))
+            #expect(!listed.stdout.contains("\"id\""), "nothing is listed: \(listed.stdout)")
+            let verify = try LetheProcess.run(["backup", "verify", "--all"] + offline)
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        }
+        let rerun = try LetheProcess.run(["backup"] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        let verify = try LetheProcess.run(["backup", "verify", "--all"] + offline)
+        #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify.stdout)")
+    }
+
+    /// pg_restore is held inside its single transaction (an event trigger in the target waits on an advisory
+    /// lock the test holds); lethe is killed there. pg_restore dies with it (PR_SET_PDEATHSIG), its transaction
+    /// rolls back: the target is empty, and the rerun restores all of it.
+    @Test func restoreKilledDuringPgRestoreLeavesTheTargetEmpty() throws {
+        let source = try TestDatabase()
+        try BackupFixture.load(source.connection, contacts: 500)
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let common = ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let id = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").first { $0.hasSuffix(".lethe-backup") })
+            .replacingOccurrences(of: ".lethe-backup", with: "")
+        let target = try TestDatabase(migrated: false)
+        try target.connection.execute("""
+            CREATE FUNCTION public.gate() RETURNS event_trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); END $$
+            """)
+        try target.connection.execute("CREATE EVENT TRIGGER gate ON ddl_command_end EXECUTE FUNCTION public.gate()")
+        let blocker = try target.newConnection()
+        try blocker.execute("SELECT pg_advisory_lock(4242)")
+        let job = try RunningLethe(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(try KnownPoint.waitForLockWait(blocker, database: target.name), "pg_restore is held inside its transaction")
+        job.kill()
+        job.wait()
+        // pg_restore went with lethe. Let its backend go on: at its next read it finds the client gone and rolls
+        // back. (Had pg_restore survived, it would go on to commit, and the target would not be empty.)
+        try blocker.execute("SELECT pg_advisory_unlock(4242)")
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            try blocker.execute("SELECT pg_stat_clear_snapshot()")
+            if try Self.count(blocker, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'") == 0 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try Self.count(blocker, "SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')") == 0, "the target is empty")
+        let rerun = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try BackupFixture.fingerprint(try target.newConnection()) == BackupFixture.fingerprint(source.connection))
+    }
+
+    /// The server crashes (immediate shutdown) while a purge batch waits on a locked row.
+    @Test func purgeCutOffByAServerCrashIsFinishedByTheNextRun() throws {
+        let contacts = 30_000, messages = 3_000
+        let db = try TestDatabase()
+        try PurgeFixture.loadLarge(db.connection, contacts: contacts, messages: messages)
+        let blocker = try db.newConnection()
+        try blocker.execute("BEGIN")
+        try blocker.execute("SELECT id FROM sms.contacts WHERE customer_id = 1 AND created_at < now() - interval '250 days' AND id > 15000 ORDER BY id LIMIT 1 FOR UPDATE")
+        let job = try RunningLethe(["purge", "--table", "sms.contacts", "--batch-rows", "1000", "--lock-timeout", "60000", "--database-url", db.conninfo])
+        #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "DELETE"))
+        try TestServer.restartImmediately()
+        #expect(job.wait().status != 0)
+        let after = try db.newConnection()
+        let rerun = try LetheProcess.run(["purge", "--database-url", db.conninfo])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try PurgeFixture.survivingIds(after) == PurgeFixture.expectedLargeSurvivors(after, contacts: contacts, messages: messages))
+        try expectSettled(db)
+    }
+}
