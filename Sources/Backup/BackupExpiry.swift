@@ -1,16 +1,33 @@
 import Foundation
+import Keys
 import LetheCore
 import Policy
 
-/// `lethe backup expire`: carries out the repository's expiry plan.
+/// `lethe backup expire` and the worker's `backup_expire` job: carries out the repository's expiry plan. Dates
+/// come from backup headers, which are trusted only once they authenticate under the keyring.
 public struct BackupExpiry {
     let repository: BackupRepository
+    let keyring: Keyring
 
-    public init(repository: BackupRepository) { self.repository = repository }
+    public init(repository: BackupRepository, keyring: Keyring) {
+        self.repository = repository
+        self.keyring = keyring
+    }
 
-    public func run(now: Date, keep: ISODuration, dryRun: Bool, isValid: (BackupRepository.Entry) -> Bool) throws -> BackupRepository.ExpiryPlan {
-        let plan = try repository.expiryPlan(now: now, keep: keep, newestValid: isValid)
+    public func run(now: Date, keep: ISODuration, dryRun: Bool) throws -> BackupRepository.ExpiryPlan {
+        let verifier = BackupVerifier(repository: repository, keyring: keyring)
+        let plan = try repository.expiryPlan(
+            now: now, keep: keep,
+            authentic: { (try? repository.reader($0.id).authenticatesHeader(keyring: keyring)) == true },
+            newestValid: { (try? verifier.verify($0.id)) != nil })
         if !dryRun { for id in plan.remove { try repository.remove(id) } }
         return plan
+    }
+
+    /// The error for a plan that left backups with untrusted headers, to raise once the plan is reported.
+    public static func untrustedError(_ plan: BackupRepository.ExpiryPlan) -> LetheError? {
+        guard !plan.untrusted.isEmpty else { return nil }
+        return .integrity("\(plan.untrusted.count) backup(s) have a header that does not authenticate, so their dates cannot be trusted: \(plan.untrusted.joined(separator: ", "))",
+                          hint: "'lethe backup verify ID' tells altered from another keyring's; remove or keep them by hand: expiry leaves them alone")
     }
 }

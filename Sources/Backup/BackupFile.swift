@@ -111,18 +111,28 @@ final class BackupFileReader {
         self.essentials = essentials
     }
 
-    /// Authenticates the header (by unwrapping the data key) and every chunk, in order, handing each
-    /// plaintext to `body`. Throws an integrity error at the first byte that does not authenticate.
-    func readChunks(keyring: Keyring, _ body: ([UInt8]) throws -> Void) throws {
+    /// Whether the header (its dates, id and table counts included) authenticates: the data key unwraps with the
+    /// header as associated data. Only then may expiry act on the dates it holds.
+    func authenticatesHeader(keyring: Keyring) -> Bool {
+        (try? unwrapKey(keyring: keyring)) != nil
+    }
+
+    private func unwrapKey(keyring: Keyring) throws -> SecretKey {
         let kek = try keyring.kek(kekId)
-        let cipher = try AESGCM()
         let wrapped = Array(header[BackupFormat.wrappedKeyOffset..<BackupFormat.wrappedKeyOffset + BackupFormat.wrappedKeySize])
-        guard let raw = try cipher.open(key: kek.keyForWrapping, nonce: Array(wrapped.prefix(AESGCM.nonceSize)),
-                                        sealed: Array(wrapped.dropFirst(AESGCM.nonceSize)), associatedData: BackupFormat.wrapAAD(header: header)) else {
+        guard let raw = try AESGCM().open(key: kek.keyForWrapping, nonce: Array(wrapped.prefix(AESGCM.nonceSize)),
+                                          sealed: Array(wrapped.dropFirst(AESGCM.nonceSize)), associatedData: BackupFormat.wrapAAD(header: header)) else {
             throw LetheError.integrity("\(path): the header does not authenticate with key-encryption key \(kekId) of \(keyring.path)",
                                        hint: "the header was altered, or this is not the keyring the backup was made with")
         }
-        let key = SecretKey(bytes: raw)
+        return SecretKey(bytes: raw)
+    }
+
+    /// Authenticates the header (by unwrapping the data key) and every chunk, in order, handing each
+    /// plaintext to `body`. Throws an integrity error at the first byte that does not authenticate.
+    func readChunks(keyring: Keyring, _ body: ([UInt8]) throws -> Void) throws {
+        let key = try unwrapKey(keyring: keyring)
+        let cipher = try AESGCM()
         let headerHash = try SHA256.hash(header)
         var counter: UInt64 = 0
         while true {

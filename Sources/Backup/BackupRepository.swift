@@ -77,18 +77,23 @@ public struct BackupRepository: Sendable {
         public var keep: [String] = []
         /// Why each removal: "older than six months" or "past the keep period".
         public var reasons: [String: String] = [:]
+        /// Backups whose header does not authenticate (altered, renamed, or another keyring's): their dates cannot be
+        /// trusted, so expiry neither keeps nor removes them by date. The operator decides (exit 79).
+        public var untrusted: [String] = []
     }
 
     /// Backups past `keep` go, and always any older than six months; the newest valid backup stays while it is
     /// within six months, even past `keep` (so a repository is never emptied by expiry alone).
-    public func expiryPlan(now: Date, keep: ISODuration, newestValid: (Entry) -> Bool) throws -> ExpiryPlan {
-        let entries = try list()
+    public func expiryPlan(now: Date, keep: ISODuration, authentic: (Entry) -> Bool, newestValid: (Entry) -> Bool) throws -> ExpiryPlan {
+        var plan = ExpiryPlan()
+        let all = try list()
+        plan.untrusted = all.filter { !authentic($0) }.map(\.id)
+        let entries = all.filter { !plan.untrusted.contains($0.id) }
         let calendar = Calendar(identifier: .gregorian).withUTC
         let ceiling = calendar.date(byAdding: .month, value: -6, to: now)!
         var keepLimit = calendar.date(byAdding: .month, value: -keep.months, to: now)!
         keepLimit = calendar.date(byAdding: .day, value: -keep.days, to: keepLimit)!.addingTimeInterval(-Double(keep.seconds))
         let protected = entries.reversed().first { $0.createdAt >= ceiling && newestValid($0) }?.id
-        var plan = ExpiryPlan()
         for entry in entries {
             if entry.createdAt < ceiling {
                 plan.remove.append(entry.id)

@@ -38,21 +38,15 @@ struct ScheduledJob {
                              detail: "purge run \(report.runId ?? 0): \(report.status), \(rows) rows, \(partitions) partitions removed"
                                  + (report.checkPassed ? "" : "; rows past their cutoff remain"))
         case .backup:
-            guard let keyringPath = configuration.keyringPath else {
-                throw LetheError.usage("the backup job needs the keyring", hint: "set LETHE_KEYRING in the worker's environment, or set schedule.backup: off")
-            }
-            var job = BackupJob(db: db, conninfo: configuration.conninfo, policy: policy, keyring: try Keyring.load(path: keyringPath),
+            var job = BackupJob(db: db, conninfo: configuration.conninfo, policy: policy, keyring: try keyring(for: "backup"),
                                 repository: try repository(), logger: logger)
             job.stop = stop
             let manifest = try job.run()
             return JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes")
         case .backupExpire:
             let repository = try repository()
-            let verifier = configuration.keyringPath.flatMap { path in (try? Keyring.load(path: path)).map { BackupVerifier(repository: repository, keyring: $0) } }
-            let plan = try BackupExpiry(repository: repository).run(now: Date(), keep: policy.backup.keep, dryRun: false) { entry in
-                guard let verifier else { return true }
-                return (try? verifier.verify(entry.id)) != nil
-            }
+            let plan = try BackupExpiry(repository: repository, keyring: try keyring(for: "backup_expire")).run(now: Date(), keep: policy.backup.keep, dryRun: false)
+            if let error = BackupExpiry.untrustedError(plan) { throw error }
             return JobResult(detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept")
         case .inspect:
             return try inspect(db)
@@ -79,6 +73,14 @@ struct ScheduledJob {
                          detail: report.findings.isEmpty ? "no finding" : "\(report.findings.count) finding(s): "
                              + report.countsByKind.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
                          counts: report.countsByKind)
+    }
+
+    /// The keyring the backup jobs need: they seal, and trust backup headers only once they authenticate.
+    private func keyring(for job: String) throws -> Keyring {
+        guard let path = configuration.keyringPath else {
+            throw LetheError.usage("the \(job) job needs the keyring", hint: "set LETHE_KEYRING in the worker's environment, or set schedule.\(job): off")
+        }
+        return try Keyring.load(path: path)
     }
 
     private func repository() throws -> BackupRepository {

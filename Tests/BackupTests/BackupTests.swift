@@ -120,7 +120,7 @@ import Testing
         let day = 86400.0
         var ids: [Int: String] = [:]
         for age in [1, 20, 40, 90, 150, 200, 215, 240] { ids[age] = try setup.backup(at: now.addingTimeInterval(-Double(age) * day)).id }
-        let plan = try BackupExpiry(repository: setup.repository).run(now: now, keep: ISODuration(days: 35), dryRun: false) { _ in true }
+        let plan = try BackupExpiry(repository: setup.repository, keyring: setup.keyring).run(now: now, keep: ISODuration(days: 35), dryRun: false)
         #expect(Set(plan.keep) == [ids[1]!, ids[20]!])
         #expect(Set(plan.remove) == Set([40, 90, 150, 200, 215, 240].map { ids[$0]! }))
         #expect(try setup.repository.list().count == 2)
@@ -130,17 +130,41 @@ import Testing
         let a = try older.backup(at: now.addingTimeInterval(-60 * day)).id
         let b = try older.backup(at: now.addingTimeInterval(-120 * day)).id
         let c = try older.backup(at: now.addingTimeInterval(-210 * day)).id
-        let verifier = BackupVerifier(repository: older.repository, keyring: older.keyring)
         // The newest is damaged, so the next one is the newest valid backup.
         var damaged = try Data(contentsOf: URL(fileURLWithPath: older.repository.backupPath(a)))
         damaged[damaged.count - 5] ^= 1
         try damaged.write(to: URL(fileURLWithPath: older.repository.backupPath(a)))
-        let second = try BackupExpiry(repository: older.repository).run(now: now, keep: ISODuration(days: 35), dryRun: true) { entry in
-            (try? verifier.verify(entry.id)) != nil
-        }
+        let second = try BackupExpiry(repository: older.repository, keyring: older.keyring).run(now: now, keep: ISODuration(days: 35), dryRun: true)
         #expect(second.keep == [b])
         #expect(Set(second.remove) == [a, c])
         #expect(try older.repository.list().count == 3, "dry run removes nothing")
+    }
+
+    /// Dates in a header are not trusted until it authenticates: a backup whose date was moved into the past is
+    /// not removed as old (nor one moved into the present kept as new); both are left and reported.
+    @Test func expiryDoesNotActOnDatesInAHeaderThatDoesNotAuthenticate() throws {
+        let setup = try setUp(contacts: 50)
+        let now = Date()
+        let recent = try setup.backup(at: now.addingTimeInterval(-2 * 86400)).id
+        let old = try setup.backup(at: now.addingTimeInterval(-250 * 86400)).id
+        func redate(_ id: String, to date: Date) throws {
+            let path = setup.repository.backupPath(id)
+            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            let json = Int(bytes[18]) << 24 | Int(bytes[19]) << 16 | Int(bytes[20]) << 8 | Int(bytes[21])
+            let text = String(decoding: bytes[82..<82 + json], as: UTF8.self)
+            let range = try #require(text.range(of: #""createdAt":"[^"]*""#, options: .regularExpression))
+            let replaced = text.replacingCharacters(in: range, with: "\"createdAt\":\"\(Timestamps.isoFractional(date))\"")
+            #expect(replaced.utf8.count == json, "same length, so the framing stays valid")
+            bytes.replaceSubrange(82..<82 + json, with: Array(replaced.utf8))
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        try redate(recent, to: now.addingTimeInterval(-300 * 86400))
+        try redate(old, to: now.addingTimeInterval(-1 * 86400))
+        let plan = try BackupExpiry(repository: setup.repository, keyring: setup.keyring).run(now: now, keep: ISODuration(days: 35), dryRun: false)
+        #expect(Set(plan.untrusted) == [recent, old])
+        #expect(plan.remove.isEmpty && plan.keep.isEmpty)
+        #expect(try setup.repository.list().count == 2, "nothing removed on a forged date")
+        #expect(BackupExpiry.untrustedError(plan)?.code == .integrity)
     }
 
     @Test func aRestoreDoesNotBringBackWhatAShortenedRetentionRemoved() throws {

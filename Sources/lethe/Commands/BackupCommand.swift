@@ -154,6 +154,8 @@ struct BackupExpireCommand: LetheCommand {
         abstract: "Remove backups past the policy's keep period, and always any older than six months.",
         discussion: """
             The newest backup that verifies is kept while it is within six months, even past the keep period. \
+            Dates are read from backup headers and trusted only once a header authenticates under the keyring: a \
+            backup whose header does not is left alone and reported (exit 79). \
             When the database is reachable, the run is recorded for 'lethe status' (as the worker's runs are).
             """
     )
@@ -170,24 +172,24 @@ struct BackupExpireCommand: LetheCommand {
     func execute() throws {
         let policy = try policyOptions.load()
         let repo = try repository.repository(policy)
-        let verifier = keyring.path.map { _ in try? BackupVerifier(repository: repo, keyring: keyring.load()) } ?? nil
-        let expire = {
-            try BackupExpiry(repository: repo).run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) { entry in
-                guard let verifier else { return true }
-                return (try? verifier.verify(entry.id)) != nil
-            }
-        }
+        let expiry = BackupExpiry(repository: repo, keyring: try keyring.load())
+        let expire = { try expiry.run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) }
         let db = dryRun ? nil : try? database.connect()
         if !dryRun && db == nil { Terminal.warn("database not reachable: this run is not recorded in lethe.job_runs") }
         let plan = try db.map { db in
             try metrics.recording(.backupExpire, db, repositoryDirectory: repo.directory) {
                 let plan = try expire()
-                return (plan, JobResult(detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept"))
+                return (plan, JobResult(succeeded: plan.untrusted.isEmpty, detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept, \(plan.untrusted.count) untrusted"))
             }
         } ?? expire()
-        if json { return try Output.json(plan) }
-        for id in plan.remove { Output.line("\(dryRun ? "would remove" : "removed") \(id): \(plan.reasons[id] ?? "")") }
-        Output.line("\(plan.remove.count) backup(s) \(dryRun ? "to remove" : "removed"), \(plan.keep.count) kept")
+        if json {
+            try Output.json(plan)
+        } else {
+            for id in plan.remove { Output.line("\(dryRun ? "would remove" : "removed") \(id): \(plan.reasons[id] ?? "")") }
+            for id in plan.untrusted { Output.line("left \(id): its header does not authenticate") }
+            Output.line("\(plan.remove.count) backup(s) \(dryRun ? "to remove" : "removed"), \(plan.keep.count) kept")
+        }
+        if let error = BackupExpiry.untrustedError(plan) { throw error }
     }
 }
 
