@@ -23,10 +23,15 @@ public final class DataKeys {
         Array("lethe data key v1|customer=\(customer)|key=\(keyId)|kek=\(kekId)".utf8)
     }
 
-    /// The customer's live data key, created (and wrapped with the current KEK) on first use.
+    /// The customer's data key for the current month (database clock, UTC), created and wrapped with the current
+    /// KEK on first use: a key seals at most a month of the customer's values. Older keys stay for reading.
+    /// One run keeps the key it started with.
     public func sealingKey(customer: Int64) throws -> (id: Int64, key: SecretKey) {
         if let id = liveByCustomer[customer], let key = byId[id] { return (id, key) }
-        if let row = try db.query("SELECT key_id FROM lethe.customer_keys WHERE customer_id = $1 AND shredded_at IS NULL", [.int(customer)]).first {
+        if let row = try db.query("""
+            SELECT key_id FROM lethe.customer_keys
+            WHERE customer_id = $1 AND shredded_at IS NULL AND period = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+            """, [.int(customer)]).first {
             let id = try row.int("key_id")
             let key = try self.key(id: id, customer: customer)
             liveByCustomer[customer] = id
@@ -40,7 +45,7 @@ public final class DataKeys {
                                                associatedData: Self.wrapContext(customer: customer, keyId: id, kekId: kek.id)))
         let inserted = try db.execute("""
             INSERT INTO lethe.customer_keys (key_id, customer_id, kek_id, wrapped) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (customer_id) WHERE shredded_at IS NULL DO NOTHING
+            ON CONFLICT (customer_id, period) WHERE shredded_at IS NULL DO NOTHING
             """, [.int(id), .int(customer), .int(Int64(kek.id)), .bytes(wrapped)])
         guard inserted == 1 else { return try sealingKey(customer: customer) }  // another process created it first
         byId[id] = key

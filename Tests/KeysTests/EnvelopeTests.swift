@@ -114,3 +114,32 @@ import Testing
         #expect(try cbc.decrypt(key: SecretKey(bytes: Hex.decode(keyHex)!), iv: Hex.decode(ivHex)!, ciphertext: corrupt) == nil)
     }
 }
+
+/// Data keys rotate by calendar month: no key seals more than a month of a customer's values.
+@Suite struct DataKeyRotationTests {
+    @Test func aNewMonthSealsUnderANewKeyAndOldValuesStillOpen() throws {
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        let keyring = try Keyring.create(at: directory + "/keyring")
+        let context = EnvelopeContext(table: "sms.messages", column: "body", customer: 7)
+        let first = try Vault(db: db.connection, keyring: keyring)
+        let old = try first.seal(Array("last month".utf8), context)
+        let oldKey = try #require(Envelope.keyId(of: old))
+        #expect(try Vault(db: db.connection, keyring: keyring).seal(Array("same month".utf8), context).prefix(12) == old.prefix(12),
+                "within a month, one key")
+        // The key was made last month.
+        try db.connection.execute("UPDATE lethe.customer_keys SET period = (period - interval '1 month')::date WHERE key_id = $1", [.int(oldKey)])
+        let second = try Vault(db: db.connection, keyring: keyring)
+        let new = try second.seal(Array("this month".utf8), context)
+        let newKey = try #require(Envelope.keyId(of: new))
+        #expect(newKey != oldKey)
+        #expect(try second.open(old, context, row: 1) == Array("last month".utf8))
+        #expect(try second.open(new, context, row: 2) == Array("this month".utf8))
+        let live = try db.connection.query("SELECT count(*) AS n FROM lethe.customer_keys WHERE customer_id = 7 AND shredded_at IS NULL").single("n").int("n")
+        #expect(live == 2)
+        // A shred destroys every month's key.
+        let shredded = try KeyAdministration(db.connection).shred(customer: 7, policy: try PolicyFixture.defaultPolicy())
+        #expect(shredded.keys == 2)
+        #expect(throws: LetheError.self) { _ = try Vault(db: db.connection, keyring: keyring).open(old, context, row: 1) }
+    }
+}
