@@ -6,11 +6,7 @@ import Testing
 
 @Suite struct BackupCommandTests {
     func setUp(contacts: Int = 2000) throws -> (TestDatabase, String, [String]) {
-        let source = try TestDatabase()
-        try BackupFixture.load(source.connection, contacts: contacts)
-        let directory = try IntakeFixture.directory()
-        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
-        return (source, directory, ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"])
+        try BackupFixture.commandLineSetUp(contacts: contacts)
     }
 
     /// The same options without --database-url: verify and list need no database.

@@ -12,11 +12,7 @@ import Testing
     static let fullChunk = 4 + 64 * 1024 + 16
 
     func setUp(contacts: Int = 2000) throws -> (TestDatabase, String, [String]) {
-        let source = try TestDatabase()
-        try BackupFixture.load(source.connection, contacts: contacts)
-        let directory = try IntakeFixture.directory()
-        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
-        return (source, directory, ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"])
+        try BackupFixture.commandLineSetUp(contacts: contacts)
     }
 
     func backupIds(_ directory: String) throws -> [String] {

@@ -109,11 +109,7 @@ import Testing
     }
 
     @Test func backupKilledOrCutOffByACrashLeavesNoBackupThatDoesNotVerify() throws {
-        let source = try TestDatabase()
-        try BackupFixture.load(source.connection, contacts: 500)
-        let directory = try IntakeFixture.directory()
-        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
-        let common = ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        let (source, directory, common) = try BackupFixture.commandLineSetUp(contacts: 500)
         let offline = ["--keyring", directory + "/keyring", "--repo", directory + "/repo"]
         // Killed while it waits on the audit log (pg_dump's table locks, or its own reads), then cut off by a
         // crash while counting the rows it records in the header.
@@ -147,11 +143,7 @@ import Testing
     /// lock the test holds); lethe is killed there. pg_restore dies with it (PR_SET_PDEATHSIG), its transaction
     /// rolls back: the target is empty, and the rerun restores all of it.
     @Test func restoreKilledDuringPgRestoreLeavesTheTargetEmpty() throws {
-        let source = try TestDatabase()
-        try BackupFixture.load(source.connection, contacts: 500)
-        let directory = try IntakeFixture.directory()
-        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
-        let common = ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        let (source, directory, common) = try BackupFixture.commandLineSetUp(contacts: 500)
         #expect(try LetheProcess.run(["backup"] + common).status == 0)
         let id = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").first { $0.hasSuffix(".lethe-backup") })
             .replacingOccurrences(of: ".lethe-backup", with: "")

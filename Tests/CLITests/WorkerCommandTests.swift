@@ -5,20 +5,14 @@ import Testing
 
 /// A `lethe worker` started in the background, its stderr collected in a file.
 final class BackgroundLethe {
-    let process = Process()
+    let process: Process
     let stderrPath: String
     private let started = Date()
 
     init(_ arguments: [String]) throws {
         stderrPath = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-worker-\(UUID().uuidString).log").path
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: LetheProcess.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = LetheProcess.packageRoot
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "LETHE_DATABASE_URL")
-        environment.removeValue(forKey: "LETHE_POLICY")
-        process.environment = environment
+        process = LetheProcess.configured(arguments)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         try process.run()

@@ -1,4 +1,5 @@
 import Foundation
+import LetheCore
 import Postgres
 
 /// A source database for backup tests: three customers, templates, sealed-looking contacts and delivery
@@ -20,6 +21,17 @@ public enum BackupFixture {
             INSERT INTO sms.delivery_reports (message_id, customer_id, status, reported_at)
             SELECT g, 1 + g % 3, 'delivered', now() - (g % 40) * interval '1 day' FROM generate_series(1, 3000) g
             """)
+    }
+
+    /// A loaded source database, a private directory with a keyring made by `lethe keys init`, and the options
+    /// naming both and the repository (`DIR/repo`), for black-box backup and restore tests.
+    public static func commandLineSetUp(contacts: Int = 2000) throws -> (source: TestDatabase, directory: String, options: [String]) {
+        let source = try TestDatabase()
+        try load(source.connection, contacts: contacts)
+        let directory = try IntakeFixture.directory()
+        let created = try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"])
+        guard created.status == 0 else { throw LetheError.software("lethe keys init failed: \(created.stderr)") }
+        return (source, directory, ["--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"])
     }
 
     /// Per table: row count and an md5 of its rows in order, to compare a restore with its source.

@@ -38,20 +38,13 @@ extension KnownPoint {
 /// The lethe binary running in the background: started, then killed or waited for. (Unchecked Sendable: the
 /// captured output is written by the two reader threads and read only after `group.wait()`.)
 public final class RunningLethe: @unchecked Sendable {
-    public let process = Process()
+    public let process: Process
     private let out = Pipe(), err = Pipe()
     private var outData = Data(), errData = Data()
     private let group = DispatchGroup()
 
     public init(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: LetheProcess.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = LetheProcess.packageRoot
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "LETHE_DATABASE_URL")
-        environment.removeValue(forKey: "LETHE_POLICY")
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
+        process = LetheProcess.configured(arguments, environment: extra)
         process.standardOutput = out
         process.standardError = err
         let input = Pipe()

@@ -29,9 +29,9 @@ public struct LetheProcess {
         return directory
     }
 
-    @discardableResult
-    public static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil,
-                           executable: String? = nil) throws -> Outcome {
+    /// The binary set up as an operator would run it: from the package root, without the caller's LETHE_DATABASE_URL
+    /// or LETHE_POLICY (tests pass what they mean), plus `extra`.
+    public static func configured(_ arguments: [String], environment extra: [String: String] = [:], executable: String? = nil) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable ?? binary)
         process.arguments = arguments
@@ -41,6 +41,13 @@ public struct LetheProcess {
         environment.removeValue(forKey: "LETHE_POLICY")
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
+        return process
+    }
+
+    @discardableResult
+    public static func run(_ arguments: [String], environment extra: [String: String] = [:], stdin: String? = nil,
+                           executable: String? = nil) throws -> Outcome {
+        let process = configured(arguments, environment: extra, executable: executable)
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
