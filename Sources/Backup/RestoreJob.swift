@@ -111,11 +111,19 @@ public struct RestoreJob {
         logger.info("backup verified", metadata: ["id": "\(id)", "bytes": "\(verified.bytes)"])
         let target = try PostgresConnection(conninfo: targetConninfo)
         var report = Report(id: id, target: target.target.description, dryRun: dryRun)
+        let marker = RestoreMarker(target: target)
+        let pending = try marker.pending()
+        if let pending, pending.backupId != id {
+            throw LetheError(.cannotCreate, "the target database holds an unfinished restore of backup \(pending.backupId)",
+                             hint: "finish it first: rerun 'lethe restore \(pending.backupId)' with the same target (it carries on where it stopped)")
+        }
         let selected = try selectTables(essentials, wanted)
         let present = try selected.filter { table in
             try target.query("SELECT to_regclass($1) IS NOT NULL AS present", [.text(table.name)]).single("present").bool("present")
         }
-        if !present.isEmpty && !clean && wanted.isEmpty {
+        // A full restore killed after pg_restore committed: its data is there, kept unreachable; replay and finish.
+        let resuming = pending != nil && !present.isEmpty && wanted.isEmpty
+        if !present.isEmpty && !clean && wanted.isEmpty && !resuming {
             throw LetheError(.cannotCreate, "the target database already holds \(present.count) of the backup's tables (e.g. \(present[0].name))",
                              hint: "restore into an empty database, or pass --clean to replace them")
         }
@@ -123,10 +131,45 @@ public struct RestoreJob {
             report.tables = selected
             return report
         }
+        if resuming {
+            logger.warning("finishing a restore that was interrupted after pg_restore committed", metadata: ["id": "\(id)"])
+        } else {
+            try pgRestore(id, essentials: essentials, target: target, targetConninfo: targetConninfo, selected: selected, wanted: wanted,
+                          clean: clean, marker: marker)
+        }
+        // A backup taken by an older lethe lacks the newer lethe tables the replay below writes to.
+        if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: target) }
+        report.tables = try selected.map { table in
+            let name = try QualifiedName(parsing: table.name)
+            let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
+            return BackupEssentials.Table(name: table.name, rows: rows, data: table.data)
+        }
+        try replay(into: target, report: &report)
+        // The end of the restore: its audit record, the set-aside schemas dropped, CONNECT given back, in one commit.
+        try target.transaction {
+            try AuditLog.append(target, action: "restore", target: "backup \(id)", details: [
+                "rows_purged_after_restore": .int(report.rowsPurgedAfterRestore), "shreds_replayed": .int(Int64(report.shredsReplayed)),
+                "erasures_replayed": .int(Int64(report.erasuresReplayed)), "rows_erased_again": .int(Int64(report.rowsErasedAgain)),
+                "erasures_replay_skipped": .bool(live == nil), "resumed": .bool(resuming),
+            ])
+            try marker.finish()
+        }
+        if let live {
+            try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])
+        }
+        return report
+    }
+
+    /// Streams the decrypted dump into pg_restore (one transaction). A full restore first writes the marker that
+    /// keeps the result unreachable until the replay has finished.
+    private func pgRestore(_ id: String, essentials: BackupEssentials, target: PostgresConnection, targetConninfo: String,
+                           selected: [BackupEssentials.Table], wanted: [String], clean: Bool, marker: RestoreMarker) throws {
+        let full = wanted.isEmpty
+        if full { try marker.begin(backupId: id, isolate: true) }
         var arguments = ["--no-owner", "--exit-on-error", "--single-transaction"]
-        // --clean: the target's schemas are set aside (renamed) and dropped only once the restore has committed;
+        // --clean: the target's schemas are set aside (renamed) and dropped only once the restore has finished;
         // pg_restore's own --clean cannot drop partitioned tables' inherited constraints.
-        let setAside = clean && wanted.isEmpty ? try setAsideSchemas(of: essentials, in: target) : [:]
+        let setAside = clean && full ? try setAsideSchemas(of: essentials, in: target, marker: marker) : [:]
         if !wanted.isEmpty {
             // Only these tables' rows, into a target whose schema exists (lethe migrate, or an earlier restore).
             arguments += ["--data-only"] + selected.map { "--table=\($0.name.split(separator: ".").last!)" }
@@ -142,31 +185,14 @@ public struct RestoreJob {
         let (status, stderr, _) = restore.finish()
         guard status == 0 else {
             try putBack(setAside, in: target)
+            try marker.abandon()
             throw LetheError.unavailable("pg_restore failed (exit \(status)): \(ChildProcess.summary(stderr))",
                                          hint: "it ran in one transaction, so the target is as it was")
         }
-        for old in setAside.values { try target.execute("DROP SCHEMA \(old.quoted) CASCADE") }
-        // A backup taken by an older lethe lacks the newer lethe tables the replay below writes to.
-        if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: target) }
-        report.tables = try selected.map { table in
-            let name = try QualifiedName(parsing: table.name)
-            let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
-            return BackupEssentials.Table(name: table.name, rows: rows, data: table.data)
-        }
-        try replay(into: target, report: &report)
-        try AuditLog.append(target, action: "restore", target: "backup \(id)", details: [
-            "rows_purged_after_restore": .int(report.rowsPurgedAfterRestore), "shreds_replayed": .int(Int64(report.shredsReplayed)),
-            "erasures_replayed": .int(Int64(report.erasuresReplayed)), "rows_erased_again": .int(Int64(report.rowsErasedAgain)),
-            "erasures_replay_skipped": .bool(live == nil),
-        ])
-        if let live {
-            try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])
-        }
-        return report
     }
 
     /// Renames the target's schemas that the backup holds (`sms` -> `sms_replaced_<time>`), in one transaction.
-    private func setAsideSchemas(of essentials: BackupEssentials, in target: PostgresConnection) throws -> [SQLIdentifier: SQLIdentifier] {
+    private func setAsideSchemas(of essentials: BackupEssentials, in target: PostgresConnection, marker: RestoreMarker) throws -> [SQLIdentifier: SQLIdentifier] {
         let schemas = Set(try essentials.tables.map { try QualifiedName(parsing: $0.name).schema })
         let suffix = Int(Date().timeIntervalSince1970)
         var renamed: [SQLIdentifier: SQLIdentifier] = [:]
@@ -178,6 +204,9 @@ public struct RestoreJob {
                 try target.execute("ALTER SCHEMA \(schema.quoted) RENAME TO \(aside.quoted)")
                 renamed[schema] = aside
             }
+            // Named in the marker in the same transaction, so a restore killed later still drops (or a failed one
+            // puts back) exactly these.
+            try marker.recordSetAside(Array(renamed.values))
         }
         return renamed
     }

@@ -15,9 +15,12 @@ import Testing
         try BackupFixture.commandLineSetUp(contacts: contacts)
     }
 
+    /// Backup ids, oldest first (by the creation time `backup list` reads from the headers: two backups of the same
+    /// second do not sort by id).
     func backupIds(_ directory: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").filter { $0.hasSuffix(".lethe-backup") }
-            .map { String($0.dropLast(".lethe-backup".count)) }.sorted()
+        let listed = try LetheProcess.run(["backup", "list", "--json", "--repo", directory + "/repo"])
+        let entries = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
+        return entries.compactMap { $0["id"] as? String }
     }
 
     func schemaCount(_ db: TestDatabase) throws -> Int64 {

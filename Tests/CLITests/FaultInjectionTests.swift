@@ -174,6 +174,42 @@ import Testing
         #expect(try BackupFixture.fingerprint(try target.newConnection()) == BackupFixture.fingerprint(source.connection))
     }
 
+    /// Killed after pg_restore committed, while the replay waits to read the live database's retention overrides:
+    /// the restored data stays out of the application's reach (CONNECT revoked, marker left), and the rerun
+    /// replays, finishes, and gives CONNECT back.
+    @Test func restoreKilledDuringTheReplayIsUnreachableThenFinishedByTheRerun() throws {
+        let (source, directory, common) = try BackupFixture.commandLineSetUp(contacts: 500)
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let id = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").first { $0.hasSuffix(".lethe-backup") })
+            .replacingOccurrences(of: ".lethe-backup", with: "")
+        let role = "lethe_fault_app_\(UInt32.random(in: 0...UInt32.max))"
+        try source.connection.execute("CREATE ROLE \(role) LOGIN")
+        defer { _ = try? source.connection.execute("DROP ROLE IF EXISTS \(role)") }
+        let target = try TestDatabase(migrated: false)
+        func appCanConnect() -> Bool { (try? PostgresConnection(conninfo: "dbname=\(target.name) user=\(role)")) != nil }
+        #expect(appCanConnect())
+        let blocker = try source.newConnection()
+        try blocker.execute("BEGIN")
+        try blocker.execute("LOCK TABLE lethe.retention_overrides IN ACCESS EXCLUSIVE MODE")
+        let job = try RunningLethe(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(try KnownPoint.waitForLockWait(blocker, database: source.name, queryContains: "retention_overrides"), "the replay waits on the live database")
+        job.kill()
+        job.wait()
+        try blocker.execute("ROLLBACK")
+        let watcher = try target.newConnection()
+        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'sms'") == 1, "pg_restore had committed")
+        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM lethe_restore.pending") == 1)
+        #expect(!appCanConnect(), "un-replayed data is out of the application's reach")
+        let other = try LetheProcess.run(["restore", "20990101T000000Z-0000", "--target-database", target.conninfo] + common)
+        #expect(other.status != 0)
+        let rerun = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(appCanConnect())
+        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'lethe_restore'") == 0)
+        #expect(try BackupFixture.fingerprint(watcher) == BackupFixture.fingerprint(source.connection))
+        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM lethe.audit_log WHERE action = 'restore' AND details->>'resumed' = 'true'") == 1)
+    }
+
     /// The server crashes (immediate shutdown) while a purge batch waits on a locked row.
     @Test func purgeCutOffByAServerCrashIsFinishedByTheNextRun() throws {
         let contacts = 30_000, messages = 3_000

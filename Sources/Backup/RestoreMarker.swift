@@ -1,0 +1,76 @@
+import Foundation
+import LetheCore
+import Postgres
+
+/// Keeps a restored database out of the application's reach until the erasure replay has finished, and lets a
+/// rerun finish a restore that was killed. Before pg_restore, `lethe_restore.pending` is written in the target
+/// (a schema no backup holds) and CONNECT is revoked from PUBLIC; both are undone, with the restore's audit
+/// record, in the transaction that ends the restore. A kill anywhere leaves either the target as it was, or the
+/// marker with CONNECT revoked; the next `lethe restore` of the same backup sees the marker and carries on.
+struct RestoreMarker {
+    let target: PostgresConnection
+
+    struct Pending {
+        let backupId: String
+        /// Schemas a --clean restore set aside, dropped once the restore is finished.
+        let setAside: [String]
+    }
+
+    func pending() throws -> Pending? {
+        let exists = try target.query("SELECT to_regclass('lethe_restore.pending') IS NOT NULL AS e").single("marker").bool("e")
+        guard exists, let row = try target.query("SELECT backup_id, set_aside FROM lethe_restore.pending").first else { return nil }
+        let aside = try row.optionalString("set_aside") ?? "{}"
+        return Pending(backupId: try row.string("backup_id"),
+                       setAside: aside.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").map(String.init))
+    }
+
+    /// Written and committed before pg_restore starts. Revokes PUBLIC's CONNECT (remembering whether it had it)
+    /// when `isolate`: a full restore into a database the application will use.
+    func begin(backupId: String, isolate: Bool) throws {
+        try target.transaction {
+            try target.execute("CREATE SCHEMA IF NOT EXISTS lethe_restore")
+            try target.execute("""
+                CREATE TABLE IF NOT EXISTS lethe_restore.pending (
+                    backup_id text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
+                    public_could_connect boolean NOT NULL, set_aside text[] NOT NULL DEFAULT '{}')
+                """)
+            let existing = try target.query("SELECT count(*) AS n FROM lethe_restore.pending").single("marker").int("n")
+            if existing == 0 {
+                let could = try target.query("SELECT has_database_privilege('public', current_database(), 'CONNECT') AS c").single("connect").bool("c")
+                try target.execute("INSERT INTO lethe_restore.pending (backup_id, public_could_connect) VALUES ($1, $2)", [.text(backupId), .bool(could)])
+            }
+            if isolate {
+                try target.execute("REVOKE CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) FROM PUBLIC")
+            }
+        }
+    }
+
+    func recordSetAside(_ schemas: [SQLIdentifier]) throws {
+        guard !schemas.isEmpty else { return }
+        try target.execute("UPDATE lethe_restore.pending SET set_aside = set_aside || $1::text[]",
+                           [.text("{" + schemas.map(\.name).joined(separator: ",") + "}")])
+    }
+
+    /// pg_restore failed (its transaction rolled back, set-aside schemas put back): the target is as it was.
+    func abandon() throws {
+        guard try pending() != nil else { return }
+        try target.transaction {
+            if try target.query("SELECT public_could_connect FROM lethe_restore.pending").single("marker").bool("public_could_connect") {
+                try target.execute("GRANT CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) TO PUBLIC")
+            }
+            try target.execute("DROP SCHEMA lethe_restore CASCADE")
+        }
+    }
+
+    /// In the restore's last transaction: drops what --clean set aside, gives CONNECT back, removes the marker.
+    func finish() throws {
+        guard let pending = try pending() else { return }
+        for schema in pending.setAside where !schema.isEmpty {
+            try target.execute("DROP SCHEMA IF EXISTS \(try SQLIdentifier(schema).quoted) CASCADE")
+        }
+        if try target.query("SELECT public_could_connect FROM lethe_restore.pending").single("marker").bool("public_could_connect") {
+            try target.execute("GRANT CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) TO PUBLIC")
+        }
+        try target.execute("DROP SCHEMA lethe_restore CASCADE")
+    }
+}
