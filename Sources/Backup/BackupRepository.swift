@@ -35,10 +35,14 @@ public struct BackupRepository: Sendable {
         public let size: Int
         public let tables: [BackupEssentials.Table]
         public let hasManifest: Bool
+        /// Whether the header (its date included) authenticates under the keyring and names this id; nil when
+        /// listed without a keyring, so the date is only what the file says.
+        public var headerAuthenticated: Bool? = nil
     }
 
-    /// Complete backups, oldest first (headers parsed; nothing decrypted).
-    public func list() throws -> [Entry] {
+    /// Complete backups, oldest first (headers parsed; nothing decrypted). With a keyring, each header is also
+    /// authenticated (one key unwrap per file), so its date can be trusted.
+    public func list(keyring: Keyring? = nil) throws -> [Entry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var entries: [Entry] = []
         for name in names where name.hasSuffix(".lethe-backup") {
@@ -46,8 +50,10 @@ public struct BackupRepository: Sendable {
             guard let reader = try? BackupFileReader(path: path) else { continue }
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let id = String(name.dropLast(".lethe-backup".count))
-            entries.append(Entry(id: id, createdAt: reader.essentials.createdAt, size: size, tables: reader.essentials.tables,
-                                 hasManifest: FileManager.default.fileExists(atPath: manifestPath(id))))
+            var entry = Entry(id: id, createdAt: reader.essentials.createdAt, size: size, tables: reader.essentials.tables,
+                              hasManifest: FileManager.default.fileExists(atPath: manifestPath(id)))
+            if let keyring { entry.headerAuthenticated = reader.essentials.id == id && reader.authenticatesHeader(keyring: keyring) }
+            entries.append(entry)
         }
         return entries.sorted { $0.createdAt < $1.createdAt }
     }

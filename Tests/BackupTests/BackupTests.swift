@@ -165,6 +165,8 @@ import Testing
         #expect(plan.remove.isEmpty && plan.keep.isEmpty)
         #expect(try setup.repository.list().count == 2, "nothing removed on a forged date")
         #expect(BackupExpiry.untrustedError(plan)?.code == .integrity)
+        #expect(try setup.repository.list(keyring: setup.keyring).map(\.headerAuthenticated) == [false, false])
+        #expect(try setup.repository.list().map(\.headerAuthenticated) == [nil, nil], "without the keyring a date is only what the file says")
     }
 
     @Test func aRestoreDoesNotBringBackWhatAShortenedRetentionRemoved() throws {

@@ -74,19 +74,29 @@ struct BackupCreateCommand: LetheCommand {
 }
 
 struct BackupListCommand: LetheCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List complete backups, oldest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List complete backups, oldest first.",
+        discussion: """
+            Dates and counts come from each backup's header. With the keyring (--keyring / LETHE_KEYRING), every \
+            header is authenticated too: HEADER says 'authentic' or 'NOT AUTHENTIC' (altered, renamed, or another \
+            keyring's); without it, '-' (the date is only what the file says). 'lethe backup verify' checks every byte.
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let entries = try repository.repository(try policyOptions.load()).list()
+        let entries = try repository.repository(try policyOptions.load()).list(keyring: keyring.path == nil ? nil : try keyring.load())
         if json { return try Output.json(entries) }
         if entries.isEmpty { return Output.line("no backups") }
-        Output.table(["ID", "CREATED", "SIZE", "ROWS", "MANIFEST"], entries.map {
-            [$0.id, Timestamps.iso($0.createdAt), "\($0.size)", "\($0.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows })", $0.hasManifest ? "yes" : "missing"]
+        Output.table(["ID", "CREATED", "SIZE", "ROWS", "MANIFEST", "HEADER"], entries.map {
+            [$0.id, Timestamps.iso($0.createdAt), "\($0.size)", "\($0.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows })", $0.hasManifest ? "yes" : "missing",
+             $0.headerAuthenticated.map { $0 ? "authentic" : "NOT AUTHENTIC" } ?? "-"]
         })
     }
 }
