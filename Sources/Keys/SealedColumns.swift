@@ -1,4 +1,5 @@
 import LetheCore
+import Phone
 import Policy
 import Postgres
 
@@ -8,6 +9,8 @@ struct SealedColumnScan {
     let table: TablePolicy
     let column: SQLIdentifier
     let batch: Int
+    /// Also read this column (the blind index kept beside a sealed phone number).
+    var companion: SQLIdentifier? = nil
 
     struct Value {
         let id: Int64
@@ -16,6 +19,8 @@ struct SealedColumnScan {
         /// The row's timestamp in PostgreSQL's exact text form, for tables partitioned on it: an update that names it
         /// is pruned to one partition instead of probing every partition's index.
         let timestamp: String?
+        /// The companion column's value, when asked for.
+        let companion: [UInt8]?
     }
 
     /// Calls `body` with each batch of non-null values whose id is above the last one seen;
@@ -26,8 +31,10 @@ struct SealedColumnScan {
         let filter = onlyUnsealed ? "AND substring(\(column.quoted) FROM 1 FOR 4) <> '\\x4c544801'::bytea" : ""
         while true {
             let timestamp = table.timestampColumn.map { "\($0.quoted)::text" } ?? "NULL::text"
+            let companion = self.companion.map(\.quoted) ?? "NULL::bytea"
             let rows = try db.query("""
-                SELECT \(table.idColumn.quoted) AS id, \(customerColumn.quoted) AS customer, \(column.quoted) AS value, \(timestamp) AS ts
+                SELECT \(table.idColumn.quoted) AS id, \(customerColumn.quoted) AS customer, \(column.quoted) AS value, \(timestamp) AS ts,
+                       \(companion) AS companion
                 FROM \(table.name.quoted)
                 WHERE \(table.idColumn.quoted) > $1 AND \(column.quoted) IS NOT NULL \(filter)
                   AND ($3::bigint IS NULL OR \(customerColumn.quoted) = $3)
@@ -35,7 +42,8 @@ struct SealedColumnScan {
                 """, [.int(last), .int(Int64(batch)), customer.map { .int($0) } ?? .null]).rows
             guard !rows.isEmpty else { return }
             let values = try rows.map {
-                Value(id: try $0.int("id"), customer: try $0.int("customer"), bytes: try $0.bytes("value"), timestamp: try $0.optionalString("ts"))
+                Value(id: try $0.int("id"), customer: try $0.int("customer"), bytes: try $0.bytes("value"), timestamp: try $0.optionalString("ts"),
+                      companion: try $0.optionalBytes("companion"))
             }
             try body(values)
             last = values.last!.id
@@ -44,7 +52,8 @@ struct SealedColumnScan {
 }
 
 /// `lethe encrypt verify`: opens every sealed value in scope and reports each one that does not open, by table,
-/// column and row id. Plaintext left in a personal column counts as a failure too.
+/// column and row id. Plaintext left in a personal column counts as a failure too, and so does a blind index that
+/// is not its number's: export and erasure find people through it, so a changed one would hide rows from both.
 public struct SealedDataCheck {
     let db: PostgresConnection
     let policy: RetentionPolicy
@@ -66,11 +75,16 @@ public struct SealedDataCheck {
         var report = Report()
         for table in policy.tables where !table.personalColumns.isEmpty && (wanted == nil || table.name.description == wanted || table.name.name.name == wanted) {
             for column in table.personalColumns {
-                try SealedColumnScan(db: db, table: table, column: column, batch: 5000).forEachBatch(customer: customer, onlyUnsealed: false) { values in
+                let index = table.blindIndexes[column]
+                try SealedColumnScan(db: db, table: table, column: column, batch: 5000, companion: index).forEachBatch(customer: customer, onlyUnsealed: false) { values in
                     for value in values {
                         report.checked += 1
                         do {
-                            _ = try vault.open(value.bytes, EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer), row: value.id)
+                            let plaintext = try vault.open(value.bytes, EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer), row: value.id)
+                            if let index, try !blindIndexMatches(plaintext, value.companion) {
+                                throw LetheError.integrity("\(table.name).\(index.name) of row \(value.id) (customer \(value.customer)) is not the blind index of its number",
+                                                           hint: "export and erasure would miss the row: the value was altered")
+                            }
                         } catch let error as LetheError where error.code == .integrity {
                             report.failureCount += 1
                             if report.failures.count < 1000 { report.failures.append(error.message) }
@@ -80,5 +94,13 @@ public struct SealedDataCheck {
             }
         }
         return report
+    }
+
+    /// Whether `stored` is the blind index of the sealed number `plaintext` (stored E.164). A value that is not a
+    /// number (a legacy row) is left to the other checks.
+    private func blindIndexMatches(_ plaintext: [UInt8], _ stored: [UInt8]?) throws -> Bool {
+        guard let text = String(validating: plaintext, as: UTF8.self),
+              case .success(let number) = PhoneNumber.parse(text, defaultRegion: policy.defaultRegion, rules: policy.phoneRules) else { return true }
+        return try stored == vault.blindIndex.tag(number)
     }
 }

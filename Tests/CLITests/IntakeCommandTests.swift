@@ -90,6 +90,21 @@ import Testing
         #expect(swapped.status == 79)
         #expect(swapped.stderr.contains("row \(ids[0])") && swapped.stderr.contains("row \(ids[3])"))
         #expect(secretsIn(swapped).isEmpty)
+        // Swapped back; then two rows of one customer exchange blind indexes, which would hide them from export
+        // and erasure: verify names both.
+        try db.connection.execute("""
+            UPDATE sms.messages m SET recipient = o.recipient FROM sms.messages o
+            WHERE (m.id, o.id) IN (($1, $2), ($2, $1))
+            """, [.int(ids[0]), .int(ids[3])])
+        #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)
+        try db.connection.execute("""
+            UPDATE sms.messages m SET recipient_bidx = o.recipient_bidx FROM sms.messages o
+            WHERE (m.id, o.id) IN (($1, $2), ($2, $1))
+            """, [.int(ids[0]), .int(ids[1])])
+        let reindexed = try LetheProcess.run(["encrypt", "verify", "--table", "sms.messages"] + common)
+        #expect(reindexed.status == 79, "\(reindexed.stdout)\(reindexed.stderr)")
+        #expect(reindexed.stderr.contains("recipient_bidx of row \(ids[0])") && reindexed.stderr.contains("recipient_bidx of row \(ids[1])"), "\(reindexed.stderr)")
+        #expect(secretsIn(reindexed).isEmpty)
     }
 
     @Test func legacyCBCColumnIsMigratedAndCorruptValuesAreLeft() throws {
