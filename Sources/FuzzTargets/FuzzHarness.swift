@@ -150,24 +150,29 @@ public final class FuzzHarness {
         throw FuzzContractViolation(target: .backupTamper, what: "an altered backup authenticated (operation \(input[0] % 6), offset \(at))")
     }
 
-    /// Input: customer id (8 bytes) · plaintext.
+    /// Input: customer id (8 bytes) · row id (8 bytes) · plaintext.
     private func envelope(_ input: [UInt8]) throws(FuzzContractViolation) {
         let customer = input.prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
-        let plaintext = Array(input.dropFirst(8))
+        let row = input.dropFirst(8).prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        let plaintext = Array(input.dropFirst(16))
         let context = EnvelopeContext(table: "sms.messages", column: "body", customer: customer)
         do {
             // Arbitrary bytes never open (a forgery would need the key).
-            if try Envelope.open(input, key: envelopeKey, context: context, cipher: cipher) != nil {
+            if try Envelope.open(input, key: envelopeKey, context: context, row: row, cipher: cipher) != nil {
                 throw FuzzContractViolation(target: .envelope, what: "bytes not made by seal opened")
             }
-            let sealed = try Envelope.seal(plaintext, key: envelopeKey, keyId: customer, context: context, cipher: cipher)
-            guard try Envelope.open(sealed, key: envelopeKey, context: context, cipher: cipher) == plaintext else {
+            let sealed = try Envelope.seal(plaintext, key: envelopeKey, keyId: customer, context: context, row: row, cipher: cipher)
+            guard try Envelope.open(sealed, key: envelopeKey, context: context, row: row, cipher: cipher) == plaintext else {
                 throw FuzzContractViolation(target: .envelope, what: "seal then open did not give the input back")
             }
             // Under another customer's context the same envelope does not open.
             let other = EnvelopeContext(table: "sms.messages", column: "body", customer: customer &+ 1)
-            if try Envelope.open(sealed, key: envelopeKey, context: other, cipher: cipher) != nil {
+            if try Envelope.open(sealed, key: envelopeKey, context: other, row: row, cipher: cipher) != nil {
                 throw FuzzContractViolation(target: .envelope, what: "an envelope opened under another customer")
+            }
+            // Nor in another row.
+            if try Envelope.open(sealed, key: envelopeKey, context: context, row: row &+ 1, cipher: cipher) != nil {
+                throw FuzzContractViolation(target: .envelope, what: "an envelope opened in another row")
             }
         } catch let violation as FuzzContractViolation {
             throw violation

@@ -14,8 +14,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A genuine backup altered as the input says (bit flip, cut, insertion, chunk moved or duplicated).
     /// Property: every altered file is rejected with the integrity error (exit 79).
     case backupTamper = "backup-tamper"
-    /// Sealed-value envelopes. Properties: seal then open gives the input back for any bytes and any customer;
-    /// arbitrary bytes never open.
+    /// Sealed-value envelopes. Properties: seal then open gives the input back for any bytes, customer and row;
+    /// it does not open under another customer or row; arbitrary bytes never open.
     case envelope
     /// Legacy AES-128-CBC values (IV · ciphertext), then the phone parser on what they decrypt to.
     case legacyCBC = "legacy-cbc"

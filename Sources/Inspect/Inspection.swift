@@ -126,9 +126,8 @@ public struct Inspection {
 
     /// SQL true for a non-null value without the envelope header (`LTH`, version 1) and minimum length.
     static func unsealed(_ column: SQLIdentifier) -> String {
-        let header = Hex.encode(Envelope.magic + [Envelope.version])
-        return "\(column.quoted) IS NOT NULL AND (length(\(column.quoted)) < \(Envelope.headerSize + AESGCM.tagSize) "
-            + "OR substring(\(column.quoted) FROM 1 FOR 4) <> '\\x\(header)'::bytea)"
+        "\(column.quoted) IS NOT NULL AND (length(\(column.quoted)) < \(Envelope.headerSize + AESGCM.tagSize) "
+            + "OR NOT \(Envelope.hasSealedHeader(column)))"
     }
 
     /// Tables in the policy's schemas that the policy does not list; partitions count as their parent and

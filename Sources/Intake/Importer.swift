@@ -70,12 +70,13 @@ public struct Importer {
         // Partitions from the cutoff's month to next month exist before the transaction, which then takes no DDL lock.
         _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: earliest)
         let row = RowEncoder(target: target, vault: vault, customer: customer, clock: clock)
+        let ids = try RowIds(session: try db.sibling(), table: target.table)
         struct Refused: Error {}
         do {
             try db.transaction {
                 try db.copyIn(row.copyStatement) { writer in
                     try scan(path: path, target: target, options: options, validator: validator, report: &report, progress: progress) { valid in
-                        try writer.write(try row.line(valid))
+                        try writer.write(try row.line(valid, id: try ids.take()))
                         return true
                     }
                     if report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid) { throw Refused() }

@@ -17,9 +17,9 @@ struct RowEncoder {
         let table = target.table.name.quoted
         switch target.kind {
         case .messages:
-            return "COPY \(table) (\(target.customerColumn.quoted), \(target.timestampColumn.quoted), recipient, \(indexColumn), body, encoding, segments) FROM STDIN"
+            return "COPY \(table) (\(target.table.idColumn.quoted), \(target.customerColumn.quoted), \(target.timestampColumn.quoted), recipient, \(indexColumn), body, encoding, segments) FROM STDIN"
         case .contacts:
-            return "COPY \(table) (\(target.customerColumn.quoted), \(target.timestampColumn.quoted), phone, \(indexColumn), name) FROM STDIN"
+            return "COPY \(table) (\(target.table.idColumn.quoted), \(target.customerColumn.quoted), \(target.timestampColumn.quoted), phone, \(indexColumn), name) FROM STDIN"
         }
     }
 
@@ -29,9 +29,12 @@ struct RowEncoder {
         EnvelopeContext(table: target.table.name.description, column: column, customer: customer)
     }
 
-    func line(_ row: RowValidator.ValidRow) throws -> [UInt8] {
+    /// One COPY line for `row`, written with id `id` (reserved beforehand), to which its sealed values are bound.
+    func line(_ row: RowValidator.ValidRow, id: Int64) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
+        out += Array(String(id).utf8)
+        out.append(0x09)
         out += Array(String(customer).utf8)
         out.append(0x09)
         out += Array((row.sentAt.map(Timestamps.isoFractional) ?? clock).utf8)
@@ -39,22 +42,22 @@ struct RowEncoder {
         let phone = Array(row.phone.e164.utf8)
         switch target.kind {
         case .messages:
-            Self.appendHex(try vault.seal(phone, context("recipient")), to: &out)
+            Self.appendHex(try vault.seal(phone, context("recipient"), row: id), to: &out)
             out.append(0x09)
             Self.appendHex(try vault.blindIndex.tag(row.phone), to: &out)
             out.append(0x09)
-            Self.appendHex(try vault.seal(Array((row.message ?? "").utf8), context("body")), to: &out)
+            Self.appendHex(try vault.seal(Array((row.message ?? "").utf8), context("body"), row: id), to: &out)
             out.append(0x09)
             out += Array((row.encoding?.alphabet.rawValue ?? "gsm7").utf8)
             out.append(0x09)
             out += Array(String(row.encoding?.segments ?? 1).utf8)
         case .contacts:
-            Self.appendHex(try vault.seal(phone, context("phone")), to: &out)
+            Self.appendHex(try vault.seal(phone, context("phone"), row: id), to: &out)
             out.append(0x09)
             Self.appendHex(try vault.blindIndex.tag(row.phone), to: &out)
             out.append(0x09)
             if let name = row.name {
-                Self.appendHex(try vault.seal(Array(name.utf8), context("name")), to: &out)
+                Self.appendHex(try vault.seal(Array(name.utf8), context("name"), row: id), to: &out)
             } else {
                 out += Array("\\N".utf8)
             }

@@ -14,33 +14,49 @@ public struct EnvelopeContext: Sendable, Hashable {
         self.customer = customer
     }
 
-    func associatedData(version: UInt8, keyId: Int64) -> [UInt8] {
-        Array("lethe envelope|v\(version)|key=\(keyId)|\(table)|\(column)|customer=\(customer)".utf8)
+    /// Version 1 (still read) bound table, column and customer; version 2 also binds the row id, so a value moved
+    /// to another row of the same customer's column does not open either.
+    func associatedData(version: UInt8, keyId: Int64, row: Int64) -> [UInt8] {
+        let base = "lethe envelope|v\(version)|key=\(keyId)|\(table)|\(column)|customer=\(customer)"
+        return Array((version >= 2 ? base + "|row=\(row)" : base).utf8)
     }
 }
 
 /// The sealed form of a personal value:
-/// `"LTH"` · version (1 byte, 1) · key id (8 bytes, big-endian: the customer data key) · nonce (12 random bytes)
+/// `"LTH"` · version (1 byte: 2; 1 is still read) · key id (8 bytes, big-endian: the customer data key) · nonce (12 random bytes)
 /// · AES-256-GCM ciphertext · tag (16 bytes). 40 bytes of overhead.
 public enum Envelope {
     public static let magic: [UInt8] = Array("LTH".utf8)
-    public static let version: UInt8 = 1
+    /// The version written; `readableVersions` are opened.
+    public static let version: UInt8 = 2
+    public static let readableVersions: [UInt8] = [1, 2]
     public static let headerSize = 3 + 1 + 8 + 12
 
-    public static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, context: EnvelopeContext, cipher: AESGCM) throws -> [UInt8] {
+    public static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, context: EnvelopeContext, row: Int64, cipher: AESGCM) throws -> [UInt8] {
+        try seal(plaintext, key: key, keyId: keyId, context: context, row: row, version: version, cipher: cipher)
+    }
+
+    /// A version-1 envelope, not bound to a row: only for benchmarks that fill millions of rows from a pool of
+    /// sealed values (as databases sealed before version 2 hold). Lethe's jobs always bind the row.
+    public static func sealUnboundForBenchmark(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, context: EnvelopeContext, cipher: AESGCM) throws -> [UInt8] {
+        try seal(plaintext, key: key, keyId: keyId, context: context, row: 0, version: 1, cipher: cipher)
+    }
+
+    private static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, context: EnvelopeContext, row: Int64, version: UInt8,
+                             cipher: AESGCM) throws -> [UInt8] {
         let nonce = try cipher.randomNonce()
         var out = magic
         out.reserveCapacity(headerSize + plaintext.count + AESGCM.tagSize)
         out.append(version)
         out += keyIdBytes(keyId)
         out += nonce
-        out += try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: context.associatedData(version: version, keyId: keyId))
+        out += try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: context.associatedData(version: version, keyId: keyId, row: row))
         return out
     }
 
     /// True when `bytes` has the envelope's shape (it may still fail to open).
     public static func looksSealed(_ bytes: [UInt8]) -> Bool {
-        bytes.count >= headerSize + AESGCM.tagSize && Array(bytes.prefix(3)) == magic && bytes[3] == version
+        bytes.count >= headerSize + AESGCM.tagSize && Array(bytes.prefix(3)) == magic && readableVersions.contains(bytes[3])
     }
 
     /// The data key id an envelope names, or nil when it is not an envelope.
@@ -50,11 +66,17 @@ public enum Envelope {
     }
 
     /// Opens an envelope; nil when it is not one or fails authentication.
-    public static func open(_ bytes: [UInt8], key: SecretKey, context: EnvelopeContext, cipher: AESGCM) throws -> [UInt8]? {
+    public static func open(_ bytes: [UInt8], key: SecretKey, context: EnvelopeContext, row: Int64, cipher: AESGCM) throws -> [UInt8]? {
         guard let keyId = keyId(of: bytes) else { return nil }
         let nonce = Array(bytes[12..<24])
         return try cipher.open(key: key, nonce: nonce, sealed: Array(bytes[headerSize...]),
-                               associatedData: context.associatedData(version: version, keyId: keyId))
+                               associatedData: context.associatedData(version: bytes[3], keyId: keyId, row: row))
+    }
+
+    /// SQL: the column's value starts like an envelope of a readable version.
+    public static func hasSealedHeader(_ column: SQLIdentifier) -> String {
+        let headers = readableVersions.map { "'\\x\(Hex.encode(magic + [$0]))'::bytea" }.joined(separator: ", ")
+        return "substring(\(column.quoted) FROM 1 FOR 4) IN (\(headers))"
     }
 
     static func keyIdBytes(_ id: Int64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: id >> (56 - 8 * $0)) } }

@@ -80,7 +80,7 @@ public struct LegacyColumnMigration {
                     plaintext = Array(number.e164.utf8)
                     index = try vault.blindIndex.tag(number)
                 }
-                let sealed = try vault.seal(plaintext, context)
+                let sealed = try vault.seal(plaintext, context, row: value.id)
                 guard try vault.open(sealed, context, row: value.id) == plaintext else {
                     report.failed.append(Failure(rowId: value.id, reason: "the new envelope did not verify"))
                     continue

@@ -28,7 +28,7 @@ struct SealedColumnScan {
     func forEachBatch(customer: Int64?, onlyUnsealed: Bool, _ body: ([Value]) throws -> Void) throws {
         guard let customerColumn = table.customerColumn else { return }
         var last = Int64.min
-        let filter = onlyUnsealed ? "AND substring(\(column.quoted) FROM 1 FOR 4) <> '\\x4c544801'::bytea" : ""
+        let filter = onlyUnsealed ? "AND NOT \(Envelope.hasSealedHeader(column))" : ""
         while true {
             let timestamp = table.timestampColumn.map { "\($0.quoted)::text" } ?? "NULL::text"
             let companion = self.companion.map(\.quoted) ?? "NULL::bytea"

@@ -30,9 +30,10 @@ public final class Vault {
         }
     }
 
-    public func seal(_ plaintext: [UInt8], _ context: EnvelopeContext) throws -> [UInt8] {
+    /// Seals a value for row `row` of the context's column (the row's id is bound into the envelope).
+    public func seal(_ plaintext: [UInt8], _ context: EnvelopeContext, row: Int64) throws -> [UInt8] {
         let (id, key) = try keys.sealingKey(customer: context.customer)
-        return try Envelope.seal(plaintext, key: key, keyId: id, context: context, cipher: cipher)
+        return try Envelope.seal(plaintext, key: key, keyId: id, context: context, row: row, cipher: cipher)
     }
 
     /// Opens a stored envelope. A failure is an integrity error naming table, column and row, never the value.
@@ -47,7 +48,7 @@ public final class Vault {
         } catch let error as LetheError {
             throw LetheError.integrity("cannot open \(place): \(error.message)", hint: error.hint)
         }
-        guard let plaintext = try Envelope.open(envelope, key: key, context: context, cipher: cipher) else {
+        guard let plaintext = try Envelope.open(envelope, key: key, context: context, row: row, cipher: cipher) else {
             throw LetheError.integrity("cannot open \(place): authentication failed",
                                        hint: "the value was altered or moved from another row, column or customer")
         }

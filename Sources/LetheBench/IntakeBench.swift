@@ -85,7 +85,7 @@ struct IntakeBench {
             var bytes = 0
             let (_, elapsed) = try measure {
                 while bytes < (size > 1000 ? 2_000_000_000 : 100_000_000) {
-                    _ = try Envelope.seal(value, key: key, keyId: 1, context: context, cipher: cipher)
+                    _ = try Envelope.seal(value, key: key, keyId: 1, context: context, row: Int64(bytes), cipher: cipher)
                     bytes += size
                 }
             }

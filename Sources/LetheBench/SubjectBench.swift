@@ -1,6 +1,7 @@
 import Foundation
 import Keys
 import LetheCore
+import LetheCrypto
 import Phone
 import Policy
 import Postgres
@@ -84,6 +85,7 @@ struct SubjectBench {
         try db.execute("INSERT INTO sms.customers (id, name) SELECT g, 'customer ' || g FROM generate_series(1, $1) g", [.int(Int64(Self.customers))])
         try db.execute("CREATE UNLOGGED TABLE bench_pool (customer int, k int, recipient bytea, bidx bytea, body bytea)")
         let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
+        let cipher = try AESGCM()
         func hex(_ bytes: [UInt8]) -> String { "\\\\x" + Hex.encode(bytes) }
         // Sealed before the COPY starts: the first seal for a customer creates its data key, a query of its own.
         var lines: [String] = []
@@ -91,8 +93,11 @@ struct SubjectBench {
             for k in 0..<Self.numbersPerCustomer {
                 let number = try PhoneNumber(parsing: String(format: "+3361%07d", customer * 100_000 + k), defaultRegion: "FR")
                 let context = { (column: String) in EnvelopeContext(table: "sms.messages", column: column, customer: Int64(customer)) }
-                let recipient = try vault.seal(Array(number.e164.utf8), context("recipient"))
-                let body = try vault.seal(Array("Votre rendez-vous du \(k % 28 + 1) est confirmé, code \(k)".utf8), context("body"))
+                // Pooled values are version-1 envelopes (not bound to a row), as a database sealed before version 2 holds.
+                let (keyId, key) = try vault.keys.sealingKey(customer: Int64(customer))
+                let recipient = try Envelope.sealUnboundForBenchmark(Array(number.e164.utf8), key: key, keyId: keyId, context: context("recipient"), cipher: cipher)
+                let body = try Envelope.sealUnboundForBenchmark(Array("Votre rendez-vous du \(k % 28 + 1) est confirmé, code \(k)".utf8), key: key, keyId: keyId,
+                                                                context: context("body"), cipher: cipher)
                 lines.append("\(customer)\t\(k)\t\(hex(recipient))\t\(hex(try vault.blindIndex.tag(number)))\t\(hex(body))\n")
             }
         }
@@ -109,11 +114,13 @@ struct SubjectBench {
         for customer in [2, 5, 9] {
             for n in 0..<10 {
                 let context = { (column: String) in EnvelopeContext(table: "sms.messages", column: column, customer: Int64(customer)) }
+                let id = try db.query("SELECT nextval('sms.messages_id_seq') AS id").single("id").int("id")
                 try db.execute("""
-                    INSERT INTO sms.messages (customer_id, created_at, recipient, recipient_bidx, body, encoding, segments)
-                    VALUES ($1, now() - $2 * interval '1 day', $3, $4, $5, 'gsm7', 1)
-                    """, [.int(Int64(customer)), .int(Int64(n * 9)), .bytes(try vault.seal(Array(subject.e164.utf8), context("recipient"))),
-                          .bytes(try vault.blindIndex.tag(subject)), .bytes(try vault.seal(Array("Message \(n) pour le sujet".utf8), context("body")))])
+                    INSERT INTO sms.messages (id, customer_id, created_at, recipient, recipient_bidx, body, encoding, segments)
+                    VALUES ($6, $1, now() - $2 * interval '1 day', $3, $4, $5, 'gsm7', 1)
+                    """, [.int(Int64(customer)), .int(Int64(n * 9)), .bytes(try vault.seal(Array(subject.e164.utf8), context("recipient"), row: id)),
+                          .bytes(try vault.blindIndex.tag(subject)), .bytes(try vault.seal(Array("Message \(n) pour le sujet".utf8), context("body"), row: id)),
+                          .int(id)])
                 subjectRows += 1
             }
         }

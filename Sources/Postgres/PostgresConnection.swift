@@ -7,6 +7,8 @@ import LetheCore
 public final class PostgresConnection {
     private let conn: OpaquePointer
     public let target: ConnectionTarget
+    /// What this connection was opened with, for `sibling()` (never printed: it may hold a password).
+    private let conninfo: String?
 
     /// Connects with a `postgresql://` URL or a `key=value` conninfo string; with nil or an empty
     /// string libpq's own defaults apply (`PG*` environment, `.pgpass`, service file), as for psql.
@@ -28,6 +30,7 @@ public final class PostgresConnection {
         }
         self.conn = conn
         self.target = target
+        self.conninfo = conninfo
         PQsetNoticeProcessor(conn, { _, _ in }, nil)  // notices may quote values; Lethe logs its own facts instead
         // JIT off: Lethe's statements are short, and over hundreds of daily partitions the planner's cost estimate
         // passes jit_above_cost, so compiling would take longer than running (measured: a subject lookup went from
@@ -106,6 +109,10 @@ public final class PostgresConnection {
             throw error
         }
     }
+
+    /// A second session to the same database with the same credentials: for work that must go on while this one
+    /// is busy (reserving row ids during a COPY).
+    public func sibling() throws -> PostgresConnection { try PostgresConnection(conninfo: conninfo) }
 
     public var isAlive: Bool { PQstatus(conn) == CONNECTION_OK }
 

@@ -72,7 +72,7 @@ import Testing
         job.kill()
         job.wait()
         try blocker.execute("ROLLBACK")
-        let sealed = try Self.count(db.connection, "SELECT count(*) AS n FROM sms.contacts WHERE substring(phone FROM 1 FOR 4) = '\\x4c544801'::bytea")
+        let sealed = try Self.count(db.connection, "SELECT count(*) AS n FROM sms.contacts WHERE substring(phone FROM 1 FOR 3) = 'LTH'::bytea")
         #expect(sealed > 0 && sealed < 3000, "killed half-way: \(sealed) sealed")
         let rerun = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "phone", "--from", "plaintext"] + common)
         #expect(rerun.status == 0, "\(rerun.stderr)")

@@ -90,12 +90,24 @@ import Testing
         #expect(swapped.status == 79)
         #expect(swapped.stderr.contains("row \(ids[0])") && swapped.stderr.contains("row \(ids[3])"))
         #expect(secretsIn(swapped).isEmpty)
-        // Swapped back; then two rows of one customer exchange blind indexes, which would hide them from export
-        // and erasure: verify names both.
+        // Swapped back; two rows of one customer exchange bodies: bound to their rows, neither opens.
         try db.connection.execute("""
             UPDATE sms.messages m SET recipient = o.recipient FROM sms.messages o
             WHERE (m.id, o.id) IN (($1, $2), ($2, $1))
             """, [.int(ids[0]), .int(ids[3])])
+        try db.connection.execute("""
+            UPDATE sms.messages m SET body = o.body FROM sms.messages o
+            WHERE (m.id, o.id) IN (($1, $2), ($2, $1))
+            """, [.int(ids[0]), .int(ids[1])])
+        let sameCustomer = try LetheProcess.run(["encrypt", "verify", "--table", "sms.messages"] + common)
+        #expect(sameCustomer.status == 79)
+        #expect(sameCustomer.stderr.contains("body of row \(ids[0]) (customer 1)") && sameCustomer.stderr.contains("body of row \(ids[1]) (customer 1)"), "\(sameCustomer.stderr)")
+        try db.connection.execute("""
+            UPDATE sms.messages m SET body = o.body FROM sms.messages o
+            WHERE (m.id, o.id) IN (($1, $2), ($2, $1))
+            """, [.int(ids[0]), .int(ids[1])])
+        // Then two rows of one customer exchange blind indexes, which would hide them from export
+        // and erasure: verify names both.
         #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)
         try db.connection.execute("""
             UPDATE sms.messages m SET recipient_bidx = o.recipient_bidx FROM sms.messages o

@@ -12,28 +12,37 @@ import Testing
     let context = EnvelopeContext(table: "sms.messages", column: "body", customer: 7)
 
     @Test func roundTripAndLayout() throws {
-        let sealed = try Envelope.seal(Array("Votre code: 481516".utf8), key: key, keyId: 0x0102030405, context: context, cipher: cipher)
-        #expect(Array(sealed.prefix(4)) == Array("LTH".utf8) + [1])
+        let sealed = try Envelope.seal(Array("Votre code: 481516".utf8), key: key, keyId: 0x0102030405, context: context, row: 42, cipher: cipher)
+        #expect(Array(sealed.prefix(4)) == Array("LTH".utf8) + [2])
         #expect(Envelope.keyId(of: sealed) == 0x0102030405)
         #expect(sealed.count == Envelope.headerSize + 18 + 16)
-        #expect(try Envelope.open(sealed, key: key, context: context, cipher: cipher) == Array("Votre code: 481516".utf8))
+        #expect(try Envelope.open(sealed, key: key, context: context, row: 42, cipher: cipher) == Array("Votre code: 481516".utf8))
     }
 
     @Test func boundToTableColumnAndCustomer() throws {
-        let sealed = try Envelope.seal(Array("x".utf8), key: key, keyId: 1, context: context, cipher: cipher)
+        let sealed = try Envelope.seal(Array("x".utf8), key: key, keyId: 1, context: context, row: 42, cipher: cipher)
         for other in [EnvelopeContext(table: "sms.messages", column: "recipient", customer: 7),
                       EnvelopeContext(table: "sms.contacts", column: "body", customer: 7),
                       EnvelopeContext(table: "sms.messages", column: "body", customer: 8)] {
-            #expect(try Envelope.open(sealed, key: key, context: other, cipher: cipher) == nil)
+            #expect(try Envelope.open(sealed, key: key, context: other, row: 42, cipher: cipher) == nil)
         }
     }
 
+    /// Version 2 binds the row: a value copied into another row of the same customer's column does not open.
+    @Test func boundToTheRowAndVersionOneStillOpens() throws {
+        let sealed = try Envelope.seal(Array("x".utf8), key: key, keyId: 1, context: context, row: 42, cipher: cipher)
+        #expect(try Envelope.open(sealed, key: key, context: context, row: 43, cipher: cipher) == nil)
+        let legacy = try Envelope.sealUnboundForBenchmark(Array("old".utf8), key: key, keyId: 1, context: context, cipher: cipher)
+        #expect(legacy[3] == 1)
+        #expect(try Envelope.open(legacy, key: key, context: context, row: 7, cipher: cipher) == Array("old".utf8), "version 1 is read in any row")
+    }
+
     @Test func everyFlippedByteFails() throws {
-        let sealed = try Envelope.seal(Array("hello".utf8), key: key, keyId: 1, context: context, cipher: cipher)
+        let sealed = try Envelope.seal(Array("hello".utf8), key: key, keyId: 1, context: context, row: 42, cipher: cipher)
         for index in 4..<sealed.count {
             var tampered = sealed
             tampered[index] ^= 0x40
-            #expect(try Envelope.open(tampered, key: key, context: context, cipher: cipher) == nil, "byte \(index)")
+            #expect(try Envelope.open(tampered, key: key, context: context, row: 42, cipher: cipher) == nil, "byte \(index)")
         }
     }
 
@@ -123,14 +132,14 @@ import Testing
         let keyring = try Keyring.create(at: directory + "/keyring")
         let context = EnvelopeContext(table: "sms.messages", column: "body", customer: 7)
         let first = try Vault(db: db.connection, keyring: keyring)
-        let old = try first.seal(Array("last month".utf8), context)
+        let old = try first.seal(Array("last month".utf8), context, row: 1)
         let oldKey = try #require(Envelope.keyId(of: old))
-        #expect(try Vault(db: db.connection, keyring: keyring).seal(Array("same month".utf8), context).prefix(12) == old.prefix(12),
+        #expect(try Vault(db: db.connection, keyring: keyring).seal(Array("same month".utf8), context, row: 3).prefix(12) == old.prefix(12),
                 "within a month, one key")
         // The key was made last month.
         try db.connection.execute("UPDATE lethe.customer_keys SET period = (period - interval '1 month')::date WHERE key_id = $1", [.int(oldKey)])
         let second = try Vault(db: db.connection, keyring: keyring)
-        let new = try second.seal(Array("this month".utf8), context)
+        let new = try second.seal(Array("this month".utf8), context, row: 2)
         let newKey = try #require(Envelope.keyId(of: new))
         #expect(newKey != oldKey)
         #expect(try second.open(old, context, row: 1) == Array("last month".utf8))
