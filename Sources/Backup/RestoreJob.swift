@@ -231,6 +231,16 @@ public struct RestoreJob {
         return selected
     }
 
+    /// A backup taken before `lethe keys reindex` holds blind indexes of the old length: re-indexed to the policy's,
+    /// so lookups and the tombstone replay work on the restored database.
+    private func reindexIfNeeded(_ target: PostgresConnection) throws {
+        guard let recorded = try BlindIndexReindex.recorded(target), recorded.bits != policy.blindIndexBits || recorded.reindexTo != nil else { return }
+        let reindexed = try BlindIndexReindex(db: target, policy: policy, keyring: keyring).run(to: policy.blindIndexBits, dryRun: false)
+        logger.info("re-indexed the restored database's blind indexes", metadata: [
+            "from_bits": "\(recorded.bits)", "to_bits": "\(policy.blindIndexBits)", "rows": "\(reindexed.rows.values.reduce(0, +))",
+        ])
+    }
+
     /// Brings the restored database up to what the live one decided since the backup, then purges.
     private func replay(into target: PostgresConnection, report: inout Report) throws {
         if let live {
@@ -262,10 +272,12 @@ public struct RestoreJob {
                 }
             }
             report.retentionFromLiveDatabase = true
+            try reindexIfNeeded(target)
             let erasures = try TombstoneReplay(target: target, policy: policy, keyring: keyring, logger: logger).replay(try Tombstones(live).all())
             report.erasuresReplayed = erasures.tombstonesReplayed
             report.rowsErasedAgain = erasures.rowsErasedAgain
         } else {
+            try reindexIfNeeded(target)
             logger.warning("live database not reachable: retention re-applied with the overrides and holds stored in the backup; erasures done since the backup are NOT replayed",
                            metadata: ["hint": "rerun the restore with the live database reachable (--database-url) so erased people stay erased"])
         }

@@ -17,9 +17,14 @@ public final class BlindIndex {
     }
 
     public func tag(_ number: PhoneNumber) throws -> [UInt8] {
-        var tag = Array(try mac.authenticate(Array(number.e164.utf8)).prefix((bits + 7) / 8))
-        let spare = tag.count * 8 - bits
-        if spare > 0 { tag[tag.count - 1] &= UInt8(0xFF) << spare }
-        return tag
+        Self.truncate(try mac.authenticate(Array(number.e164.utf8)), to: bits)
+    }
+
+    /// The first `bits` bits of a MAC or of a longer index: a shorter index of the same number is a prefix of it.
+    static func truncate(_ tag: [UInt8], to bits: Int) -> [UInt8] {
+        var out = Array(tag.prefix((bits + 7) / 8))
+        let spare = out.count * 8 - bits
+        if spare > 0 { out[out.count - 1] &= UInt8(0xFF) << spare }
+        return out
     }
 }

@@ -10,8 +10,13 @@ public final class Vault {
     public let blindIndex: BlindIndex
     private let cipher: AESGCM
 
-    public init(db: PostgresConnection, keyring: Keyring, blindIndexBits: Int = BlindIndex.defaultBits) throws {
-        try Self.checkBlindIndexBits(db, blindIndexBits)
+    public convenience init(db: PostgresConnection, keyring: Keyring, blindIndexBits: Int = BlindIndex.defaultBits) throws {
+        try self.init(db: db, keyring: keyring, blindIndexBits: blindIndexBits, reindexing: false)
+    }
+
+    /// `reindexing`: the re-index itself, which works while `reindex_to` is set (to `blindIndexBits`).
+    init(db: PostgresConnection, keyring: Keyring, blindIndexBits: Int, reindexing: Bool) throws {
+        try Self.checkBlindIndexBits(db, blindIndexBits, reindexing: reindexing)
         keys = try DataKeys(db: db, keyring: keyring)
         blindIndex = try BlindIndex(key: try keyring.derivedKey(.blindIndex), bits: blindIndexBits)
         cipher = try AESGCM()
@@ -19,14 +24,22 @@ public final class Vault {
 
     /// The database's blind indexes were all computed at one length, recorded at first use: a policy that asks
     /// for another would silently find nobody, so it is refused (exit 78) before anything is sealed or searched.
-    static func checkBlindIndexBits(_ db: PostgresConnection, _ bits: Int) throws {
-        guard let recorded = try db.query("SELECT bits FROM lethe.blind_index_parameters").first.map({ try $0.int("bits") }) else {
+    static func checkBlindIndexBits(_ db: PostgresConnection, _ bits: Int, reindexing: Bool = false) throws {
+        guard let row = try db.query("SELECT bits, reindex_to FROM lethe.blind_index_parameters").first else {
             try db.execute("INSERT INTO lethe.blind_index_parameters (bits) VALUES ($1) ON CONFLICT DO NOTHING", [.int(Int64(bits))])
             return
         }
-        guard recorded == Int64(bits) else {
+        let recorded = try row.int("bits")
+        if let target = try row.optionalInt("reindex_to") {
+            guard reindexing && target == Int64(bits) else {
+                throw LetheError(.tempFail, "a re-index of the blind indexes from \(recorded) to \(target) bits is in progress: lookups would mix both lengths",
+                                 hint: "finish it: lethe keys reindex --bits \(target) (it resumes), then rerun this command")
+            }
+            return
+        }
+        guard recorded == Int64(bits) || reindexing else {
             throw LetheError.config("the policy's blind_index_bits (\(bits)) differs from the \(recorded) bits this database's blind indexes and tombstones were computed with",
-                                    hint: "set blind_index_bits: \(recorded) in the policy: with another length no person would be found, and an erasure would erase nothing")
+                                    hint: "keep blind_index_bits: \(recorded), or re-index first: lethe keys reindex --bits \(bits) (with another length no person would be found, and an erasure would erase nothing)")
         }
     }
 

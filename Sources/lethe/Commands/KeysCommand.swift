@@ -12,7 +12,7 @@ struct KeysCommand: ParsableCommand {
             backup keys. Each customer's data key lives in lethe.customer_keys, wrapped by a KEK. Keep the keyring \
             outside the database and its backups; mode 0600.
             """,
-        subcommands: [KeysInitCommand.self, KeysRotateCommand.self, KeysStatusCommand.self]
+        subcommands: [KeysInitCommand.self, KeysRotateCommand.self, KeysStatusCommand.self, KeysReindexCommand.self]
     )
 }
 
@@ -80,5 +80,52 @@ struct KeysStatusCommand: LetheCommand {
             throw LetheError.integrity("data keys are wrapped by KEK version(s) \(status.unknownVersions) that \(status.keyring) does not hold",
                                        hint: "use the newest keyring file")
         }
+    }
+}
+
+struct KeysReindexCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reindex",
+        abstract: "Recompute every blind index at a new length (blind_index_bits), and the tombstones that can be.",
+        discussion: """
+            The database records the length its blind indexes were computed with; a policy asking for another is \
+            refused (exit 78), since no person would be found. This command opens every sealed number, writes its \
+            index at --bits, shortens longer tombstones (a shorter index is a prefix of a longer one; shorter ones keep \
+            their length and are replayed through the row ids they list), then records the new length: set \
+            blind_index_bits to it in the policy. While it runs every other keyed command refuses (exit 75); batches \
+            commit one by one and a killed run is finished by running it again. Restoring a backup taken before \
+            re-indexes the restored database the same way.
+
+            Examples:
+              lethe keys reindex --bits 24 --dry-run
+              lethe keys reindex --bits 24
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
+    @Option(help: "The new length of the blind index, in bits (8 to 256).") var bits: Int
+    @Option(name: .customLong("batch-rows"), help: "Rows per committed batch.") var batchRows = 2000
+    @Flag(name: .customLong("dry-run"), help: "Count what would be rewritten; change nothing.") var dryRun = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func validate() throws {
+        guard (8...256).contains(bits) else { throw ValidationError("--bits must be between 8 and 256") }
+        guard batchRows > 0 else { throw ValidationError("--batch-rows must be positive") }
+    }
+
+    func execute() throws {
+        let report = try BlindIndexReindex(db: try database.connect(), policy: try policyOptions.load(), keyring: try keyring.load(), batch: batchRows)
+            .run(to: bits, dryRun: dryRun)
+        if json { return try Output.json(report) }
+        if report.fromBits == bits && report.rows.isEmpty { return Output.line("blind indexes are already \(bits) bits: nothing to do") }
+        for (table, rows) in report.rows.sorted(by: { $0.key < $1.key }) {
+            Output.line("\(table): \(rows) row(s) \(dryRun ? "to re-index" : "re-indexed")")
+        }
+        guard !dryRun else { return }
+        Output.line("tombstones: \(report.tombstonesShortened) shortened to \(bits) bits, \(report.tombstonesKept) kept at their shorter length")
+        Output.line("blind indexes are now \(bits) bits (from \(report.fromBits.map(String.init) ?? "-")): set blind_index_bits: \(bits) in the policy")
     }
 }
