@@ -58,6 +58,40 @@ import Testing
         try expectSettled(db)
     }
 
+    /// Key rotation killed at each of its writes to the database: after the keyring file holds the new KEK but
+    /// before its fingerprint is recorded, and in the middle of the re-wrap. Every data key opens with the keyring
+    /// on disk throughout, and rerunning finishes the rotation.
+    @Test func keyRotationKilledAtEitherStepLeavesEveryDataKeyOpenable() throws {
+        let (db, directory, common) = try keyed()
+        for customer in ["1", "2", "3"] {
+            let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m\(customer).csv", in: directory)
+            #expect(try LetheProcess.run(["import", "messages", file, "--customer", customer] + common).status == 0)
+        }
+        // SHARE locks: reads go on, the first write (recording the fingerprint; re-wrapping a key) waits.
+        for (arguments, lock) in [(["keys", "rotate"], "LOCK TABLE lethe.kek_fingerprints IN SHARE MODE"),
+                                  (["keys", "rotate", "--rewrap"], "LOCK TABLE lethe.customer_keys IN SHARE MODE")] {
+            let blocker = try db.newConnection()
+            try blocker.execute("BEGIN")
+            try blocker.execute(lock)
+            let job = try RunningLethe(arguments + common)
+            #expect(try KnownPoint.waitForLockWait(blocker, database: db.name), "\(arguments)")
+            job.kill()
+            job.wait()
+            try blocker.execute("ROLLBACK")
+            let keyring = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/keyring"))) as? [String: Any]
+            #expect((keyring?["keks"] as? [Any])?.count == 2, "the new KEK was on disk when the job was killed")
+            let verify = try LetheProcess.run(["encrypt", "verify"] + common)
+            #expect(verify.status == 0, "after a kill of \(arguments): \(verify.stdout)\(verify.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".tmp-") }.isEmpty, "no key copy left")
+        }
+        let finish = try LetheProcess.run(["keys", "rotate", "--rewrap"] + common)
+        #expect(finish.status == 0, "\(finish.stderr)")
+        let status = try LetheProcess.run(["keys", "status", "--json"] + common)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)
+        try expectSettled(db)
+    }
+
     @Test func encryptMigrateKilledBetweenBatchesResumes() throws {
         let (db, _, common) = try keyed()
         try db.connection.execute("""
