@@ -55,10 +55,7 @@ struct RestoreMarker {
     func abandon() throws {
         guard try pending() != nil else { return }
         try target.transaction {
-            if try target.query("SELECT public_could_connect FROM lethe_restore.pending").single("marker").bool("public_could_connect") {
-                try target.execute("GRANT CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) TO PUBLIC")
-            }
-            try target.execute("DROP SCHEMA lethe_restore CASCADE")
+            try reopenAndRemove()
         }
     }
 
@@ -68,6 +65,11 @@ struct RestoreMarker {
         for schema in pending.setAside where !schema.isEmpty {
             try target.execute("DROP SCHEMA IF EXISTS \(try SQLIdentifier(schema).quoted) CASCADE")
         }
+        try reopenAndRemove()
+    }
+
+    /// Gives PUBLIC its CONNECT back if it had it, and removes the marker (in the caller's transaction).
+    private func reopenAndRemove() throws {
         if try target.query("SELECT public_could_connect FROM lethe_restore.pending").single("marker").bool("public_could_connect") {
             try target.execute("GRANT CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) TO PUBLIC")
         }
