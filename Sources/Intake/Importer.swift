@@ -72,10 +72,11 @@ public struct Importer {
         let row = RowEncoder(target: target, vault: vault, customer: customer, clock: clock)
         let ids = try RowIds(session: try db.sibling(), table: target.table)
         struct Refused: Error {}
+        var digest: String?
         do {
             try db.transaction {
                 try db.copyIn(row.copyStatement) { writer in
-                    try scan(path: path, target: target, options: options, validator: validator, report: &report, progress: progress) { valid in
+                    digest = try scan(path: path, target: target, options: options, validator: validator, report: &report, progress: progress) { valid in
                         try writer.write(try row.line(valid, id: try ids.take()))
                         return true
                     }
@@ -84,7 +85,7 @@ public struct Importer {
                 report.importId = try db.query("""
                     INSERT INTO lethe.imports (kind, customer_id, file_sha256, rows_read, rows_written, rows_refused, started_at, os_user)
                     VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8) RETURNING id
-                    """, [.text(kind.rawValue), .int(customer), .text(try FileDigest.sha256(path: path)), .int(Int64(report.rowsRead)),
+                    """, [.text(kind.rawValue), .int(customer), .text(digest ?? (try FileDigest.sha256(path: path))), .int(Int64(report.rowsRead)),
                           .int(Int64(report.rowsWritten)), .int(Int64(report.problemCount)), .text(clock), .text(OperatorIdentity.osUser)])
                     .single("import").int("id")
                 try AuditLog.append(db, action: "import.\(kind.rawValue)", target: "customer \(customer)", details: [
@@ -111,8 +112,10 @@ public struct Importer {
 
     /// Reads every record, recording unknown or missing fields and invalid rows. Valid rows go to `write` until the
     /// file is known to be refused (then only checking goes on, to report every problem); `write` says if it wrote.
+    /// Returns the file's SHA-256 (hex), hashed in the same pass; nil when the header refused the file unread.
+    @discardableResult
     private func scan(path: String, target: IntakeTarget, options: ImportOptions, validator: RowValidator, report: inout ImportReport,
-                      progress: ((Int) -> Void)? = nil, write: (RowValidator.ValidRow) throws -> Bool) throws {
+                      progress: ((Int) -> Void)? = nil, write: (RowValidator.ValidRow) throws -> Bool) throws -> String? {
         let format = try Self.format(path: path, explicit: options.format)
         var reader: any RecordReader
         switch format {
@@ -129,7 +132,7 @@ public struct Importer {
             }
             report.missingFields = target.intake.required.filter { !csv.header.contains($0) }
             // A header that names an unknown or lacks a required field refuses the file before any row is read.
-            if report.refusesWholeFile { return }
+            if report.refusesWholeFile { return nil }
             reader = csv
         case .jsonl:
             reader = try JSONLinesReader(path: path)
@@ -163,6 +166,7 @@ public struct Importer {
                 report.add(problem)
             }
         }
+        return try reader.fileSHA256()
     }
 
     static func format(path: String, explicit: String?) throws -> InputFormat {

@@ -1,5 +1,6 @@
 import Foundation
 import LetheCore
+import LetheCrypto
 
 /// One input record: its line number (of its first line, 1-based) and its fields by name.
 struct InputRecord {
@@ -15,10 +16,14 @@ enum InputFormat: String, CaseIterable, Sendable {
 protocol RecordReader {
     /// Field names the file uses, with the lines they first appear on (the header for CSV).
     mutating func next() throws -> InputRecord?
+    /// SHA-256 (hex) of the whole file, hashed as it was read (the rest is read if records stopped early).
+    func fileSHA256() throws -> String
 }
 
-/// Reads a file in chunks and hands out bytes.
+/// Reads a file in chunks and hands out bytes, hashing them on the way: the import's record of the file needs its
+/// SHA-256, and reading it a second time for that cost as much again.
 final class ChunkedInput {
+    private let hasher: SHA256Hasher
     private let handle: FileHandle
     private let path: String
     private var buffer: [UInt8] = []
@@ -32,6 +37,16 @@ final class ChunkedInput {
         }
         self.handle = handle
         self.path = path
+        hasher = try SHA256Hasher()
+    }
+
+    func sha256() throws -> String {
+        while !finished {
+            guard let data = try handle.readChunk(upToCount: 1 << 16, what: "input file \(path)") else { break }
+            try hasher.update(Array(data))
+        }
+        finished = true
+        return Hex.encode(try hasher.finish())
     }
 
     deinit { try? handle.close() }
@@ -45,6 +60,7 @@ final class ChunkedInput {
                 return nil
             }
             buffer = Array(data)
+            try hasher.update(buffer)
             position = 0
             bytesRead += data.count
         }
@@ -72,6 +88,8 @@ struct CSVReader: RecordReader {
         }
         line = firstLine
     }
+
+    func fileSHA256() throws -> String { try input.sha256() }
 
     mutating func next() throws -> InputRecord? {
         while true {
@@ -150,6 +168,8 @@ struct JSONLinesReader: RecordReader {
     private var line = 0
 
     init(path: String) throws { input = try ChunkedInput(path: path) }
+
+    func fileSHA256() throws -> String { try input.sha256() }
 
     mutating func next() throws -> InputRecord? {
         var bytes: [UInt8] = []

@@ -17,6 +17,25 @@ import Testing
         return (db, try PolicyFixture.defaultPolicy(), keyring, directory)
     }
 
+    /// The file's SHA-256 is hashed while it is parsed (one read): over many 64 KiB blocks it is sha256sum's.
+    @Test func theRecordedDigestIsTheFilesOverManyBlocks() throws {
+        let (db, policy, keyring, directory) = try setUp()
+        let rows = (0..<6000).map { "+336123\(String(format: "%05d", $0)),Message numéro \($0) pour vérifier le hachage en un seul passage" }
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(rows: rows), name: "big.csv", in: directory)
+        #expect(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int ?? 0 > 4 * 65_536)
+        let report = try Importer(policy: policy).run(kind: .messages, path: file, customer: 1, options: ImportOptions(), db: db.connection, keyring: keyring)
+        #expect(report.rowsWritten == 6000)
+        let sha = Process()
+        sha.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        sha.arguments = [file]
+        let out = Pipe()
+        sha.standardOutput = out
+        try sha.run()
+        let expected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: " ").first.map(String.init)
+        sha.waitUntilExit()
+        #expect(try db.connection.query("SELECT file_sha256 FROM lethe.imports").single("import").string("file_sha256") == expected)
+    }
+
     @Test func importedValuesAreSealedAndReadBack() throws {
         let (db, policy, keyring, directory) = try setUp()
         let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
