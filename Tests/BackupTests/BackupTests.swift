@@ -85,7 +85,8 @@ import Testing
         let lastChunkStart = header + ((original.count - header - 1) / chunk) * chunk
         for cut in [lastChunkStart, header + chunk, header + 2 * chunk] {
             try original.prefix(cut).write(to: URL(fileURLWithPath: manifest.file))
-            #expect(throws: LetheError.self) { try verifier.verify(manifest.id) }
+            let error = #expect(throws: LetheError.self) { try verifier.verify(manifest.id) }
+            #expect(error?.code == .integrity, "cut at \(cut): \(error?.message ?? "")")
         }
         try original.write(to: URL(fileURLWithPath: manifest.file))
         #expect(try verifier.verify(manifest.id).bytes > 0)
