@@ -24,8 +24,13 @@ final class RowIds {
 
     func take() throws -> Int64 {
         if next == reserved.count {
-            reserved = try session.query("SELECT nextval($1::regclass) AS id FROM generate_series(1, $2)", [.text(sequence), .int(Int64(Self.block))])
-                .rows.map { try $0.int("id") }
+            // One text value rather than 10,000 rows: the client's share of the reservation was most of its cost.
+            let list = try session.query("SELECT string_agg(nextval($1::regclass)::text, ',') AS ids FROM generate_series(1, $2)",
+                                         [.text(sequence), .int(Int64(Self.block))]).single("ids").string("ids")
+            reserved = try list.split(separator: ",").map {
+                guard let id = Int64($0) else { throw LetheError.software("unreadable id from \(sequence)") }
+                return id
+            }
             next = 0
         }
         defer { next += 1 }
