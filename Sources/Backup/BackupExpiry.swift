@@ -16,10 +16,7 @@ public struct BackupExpiry {
 
     public func run(now: Date, keep: ISODuration, dryRun: Bool) throws -> BackupRepository.ExpiryPlan {
         let verifier = BackupVerifier(repository: repository, keyring: keyring)
-        let plan = try repository.expiryPlan(
-            now: now, keep: keep,
-            authentic: { (try? repository.reader($0.id).authenticatesHeader(keyring: keyring)) == true },
-            newestValid: { (try? verifier.verify($0.id)) != nil })
+        let plan = try repository.expiryPlan(now: now, keep: keep, keyring: keyring, newestValid: { (try? verifier.verify($0.id)) != nil })
         if !dryRun { for id in plan.remove { try repository.remove(id) } }
         return plan
     }

@@ -5,11 +5,6 @@ import LetheCore
 /// A backup file read on its own, without a database or pg_restore: the header, then every chunk
 /// authenticated in order. What the fuzzers and the framing tests drive; `backup verify` adds pg_restore's check.
 public enum BackupFileCheck {
-    /// The header's essentials (not authenticated: `authenticate` proves them).
-    public static func essentials(path: String) throws -> BackupEssentials {
-        try BackupFileReader(path: path).essentials
-    }
-
     /// Authenticates the whole file and returns the stream it carries. Integrity error (exit 79) at the
     /// first byte that does not authenticate.
     public static func authenticate(path: String, keyring: Keyring) throws -> [UInt8] {

@@ -90,11 +90,12 @@ public struct BackupRepository: Sendable {
 
     /// Backups past `keep` go, and always any older than six months; the newest valid backup stays while it is
     /// within six months, even past `keep` (so a repository is never emptied by expiry alone).
-    public func expiryPlan(now: Date, keep: ISODuration, authentic: (Entry) -> Bool, newestValid: (Entry) -> Bool) throws -> ExpiryPlan {
+    /// Dates are acted on only for backups whose header authenticates under `keyring` (read once, by `list`).
+    public func expiryPlan(now: Date, keep: ISODuration, keyring: Keyring, newestValid: (Entry) -> Bool) throws -> ExpiryPlan {
         var plan = ExpiryPlan()
-        let all = try list()
-        plan.untrusted = all.filter { !authentic($0) }.map(\.id)
-        let entries = all.filter { !plan.untrusted.contains($0.id) }
+        let all = try list(keyring: keyring)
+        plan.untrusted = all.filter { $0.headerAuthenticated != true }.map(\.id)
+        let entries = all.filter { $0.headerAuthenticated == true }
         let calendar = Calendar(identifier: .gregorian).withUTC
         let ceiling = calendar.date(byAdding: .month, value: -6, to: now)!
         var keepLimit = calendar.date(byAdding: .month, value: -keep.months, to: now)!

@@ -82,10 +82,12 @@ public struct Importer {
                     }
                     if report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid) { throw Refused() }
                 }
+                // Only a header that refuses the file leaves it unhashed, and that was thrown above.
+                guard let digest else { throw LetheError.software("the import file was not hashed") }
                 report.importId = try db.query("""
                     INSERT INTO lethe.imports (kind, customer_id, file_sha256, rows_read, rows_written, rows_refused, started_at, os_user)
                     VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8) RETURNING id
-                    """, [.text(kind.rawValue), .int(customer), .text(digest ?? (try FileDigest.sha256(path: path))), .int(Int64(report.rowsRead)),
+                    """, [.text(kind.rawValue), .int(customer), .text(digest), .int(Int64(report.rowsRead)),
                           .int(Int64(report.rowsWritten)), .int(Int64(report.problemCount)), .text(clock), .text(OperatorIdentity.osUser)])
                     .single("import").int("id")
                 try AuditLog.append(db, action: "import.\(kind.rawValue)", target: "customer \(customer)", details: [

@@ -20,6 +20,14 @@ public final class BlindIndex {
         Self.truncate(try mac.authenticate(Array(number.e164.utf8)), to: bits)
     }
 
+    /// The blind index of an opened phone value as Lethe stores it (E.164 text); nil when it is not a number
+    /// (a legacy or damaged value).
+    public func tag(ofStored plaintext: [UInt8], region: String, rules: PhoneRules) throws -> [UInt8]? {
+        guard let text = String(validating: plaintext, as: UTF8.self),
+              case .success(let number) = PhoneNumber.parse(text, defaultRegion: region, rules: rules) else { return nil }
+        return try tag(number)
+    }
+
     /// The first `bits` bits of a MAC or of a longer index: a shorter index of the same number is a prefix of it.
     static func truncate(_ tag: [UInt8], to bits: Int) -> [UInt8] {
         var out = Array(tag.prefix((bits + 7) / 8))

@@ -1,7 +1,6 @@
 import Audit
 import Foundation
 import LetheCore
-import Phone
 import Policy
 import Postgres
 
@@ -94,13 +93,8 @@ public struct BlindIndexReindex {
             var updates: [(Int64, [UInt8]?, String?)] = []
             for value in values {
                 let context = EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer)
-                let tag: [UInt8]? = try (try? vault.open(value.bytes, context, row: value.id))
-                    .flatMap { String(validating: $0, as: UTF8.self) }
-                    .flatMap { text -> PhoneNumber? in
-                        guard case .success(let number) = PhoneNumber.parse(text, defaultRegion: policy.defaultRegion, rules: policy.phoneRules) else { return nil }
-                        return number
-                    }
-                    .map { try vault.blindIndex.tag($0) }
+                let tag = try (try? vault.open(value.bytes, context, row: value.id))
+                    .flatMap { try vault.blindIndex.tag(ofStored: $0, region: policy.defaultRegion, rules: policy.phoneRules) }
                 updates.append((value.id, tag, value.timestamp))
             }
             try db.transaction {

@@ -1,5 +1,4 @@
 import LetheCore
-import Phone
 import Policy
 import Postgres
 
@@ -99,8 +98,7 @@ public struct SealedDataCheck {
     /// Whether `stored` is the blind index of the sealed number `plaintext` (stored E.164). A value that is not a
     /// number (a legacy row) is left to the other checks.
     private func blindIndexMatches(_ plaintext: [UInt8], _ stored: [UInt8]?) throws -> Bool {
-        guard let text = String(validating: plaintext, as: UTF8.self),
-              case .success(let number) = PhoneNumber.parse(text, defaultRegion: policy.defaultRegion, rules: policy.phoneRules) else { return true }
-        return try stored == vault.blindIndex.tag(number)
+        guard let expected = try vault.blindIndex.tag(ofStored: plaintext, region: policy.defaultRegion, rules: policy.phoneRules) else { return true }
+        return stored == expected
     }
 }

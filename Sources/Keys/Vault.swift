@@ -25,19 +25,18 @@ public final class Vault {
     /// The database's blind indexes were all computed at one length, recorded at first use: a policy that asks
     /// for another would silently find nobody, so it is refused (exit 78) before anything is sealed or searched.
     static func checkBlindIndexBits(_ db: PostgresConnection, _ bits: Int, reindexing: Bool = false) throws {
-        guard let row = try db.query("SELECT bits, reindex_to FROM lethe.blind_index_parameters").first else {
+        guard let (recorded, reindexTo) = try BlindIndexReindex.recorded(db) else {
             try db.execute("INSERT INTO lethe.blind_index_parameters (bits) VALUES ($1) ON CONFLICT DO NOTHING", [.int(Int64(bits))])
             return
         }
-        let recorded = try row.int("bits")
-        if let target = try row.optionalInt("reindex_to") {
-            guard reindexing && target == Int64(bits) else {
+        if let target = reindexTo {
+            guard reindexing && target == bits else {
                 throw LetheError(.tempFail, "a re-index of the blind indexes from \(recorded) to \(target) bits is in progress: lookups would mix both lengths",
                                  hint: "finish it: lethe keys reindex --bits \(target) (it resumes), then rerun this command")
             }
             return
         }
-        guard recorded == Int64(bits) || reindexing else {
+        guard recorded == bits || reindexing else {
             throw LetheError.config("the policy's blind_index_bits (\(bits)) differs from the \(recorded) bits this database's blind indexes and tombstones were computed with",
                                     hint: "keep blind_index_bits: \(recorded), or re-index first: lethe keys reindex --bits \(bits) (with another length no person would be found, and an erasure would erase nothing)")
         }
