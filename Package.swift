@@ -54,11 +54,12 @@ let package = Package(
         .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject"]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
+        .target(name: "Access", dependencies: ["LetheCore", "Postgres", "Policy", "Audit", "Purge"]),
         .target(name: "Inspect", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject"]),
 
         // The scheduled worker: schedules, job runs recorded in the database, process lifetime; calls the jobs above.
         .target(name: "Worker", dependencies: [
-            "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry", "Inspect",
+            "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry", "Inspect", "Audit",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -68,7 +69,7 @@ let package = Package(
             name: "lethe",
             dependencies: [
                 "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Subject",
-                "Telemetry", "Worker", "Inspect",
+                "Telemetry", "Worker", "Inspect", "Access",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

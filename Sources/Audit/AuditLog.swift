@@ -13,9 +13,40 @@ public enum AuditLog {
             .single("audit_append").int("id")
     }
 
+    /// The newest record: what every job's final log line carries, so the log store holds copies of the chain's
+    /// head that the database's writers cannot reach (`audit verify --head ID:HASH` checks against them).
+    public struct Head: Sendable, Equatable, Encodable, CustomStringConvertible {
+        public let id: Int64
+        public let hash: String
+        public var description: String { "\(id):\(hash)" }
+
+        public init(id: Int64, hash: String) {
+            self.id = id
+            self.hash = hash.lowercased()
+        }
+
+        /// `ID:HASH` as log lines and `audit verify` print it, or a bare 64-digit hash (any record with that hash).
+        public init?(parsing text: String) {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            let hashText = String(parts.last ?? "")
+            guard hashText.count == 64, hashText.allSatisfy(\.isHexDigit), parts.count <= 2 else { return nil }
+            if parts.count == 2 {
+                guard let id = Int64(parts[0]), id > 0 else { return nil }
+                self.init(id: id, hash: hashText)
+            } else {
+                self.init(id: 0, hash: hashText)
+            }
+        }
+    }
+
+    public static func head(_ db: PostgresConnection) throws -> Head? {
+        try db.query("SELECT id, hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1").first.map { Head(id: try $0.int("id"), hash: try $0.string("hash")) }
+    }
+
     public struct Verification: Sendable, Encodable {
         public let records: Int
         public let lastHash: String?
+        public let lastId: Int64?
         /// The first record whose hash or link does not match, and why.
         public let brokenAt: Int64?
         public let problem: String?
@@ -25,7 +56,7 @@ public enum AuditLog {
     /// Recomputes every record's hash and checks each link to its predecessor. The chain alone cannot tell that
     /// records were cut from its end: `head`, a hash kept outside the database from an earlier verify (or a log
     /// line), must still be in the chain.
-    public static func verify(_ db: PostgresConnection, head: String? = nil) throws -> Verification {
+    public static func verify(_ db: PostgresConnection, head: Head? = nil) throws -> Verification {
         let rows = try db.query("""
             SELECT id, hash, prev_hash, lag(hash) OVER (ORDER BY id) AS expected_prev,
                    lethe.audit_digest(prev_hash, id, at, action, target, db_user, os_user, details) AS recomputed
@@ -35,18 +66,25 @@ public enum AuditLog {
         for row in rows {
             let id = try row.int("id")
             if try row.string("recomputed") != row.string("hash") {
-                return Verification(records: rows.count, lastHash: nil, brokenAt: id, problem: "record \(id) was altered after it was written")
+                return Verification(records: rows.count, lastHash: nil, lastId: nil, brokenAt: id, problem: "record \(id) was altered after it was written")
             }
             if try row.string("prev_hash") != (row.optionalString("expected_prev") ?? genesis) {
-                return Verification(records: rows.count, lastHash: nil, brokenAt: id, problem: "the record before \(id) was removed or replaced")
+                return Verification(records: rows.count, lastHash: nil, lastId: nil, brokenAt: id, problem: "the record before \(id) was removed or replaced")
             }
         }
-        if let head, try !rows.contains(where: { try $0.string("hash") == head.lowercased() }) {
-            let last = try rows.last?.int("id") ?? 0
-            return Verification(records: rows.count, lastHash: nil, brokenAt: last + 1,
-                                problem: "the record with hash \(head.prefix(16))… is no longer in the log: records were removed from its end, or the log was replaced")
+        if let head {
+            // With an id, that very record must still carry the hash: a history rewritten and re-chained from an
+            // earlier record changes every later hash, the head's included.
+            let match = try rows.first { head.id == 0 ? try $0.string("hash") == head.hash : try $0.int("id") == head.id }
+            if try match?.string("hash") != head.hash {
+                let broken = head.id == 0 ? (try rows.last?.int("id") ?? 0) + 1 : head.id
+                let problem = match == nil
+                    ? "the record \(head.id == 0 ? "with hash \(head.hash.prefix(16))…" : "\(head.id)") is no longer in the log: records were removed from its end, or the log was replaced"
+                    : "record \(head.id) no longer has the hash recorded outside the database (\(head.hash.prefix(16))…): the log was rewritten and its chain recomputed"
+                return Verification(records: rows.count, lastHash: nil, lastId: nil, brokenAt: broken, problem: problem)
+            }
         }
-        return Verification(records: rows.count, lastHash: try rows.last?.string("hash"), brokenAt: nil, problem: nil)
+        return Verification(records: rows.count, lastHash: try rows.last?.string("hash"), lastId: try rows.last?.int("id"), brokenAt: nil, problem: nil)
     }
 
     public struct Record: Sendable, Encodable {

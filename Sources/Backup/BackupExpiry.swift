@@ -7,16 +7,16 @@ import Policy
 /// come from backup headers, which are trusted only once they authenticate under the keyring.
 public struct BackupExpiry {
     let repository: BackupRepository
-    let keyring: Keyring
+    let keys: BackupOpeningKeys
 
-    public init(repository: BackupRepository, keyring: Keyring) {
+    public init(repository: BackupRepository, keys: BackupOpeningKeys) {
         self.repository = repository
-        self.keyring = keyring
+        self.keys = keys
     }
 
     public func run(now: Date, keep: ISODuration, dryRun: Bool) throws -> BackupRepository.ExpiryPlan {
-        let verifier = BackupVerifier(repository: repository, keyring: keyring)
-        let plan = try repository.expiryPlan(now: now, keep: keep, keyring: keyring, newestValid: { (try? verifier.verify($0.id)) != nil })
+        let verifier = BackupVerifier(repository: repository, keys: keys)
+        let plan = try repository.expiryPlan(now: now, keep: keep, keys: keys, newestValid: { (try? verifier.verify($0.id)) != nil })
         if !dryRun { for id in plan.remove { try repository.remove(id) } }
         return plan
     }

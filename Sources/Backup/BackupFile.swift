@@ -17,26 +17,59 @@ final class BackupFileWriter {
     private let digest: SHA256Hasher
     private(set) var bytesWritten = 0
 
-    init(path: String, essentials: BackupEssentials, keyring: Keyring) throws {
+    init(path: String, essentials: BackupEssentials, sealing: BackupSealing) throws {
         self.path = path
         temporaryPath = path + ".partial"
-        try SecureFile.createExclusive(temporaryPath, contents: [])
-        guard let handle = FileHandle(forWritingAtPath: temporaryPath) else { throw LetheError(.cannotCreate, "cannot open \(temporaryPath)") }
-        self.handle = handle
         cipher = try AESGCM()
         key = try SecretKey.random()
         digest = try SHA256Hasher()
-        let kek = keyring.current
         let json = Array(try BackupEssentials.encoder().encode(essentials))
-        var header = BackupFormat.magic + BackupFormat.bigEndian(BackupFormat.version) + BackupFormat.bigEndian(UInt32(kek.id))
-            + BackupFormat.bigEndian(UInt32(BackupFormat.chunkSize)) + BackupFormat.bigEndian(UInt32(json.count))
-        header += [UInt8](repeating: 0, count: BackupFormat.wrappedKeySize) + json
-        let nonce = try cipher.randomNonce()
-        let wrapped = nonce + (try cipher.seal(key: try keyring.kek(kek.id).keyForWrapping, nonce: nonce, plaintext: key.unsafeRawBytes,
-                                               associatedData: BackupFormat.wrapAAD(header: header)))
-        header.replaceSubrange(BackupFormat.wrappedKeyOffset..<BackupFormat.wrappedKeyOffset + BackupFormat.wrappedKeySize, with: wrapped)
+        let header = try Self.header(json: json, key: key, sealing: sealing, cipher: cipher)
         headerHash = try SHA256.hash(header)
+        try SecureFile.createExclusive(temporaryPath, contents: [])
+        guard let handle = FileHandle(forWritingAtPath: temporaryPath) else { throw LetheError(.cannotCreate, "cannot open \(temporaryPath)") }
+        self.handle = handle
         try emit(header)
+    }
+
+    private static func header(json: [UInt8], key: SecretKey, sealing: BackupSealing, cipher: AESGCM) throws -> [UInt8] {
+        switch sealing {
+        case .keyring(let keyring):
+            let kek = keyring.current
+            var header = BackupFormat.magic + BackupFormat.bigEndian(BackupFormat.keyringVersion) + BackupFormat.bigEndian(UInt32(kek.id))
+                + BackupFormat.bigEndian(UInt32(BackupFormat.chunkSize)) + BackupFormat.bigEndian(UInt32(json.count))
+            header += [UInt8](repeating: 0, count: BackupFormat.wrappedKeySize) + json
+            let nonce = try cipher.randomNonce()
+            let wrapped = nonce + (try cipher.seal(key: kek.keyForWrapping, nonce: nonce, plaintext: key.unsafeRawBytes,
+                                                   associatedData: BackupFormat.wrapAAD(header: header)))
+            header.replaceSubrange(BackupFormat.wrappedKeyOffset..<BackupFormat.wrappedKeyOffset + BackupFormat.wrappedKeySize, with: wrapped)
+            return header
+        case .recipients(let recipients):
+            guard !recipients.isEmpty, recipients.count <= BackupFormat.maxRecipients else {
+                throw LetheError.usage("a backup needs 1 to \(BackupFormat.maxRecipients) recipients")
+            }
+            var header = BackupFormat.magic + BackupFormat.bigEndian(BackupFormat.recipientsVersion) + BackupFormat.bigEndian(UInt16(recipients.count))
+                + BackupFormat.bigEndian(UInt32(BackupFormat.chunkSize)) + BackupFormat.bigEndian(UInt32(json.count))
+            var stanzaKeys: [(SecretKey, [UInt8])] = []
+            for recipient in recipients {
+                let ephemeral = try X25519.newPrivateKey()
+                let ephemeralPublic = try X25519.publicKey(of: ephemeral)
+                guard let shared = try X25519.sharedSecret(privateKey: ephemeral, peer: recipient.publicKey) else {
+                    throw LetheError.dataError("the backup public key \(recipient.source) is not usable (a degenerate X25519 key)")
+                }
+                let nonce = try cipher.randomNonce()
+                stanzaKeys.append((try BackupFormat.stanzaKey(shared: shared, ephemeral: ephemeralPublic, recipient: recipient.publicKey), nonce))
+                header += recipient.publicKey + ephemeralPublic + nonce + [UInt8](repeating: 0, count: BackupFormat.sealedKeySize)
+            }
+            header += json
+            let aad = BackupFormat.recipientsAAD(header: header, recipients: recipients.count)
+            for (index, (stanzaKey, nonce)) in stanzaKeys.enumerated() {
+                let end = BackupFormat.recipientsFixedSize + (index + 1) * BackupFormat.stanzaSize
+                header.replaceSubrange(end - BackupFormat.sealedKeySize..<end,
+                                       with: try cipher.seal(key: stanzaKey, nonce: nonce, plaintext: key.unsafeRawBytes, associatedData: aad))
+            }
+            return header
+        }
     }
 
     func write(_ bytes: [UInt8]) throws {
@@ -78,9 +111,15 @@ final class BackupFileWriter {
 
 /// Reads a backup file chunk by chunk, authenticating each before handing it on.
 final class BackupFileReader {
+    /// How the file key is sealed, as the header says (not yet authenticated).
+    enum Sealing {
+        case kek(id: Int)
+        case recipients([(publicKey: [UInt8], ephemeral: [UInt8], nonce: [UInt8], sealed: [UInt8])])
+    }
+
     let path: String
     let essentials: BackupEssentials
-    let kekId: Int
+    let sealing: Sealing
     private let input: BufferedInput
     private let header: [UInt8]
 
@@ -91,18 +130,41 @@ final class BackupFileReader {
             throw LetheError.noInput("cannot read backup \(path)", hint: "see 'lethe backup list'")
         }
         input = BufferedInput(handle, path: path)
-        let fixed = try input.read(BackupFormat.fixedSize)
-        guard fixed.count == BackupFormat.fixedSize, Array(fixed.prefix(8)) == BackupFormat.magic else {
+        let start = try input.read(10)
+        guard start.count == 10, Array(start.prefix(8)) == BackupFormat.magic else {
             throw LetheError.integrity("\(path) is not a lethe backup (bad magic)")
         }
-        guard UInt16(fixed[8]) << 8 | UInt16(fixed[9]) == BackupFormat.version else {
+        var fixed = start
+        let jsonLength: Int
+        switch BackupFormat.readUInt16(start, at: 8) {
+        case BackupFormat.keyringVersion:
+            fixed += try input.read(BackupFormat.fixedSize - 10)
+            guard fixed.count == BackupFormat.fixedSize else { throw LetheError.integrity("\(path): header is truncated") }
+            sealing = .kek(id: Int(BackupFormat.readUInt32(fixed, at: 10)))
+            jsonLength = Int(BackupFormat.readUInt32(fixed, at: 18))
+        case BackupFormat.recipientsVersion:
+            fixed += try input.read(BackupFormat.recipientsFixedSize - 10)
+            guard fixed.count == BackupFormat.recipientsFixedSize else { throw LetheError.integrity("\(path): header is truncated") }
+            let count = Int(BackupFormat.readUInt16(fixed, at: 10))
+            guard (1...BackupFormat.maxRecipients).contains(count), BackupFormat.readUInt32(fixed, at: 12) == UInt32(BackupFormat.chunkSize) else {
+                throw LetheError.integrity("\(path): header is damaged")
+            }
+            jsonLength = Int(BackupFormat.readUInt32(fixed, at: 16))
+            let stanzas = try input.read(count * BackupFormat.stanzaSize)
+            guard stanzas.count == count * BackupFormat.stanzaSize else { throw LetheError.integrity("\(path): header is truncated") }
+            fixed += stanzas
+            sealing = .recipients((0..<count).map { index in
+                let stanza = Array(stanzas[index * BackupFormat.stanzaSize..<(index + 1) * BackupFormat.stanzaSize])
+                return (Array(stanza[0..<32]), Array(stanza[32..<64]), Array(stanza[64..<64 + AESGCM.nonceSize]),
+                        Array(stanza[(64 + AESGCM.nonceSize)...]))
+            })
+        default:
             throw LetheError.integrity("\(path) has an unsupported format version")
         }
-        kekId = Int(BackupFormat.readUInt32(fixed, at: 10))
-        let jsonLength = Int(BackupFormat.readUInt32(fixed, at: 18))
-        guard BackupFormat.readUInt32(fixed, at: 14) == UInt32(BackupFormat.chunkSize), jsonLength < 1 << 20 else {
+        if case .kek = sealing, BackupFormat.readUInt32(fixed, at: 14) != UInt32(BackupFormat.chunkSize) {
             throw LetheError.integrity("\(path): header is damaged")
         }
+        guard jsonLength < 1 << 20 else { throw LetheError.integrity("\(path): header is damaged") }
         let json = try input.read(jsonLength)
         guard json.count == jsonLength, let essentials = try? BackupEssentials.decoder().decode(BackupEssentials.self, from: Data(json)) else {
             throw LetheError.integrity("\(path): header is damaged or truncated")
@@ -111,27 +173,63 @@ final class BackupFileReader {
         self.essentials = essentials
     }
 
-    /// Whether the header (its dates, id and table counts included) authenticates: the data key unwraps with the
-    /// header as associated data. Only then may expiry act on the dates it holds.
-    func authenticatesHeader(keyring: Keyring) -> Bool {
-        (try? unwrapKey(keyring: keyring)) != nil
+    /// What the header says seals the file key, for listings: "KEK 2" or the recipients' fingerprints.
+    var sealedTo: String {
+        switch sealing {
+        case .kek(let id): "KEK \(id)"
+        case .recipients(let stanzas):
+            stanzas.map { BackupRecipient(publicKey: $0.publicKey, source: path).fingerprint }.joined(separator: ",")
+        }
     }
 
-    private func unwrapKey(keyring: Keyring) throws -> SecretKey {
-        let kek = try keyring.kek(kekId)
-        let wrapped = Array(header[BackupFormat.wrappedKeyOffset..<BackupFormat.wrappedKeyOffset + BackupFormat.wrappedKeySize])
-        guard let raw = try AESGCM().open(key: kek.keyForWrapping, nonce: Array(wrapped.prefix(AESGCM.nonceSize)),
-                                          sealed: Array(wrapped.dropFirst(AESGCM.nonceSize)), associatedData: BackupFormat.wrapAAD(header: header)) else {
-            throw LetheError.integrity("\(path): the header does not authenticate with key-encryption key \(kekId) of \(keyring.path)",
-                                       hint: "the header was altered, or this is not the keyring the backup was made with")
+    /// Whether the header (its dates, id and table counts included) authenticates: the file key opens with the
+    /// header as associated data. Only then may expiry act on the dates it holds.
+    func authenticatesHeader(keys: BackupOpeningKeys) -> Bool {
+        (try? unwrapKey(keys: keys)) != nil
+    }
+
+    private func unwrapKey(keys: BackupOpeningKeys) throws -> SecretKey {
+        let cipher = try AESGCM()
+        switch sealing {
+        case .kek(let kekId):
+            guard let keyring = keys.keyring else {
+                throw LetheError.config("\(path) is sealed with key-encryption key \(kekId) of a keyring, and no keyring was given",
+                                        hint: "pass --keyring FILE or set LETHE_KEYRING")
+            }
+            let kek = try keyring.kek(kekId)
+            let wrapped = Array(header[BackupFormat.wrappedKeyOffset..<BackupFormat.wrappedKeyOffset + BackupFormat.wrappedKeySize])
+            guard let raw = try cipher.open(key: kek.keyForWrapping, nonce: Array(wrapped.prefix(AESGCM.nonceSize)),
+                                            sealed: Array(wrapped.dropFirst(AESGCM.nonceSize)), associatedData: BackupFormat.wrapAAD(header: header)) else {
+                throw LetheError.integrity("\(path): the header does not authenticate with key-encryption key \(kekId) of \(keyring.path)",
+                                           hint: "the header was altered, or this is not the keyring the backup was made with")
+            }
+            return SecretKey(bytes: raw)
+        case .recipients(let stanzas):
+            let mine = stanzas.compactMap { stanza in
+                keys.privateKeys.first { $0.recipient.publicKey == stanza.publicKey }.map { (stanza, $0) }
+            }
+            guard let (stanza, privateKey) = mine.first else {
+                let sealedTo = self.sealedTo
+                throw LetheError.config(keys.privateKeys.isEmpty
+                                        ? "\(path) is sealed to public key(s) \(sealedTo), and no backup private key was given"
+                                        : "none of the given backup private keys opens \(path) (sealed to \(sealedTo))",
+                                        hint: "pass the private key of one of its recipients: --backup-key FILE or LETHE_BACKUP_KEY (a public key cannot open a backup)")
+            }
+            let aad = BackupFormat.recipientsAAD(header: header, recipients: stanzas.count)
+            guard let shared = try privateKey.sharedSecret(with: stanza.ephemeral),
+                  let raw = try cipher.open(key: try BackupFormat.stanzaKey(shared: shared, ephemeral: stanza.ephemeral, recipient: stanza.publicKey),
+                                            nonce: stanza.nonce, sealed: stanza.sealed, associatedData: aad) else {
+                throw LetheError.integrity("\(path): the header does not authenticate with backup key \(privateKey.recipient.fingerprint)",
+                                           hint: "the header or its sealed file key was altered: do not restore this file")
+            }
+            return SecretKey(bytes: raw)
         }
-        return SecretKey(bytes: raw)
     }
 
     /// Authenticates the header (by unwrapping the data key) and every chunk, in order, handing each
     /// plaintext to `body`. Throws an integrity error at the first byte that does not authenticate.
-    func readChunks(keyring: Keyring, _ body: ([UInt8]) throws -> Void) throws {
-        let key = try unwrapKey(keyring: keyring)
+    func readChunks(keys: BackupOpeningKeys, _ body: ([UInt8]) throws -> Void) throws {
+        let key = try unwrapKey(keys: keys)
         let cipher = try AESGCM()
         let headerHash = try SHA256.hash(header)
         var counter: UInt64 = 0

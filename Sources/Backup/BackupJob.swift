@@ -19,7 +19,10 @@ public struct BackupManifest: Codable, Sendable {
     public let serverVersion: String
     public let pgDumpVersion: String
     public let policyHash: String
+    /// The KEK that wrapped the file key (format 1), or 0 when sealed to public keys.
     public let kekId: Int
+    /// Fingerprints of the public keys the file key is sealed to (format 2).
+    public var recipients: [String]? = nil
     public let compression: String
     public let size: Int
     public let sha256: String
@@ -31,7 +34,7 @@ public struct BackupJob {
     let db: PostgresConnection
     let conninfo: String?
     let policy: RetentionPolicy
-    let keyring: Keyring
+    let sealing: BackupSealing
     let repository: BackupRepository
     let logger: Logger
     /// The backup's date; tests set it to build a history.
@@ -39,12 +42,12 @@ public struct BackupJob {
     /// Asked by the worker on shutdown: the dump is stopped and its partial file removed.
     public var stop = StopRequest.never
 
-    public init(db: PostgresConnection, conninfo: String?, policy: RetentionPolicy, keyring: Keyring, repository: BackupRepository,
+    public init(db: PostgresConnection, conninfo: String?, policy: RetentionPolicy, sealing: BackupSealing, repository: BackupRepository,
                 logger: Logger = Logger(label: "lethe.backup")) {
         self.db = db
         self.conninfo = conninfo
         self.policy = policy
-        self.keyring = keyring
+        self.sealing = sealing
         self.repository = repository
         self.logger = logger
     }
@@ -61,7 +64,7 @@ public struct BackupJob {
         }
         defer { _ = try? db.advisoryUnlock(.backup) }
         // A backup sealed under a keyring that is not this database's would be unreadable by its operators.
-        try KeyringMatch.check(db, keyring)
+        if case .keyring(let keyring) = sealing { try KeyringMatch.check(db, keyring) }
         for partial in repository.partials() {
             logger.warning("removing an unfinished backup left by a killed run", metadata: ["file": "\(partial)"])
             try? FileManager.default.removeItem(atPath: partial)
@@ -87,7 +90,7 @@ public struct BackupJob {
         var environment = try PostgresConnection.environment(for: conninfo)
         environment["PGAPPNAME"] = "lethe backup"
 
-        let writer = try BackupFileWriter(path: repository.backupPath(id), essentials: essentials, keyring: keyring)
+        let writer = try BackupFileWriter(path: repository.backupPath(id), essentials: essentials, sealing: sealing)
         do {
             // Level 1: on dumps of sealed (incompressible) columns it was both faster and smaller than level 3 here.
             let compressor = try ZstdCompressor(level: 1)
@@ -108,9 +111,10 @@ public struct BackupJob {
             }
             try writer.write(try compressor.compress([], end: true))
             let (sha, size) = try writer.finish()
-            let manifest = BackupManifest(id: id, file: repository.backupPath(id), startedAt: started, finishedAt: Date(), tables: tables,
+            var manifest = BackupManifest(id: id, file: repository.backupPath(id), startedAt: started, finishedAt: Date(), tables: tables,
                                           serverVersion: serverVersion, pgDumpVersion: pgDumpVersion, policyHash: essentials.policyHash,
-                                          kekId: keyring.current.id, compression: "zstd", size: size, sha256: sha)
+                                          kekId: sealing.kekId, compression: "zstd", size: size, sha256: sha)
+            manifest.recipients = sealing.recipientFingerprints
             let encoder = BackupEssentials.encoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try SecureFile.replace(repository.manifestPath(id), contents: Array(try encoder.encode(manifest)) + [0x0A])

@@ -1,6 +1,7 @@
 import Foundation
 import Keys
 import LetheCore
+import LetheCrypto
 import Logging
 import Policy
 
@@ -38,11 +39,13 @@ public struct BackupRepository: Sendable {
         /// Whether the header (its date included) authenticates under the keyring and names this id; nil when
         /// listed without a keyring, so the date is only what the file says.
         public var headerAuthenticated: Bool? = nil
+        /// What the header says seals the file key: "KEK 1", or public-key fingerprints.
+        public let sealedTo: String
     }
 
     /// Complete backups, oldest first (headers parsed; nothing decrypted). With a keyring, each header is also
     /// authenticated (one key unwrap per file), so its date can be trusted.
-    public func list(keyring: Keyring? = nil) throws -> [Entry] {
+    public func list(keys: BackupOpeningKeys? = nil) throws -> [Entry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var entries: [Entry] = []
         for name in names where name.hasSuffix(".lethe-backup") {
@@ -51,11 +54,31 @@ public struct BackupRepository: Sendable {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             let id = String(name.dropLast(".lethe-backup".count))
             var entry = Entry(id: id, createdAt: reader.essentials.createdAt, size: size, tables: reader.essentials.tables,
-                              hasManifest: FileManager.default.fileExists(atPath: manifestPath(id)))
-            if let keyring { entry.headerAuthenticated = reader.essentials.id == id && reader.authenticatesHeader(keyring: keyring) }
+                              hasManifest: FileManager.default.fileExists(atPath: manifestPath(id)), sealedTo: reader.sealedTo)
+            if let keys { entry.headerAuthenticated = reader.essentials.id == id && reader.authenticatesHeader(keys: keys) }
             entries.append(entry)
         }
         return entries.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public struct ChecksumCheck: Sendable, Encodable {
+        public let id: String
+        public let expected: String
+        public let actual: String
+        public var matches: Bool { expected == actual }
+    }
+
+    /// The file's SHA-256 against the one its manifest records: needs no key, so a copy can be checked anywhere.
+    /// It proves the copy equals what was written, not that the file is authentic (the manifest is not sealed).
+    public func checksum(_ id: String) throws -> ChecksumCheck {
+        _ = try reader(id)
+        struct Recorded: Decodable { let sha256: String }
+        guard let data = FileManager.default.contents(atPath: manifestPath(id)),
+              let recorded = try? JSONDecoder().decode(Recorded.self, from: data) else {
+            throw LetheError.noInput("backup \(id) has no readable manifest (\(manifestPath(id)))",
+                                     hint: "--checksum-only compares with the manifest; without it, verify with the backup key")
+        }
+        return ChecksumCheck(id: id, expected: recorded.sha256.lowercased(), actual: try FileDigest.sha256(path: backupPath(id)))
     }
 
     /// Files a killed backup left behind.
@@ -91,9 +114,9 @@ public struct BackupRepository: Sendable {
     /// Backups past `keep` go, and always any older than six months; the newest valid backup stays while it is
     /// within six months, even past `keep` (so a repository is never emptied by expiry alone).
     /// Dates are acted on only for backups whose header authenticates under `keyring` (read once, by `list`).
-    public func expiryPlan(now: Date, keep: ISODuration, keyring: Keyring, newestValid: (Entry) -> Bool) throws -> ExpiryPlan {
+    public func expiryPlan(now: Date, keep: ISODuration, keys: BackupOpeningKeys, newestValid: (Entry) -> Bool) throws -> ExpiryPlan {
         var plan = ExpiryPlan()
-        let all = try list(keyring: keyring)
+        let all = try list(keys: keys)
         plan.untrusted = all.filter { $0.headerAuthenticated != true }.map(\.id)
         let entries = all.filter { $0.headerAuthenticated == true }
         let calendar = Calendar(identifier: .gregorian).withUTC

@@ -14,11 +14,11 @@ import Zstd
 /// read the decrypted dump's table of contents.
 public struct BackupVerifier {
     let repository: BackupRepository
-    let keyring: Keyring
+    let keys: BackupOpeningKeys
 
-    public init(repository: BackupRepository, keyring: Keyring) {
+    public init(repository: BackupRepository, keys: BackupOpeningKeys) {
         self.repository = repository
-        self.keyring = keyring
+        self.keys = keys
     }
 
     public struct Result: Sendable, Encodable {
@@ -58,7 +58,7 @@ public struct BackupVerifier {
         let reader = try repository.reader(id)
         let decompressor = try ZstdDecompressor()
         var decompressing = true
-        try reader.readChunks(keyring: keyring) { chunk in
+        try reader.readChunks(keys: keys) { chunk in
             decompressing = decompressing && wanted()
             guard decompressing else { return }
             let piece = try decompressor.decompress(chunk)
@@ -79,15 +79,18 @@ enum PostgresTools {
 public struct RestoreJob {
     let live: PostgresConnection?
     let policy: RetentionPolicy
+    /// The keyring re-indexes and replays erasures in the restored data; backup private keys open format 2 files.
     let keyring: Keyring
+    let backupKeys: [BackupPrivateKey]
     let repository: BackupRepository
     let logger: Logger
 
-    public init(live: PostgresConnection?, policy: RetentionPolicy, keyring: Keyring, repository: BackupRepository,
-                logger: Logger = Logger(label: "lethe.restore")) {
+    public init(live: PostgresConnection?, policy: RetentionPolicy, keyring: Keyring, backupKeys: [BackupPrivateKey] = [],
+                repository: BackupRepository, logger: Logger = Logger(label: "lethe.restore")) {
         self.live = live
         self.policy = policy
         self.keyring = keyring
+        self.backupKeys = backupKeys
         self.repository = repository
         self.logger = logger
     }
@@ -107,7 +110,7 @@ public struct RestoreJob {
 
     public func run(id: String, targetConninfo: String, tables wanted: [String], clean: Bool, dryRun: Bool) throws -> Report {
         let essentials = try repository.reader(id).essentials
-        let verified = try BackupVerifier(repository: repository, keyring: keyring).verify(id)
+        let verified = try BackupVerifier(repository: repository, keys: BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys)).verify(id)
         logger.info("backup verified", metadata: ["id": "\(id)", "bytes": "\(verified.bytes)"])
         let target = try PostgresConnection(conninfo: targetConninfo)
         var report = Report(id: id, target: target.target.description, dryRun: dryRun)
@@ -179,7 +182,7 @@ public struct RestoreJob {
         let restore = try ChildProcess(PostgresTools.pgRestore, arguments + ["--dbname=\(environment["PGDATABASE"] ?? target.target.database)"],
                                        environment: environment)
         var broken = false
-        try BackupVerifier(repository: repository, keyring: keyring).decryptedStream(id) { piece in
+        try BackupVerifier(repository: repository, keys: BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys)).decryptedStream(id) { piece in
             if !broken && !restore.writeInput(piece) { broken = true }
         }
         let (status, stderr, _) = restore.finish()

@@ -34,4 +34,27 @@ static inline int lethe_hkdf_sha256(const unsigned char *ikm, size_t ikm_len,
     EVP_PKEY_CTX_free(pctx);
     return ok ? 1 : 0;
 }
+
+/* X25519 (RFC 7748) through EVP_PKEY, raw 32-byte keys; each returns 1 on success. */
+static inline int lethe_x25519_public(const unsigned char *priv, unsigned char *pub) {
+    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+    size_t len = 32;
+    int ok = key != NULL && EVP_PKEY_get_raw_public_key(key, pub, &len) > 0 && len == 32;
+    EVP_PKEY_free(key);
+    return ok ? 1 : 0;
+}
+static inline int lethe_x25519_shared(const unsigned char *priv, const unsigned char *peer, unsigned char *out) {
+    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+    EVP_PKEY *peer_key = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
+    EVP_PKEY_CTX *ctx = key != NULL ? EVP_PKEY_CTX_new(key, NULL) : NULL;
+    size_t len = 32;
+    int ok = ctx != NULL && peer_key != NULL
+        && EVP_PKEY_derive_init(ctx) > 0
+        && EVP_PKEY_derive_set_peer(ctx, peer_key) > 0
+        && EVP_PKEY_derive(ctx, out, &len) > 0 && len == 32;
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(peer_key);
+    EVP_PKEY_free(key);
+    return ok ? 1 : 0;
+}
 #endif

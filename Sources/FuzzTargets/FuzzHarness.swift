@@ -35,7 +35,7 @@ public final class FuzzHarness {
         keyring = try Keyring.create(at: scratch + "/keyring")
         // Three chunks and a short final one, so chunks can be moved, duplicated and dropped.
         sampleStream = (0..<(3 * 65_536 + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
-        try BackupFileCheck.writeSample(path: scratch + "/sample.lethe-backup", payload: sampleStream, keyring: keyring)
+        try BackupFileCheck.writeSample(path: scratch + "/sample.lethe-backup", payload: sampleStream, sealing: .keyring(keyring))
         sampleBackup = Array(try Data(contentsOf: URL(fileURLWithPath: scratch + "/sample.lethe-backup")))
         cipher = try AESGCM()
         cbc = try LegacyAES128CBC()
@@ -104,7 +104,7 @@ public final class FuzzHarness {
         let path = scratch + "/input.lethe-backup"
         write(input, to: path)
         do {
-            let stream = try BackupFileCheck.authenticate(path: path, keyring: keyring)
+            let stream = try BackupFileCheck.authenticate(path: path, keys: BackupOpeningKeys(keyring: keyring))
             guard input == sampleBackup, stream == sampleStream else {
                 throw FuzzContractViolation(target: .backup, what: "a file that is not the genuine sample authenticated")
             }
@@ -139,7 +139,7 @@ public final class FuzzHarness {
         let path = scratch + "/tampered.lethe-backup"
         write(file, to: path)
         do {
-            _ = try BackupFileCheck.authenticate(path: path, keyring: keyring)
+            _ = try BackupFileCheck.authenticate(path: path, keys: BackupOpeningKeys(keyring: keyring))
         } catch {
             let lethe = error.asLetheError
             guard error is any LetheErrorConvertible, lethe.code == .integrity else {

@@ -36,3 +36,12 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
 extension Optional where Wrapped == String {
     public var sqlValue: SQLValue { map(SQLValue.text) ?? .null }
 }
+
+extension SQLValue {
+    /// A `text[]` parameter (cast with `$n::text[]`): every element double-quoted, so commas, braces and
+    /// parentheses inside values stay values.
+    public static func textArray(_ values: [String]) -> SQLValue {
+        .text("{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}")
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import LetheCore
 import Logging
 import Postgres
+import Schema
 
 /// How the executor paces itself against live traffic.
 public struct PurgeSettings: Sendable {
@@ -28,8 +29,13 @@ final class PurgeExecutor {
     let settings: PurgeSettings
     let logger: Logger
     let progress: ((String) -> Void)?
+    /// Owner: DDL of its own (concurrent detaches). Guarded: every drop and delete through the functions that
+    /// recompute the rules in the database (migration 0015).
+    let authority: TableAuthority
 
-    init(db: PostgresConnection, plan: PurgePlan, run: Int64, settings: PurgeSettings, logger: Logger, progress: ((String) -> Void)?) {
+    init(db: PostgresConnection, plan: PurgePlan, run: Int64, settings: PurgeSettings, logger: Logger, progress: ((String) -> Void)?,
+         authority: TableAuthority = .owner) {
+        self.authority = authority
         self.db = db
         self.plan = plan
         self.run = run
@@ -45,11 +51,13 @@ final class PurgeExecutor {
             // catch-up alike (grouping plain detaches in exclusive transactions was measured: no faster, and inserts
             // then waited up to 40 ms). Those with held rows, or of a table with a DEFAULT partition (where PostgreSQL
             // refuses CONCURRENTLY), by the short exclusive detach that rebuilds them.
-            let concurrent = table.hasDefaultPartition ? [] : table.partitionDrops.filter { $0.keptRows == 0 }
+            // Guarded (no ownership): each partition by the function's short exclusive detach and drop; DETACH …
+            // CONCURRENTLY cannot run inside a function, so inserts may wait up to lock_timeout here.
+            let concurrent = table.hasDefaultPartition || authority == .guarded ? [] : table.partitionDrops.filter { $0.keptRows == 0 }
             var fallbacks = try dropConcurrently(concurrent, of: table)
             for drop in table.partitionDrops where !concurrent.contains(drop) {
                 try settings.stop.check("before detaching \(drop.partition)")
-                if try dropPartition(drop, of: table) {
+                if try authority == .guarded ? dropPartitionGuarded(drop, of: table) : dropPartition(drop, of: table) {
                     logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)", "rows": "\(drop.rows)"])
                     progress?("dropped \(drop.partition) (\(drop.rows) rows)")
                 } else {
@@ -70,6 +78,7 @@ final class PurgeExecutor {
     }
 
     private func sweep(_ sweep: RowSweep, of table: TablePlan, sql: PurgeSQL) throws -> Int64 {
+        if authority == .guarded { return try sweepGuarded(sweep, of: table) }
         switch (sweep.kind, sweep.method) {
         case (.tableCutoff, _):
             return try sweepByBlocks(sweep, of: table, predicate: sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil),
@@ -191,6 +200,86 @@ final class PurgeExecutor {
                        [.text(heldIds)])
         // The bound clause is PostgreSQL's own rendering of the old partition's bounds, read from the catalog.
         try db.execute("ALTER TABLE \(table.name.quoted) ATTACH PARTITION \(drop.name.quoted) \(bound)")
+    }
+
+    /// A partition dropped by `lethe.purge_drop_partition`, which checks its bounds and the holds itself. False
+    /// (sweep it row-wise) when it holds rows of a customer on hold or the table's lock was not to be had.
+    private func dropPartitionGuarded(_ drop: PartitionDrop, of table: TablePlan) throws -> Bool {
+        do {
+            try withLockRetry("detaching \(drop.partition)") {
+                try db.transaction {
+                    try db.setLockTimeout(milliseconds: settings.lockTimeoutMilliseconds, local: true)
+                    try db.execute("SELECT lethe.purge_drop_partition($1, $2::regclass, $3)", [.text(table.table), .text(drop.name.quoted), .int(run)])
+                }
+            }
+            return true
+        } catch let error as PostgresError where error.sqlState == "LTH01" {
+            logger.warning("partition holds rows of a customer on hold; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
+            return false
+        } catch let error as PostgresError where error.isLockTimeout {
+            logger.warning("could not lock the table to detach a partition; sweeping it row by row", metadata: ["partition": "\(drop.partition)"])
+            return false
+        }
+    }
+
+    /// The same batches as the owner's sweeps, each one a call of `lethe.purge_delete_rows`, which checks every
+    /// cutoff against the rules it recomputes and never deletes a held customer's row.
+    private func sweepGuarded(_ sweep: RowSweep, of table: TablePlan) throws -> Int64 {
+        let held = Set(plan.holds.map(\.customerId))
+        // (p_cutoff, p_customers, p_cutoffs) per call.
+        var calls: [(SQLValue, [Int64]?, [DatabaseTime])] = []
+        switch sweep.kind {
+        case .tableCutoff:
+            if let customer = plan.scope.customer {
+                if !held.contains(customer) { calls = [(.text("-infinity"), [customer], [table.tableCutoff])] }
+            } else {
+                calls = [(table.tableCutoff.sql, nil, [])]
+            }
+        case .customerCutoffs:
+            let cutoffs = sweep.customerCutoffs.filter { !held.contains($0.customerId) }
+            if sweep.method == .customerIndex {
+                calls = cutoffs.map { (table.tableCutoff.sql, [$0.customerId], [$0.cutoff]) }
+            } else if !cutoffs.isEmpty {
+                calls = [(table.tableCutoff.sql, cutoffs.map(\.customerId), cutoffs.map(\.cutoff))]
+            }
+        }
+        var total: Int64 = 0
+        for (cutoff, customers, cutoffs) in calls {
+            let common: [SQLValue] = [.text(table.table), .text(sweep.leafName.quoted), .int(run), cutoff,
+                                      customers.map { .text("{" + $0.map(String.init).joined(separator: ",") + "}") } ?? .null,
+                                      customers == nil ? .null : .text("{" + cutoffs.map { "\"\($0.text)\"" }.joined(separator: ",") + "}")]
+            let statement = "SELECT lethe.purge_delete_rows($1, $2::regclass, $3, $4::timestamptz, $5::bigint[], $6::timestamptz[], $7::tid, $8::tid, $9) AS n"
+            if sweep.method == .customerIndex {
+                while true {
+                    let deleted = try guardedBatch(sweep, statement, common + [.null, .null, .int(Int64(settings.batchRows))])
+                    total += deleted
+                    if deleted == 0 { break }
+                }
+                continue
+            }
+            var block: Int64 = 0
+            var step: Int64 = 128
+            var pages = try relationPages(sweep.leafName)
+            while block < pages {
+                let upper = block + step
+                let deleted = try guardedBatch(sweep, statement, common + [.text("(\(block),0)"), .text("(\(upper),0)"), .null])
+                total += deleted
+                block = upper
+                step = deleted > 0 ? max(16, min(8192, step * Int64(settings.batchRows) / deleted)) : min(8192, step * 2)
+                if block >= pages { pages = try relationPages(sweep.leafName) }
+            }
+        }
+        return total
+    }
+
+    private func guardedBatch(_ sweep: RowSweep, _ statement: String, _ parameters: [SQLValue]) throws -> Int64 {
+        try settings.stop.check("sweeping \(sweep.leaf)")
+        return try withLockRetry("sweeping \(sweep.leaf)") {
+            try db.transaction {
+                try db.setLockTimeout(milliseconds: settings.lockTimeoutMilliseconds, local: true)
+                return try db.query(statement, parameters).single("batch").int("n")
+            }
+        }
     }
 
     /// Rows matching `predicate`, batched by ranges of heap blocks (TID range scans): each batch reads only its blocks,

@@ -28,13 +28,12 @@ public struct PurgeJob {
     /// An erased person's tombstone keeps their fingerprint (blind index, keyed HMAC of the number) only while a
     /// backup older than the erasure can be restored: backups never outlive the six-month ceiling, so past it and a
     /// week the fingerprint goes, keeping the row ids and the receipt (all a later replay needs).
-    func expireTombstoneFingerprints(at now: DatabaseTime) throws -> Int {
-        let expired = try db.execute("""
-            UPDATE lethe.tombstones SET blind_index = NULL, subject_hmac = NULL
-            WHERE erased_at < $1::timestamptz - $2::interval - interval '7 days' AND (blind_index IS NOT NULL OR subject_hmac IS NOT NULL)
-            """, [now.sql, .text(ISODuration.ceiling.description)])
+    /// Computed by the database from its own clock (`lethe.expire_tombstone_fingerprints`), so the role that purges
+    /// needs no write privilege on the tombstones.
+    func expireTombstoneFingerprints() throws -> Int {
+        let expired = try db.query("SELECT lethe.expire_tombstone_fingerprints() AS n").single("expire").int("n")
         if expired > 0 { logger.info("tombstone fingerprints expired", metadata: ["count": "\(expired)"]) }
-        return expired
+        return Int(expired)
     }
 
     /// Rows past their customer's cutoff outside legal holds right now (what a run's final check counts), without
@@ -62,6 +61,8 @@ public struct PurgeJob {
         if !interrupted.isEmpty {
             logger.warning("earlier purge runs were interrupted; this run finishes their work", metadata: ["runs": "\(interrupted)"])
         }
+        let authority = try TableAuthority.of(db, tables: policy.retentionTables.map(\.name))
+        if authority == .guarded { try PurgeRules(db: db).checkMatches(policy) }
         let plan = try self.plan(scope: scope, counting: false)
         let ensured = try PartitionCatalog().ensure(db, policy: policy, now: plan.now.date)
         for conflict in ensured.conflicts { logger.warning("could not create a partition", metadata: ["detail": "\(conflict)"]) }
@@ -70,11 +71,17 @@ public struct PurgeJob {
         do {
             let customerColumns = Dictionary(policy.retentionTables.compactMap { table in table.customerColumn.map { (table.name.description, $0) } },
                                              uniquingKeysWith: { first, _ in first })
-            let leftovers = try DetachedPartitions(db: db, run: run, customerColumns: customerColumns,
-                                                   lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger).finishLeftovers()
-            if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": "\(leftovers)"]) }
-            try PurgeExecutor(db: db, plan: plan, run: run, settings: settings, logger: logger, progress: progress).execute()
-            let expired = plan.scope == PurgeScope() ? try expireTombstoneFingerprints(at: plan.now) : 0
+            if authority == .owner {
+                let leftovers = try DetachedPartitions(db: db, run: run, customerColumns: customerColumns,
+                                                       lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger).finishLeftovers()
+                if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": "\(leftovers)"]) }
+            } else if let pending = try db.query("SELECT count(*) AS n FROM lethe.purge_detached").first?.int("n"), pending > 0 {
+                // Only the owner can finish a detach or drop a parked table; the rows there are already out of reach.
+                logger.warning("an interrupted purge run by the tables' owner left detached partitions; run 'lethe purge' as the owner to finish them",
+                               metadata: ["count": "\(pending)"])
+            }
+            try PurgeExecutor(db: db, plan: plan, run: run, settings: settings, logger: logger, progress: progress, authority: authority).execute()
+            let expired = plan.scope == PurgeScope() ? try expireTombstoneFingerprints() : 0
             let findings = try RetentionCheck(db: db).findings(plan)
             let status = findings.isEmpty ? "completed" : "check_failed"
             try ledger.finish(run: run, status: status, check: findings, error: nil)

@@ -82,7 +82,9 @@ public struct PartitionCatalog {
     public func ensure(_ db: PostgresConnection, policy: RetentionPolicy, now: Date, from: Date? = nil, ahead: ISODuration? = nil,
                        dryRun: Bool = false) throws -> EnsureReport {
         var report = EnsureReport()
-        for partitioned in try partitionedTables(db, policy: policy) {
+        let tables = try partitionedTables(db, policy: policy)
+        let authority = try TableAuthority.of(db, tables: tables.map(\.table.name))
+        for partitioned in tables {
             let layout = partitioned.table.effectivePartitioning
             guard layout.create else {
                 report.notManaged.append(partitioned.table.name)
@@ -95,7 +97,7 @@ public struct PartitionCatalog {
                 let name = try partitionName(partitioned.table.name, from: range.from, to: range.to)
                 if !dryRun {
                     do {
-                        try create(db, parent: partitioned.table.name, name: name, range: range)
+                        try create(db, parent: partitioned.table.name, name: name, range: range, authority: authority)
                     } catch let error as PostgresError {
                         report.conflicts.append("\(name) \(range): \(error.message)")
                         continue
@@ -111,9 +113,16 @@ public struct PartitionCatalog {
     /// ACCESS EXCLUSIVE on the parent and stop inserts, `ATTACH PARTITION` takes SHARE UPDATE EXCLUSIVE, which
     /// they pass. The new table is empty, so the attach validates nothing. Bounds are literals Lethe formats
     /// itself from dates (no outside text).
-    func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, range: PartitionGapPlan.Range) throws {
+    func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, range: PartitionGapPlan.Range,
+                authority: TableAuthority = .owner) throws {
         try LockRetry.run(db, attempts: 5) {
             try db.execute("SET LOCAL lock_timeout = '2s'")
+            guard authority == .owner else {
+                // The same two steps, run as the table's owner by the guarded function (migration 0015).
+                try db.execute("SELECT lethe.create_partition($1, $2, $3::timestamptz, $4::timestamptz)",
+                               [.text(parent.description), .text(name.name.name), .text(Timestamps.iso(range.from)), .text(Timestamps.iso(range.to))])
+                return
+            }
             try db.execute("CREATE TABLE \(name.quoted) (LIKE \(parent.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)")
             try db.execute("""
                 ALTER TABLE \(parent.quoted) ATTACH PARTITION \(name.quoted)

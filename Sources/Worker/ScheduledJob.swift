@@ -38,14 +38,17 @@ struct ScheduledJob {
                              detail: "purge run \(report.runId ?? 0): \(report.status), \(rows) rows, \(partitions) partitions removed"
                                  + (report.checkPassed ? "" : "; rows past their cutoff remain"))
         case .backup:
-            var job = BackupJob(db: db, conninfo: configuration.conninfo, policy: policy, keyring: try keyring(for: "backup"),
+            let sealing: BackupSealing = configuration.backupRecipientPaths.isEmpty
+                ? .keyring(try keyring(for: "backup"))
+                : .recipients(try configuration.backupRecipientPaths.map(BackupRecipient.load))
+            var job = BackupJob(db: db, conninfo: configuration.conninfo, policy: policy, sealing: sealing,
                                 repository: try repository(), logger: logger)
             job.stop = stop
             let manifest = try job.run()
             return JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes")
         case .backupExpire:
             let repository = try repository()
-            let plan = try BackupExpiry(repository: repository, keyring: try keyring(for: "backup_expire")).run(now: Date(), keep: policy.backup.keep, dryRun: false)
+            let plan = try BackupExpiry(repository: repository, keys: try openingKeys()).run(now: Date(), keep: policy.backup.keep, dryRun: false)
             if let error = BackupExpiry.untrustedError(plan) { throw error }
             return JobResult(detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept")
         case .inspect:
@@ -81,6 +84,17 @@ struct ScheduledJob {
             throw LetheError.usage("the \(job) job needs the keyring", hint: "set LETHE_KEYRING in the worker's environment, or set schedule.\(job): off")
         }
         return try Keyring.load(path: path)
+    }
+
+    /// Expiry trusts a header only once it authenticates: the keyring for format 1, backup private keys for format 2.
+    private func openingKeys() throws -> BackupOpeningKeys {
+        let keys = BackupOpeningKeys(keyring: try configuration.keyringPath.map(Keyring.load),
+                                     privateKeys: try configuration.backupKeyPaths.map(BackupPrivateKey.load))
+        guard !keys.isEmpty else {
+            throw LetheError.usage("the backup_expire job needs the keyring or a backup private key",
+                                   hint: "set LETHE_KEYRING or LETHE_BACKUP_KEY in the worker's environment, or set schedule.backup_expire: off")
+        }
+        return keys
     }
 
     private func repository() throws -> BackupRepository {

@@ -116,6 +116,7 @@ public final class Worker: @unchecked Sendable {
         }
         metadata["event.outcome"] = "\(outcome == .success ? "success" : outcome == .interrupted ? "unknown" : "failure")"
         metadata["event.duration"] = "\(DispatchTime.now().uptimeNanoseconds - started)"
+        metadata.merge(JobLine.auditHead(db)) { _, head in head }
         switch outcome {
         case .success: logger.info("job finished", metadata: metadata)
         case .interrupted: logger.warning("job stopped by a shutdown request; the next run finishes it", metadata: metadata)

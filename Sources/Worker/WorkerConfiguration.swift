@@ -12,6 +12,10 @@ public struct WorkerConfiguration: Sendable {
     public let repositoryDirectory: String?
     /// Where the metrics file is written after every job, if anywhere.
     public let metricsFile: String?
+    /// Public keys backups are sealed to (LETHE_BACKUP_RECIPIENT): given, the backup job needs no keyring.
+    public var backupRecipientPaths: [String] = []
+    /// Backup private keys (LETHE_BACKUP_KEY) with which expiry authenticates headers of backups sealed to public keys.
+    public var backupKeyPaths: [String] = []
 
     public init(conninfo: String?, policy: RetentionPolicy, keyringPath: String?, repositoryDirectory: String?, metricsFile: String?) {
         self.conninfo = conninfo

@@ -55,6 +55,7 @@ struct Lethe: ParsableCommand {
             InspectCommand.self,
             WorkerCommand.self,
             StatusCommand.self,
+            RolesCommand.self,
             ExitCodesCommand.self,
         ]
     )

@@ -17,7 +17,7 @@ import Testing
         let directory: String
 
         func backup(at date: Date = Date()) throws -> BackupManifest {
-            try BackupJob(db: source.connection, conninfo: source.conninfo, policy: policy, keyring: keyring, repository: repository).dated(date).run()
+            try BackupJob(db: source.connection, conninfo: source.conninfo, policy: policy, sealing: .keyring(keyring), repository: repository).dated(date).run()
         }
 
         func restore(_ id: String, into target: TestDatabase, clean: Bool = false) throws -> RestoreJob.Report {
@@ -60,7 +60,7 @@ import Testing
         let setup = try setUp()
         let manifest = try setup.backup()
         let original = try Data(contentsOf: URL(fileURLWithPath: manifest.file))
-        let verifier = BackupVerifier(repository: setup.repository, keyring: setup.keyring)
+        let verifier = BackupVerifier(repository: setup.repository, keys: BackupOpeningKeys(keyring: setup.keyring))
         #expect(try verifier.verify(manifest.id).tocEntries > 10)
         let chunk = 4 + 64 * 1024 + 16
         let header = original.count - chunkBoundaries(original)
@@ -121,7 +121,7 @@ import Testing
         let day = 86400.0
         var ids: [Int: String] = [:]
         for age in [1, 20, 40, 90, 150, 200, 215, 240] { ids[age] = try setup.backup(at: now.addingTimeInterval(-Double(age) * day)).id }
-        let plan = try BackupExpiry(repository: setup.repository, keyring: setup.keyring).run(now: now, keep: ISODuration(days: 35), dryRun: false)
+        let plan = try BackupExpiry(repository: setup.repository, keys: BackupOpeningKeys(keyring: setup.keyring)).run(now: now, keep: ISODuration(days: 35), dryRun: false)
         #expect(Set(plan.keep) == [ids[1]!, ids[20]!])
         #expect(Set(plan.remove) == Set([40, 90, 150, 200, 215, 240].map { ids[$0]! }))
         #expect(try setup.repository.list().count == 2)
@@ -135,7 +135,7 @@ import Testing
         var damaged = try Data(contentsOf: URL(fileURLWithPath: older.repository.backupPath(a)))
         damaged[damaged.count - 5] ^= 1
         try damaged.write(to: URL(fileURLWithPath: older.repository.backupPath(a)))
-        let second = try BackupExpiry(repository: older.repository, keyring: older.keyring).run(now: now, keep: ISODuration(days: 35), dryRun: true)
+        let second = try BackupExpiry(repository: older.repository, keys: BackupOpeningKeys(keyring: older.keyring)).run(now: now, keep: ISODuration(days: 35), dryRun: true)
         #expect(second.keep == [b])
         #expect(Set(second.remove) == [a, c])
         #expect(try older.repository.list().count == 3, "dry run removes nothing")
@@ -161,12 +161,12 @@ import Testing
         }
         try redate(recent, to: now.addingTimeInterval(-300 * 86400))
         try redate(old, to: now.addingTimeInterval(-1 * 86400))
-        let plan = try BackupExpiry(repository: setup.repository, keyring: setup.keyring).run(now: now, keep: ISODuration(days: 35), dryRun: false)
+        let plan = try BackupExpiry(repository: setup.repository, keys: BackupOpeningKeys(keyring: setup.keyring)).run(now: now, keep: ISODuration(days: 35), dryRun: false)
         #expect(Set(plan.untrusted) == [recent, old])
         #expect(plan.remove.isEmpty && plan.keep.isEmpty)
         #expect(try setup.repository.list().count == 2, "nothing removed on a forged date")
         #expect(BackupExpiry.untrustedError(plan)?.code == .integrity)
-        #expect(try setup.repository.list(keyring: setup.keyring).map(\.headerAuthenticated) == [false, false])
+        #expect(try setup.repository.list(keys: BackupOpeningKeys(keyring: setup.keyring)).map(\.headerAuthenticated) == [false, false])
         #expect(try setup.repository.list().map(\.headerAuthenticated) == [nil, nil], "without the keyring a date is only what the file says")
     }
 

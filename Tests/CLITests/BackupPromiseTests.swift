@@ -178,7 +178,7 @@ import Testing
         let (source, directory, common) = try setUp(contacts: 100)
         defer { withExtendedLifetime(source) {} }
         let keyring = try Keyring.load(path: directory + "/keyring")
-        let job = BackupJob(db: source.connection, conninfo: source.conninfo, policy: try PolicyFixture.defaultPolicy(), keyring: keyring,
+        let job = BackupJob(db: source.connection, conninfo: source.conninfo, policy: try PolicyFixture.defaultPolicy(), sealing: .keyring(keyring),
                             repository: try BackupRepository(directory: directory + "/repo"))
         for days in [200, 100, 60] { _ = try job.dated(Date().addingTimeInterval(-Double(days) * 86_400)).run() }
         let ids = try backupIds(directory)

@@ -72,7 +72,7 @@ import Testing
         #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
         let repository = try BackupRepository(directory: directory + "/repo")
         _ = try BackupJob(db: db.connection, conninfo: db.conninfo, policy: try PolicyFixture.defaultPolicy(),
-                          keyring: try Keyring.load(path: directory + "/keyring"), repository: repository)
+                          sealing: .keyring(try Keyring.load(path: directory + "/keyring")), repository: repository)
             .dated(Date().addingTimeInterval(-2 * 86_400)).run()
         let stale = try LetheProcess.run(["inspect", "--repo", directory + "/repo", "--json", "--database-url", db.conninfo])
         #expect(stale.status == 1)

@@ -59,7 +59,8 @@ import Testing
         // The state a kill leaves: a temp copy named for a process that no longer runs.
         let stale = keyring + ".tmp-999999"
         try FileManager.default.copyItem(atPath: keyring, toPath: stale)
-        _ = try LetheProcess.run(["keys", "status", "--keyring", keyring])
+        let db = try TestDatabase()
+        _ = try LetheProcess.run(["keys", "status", "--keyring", keyring, "--database-url", db.conninfo])
         #expect(!FileManager.default.fileExists(atPath: stale))
     }
 }

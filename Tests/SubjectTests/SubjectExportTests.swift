@@ -169,7 +169,7 @@ import Testing
     @Test func restoreOfAnOlderBackupErasesThePersonAgain() throws {
         let world = try SubjectWorld.standard()
         let repository = try BackupRepository(directory: world.directory + "/repo")
-        let manifest = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, keyring: world.keyring,
+        let manifest = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, sealing: .keyring(world.keyring),
                                      repository: repository).run()
         let receipt = try SubjectErasure(db: world.db.connection, policy: world.policy, keyring: world.keyring)
             .run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)
@@ -190,7 +190,7 @@ import Testing
             #expect(String(decoding: phone, as: UTF8.self) != SubjectWorld.alice.e164)
         }
         // A second restore of the same backup replays the same erasure again; a backup taken after it has nothing to replay.
-        let later = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, keyring: world.keyring,
+        let later = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, sealing: .keyring(world.keyring),
                                   repository: repository).dated(Date().addingTimeInterval(2)).run()
         let fresh = try TestDatabase(migrated: false)
         let second = try RestoreJob(live: world.db.connection, policy: world.policy, keyring: world.keyring, repository: repository)
@@ -203,7 +203,7 @@ import Testing
     @Test func aTombstoneLosesItsFingerprintOnceNoBackupPredatesIt() throws {
         let world = try SubjectWorld.standard()
         let repository = try BackupRepository(directory: world.directory + "/repo")
-        let manifest = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, keyring: world.keyring,
+        let manifest = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, sealing: .keyring(world.keyring),
                                      repository: repository).run()
         _ = try SubjectErasure(db: world.db.connection, policy: world.policy, keyring: world.keyring)
             .run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)

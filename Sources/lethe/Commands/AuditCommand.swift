@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Audit
 import Foundation
@@ -16,35 +17,45 @@ struct AuditVerifyCommand: LetheCommand {
         commandName: "verify",
         abstract: "Recompute every audit record's hash and link; exit 79 if any was altered or removed.",
         discussion: """
-            Prints the number of records and the last hash. Keep that hash elsewhere (ELK, a ticket): the chain \
-            proves every record up to its end, but only a hash kept outside the database shows that records were \
-            cut from the end. Pass it back with --head on the next verify.
+            Prints the number of records and the head, ID:HASH of the last record. Every job's final log line \
+            carries the head too (lethe.audit.head_id, lethe.audit.head_hash), so the log store keeps copies the \
+            database's writers cannot reach. The chain alone proves every record links to the one before; only a \
+            head kept outside the database shows that records were cut from the end, or that history was \
+            rewritten and the chain recomputed. Pass one back with --head (repeatable).
 
             Examples:
               lethe audit verify --json
-              lethe audit verify --head 5f0c…e1   (exit 79 if that record is gone)
+              lethe audit verify --head 1042:5f0c…e1   (exit 79 if record 1042 is gone or no longer has that hash)
             """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
-    @Option(help: ArgumentHelp("A last hash printed by an earlier verify: it must still be in the chain.", valueName: "hash")) var head: String?
+    @Option(help: ArgumentHelp("A head (ID:HASH) from a job's log line or an earlier verify: that record must still carry that hash (repeatable; a bare HASH is also accepted).", valueName: "id:hash"))
+    var head: [String] = []
     @Flag(help: "Print as JSON.") var json = false
 
     func validate() throws {
-        if let head, head.count != 64 || !head.allSatisfy(\.isHexDigit) {
-            throw ValidationError("--head takes the 64 hex digits of a hash printed by 'lethe audit verify'")
+        for head in head where AuditLog.Head(parsing: head) == nil {
+            throw ValidationError("--head takes ID:HASH (a record id, a colon, 64 hex digits) as 'lethe audit verify' and job log lines print it; got '\(head.prefix(80))'")
         }
     }
 
     func execute() throws {
-        let result = try AuditLog.verify(try database.connect(), head: head)
+        let db = try database.connect(for: .auditor, .operator, command: "audit verify")
+        var result = try AuditLog.verify(db)
+        for head in head.compactMap(AuditLog.Head.init(parsing:)) where result.isIntact {
+            result = try AuditLog.verify(db, head: head)
+        }
         if json { try Output.json(result) }
         guard result.isIntact else {
             throw LetheError.integrity("audit log broken at record \(result.brokenAt ?? 0): \(result.problem ?? "")",
                                        hint: "compare with the exported audit trail; investigate who wrote to lethe.audit_log")
         }
-        if !json { Output.line("audit log intact: \(result.records) records, last hash \(result.lastHash ?? "-")") }
+        if !json {
+            Output.line("audit log intact: \(result.records) records, head \(result.lastId.map { "\($0):\(result.lastHash ?? "")" } ?? "-")"
+                        + (head.isEmpty ? "" : "; \(head.count) head(s) kept outside the database still in the chain"))
+        }
     }
 }
 
@@ -58,7 +69,7 @@ struct AuditListCommand: LetheCommand {
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let records = try AuditLog.recent(try database.connect(), limit: limit, action: action)
+        let records = try AuditLog.recent(try database.connect(for: .auditor, .operator, command: "audit list"), limit: limit, action: action)
         if json { return try Output.json(records) }
         Output.table(["ID", "AT", "ACTION", "TARGET", "BY", "DETAILS"], records.map {
             ["\($0.id)", Timestamps.iso($0.at), $0.action, $0.target, "\($0.dbUser)/\($0.osUser)", $0.details]

@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Backup
 import Postgres
@@ -54,22 +55,25 @@ struct BackupCreateCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var recipients: BackupRecipientOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var metrics: MetricsFileOption
     @Flag(help: "Print the manifest as JSON.") var json = false
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let db = try database.connect()
+        let db = try database.connect(for: .worker, .operator, command: "backup", policy: policy)
         let manifest = try metrics.recording(.backup, db, repositoryDirectory: repository.directory(policy)) {
-            let manifest = try BackupJob(db: db, conninfo: database.conninfo, policy: policy, keyring: try keyring.load(),
+            let publicKeys = try recipients.load()
+            let sealing: BackupSealing = publicKeys.isEmpty ? .keyring(try keyring.load()) : .recipients(publicKeys)
+            let manifest = try BackupJob(db: db, conninfo: database.conninfo, policy: policy, sealing: sealing,
                                          repository: try repository.repository(policy)).run()
             return (manifest, JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes"))
         }
         if json { return try Output.json(manifest) }
         let rows = manifest.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows }
         Output.line("backup \(manifest.id): \(manifest.tables.filter(\.data).count) tables, \(rows) rows, \(manifest.size) bytes, sha256 \(manifest.sha256.prefix(16))")
-        Output.line("written to \(manifest.file) (mode 0600), sealed with key-encryption key \(manifest.kekId)")
+        Output.line("written to \(manifest.file) (mode 0600), sealed \(manifest.recipients.map { "to public key(s) \($0.joined(separator: ", "))" } ?? "with key-encryption key \(manifest.kekId)")")
     }
 }
 
@@ -87,15 +91,17 @@ struct BackupListCommand: LetheCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let entries = try repository.repository(try policyOptions.load()).list(keyring: keyring.path == nil ? nil : try keyring.load())
+        let keys = try backupKeys.openingKeys(keyring: keyring, required: false)
+        let entries = try repository.repository(try policyOptions.load()).list(keys: keys.isEmpty ? nil : keys)
         if json { return try Output.json(entries) }
         if entries.isEmpty { return Output.line("no backups") }
-        Output.table(["ID", "CREATED", "SIZE", "ROWS", "MANIFEST", "HEADER"], entries.map {
-            [$0.id, Timestamps.iso($0.createdAt), "\($0.size)", "\($0.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows })", $0.hasManifest ? "yes" : "missing",
+        Output.table(["ID", "CREATED", "SIZE", "ROWS", "MANIFEST", "SEALED TO", "HEADER"], entries.map {
+            [$0.id, Timestamps.iso($0.createdAt), "\($0.size)", "\($0.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows })", $0.hasManifest ? "yes" : "missing", $0.sealedTo,
              $0.headerAuthenticated.map { $0 ? "authentic" : "NOT AUTHENTIC" } ?? "-"]
         })
     }
@@ -126,8 +132,12 @@ struct BackupVerifyCommand: LetheCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "Backup id.") var id: String?
+    @Flag(name: .customLong("checksum-only"),
+          help: "Only compare each file's SHA-256 with its manifest: no key needed (for copies on another host); proves the copy, not the backup's authenticity.")
+    var checksumOnly = false
     @Flag(help: "Verify every backup in the repository.") var all = false
     @Flag(help: "Print as JSON.") var json = false
 
@@ -137,8 +147,9 @@ struct BackupVerifyCommand: LetheCommand {
 
     func execute() throws {
         let repo = try repository.repository(try policyOptions.load())
-        let verifier = BackupVerifier(repository: repo, keyring: try keyring.load())
         let ids = all ? try repo.list().map(\.id) : [id!]
+        if checksumOnly { return try verifyChecksums(repo, ids) }
+        let verifier = BackupVerifier(repository: repo, keys: try backupKeys.openingKeys(keyring: keyring))
         var results: [BackupVerifier.Result] = []
         var failures: [String] = []
         for id in ids {
@@ -154,6 +165,24 @@ struct BackupVerifyCommand: LetheCommand {
         if json { try Output.json(results) }
         if !failures.isEmpty {
             throw LetheError.integrity("\(failures.count) backup(s) failed verification", hint: "do not restore them; take a new backup")
+        }
+    }
+}
+
+extension BackupVerifyCommand {
+    func verifyChecksums(_ repo: BackupRepository, _ ids: [String]) throws {
+        let checks = try ids.map { try repo.checksum($0) }
+        if json {
+            try Output.json(checks)
+        } else {
+            for check in checks {
+                Output.line("backup \(check.id): \(check.matches ? "checksum matches its manifest" : "CHECKSUM DIFFERS from its manifest")")
+            }
+        }
+        let differing = checks.filter { !$0.matches }.map(\.id)
+        if !differing.isEmpty {
+            throw LetheError.integrity("\(differing.count) backup(s) differ from their manifest's SHA-256: \(differing.joined(separator: ", "))",
+                                       hint: "the copy is damaged: copy it again from the repository")
         }
     }
 }
@@ -174,6 +203,7 @@ struct BackupExpireCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var metrics: MetricsFileOption
     @Flag(name: .customLong("dry-run"), help: "Print what would be removed; remove nothing.") var dryRun = false
@@ -182,9 +212,9 @@ struct BackupExpireCommand: LetheCommand {
     func execute() throws {
         let policy = try policyOptions.load()
         let repo = try repository.repository(policy)
-        let expiry = BackupExpiry(repository: repo, keyring: try keyring.load())
+        let expiry = BackupExpiry(repository: repo, keys: try backupKeys.openingKeys(keyring: keyring))
         let expire = { try expiry.run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) }
-        let db = dryRun ? nil : try? database.connect()
+        let db = dryRun ? nil : try? database.connect(for: .worker, .operator, command: "backup expire")
         if !dryRun && db == nil { Terminal.warn("database not reachable: this run is not recorded in lethe.job_runs") }
         let plan = try db.map { db in
             try metrics.recording(.backupExpire, db, repositoryDirectory: repo.directory) {
@@ -224,6 +254,7 @@ struct RestoreCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "Backup id (see 'lethe backup list').") var id: String
     @Option(name: .customLong("target-database"), help: ArgumentHelp("Where to restore (URL or conninfo).", valueName: "url")) var targetDatabase: String
@@ -240,7 +271,7 @@ struct RestoreCommand: LetheCommand {
         let policy = try policyOptions.load()
         let live: Postgres.PostgresConnection?
         do {
-            live = try database.connect()
+            live = try database.connect(for: .operator, command: "restore", policy: policy)
         } catch let error as LetheError where error.code == .unavailable {
             // Without the live database's tombstones and shreds, a restore would bring back people erased since.
             guard withoutErasureReplay || dryRun else {
@@ -250,7 +281,8 @@ struct RestoreCommand: LetheCommand {
             Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are NOT replayed")
             live = nil
         }
-        let report = try RestoreJob(live: live, policy: policy, keyring: try keyring.load(), repository: try repository.repository(policy))
+        let report = try RestoreJob(live: live, policy: policy, keyring: try keyring.load(), backupKeys: try backupKeys.load(),
+                                    repository: try repository.repository(policy))
             .run(id: id, targetConninfo: targetDatabase, tables: tables, clean: clean, dryRun: dryRun)
         if json { return try Output.json(report) }
         Output.line(dryRun ? "backup \(id) verified; would restore into \(report.target):" : "backup \(id) restored into \(report.target):")

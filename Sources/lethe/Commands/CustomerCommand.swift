@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Keys
@@ -35,7 +36,7 @@ struct CustomerShredCommand: LetheCommand {
                 throw LetheError.usage("confirmation did not match; nothing was shredded")
             }
         }
-        let shredded = try KeyAdministration(try database.connect()).shred(customer: customer, policy: try policyOptions.load())
+        let shredded = try KeyAdministration(try database.connect(for: .dpo, command: "customer shred")).shred(customer: customer, policy: try policyOptions.load())
         Output.line("customer \(customer): \(shredded.keys) data key(s) destroyed; its sealed values can no longer be opened; "
                     + "\(shredded.blindIndexes) blind-index value(s) removed")
     }
@@ -63,7 +64,7 @@ struct CustomerExportCommand: LetheCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     func execute() throws {
-        let report = try CustomerExport(db: try database.connect(), policy: try policyOptions.load(), keyring: try keyring.load())
+        let report = try CustomerExport(db: try database.connect(for: .dpo, command: "customer export"), policy: try policyOptions.load(), keyring: try keyring.load())
             .run(customer: customer, directory: out)
         if json { return try Output.json(report) }
         Output.line("customer \(customer): exported \(report.rows.values.reduce(0, +)) row(s)")

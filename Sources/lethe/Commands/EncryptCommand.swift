@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Keys
@@ -55,7 +56,7 @@ struct EncryptMigrateCommand: LetheCommand {
             }
             legacyKey = SecretKey(bytes: bytes)
         }
-        let db = try database.connect()
+        let db = try database.connect(for: .operator, command: "encrypt")
         let policy = try policyOptions.load()
         let vault = try Vault(db: db, keyring: try keyring.load(), blindIndexBits: policy.blindIndexBits)
         let report = try LegacyColumnMigration(db: db, policy: policy, vault: vault)
@@ -88,7 +89,7 @@ struct EncryptVerifyCommand: LetheCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     func execute() throws {
-        let db = try database.connect()
+        let db = try database.connect(for: .operator, command: "encrypt")
         let policy = try policyOptions.load()
         let vault = try Vault(db: db, keyring: try keyring.load(), blindIndexBits: policy.blindIndexBits)
         let report = try SealedDataCheck(db: db, policy: policy, vault: vault).run(table: table, customer: customer)

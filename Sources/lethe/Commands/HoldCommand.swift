@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import LetheCore
@@ -39,7 +40,7 @@ struct HoldAddCommand: LetheCommand {
     }
 
     func execute() throws {
-        let hold = try LegalHolds(try database.connect(), policy: try policyOptions.load())
+        let hold = try LegalHolds(try database.connect(for: .dpo, command: "hold"), policy: try policyOptions.load())
             .add(customer: customer, reason: reason, until: until.flatMap { Timestamps.parseCommandLineDate($0, dayEnd: true) })
         Output.line("hold \(hold.id) placed on customer \(hold.customerId)\(hold.until.map { " until \(Timestamps.iso($0))" } ?? " until released")")
     }
@@ -55,7 +56,7 @@ struct HoldReleaseCommand: LetheCommand {
     @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
 
     func execute() throws {
-        let hold = try LegalHolds(try database.connect(), policy: try policyOptions.load()).release(customer: customer)
+        let hold = try LegalHolds(try database.connect(for: .dpo, command: "hold"), policy: try policyOptions.load()).release(customer: customer)
         Output.line("hold \(hold.id) on customer \(hold.customerId) released; the next purge applies its retention")
     }
 }
@@ -71,7 +72,7 @@ struct HoldListCommand: LetheCommand {
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let holds = try LegalHolds(try database.connect(), policy: try policyOptions.load()).list(all: all)
+        let holds = try LegalHolds(try database.connect(for: .dpo, command: "hold"), policy: try policyOptions.load()).list(all: all)
         if json { return try Output.json(holds) }
         if holds.isEmpty { return Output.line("no legal holds") }
         Output.table(["HOLD", "CUSTOMER", "STATE", "UNTIL", "PLACED", "BY", "REASON"], holds.map {

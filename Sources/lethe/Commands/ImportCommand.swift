@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Intake
@@ -42,7 +43,7 @@ struct ImportCommand: LetheCommand {
     func execute() throws {
         let options = ImportOptions(format: format, defaultRegion: defaultRegion, dryRun: dryRun, skipInvalid: skipInvalid)
         let importer = Importer(policy: try policyOptions.load())
-        let db = try database.connect()
+        let db = try database.connect(for: .operator, command: "import")
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let report = try importer.run(kind: kind, path: file, customer: customer, options: options, db: db,
                                       keyring: dryRun ? nil : try keyring.load(),

@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Inspect
@@ -52,7 +53,7 @@ struct InspectCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let db = try database.connect()
+        let db = try database.connect(for: .worker, .operator, command: "inspect", policy: policy)
         let report = try Inspection(db, policy: policy, repositoryDirectory: repository.directory(policy)).run(table: table, samplePercent: sample)
         metrics.write(db, repositoryDirectory: repository.directory(policy), inspectFindings: report.countsByKind)
         if json {

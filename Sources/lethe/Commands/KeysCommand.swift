@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Keys
@@ -12,7 +13,7 @@ struct KeysCommand: ParsableCommand {
             backup keys. Each customer's data key lives in lethe.customer_keys, wrapped by a KEK. Keep the keyring \
             outside the database and its backups; mode 0600.
             """,
-        subcommands: [KeysInitCommand.self, KeysRotateCommand.self, KeysStatusCommand.self, KeysReindexCommand.self]
+        subcommands: [KeysInitCommand.self, KeysRotateCommand.self, KeysStatusCommand.self, KeysReindexCommand.self, KeysBackupKeyCommand.self]
     )
 }
 
@@ -49,7 +50,7 @@ struct KeysRotateCommand: LetheCommand {
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let administration = KeyAdministration(try database.connect())
+        let administration = KeyAdministration(try database.connect(for: .operator, command: "keys rotate"))
         if rewrap {
             let report = try administration.rewrap(keyring: try keyring.load())
             if json { return try Output.json(report) }
@@ -72,7 +73,7 @@ struct KeysStatusCommand: LetheCommand {
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let status = try KeyAdministration(try database.connect()).status(keyring: try keyring.load())
+        let status = try KeyAdministration(try database.connect(for: .operator, command: "keys status")).status(keyring: try keyring.load())
         if json { return try Output.json(status) }
         Output.table(["KEK", "CREATED", "DATA KEYS"], status.versions.map { ["\($0.kekId)", $0.createdAt, "\($0.dataKeys)"] })
         Output.line("shredded data keys: \(status.shreddedKeys)")
@@ -117,7 +118,7 @@ struct KeysReindexCommand: LetheCommand {
     }
 
     func execute() throws {
-        let report = try BlindIndexReindex(db: try database.connect(), policy: try policyOptions.load(), keyring: try keyring.load(), batch: batchRows)
+        let report = try BlindIndexReindex(db: try database.connect(for: .operator, command: "keys reindex"), policy: try policyOptions.load(), keyring: try keyring.load(), batch: batchRows)
             .run(to: bits, dryRun: dryRun)
         if json { return try Output.json(report) }
         if report.fromBits == bits && report.rows.isEmpty { return Output.line("blind indexes are already \(bits) bits: nothing to do") }

@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Schema
@@ -35,6 +36,7 @@ struct MigrateCommand: LetheCommand {
         let directory = migrationsDirectory ?? ProcessInfo.processInfo.environment["LETHE_MIGRATIONS_DIR"]
         let set = try directory.map { try MigrationSet.directory($0) } ?? MigrationSet.embedded()
         let db = try database.connect()
+        if !status { try AccessCheck(db, policy: nil).requireMigration() }
         let migrator = Migrator(set: set)
         let report = status ? try migrator.status(on: db) : try migrator.migrate(on: db)
         let current = report.entries.last { $0.state == .applied }?.version ?? 0

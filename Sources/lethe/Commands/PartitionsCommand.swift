@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import LetheCore
@@ -79,7 +80,7 @@ struct PartitionsEnsureCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let db = try database.connect()
+        let db = try database.connect(for: .worker, .operator, command: "partitions", policy: policy)
         let now = try DatabaseClock.now(db)
         let aheadOverride = ahead.flatMap(aheadDuration) ?? monthsAhead.map { ISODuration(months: $0) }
         let ensure = {
@@ -140,7 +141,7 @@ struct PartitionsListCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let db = try database.connect()
+        let db = try database.connect(for: .worker, .operator, command: "partitions", policy: policy)
         let tables = try PartitionCatalog().partitionedTables(db, policy: policy)
         let rows = tables.flatMap { table in table.partitions.map { partition in
             PartitionJSON(table: table.table.name.description, partition: partition.name.description,

@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import LetheCore
@@ -59,7 +60,7 @@ struct PurgeCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let db = try database.connect()
+        let db = try database.connect(for: .worker, .operator, command: "purge", policy: policy)
         var settings = PurgeSettings()
         settings.batchRows = batchRows
         settings.lockTimeoutMilliseconds = lockTimeout

@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import LetheCore
@@ -39,7 +40,7 @@ struct RequestsOpenCommand: LetheCommand {
     }
 
     func execute() throws {
-        let request = try RequestRegister(try database.connect()).open(kind: kind, reference: reference, received: received.flatMap { Timestamps.parseCommandLineDate($0) })
+        let request = try RequestRegister(try database.connect(for: .dpo, command: "requests open")).open(kind: kind, reference: reference, received: received.flatMap { Timestamps.parseCommandLineDate($0) })
         Output.line("request \(request.id) (\(request.kind)) opened, due \(Timestamps.iso(request.dueAt))")
     }
 }
@@ -53,7 +54,7 @@ struct RequestsListCommand: LetheCommand {
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let requests = try RequestRegister(try database.connect()).list(openOnly: open)
+        let requests = try RequestRegister(try database.connect(for: .dpo, .auditor, command: "requests list")).list(openOnly: open)
         if json { return try Output.json(requests) }
         if requests.isEmpty { return Output.line("no requests") }
         Output.table(["ID", "KIND", "RECEIVED", "DUE", "STATE", "REFERENCE"], requests.map {
@@ -72,7 +73,7 @@ struct RequestsExtendCommand: LetheCommand {
     @Option(help: ArgumentHelp("Why (complexity, number of requests).", valueName: "text")) var reason: String
 
     func execute() throws {
-        let request = try RequestRegister(try database.connect()).extend(id: id, reason: reason)
+        let request = try RequestRegister(try database.connect(for: .dpo, command: "requests extend")).extend(id: id, reason: reason)
         Output.line("request \(request.id) extended, now due \(Timestamps.iso(request.dueAt))")
     }
 }
@@ -85,7 +86,7 @@ struct RequestsCloseCommand: LetheCommand {
     @Argument(help: "Request id.") var id: Int64
 
     func execute() throws {
-        let request = try RequestRegister(try database.connect()).close(id: id)
+        let request = try RequestRegister(try database.connect(for: .dpo, command: "requests close")).close(id: id)
         Output.line("request \(request.id) closed\(request.closedAt.map { $0 > request.dueAt ? " (after its due date)" : "" } ?? "")")
     }
 }
@@ -99,7 +100,7 @@ struct RequestsCheckCommand: LetheCommand {
     @Flag(help: "Print the overdue requests as JSON.") var json = false
 
     func execute() throws {
-        let db = try database.connect()
+        let db = try database.connect(for: .worker, .dpo, command: "requests check")
         // Recorded as a run of the worker's `requests_check` job; overdue requests make it a failed one.
         let overdue = try metrics.recording(.requestsCheck, db) {
             let overdue = try RequestRegister(db).overdue()

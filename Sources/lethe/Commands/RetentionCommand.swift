@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import LetheCore
@@ -35,7 +36,7 @@ struct RetentionSetCommand: LetheCommand {
     @Option(help: ArgumentHelp("Why (kept with the override and in the audit log).", valueName: "text")) var reason: String
 
     func execute() throws {
-        let override = try RetentionOverrides(try database.connect(), policy: try policyOptions.load())
+        let override = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load())
             .set(customer: customer, period: period, reason: reason)
         Output.line("customer \(override.customerId): retention \(override.period) (set by \(override.setByDbUser)/\(override.setByOsUser))")
     }
@@ -52,7 +53,7 @@ struct RetentionShowCommand: LetheCommand {
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let overrides = try RetentionOverrides(try database.connect(), policy: try policyOptions.load()).list(customer: customer)
+        let overrides = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load()).list(customer: customer)
         if json { return try Output.json(overrides) }
         if overrides.isEmpty {
             Output.line(customer.map { "customer \($0): no override; the policy's retention applies (at most P6M)" } ?? "no retention overrides; the policy's retention applies (at most P6M)")
@@ -74,7 +75,7 @@ struct RetentionClearCommand: LetheCommand {
     @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
 
     func execute() throws {
-        let removed = try RetentionOverrides(try database.connect(), policy: try policyOptions.load()).clear(customer: customer)
+        let removed = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load()).clear(customer: customer)
         Output.line(removed ? "customer \(customer): override removed" : "customer \(customer): had no override")
     }
 }

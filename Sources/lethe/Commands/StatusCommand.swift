@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import LetheCore
@@ -25,7 +26,7 @@ struct StatusCommand: LetheCommand {
     @Flag(help: "Print the status as JSON.") var json = false
 
     func execute() throws {
-        let statuses = try JobStatus.all(try database.connect(), policy: try policyOptions.load())
+        let statuses = try JobStatus.all(try database.connect(for: .worker, .operator, .auditor, command: "status"), policy: try policyOptions.load())
         if json {
             try Output.json(statuses)
         } else {

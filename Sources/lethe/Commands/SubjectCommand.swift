@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import LetheCore
@@ -69,7 +70,7 @@ struct SubjectExportCommand: LetheCommand {
     func execute() throws {
         let policy = try policyOptions.load()
         let number = try subject.number(policy)
-        let report = try SubjectExport(db: try database.connect(), policy: policy, keyring: try keyring.load())
+        let report = try SubjectExport(db: try database.connect(for: .dpo, command: "subject export", policy: policy), policy: policy, keyring: try keyring.load())
             .run(number: number, directory: out, request: request)
         if json { return try Output.json(report) }
         Output.line("exported \(report.totalRows) row(s)\(report.request.map { " for request \($0) (now closed)" } ?? "")")
@@ -106,7 +107,7 @@ struct SubjectEraseCommand: LetheCommand {
     func execute() throws {
         let policy = try policyOptions.load()
         let number = try subject.number(policy)
-        let receipt = try SubjectErasure(db: try database.connect(), policy: policy, keyring: try keyring.load())
+        let receipt = try SubjectErasure(db: try database.connect(for: .dpo, command: "subject erase", policy: policy), policy: policy, keyring: try keyring.load())
             .run(number: number, request: request, dryRun: dryRun)
         var written: String?
         if let out, !dryRun {

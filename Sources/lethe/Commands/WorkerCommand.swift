@@ -24,8 +24,11 @@ struct WorkerCommand: LetheCommand {
             SIGTERM or SIGINT: no new job starts; a running purge stops after its current batch (its ledger says \
             interrupted), a backup removes its partial file; exit 0.
 
-            The backup jobs need the keyring (LETHE_KEYRING) and a repository (LETHE_BACKUP_REPO or backup.repo); \
-            set their schedule to 'off' on a host without them.
+            The backup job needs a repository (LETHE_BACKUP_REPO or backup.repo) and either the operators' public \
+            key(s) (LETHE_BACKUP_RECIPIENT: the worker then holds no key that opens a backup) or the keyring \
+            (LETHE_KEYRING). backup_expire trusts a backup's date only once its header authenticates, so it needs \
+            LETHE_BACKUP_KEY or LETHE_KEYRING: run it on the operators' host, or set it 'off' on the worker. \
+            purge, partitions, inspect and requests_check need no key at all.
 
             Examples:
               lethe worker --log-format json --metrics-file /var/lib/node_exporter/textfile/lethe.prom
@@ -37,6 +40,8 @@ struct WorkerCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
+    @OptionGroup var recipients: BackupRecipientOptions
+    @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var metrics: MetricsFileOption
 
@@ -47,8 +52,10 @@ struct WorkerCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let configuration = WorkerConfiguration(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
+        var configuration = WorkerConfiguration(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
                                                 repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
+        configuration.backupRecipientPaths = recipients.paths
+        configuration.backupKeyPaths = backupKeys.paths
         let logger = Logger(label: "lethe.worker")
         logger.info("worker started", metadata: [
             "event.action": "worker.start", "policy": "\(policy.source)",

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Policy
 import Postgres
+import Access
 
 /// Where the database is. Without either option libpq's defaults apply, exactly as for psql.
 struct DatabaseOptions: ParsableArguments {
@@ -14,5 +16,13 @@ struct DatabaseOptions: ParsableArguments {
 
     func connect() throws -> PostgresConnection {
         try PostgresConnection(conninfo: conninfo)
+    }
+
+    /// Connects and checks, before anything is done, that the user holds the privileges of one of `duties`
+    /// (exit 77 naming the role otherwise). `command` names the command in that message.
+    func connect(for duties: Duty..., command: String, policy: RetentionPolicy? = nil) throws -> PostgresConnection {
+        let db = try connect()
+        try AccessCheck(db, policy: policy).require(anyOf: duties, command: command)
+        return db
     }
 }

@@ -12,7 +12,8 @@ struct GlobalOptions: ParsableArguments {
 
     func bootstrapLogging(defaultLevel: Logger.Level = .warning) {
         Terminal.format = logFormat
-        LetheLogging.bootstrap(format: logFormat, level: verbose ? .info : defaultLevel)
+        // JSON lines feed a log store: each job's final line (notice) goes there too, with the audit chain's head.
+        LetheLogging.bootstrap(format: logFormat, level: verbose ? .info : logFormat == .json ? min(defaultLevel, .notice) : defaultLevel)
     }
 }
 

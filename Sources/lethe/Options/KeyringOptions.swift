@@ -10,7 +10,8 @@ struct KeyringOptions: ParsableArguments {
     static let systemKeyring = "/etc/lethe/keyring"
 
     var path: String? {
-        keyringPath ?? ProcessInfo.processInfo.environment["LETHE_KEYRING"]
+        // An empty LETHE_KEYRING means none, as a host without a keyring sets it.
+        keyringPath ?? ProcessInfo.processInfo.environment["LETHE_KEYRING"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (FileManager.default.fileExists(atPath: Self.systemKeyring) ? Self.systemKeyring : nil)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LetheCore
+import Logging
 import Policy
 import Postgres
 import Worker
@@ -21,10 +22,33 @@ struct MetricsFileOption: ParsableArguments {
         }
     }
 
-    /// Runs a recorded one-shot job and writes the metrics file afterwards, whatever the outcome.
+    /// Runs a recorded one-shot job and writes the metrics file afterwards, whatever the outcome. Ends with the
+    /// job's line (notice level: shown with --log-format json), which carries the audit chain's head.
     func recording<T>(_ job: JobName, _ db: PostgresConnection, repositoryDirectory: String? = nil,
                       _ body: () throws -> (T, JobResult)) throws -> T {
         defer { write(db, repositoryDirectory: repositoryDirectory) }
-        return try JobRuns.recordCommand(job, db: db, body)
+        let started = DispatchTime.now().uptimeNanoseconds
+        var metadata: Logger.Metadata = ["event.action": "\(job.rawValue)"]
+        let logger = Logger(label: "lethe.\(job.rawValue)")
+        do {
+            var detail = ""
+            let value = try JobRuns.recordCommand(job, db: db) {
+                let (value, result) = try body()
+                detail = result.detail
+                metadata["event.outcome"] = "\(result.succeeded ? "success" : "failure")"
+                return (value, result)
+            }
+            metadata["detail"] = "\(detail)"
+            metadata["event.duration"] = "\(DispatchTime.now().uptimeNanoseconds - started)"
+            metadata.merge(JobLine.auditHead(db)) { _, head in head }
+            logger.notice("job finished", metadata: metadata)
+            return value
+        } catch {
+            metadata["event.outcome"] = "failure"
+            metadata["event.duration"] = "\(DispatchTime.now().uptimeNanoseconds - started)"
+            metadata.merge(JobLine.auditHead(db)) { _, head in head }
+            logger.notice("job failed", metadata: metadata)
+            throw error
+        }
     }
 }

@@ -1,0 +1,105 @@
+import Audit
+import LetheCore
+import Policy
+import Postgres
+import Purge
+
+/// `lethe roles apply`: creates the four duty roles (NOLOGIN) and makes their grants exactly what the duties need,
+/// in one transaction, and records the policy's purge rules for the guarded functions. Idempotent: every run
+/// revokes what the roles hold on Lethe's schemas and grants it again, so a grant removed from the design
+/// disappears too. Run by the tables' owner (or a superuser); rerun after `lethe migrate` adds tables.
+public struct RolesApply {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+
+    public init(_ db: PostgresConnection, policy: RetentionPolicy) {
+        self.db = db
+        self.policy = policy
+    }
+
+    public struct Report: Sendable, Encodable {
+        public let dryRun: Bool
+        public let rolesCreated: [String]
+        public let statements: [String]
+        public let purgeRules: [PurgeRules.Rule]
+    }
+
+    /// The grant statements, in order. Identifiers come from the validated policy and fixed role names.
+    public func statements() -> [String] {
+        let all = Set(["lethe"] + policy.tables.map(\.name.schema.name)).sorted().map { try! SQLIdentifier($0).quoted }
+        let application = Set(policy.tables.map(\.name.schema.name)).subtracting(["lethe"]).sorted().map { try! SQLIdentifier($0).quoted }
+        let schemas = all.joined(separator: ", ")
+        var sql: [String] = []
+        for duty in Duty.allCases {
+            sql += [
+                "REVOKE ALL ON ALL TABLES IN SCHEMA \(schemas) FROM \(duty.role)",
+                "REVOKE ALL ON ALL SEQUENCES IN SCHEMA \(schemas) FROM \(duty.role)",
+                "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA \(schemas) FROM \(duty.role)",
+                "REVOKE ALL ON SCHEMA \(schemas) FROM \(duty.role)",
+            ]
+        }
+        let functions = (Duty.guardedFunctions + [Duty.auditAppend]).joined(separator: ", ")
+        sql += [
+            // The worker reads what it purges, plans, checks and backs up (sealed values and wrapped keys only: it
+            // holds no key), records its runs, and changes tables only through the guarded functions.
+            "GRANT USAGE ON SCHEMA \(schemas) TO lethe_worker",
+            "GRANT SELECT ON ALL TABLES IN SCHEMA \(schemas) TO lethe_worker",
+            "GRANT SELECT ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_worker",
+            "GRANT INSERT, UPDATE ON lethe.purge_runs, lethe.purge_run_items, lethe.job_runs TO lethe_worker",
+            "GRANT USAGE ON SEQUENCE lethe.purge_runs_id_seq, lethe.job_runs_id_seq TO lethe_worker",
+            "GRANT EXECUTE ON FUNCTION \(functions) TO lethe_worker",
+            // The DPO reads and erases application rows, and keeps the registers of overrides, holds, requests and erasures.
+            "GRANT USAGE ON SCHEMA \(schemas) TO lethe_dpo",
+            "GRANT SELECT ON ALL TABLES IN SCHEMA lethe TO lethe_dpo",
+            "GRANT INSERT, UPDATE, DELETE ON \(Duty.dpoTables.joined(separator: ", ")) TO lethe_dpo",
+            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_dpo",
+            "GRANT EXECUTE ON FUNCTION \(Duty.auditAppend) TO lethe_dpo",
+            // The operator administers: schema changes, restores, keys, intake. The audit log stays append-only.
+            "GRANT USAGE, CREATE ON SCHEMA \(schemas) TO lethe_operator",
+            "GRANT ALL ON ALL TABLES IN SCHEMA \(schemas) TO lethe_operator",
+            "GRANT ALL ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_operator",
+            "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA lethe TO lethe_operator",
+            "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON lethe.audit_log FROM lethe_operator",
+            // The auditor reads the registers, never application data.
+            "GRANT USAGE ON SCHEMA lethe TO lethe_auditor",
+            "GRANT SELECT ON \(Duty.registers.joined(separator: ", ")) TO lethe_auditor",
+        ]
+        if !application.isEmpty {
+            sql.insert("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(application.joined(separator: ", ")) TO lethe_dpo",
+                       at: sql.firstIndex { $0.hasPrefix("GRANT SELECT ON ALL TABLES IN SCHEMA lethe TO lethe_dpo") }!)
+        }
+        return sql
+    }
+
+    public func run(dryRun: Bool) throws -> Report {
+        let existing = try Set(db.query("SELECT rolname FROM pg_roles WHERE rolname = ANY ($1::text[])", [.textArray(Duty.allCases.map(\.role))])
+            .rows.map { try $0.string("rolname") })
+        let missing = Duty.allCases.map(\.role).filter { !existing.contains($0) }
+        if !missing.isEmpty {
+            let may = try db.query("SELECT rolsuper OR rolcreaterole AS may FROM pg_roles WHERE rolname = current_user").single("role").bool("may")
+            guard may else {
+                throw LetheError(.noPermission, "creating the roles \(missing.joined(separator: ", ")) needs CREATEROLE; nothing was changed",
+                                 hint: "run 'lethe roles apply' as the tables' owner with CREATEROLE, or as a superuser")
+            }
+        }
+        let statements = missing.map { "CREATE ROLE \($0) NOLOGIN" } + self.statements()
+        guard !dryRun else {
+            return Report(dryRun: true, rolesCreated: missing, statements: statements, purgeRules: PurgeRules.rules(of: policy))
+        }
+        var rules: [PurgeRules.Rule] = []
+        do {
+            try db.transaction {
+                for statement in statements { try db.execute(statement) }
+                rules = try PurgeRules(db: db).record(policy)
+                try AuditLog.append(db, action: "roles.apply", target: "roles", details: [
+                    "created": .array(missing.map { .string($0) }),
+                    "purge_rules": .array(rules.map { .string("\($0.table) \($0.retention)") }),
+                ])
+            }
+        } catch let error as PostgresError where error.sqlState == "42501" {
+            throw LetheError(.noPermission, "roles apply could not grant: \(error.message); nothing was changed",
+                             hint: "run it as the owner of Lethe's and the application's tables (or a superuser)")
+        }
+        return Report(dryRun: false, rolesCreated: missing, statements: statements, purgeRules: rules)
+    }
+}

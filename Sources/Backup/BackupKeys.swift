@@ -1,0 +1,41 @@
+import Foundation
+import Keys
+import LetheCore
+
+/// How a new backup's file key is sealed.
+public enum BackupSealing: Sendable {
+    /// To the keyring's newest KEK (format version 1): whoever makes backups can also read them.
+    case keyring(Keyring)
+    /// To one or more public keys (format version 2): the host that makes backups holds no key that opens them.
+    case recipients([BackupRecipient])
+
+    var kekId: Int {
+        if case .keyring(let keyring) = self { return keyring.current.id }
+        return 0
+    }
+
+    var recipientFingerprints: [String]? {
+        if case .recipients(let recipients) = self { return recipients.map(\.fingerprint) }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .keyring(let keyring): "key-encryption key \(keyring.current.id)"
+        case .recipients(let recipients): "public key(s) \(recipients.map(\.fingerprint).joined(separator: ", "))"
+        }
+    }
+}
+
+/// The keys at hand to open backups: the keyring for version 1 files, backup private keys for version 2.
+public struct BackupOpeningKeys: Sendable {
+    public var keyring: Keyring?
+    public var privateKeys: [BackupPrivateKey]
+
+    public init(keyring: Keyring? = nil, privateKeys: [BackupPrivateKey] = []) {
+        self.keyring = keyring
+        self.privateKeys = privateKeys
+    }
+
+    public var isEmpty: Bool { keyring == nil && privateKeys.isEmpty }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// Each duty as a login user of its role, through the binary: what it can do, what it is refused (exit 77,
+/// nothing changed), and what PostgreSQL itself refuses it. Serialized: the duty roles are the cluster's.
+@Suite(.serialized) struct LeastPrivilegeTests {
+    static let contacts = 3000, messages = 3000
+
+    /// Login users for the duties (cluster-wide, created once), after `lethe roles apply` on `db`.
+    func applyRoles(_ db: TestDatabase) throws {
+        let applied = try LetheProcess.run(["roles", "apply", "--database-url", db.conninfo])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        try db.connection.execute("""
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_worker') THEN CREATE ROLE lp_worker LOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_dpo') THEN CREATE ROLE lp_dpo LOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_auditor') THEN CREATE ROLE lp_auditor LOGIN; END IF;
+            END $$
+            """)
+        try db.connection.execute("GRANT lethe_worker TO lp_worker")
+        try db.connection.execute("GRANT lethe_dpo TO lp_dpo")
+        try db.connection.execute("GRANT lethe_auditor TO lp_auditor")
+    }
+
+    func url(_ db: TestDatabase, _ user: String) -> [String] { ["--database-url", "\(db.conninfo) user=\(user)"] }
+
+    /// No keyring anywhere in the worker's environment.
+    static let workerEnvironment = ["LETHE_KEYRING": "", "LETHE_BACKUP_KEY": ""]
+
+    @Test func theWorkerPurgesAndBacksUpWithoutAKeyAndIsRefusedTheOtherDuties() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages)
+        try db.connection.execute("INSERT INTO lethe.legal_holds (customer_id, reason, placed_by_os_user) VALUES (3, 'case 7', 'test')")
+        try applyRoles(db)
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "backup-key", "init", "--out", directory + "/backup-key"]).status == 0)
+
+        let purge = try LetheProcess.run(["purge", "--json"] + url(db, "lp_worker"), environment: Self.workerEnvironment)
+        #expect(purge.status == 0, "\(purge.stderr)")
+        #expect(try PurgeFixture.survivingIds(db.connection)
+                == PurgeFixture.expectedLargeSurvivors(db.connection, contacts: Self.contacts, messages: Self.messages, held: [3]))
+        let dropped = try db.connection.query("SELECT coalesce(sum(partitions_dropped), 0)::bigint AS n FROM lethe.purge_run_items").single("n").int("n")
+        #expect(dropped > 0, "partitions without held rows left through the guarded function")
+
+        let backup = try LetheProcess.run(["backup", "--recipient", directory + "/backup-key.pub", "--repo", directory + "/repo"] + url(db, "lp_worker"),
+                                          environment: Self.workerEnvironment)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let inspect = try LetheProcess.run(["inspect", "--repo", directory + "/repo"] + url(db, "lp_worker"), environment: Self.workerEnvironment)
+        #expect([0, 1].contains(inspect.status) && !inspect.stderr.contains("needs the"), "\(inspect.stderr)")
+
+        let before = try BackupFixture.fingerprint(db.connection)
+        let refusals: [([String], String)] = [
+            (["subject", "export", "--phone", "+33612345678", "--out", directory + "/export", "--keyring", directory + "/none"], "lethe_dpo"),
+            (["retention", "set", "--customer", "1", "--period", "P1M", "--reason", "asked"], "lethe_dpo"),
+            (["restore", "x", "--target-database", db.conninfo, "--repo", directory + "/repo", "--backup-key", directory + "/backup-key"], "lethe_operator"),
+        ]
+        for (arguments, role) in refusals {
+            let refused = try LetheProcess.run(arguments + url(db, "lp_worker"), environment: Self.workerEnvironment)
+            #expect(refused.status == 77 && refused.stderr.contains(role) && refused.stderr.contains("GRANT"), "\(arguments[0]): \(refused.stderr)")
+        }
+        #expect(try BackupFixture.fingerprint(db.connection) == before)
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.retention_overrides WHERE customer_id = 1").single("n").int("n") == 0)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/export"))
+
+        // PostgreSQL itself: the worker deletes nothing directly.
+        let worker = try PostgresConnection(conninfo: "\(db.conninfo) user=lp_worker")
+        #expect(throws: PostgresError.self) { try worker.execute("DELETE FROM sms.contacts WHERE customer_id = 1") }
+    }
+
+    /// Called directly, as an attacker on the worker host would: the functions recompute the rules and refuse.
+    @Test func theGuardedFunctionsRefuseYoungPartitionsAndHeldRows() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages)
+        try db.connection.execute("INSERT INTO lethe.legal_holds (customer_id, reason, placed_by_os_user) VALUES (3, 'case 7', 'test')")
+        try applyRoles(db)
+        let run = try db.connection.query("""
+            INSERT INTO lethe.purge_runs (started_at, status, policy_hash, ceiling_cutoff, cutoffs, os_user)
+            VALUES (now(), 'running', 'x', now() - interval '6 months', '{}', 'test') RETURNING id
+            """).single("run").int("id")
+        let worker = try PostgresConnection(conninfo: "\(db.conninfo) user=lp_worker")
+        let young = try db.connection.query("""
+            SELECT c.oid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'sms.messages'::regclass AND c.relname LIKE '%' || to_char(now() - interval '2 days', 'YYYY_MM_DD') || '%'
+            """).single("young partition").string("name")
+        let counts = { try BackupFixture.fingerprint(db.connection).merging(["messages": "\(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n"))"]) { $1 } }
+        let before = try counts()
+
+        #expect(throws: PostgresError.self) {
+            try worker.execute("SELECT lethe.purge_drop_partition('sms.messages', $1::regclass, $2)", [.text(young), .int(run)])
+        }
+        #expect(throws: PostgresError.self, "a cutoff younger than the retention") {
+            try worker.execute("SELECT lethe.purge_delete_rows('sms.contacts', 'sms.contacts', $1, now(), p_limit => 1000)", [.int(run)])
+        }
+        #expect(throws: PostgresError.self, "a customer under hold") {
+            try worker.execute("""
+                SELECT lethe.purge_delete_rows('sms.contacts', 'sms.contacts', $1, now() - interval '7 months',
+                                               ARRAY[3]::bigint[], ARRAY[now() - interval '7 months'], p_limit => 1000)
+                """, [.int(run)])
+        }
+        #expect(throws: PostgresError.self, "a customer's own cutoff later than its retention") {
+            try worker.execute("""
+                SELECT lethe.purge_delete_rows('sms.contacts', 'sms.contacts', $1, now() - interval '7 months',
+                                               ARRAY[1]::bigint[], ARRAY[now() - interval '10 days'], p_limit => 1000)
+                """, [.int(run)])
+        }
+        #expect(throws: PostgresError.self, "a relation that is not the table's") {
+            try worker.execute("SELECT lethe.purge_delete_rows('sms.contacts', 'lethe.audit_log', $1, now() - interval '7 months', p_limit => 10)", [.int(run)])
+        }
+        #expect(try counts() == before, "nothing changed")
+        // A legitimate call deletes only old rows of customers not on hold.
+        let deleted = try worker.query("""
+            SELECT lethe.purge_delete_rows('sms.contacts', 'sms.contacts', $1, now() - interval '6 months', p_from => '(0,0)', p_to => '(100000,0)') AS n
+            """, [.int(run)]).single("n").int("n")
+        #expect(deleted > 0)
+        #expect(try db.connection.query("""
+            SELECT count(*) AS n FROM sms.contacts WHERE customer_id = 3 AND created_at < now() - interval '6 months'
+            """).single("n").int("n") > 0, "held rows stay")
+    }
+
+    @Test func theDPOExportsAndErasesButCannotPurgeOrRestoreAndTheAuditorReadsOnlyRegisters() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet')")
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let file = try IntakeFixture.write("phone,message\n+33612345678,Rendez-vous\n+33798765432,Autre\n", name: "m.csv", in: directory)
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "1", "--database-url", db.conninfo, "--keyring", directory + "/keyring"]).status == 0)
+        try applyRoles(db)
+        let dpo = url(db, "lp_dpo") + ["--keyring", directory + "/keyring"]
+
+        let export = try LetheProcess.run(["subject", "export", "--phone", "+33612345678", "--out", directory + "/export"] + dpo)
+        #expect(export.status == 0, "\(export.stderr)")
+        let erase = try LetheProcess.run(["subject", "erase", "--phone", "+33612345678", "--out", directory + "/receipts"] + dpo)
+        #expect(erase.status == 0, "\(erase.stderr)")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 1)
+        for arguments in [["purge"], ["restore", "x", "--target-database", db.conninfo, "--repo", directory + "/repo", "--keyring", directory + "/keyring"]] {
+            let refused = try LetheProcess.run(arguments + url(db, "lp_dpo"))
+            #expect(refused.status == 77 && refused.stderr.contains("needs the lethe_"), "\(arguments[0]): \(refused.stderr)")
+        }
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.purge_runs").single("n").int("n") == 0)
+
+        let verify = try LetheProcess.run(["audit", "verify"] + url(db, "lp_auditor"))
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let auditor = try PostgresConnection(conninfo: "\(db.conninfo) user=lp_auditor")
+        do {
+            _ = try auditor.query("SELECT count(*) FROM sms.messages")
+            Issue.record("the auditor read application data")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "42501", "\(error)")
+        }
+        let check = try LetheProcess.run(["roles", "check", "--json"] + url(db, "lp_auditor"))
+        #expect(check.status == 0, "\(check.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
+        let duties = (report["duties"] as? [[String: Any]] ?? []).reduce(into: [String: Bool]()) { $0[$1["duty"] as? String ?? ""] = $1["permitted"] as? Bool }
+        #expect(duties == ["auditor": true, "worker": false, "dpo": false, "operator": false], "\(check.stdout)")
+    }
+}
