@@ -209,11 +209,13 @@ final class BackupFileReader {
                 keys.privateKeys.first { $0.recipient.publicKey == stanza.publicKey }.map { (stanza, $0) }
             }
             guard let (stanza, privateKey) = mine.first else {
-                let sealedTo = self.sealedTo
-                throw LetheError.config(keys.privateKeys.isEmpty
-                                        ? "\(path) is sealed to public key(s) \(sealedTo), and no backup private key was given"
-                                        : "none of the given backup private keys opens \(path) (sealed to \(sealedTo))",
-                                        hint: "pass the private key of one of its recipients: --backup-key FILE or LETHE_BACKUP_KEY (a public key cannot open a backup)")
+                let hint = "pass the private key of one of its recipients: --backup-key FILE or LETHE_BACKUP_KEY (a public key cannot open a backup)"
+                if keys.privateKeys.isEmpty {
+                    throw LetheError.config("\(path) is sealed to public key(s) \(sealedTo), and no backup private key was given", hint: hint)
+                }
+                // As a keyring without the header's KEK: the header was altered, or the file is another team's.
+                throw LetheError.integrity("\(path) does not authenticate with the given backup key(s): it names recipients \(sealedTo)",
+                                           hint: "the header was altered, or it was sealed to other keys; " + hint)
             }
             let aad = BackupFormat.recipientsAAD(header: header, recipients: stanzas.count)
             guard let shared = try privateKey.sharedSecret(with: stanza.ephemeral),

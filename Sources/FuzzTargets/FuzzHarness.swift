@@ -25,6 +25,9 @@ public final class FuzzHarness {
     let cipher: AESGCM
     let cbc: LegacyAES128CBC
     let envelopeKey = SecretKey(bytes: Array(0..<32))
+    let backupKey: BackupPrivateKey
+    let sampleRecipientBackup: [UInt8]
+    var openingKeys: BackupOpeningKeys { BackupOpeningKeys(keyring: keyring, privateKeys: [backupKey]) }
     let legacyKey = SecretKey(bytes: Array(100..<116))
 
     public init(policyPath: String) throws {
@@ -37,6 +40,12 @@ public final class FuzzHarness {
         sampleStream = (0..<(3 * 65_536 + 1000)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
         try BackupFileCheck.writeSample(path: scratch + "/sample.lethe-backup", payload: sampleStream, sealing: .keyring(keyring))
         sampleBackup = Array(try Data(contentsOf: URL(fileURLWithPath: scratch + "/sample.lethe-backup")))
+        // The same stream sealed to two public keys (format 2), opened with the second one's private key.
+        backupKey = try BackupPrivateKey.create(at: scratch + "/backup-key")
+        let other = try BackupPrivateKey.create(at: scratch + "/other-key")
+        try BackupFileCheck.writeSample(path: scratch + "/sample-pub.lethe-backup", payload: sampleStream,
+                                        sealing: .recipients([other.recipient, backupKey.recipient]))
+        sampleRecipientBackup = Array(try Data(contentsOf: URL(fileURLWithPath: scratch + "/sample-pub.lethe-backup")))
         cipher = try AESGCM()
         cbc = try LegacyAES128CBC()
     }
@@ -47,6 +56,8 @@ public final class FuzzHarness {
 
     /// The genuine sample backup, for seeding corpora.
     public var sampleBackupBytes: [UInt8] { sampleBackup }
+    /// The genuine sample sealed to two public keys (format 2).
+    public var sampleRecipientBackupBytes: [UInt8] { sampleRecipientBackup }
 
     public func run(_ target: FuzzTarget, _ input: [UInt8]) throws(FuzzContractViolation) {
         switch target {
@@ -104,8 +115,8 @@ public final class FuzzHarness {
         let path = scratch + "/input.lethe-backup"
         write(input, to: path)
         do {
-            let stream = try BackupFileCheck.authenticate(path: path, keys: BackupOpeningKeys(keyring: keyring))
-            guard input == sampleBackup, stream == sampleStream else {
+            let stream = try BackupFileCheck.authenticate(path: path, keys: openingKeys)
+            guard input == sampleBackup || input == sampleRecipientBackup, stream == sampleStream else {
                 throw FuzzContractViolation(target: .backup, what: "a file that is not the genuine sample authenticated")
             }
         } catch let violation as FuzzContractViolation {
@@ -121,7 +132,9 @@ public final class FuzzHarness {
         let offset = Int(input[1]) << 24 | Int(input[2]) << 16 | Int(input[3]) << 8 | Int(input[4])
         let argument = Int(input[5]) << 8 | Int(input[6])
         let extra = Array(input.dropFirst(7))
-        var file = sampleBackup
+        // The high bit picks the sample: sealed with the keyring (format 1) or to public keys (format 2).
+        let sample = input[0] & 0x80 == 0 ? sampleBackup : sampleRecipientBackup
+        var file = sample
         let at = offset % file.count
         switch input[0] % 6 {
         case 0: file[at] ^= UInt8(truncatingIfNeeded: argument) | 1                     // flip bits
@@ -135,11 +148,11 @@ public final class FuzzHarness {
             let piece = Array(file[at..<min(file.count, at + length)])
             file.insert(contentsOf: piece, at: (offset >> 8) % file.count)
         }
-        guard file != sampleBackup else { return }
+        guard file != sample else { return }
         let path = scratch + "/tampered.lethe-backup"
         write(file, to: path)
         do {
-            _ = try BackupFileCheck.authenticate(path: path, keys: BackupOpeningKeys(keyring: keyring))
+            _ = try BackupFileCheck.authenticate(path: path, keys: openingKeys)
         } catch {
             let lethe = error.asLetheError
             guard error is any LetheErrorConvertible, lethe.code == .integrity else {

@@ -80,6 +80,34 @@ struct BackupBench {
                    backupSeconds / dumpSeconds, Double(backupSize) / Double(plainSize), backupSeconds / pipelineSeconds,
                    Double(backupSize) / Double(encryptedSize), Double(backup.peakKiB) / 1024))
 
+        // Issue 14: the same backup sealed to two X25519 public keys instead of the keyring's KEK, alternated with
+        // KEK-sealed runs so both see the same machine; the fastest of three of each is compared (noise only slows).
+        let backupKey = directory + "/backup-key"
+        _ = try BackupPrivateKey.create(at: backupKey)
+        _ = try BackupPrivateKey.create(at: directory + "/escrow-key")
+        var kekTimes: [Double] = [], recipientTimes: [Double] = []
+        var recipientId = ""
+        for _ in 0..<3 {
+            let (kekRun, kekSeconds) = try measure {
+                try runMeasured(lethe, ["backup", "--database-url", "dbname=lethe_bench_backup", "--keyring", keyring, "--repo", directory + "/repo-kek"])
+            }
+            guard kekRun.status == 0 else { throw LetheError.software("lethe backup exited \(kekRun.status)") }
+            let (sealed, sealedSeconds) = try measure {
+                try runMeasured(lethe, ["backup", "--json", "--database-url", "dbname=lethe_bench_backup", "--recipient", backupKey + ".pub",
+                                        "--recipient", directory + "/escrow-key.pub", "--repo", directory + "/repo-pub"])
+            }
+            guard sealed.status == 0 else { throw LetheError.software("lethe backup --recipient exited \(sealed.status)") }
+            kekTimes.append(kekSeconds)
+            recipientTimes.append(sealedSeconds)
+        }
+        recipientId = try FileManager.default.contentsOfDirectory(atPath: directory + "/repo-pub").first { $0.hasSuffix(".lethe-backup") }!
+            .replacingOccurrences(of: ".lethe-backup", with: "")
+        let ratios = zip(recipientTimes, kekTimes).map { $0 / $1 }
+        say(String(format: "  backup sealed to 2 public keys vs the keyring's KEK: best %@ vs %@ = %.3fx (target <= 1.02); per pair %.3fx..%.3fx",
+                   seconds(recipientTimes.min()!), seconds(kekTimes.min()!), recipientTimes.min()! / kekTimes.min()!, ratios.min()!, ratios.max()!))
+        let opened = try runMeasured(lethe, ["backup", "verify", recipientId, "--backup-key", backupKey, "--repo", directory + "/repo-pub"])
+        guard opened.status == 0 else { throw LetheError.software("lethe backup verify --backup-key exited \(opened.status)") }
+
         let (verify, verifySeconds) = try measure { try runMeasured(lethe, ["backup", "verify", id, "--keyring", keyring, "--repo", repo]) }
         guard verify.status == 0 else { throw LetheError.software("lethe backup verify exited \(verify.status)") }
         say(String(format: "  verify: %@ for %@ = %.0f MB/s of backup file (target >= 1 GB/s)", seconds(verifySeconds), megabytes(backupSize),

@@ -140,9 +140,25 @@ struct PurgeBench {
         try db.execute("DELETE FROM sms.messages WHERE created_at < now() - interval '6 months'")
         try db.execute("VACUUM sms.messages")
         let deleteFigures = duringDelete.finish()
-        for (label, figures) in [("idle", idleFigures), ("during Lethe", letheFigures), ("during DELETE+VACUUM", deleteFigures)] {
+        // The same purge by a login in lethe_worker (issue 14): no ownership, so partitions leave through the
+        // guarded function's short exclusive detach instead of DETACH … CONCURRENTLY.
+        try copy(admin, to: "lethe_bench_a")
+        let roles = try runMeasured(self.lethe, ["roles", "apply", "--policy", policyPath, "--database-url", "dbname=lethe_bench_a"])
+        guard roles.status == 0 else { throw LetheError.software("lethe roles apply exited \(roles.status)") }
+        try admin.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_bench_worker') THEN CREATE ROLE lethe_bench_worker LOGIN; END IF; END $$")
+        try admin.execute("GRANT lethe_worker TO lethe_bench_worker")
+        let duringGuarded = InsertLatencyProbe(conninfo: "dbname=lethe_bench_a", customer: 5)
+        let (guarded, guardedSeconds) = try measure {
+            try runMeasured(self.lethe, ["purge", "--policy", policyPath, "--database-url", "dbname=lethe_bench_a user=lethe_bench_worker"])
+        }
+        let guardedFigures = duringGuarded.finish()
+        guard guarded.status == 0 else { throw LetheError.software("lethe purge as lethe_worker exited \(guarded.status): \(guarded.output)") }
+        for (label, figures) in [("idle", idleFigures), ("during Lethe", letheFigures), ("during Lethe as lethe_worker (guarded)", guardedFigures),
+                                 ("during DELETE+VACUUM", deleteFigures)] {
             say(String(format: "  concurrent inserts %@: %d inserts, p99 %.2f ms (%@ idle), max %.2f ms, failed %d (targets: p99 <= 1.5x idle, max < lock_timeout 200 ms)",
                          label, figures.count, figures.p99, ratio(figures.p99 / max(idleFigures.p99, 0.001)), figures.max, figures.failures))
         }
+        say(String(format: "  lethe_worker (guarded) purge: %@; p99 during it %.2fx the owner's (the cost of exclusive detaches inside SECURITY DEFINER functions)",
+                   seconds(guardedSeconds), guardedFigures.p99 / max(letheFigures.p99, 0.001)))
     }
 }

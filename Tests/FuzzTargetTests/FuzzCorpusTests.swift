@@ -51,6 +51,24 @@ import TestSupport
         }
     }
 
+    /// The same for a backup sealed to two public keys: every field of both recipients' stanzas (public key,
+    /// ephemeral key, nonce, sealed file key), the counts and lengths, the essentials and the chunks.
+    @Test func everyAlterationOfABackupSealedToPublicKeysIsRefused() throws {
+        let harness = try FuzzHarness(policyPath: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path)
+        defer { harness.close() }
+        let size = harness.sampleRecipientBackupBytes.count
+        var offsets = [0, 8, 9, 10, 11, 12, 16, 19, size - 1, size - 17]
+        for stanza in 0..<2 { offsets += [0, 31, 32, 63, 64, 75, 76, 100, 123].map { 20 + stanza * 124 + $0 } }
+        offsets += [268, 300, 400, 700]
+        for offset in offsets where offset >= 0 && offset < size {
+            for operation: UInt8 in 0..<6 {
+                let input = [0x80 | operation] + withUnsafeBytes(of: UInt32(offset).bigEndian, Array.init) + [0x01, 0x10, 0x41]
+                #expect(throws: Never.self, "operation \(operation) at \(offset)") { try harness.run(.backupTamper, input) }
+            }
+        }
+        try harness.run(.backup, harness.sampleRecipientBackupBytes)
+    }
+
     /// The contract can fail: a genuine backup given to the plain backup target authenticates, and that is
     /// allowed only for the genuine sample; altered by one byte it must not.
     @Test func theGenuineSampleIsTheOnlyFileThatAuthenticates() throws {
