@@ -14,12 +14,17 @@ public struct ImportOptions: Sendable {
     public var defaultRegion: String?
     public var dryRun = false
     public var skipInvalid = false
+    /// Threads that validate and seal (`--jobs`); the reading and COPY thread comes on top. 1: sequential.
+    public var jobs = ImportOptions.defaultJobs
 
-    public init(format: String? = nil, defaultRegion: String? = nil, dryRun: Bool = false, skipInvalid: Bool = false) {
+    public static var defaultJobs: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    public init(format: String? = nil, defaultRegion: String? = nil, dryRun: Bool = false, skipInvalid: Bool = false, jobs: Int? = nil) {
         self.format = format
         self.defaultRegion = defaultRegion
         self.dryRun = dryRun
         self.skipInvalid = skipInvalid
+        self.jobs = max(1, jobs ?? Self.defaultJobs)
     }
 }
 
@@ -40,9 +45,9 @@ public struct Importer {
         let target = try IntakeTarget(kind: kind, policy: policy)
         let now = Date()
         let earliest = Calendar(identifier: .gregorian).date(byAdding: .month, value: -6, to: now) ?? now
-        let validator = try validator(target, options: options, earliest: earliest, latest: now)
+        let workers = try (0..<options.jobs).map { _ in RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: now), encoder: nil) }
         var report = ImportReport(kind: kind.rawValue, customerId: nil, file: path)
-        try scan(path: path, target: target, options: options, validator: validator, report: &report) { _ in false }
+        try scan(path: path, target: target, options: options, workers: workers, ids: nil, report: &report) { _ in }
         report.outcome = report.refusesWholeFile || report.problemCount > 0 ? .refused : .validated
         return report
     }
@@ -57,29 +62,31 @@ public struct Importer {
         guard let now = PostgresTimestamp.parse(clock), let earliest = PostgresTimestamp.parse(cutoff) else {
             throw LetheError.software("unreadable database clock")
         }
-        let validator = try validator(target, options: options, earliest: earliest, latest: now)
         var report = ImportReport(kind: kind.rawValue, customerId: customer, file: path)
         guard !options.dryRun else {
-            try scan(path: path, target: target, options: options, validator: validator, report: &report) { _ in false }
+            let workers = try (0..<options.jobs).map { _ in RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: now), encoder: nil) }
+            try scan(path: path, target: target, options: options, workers: workers, ids: nil, report: &report) { _ in }
             report.outcome = report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid) ? .refused : .validated
             return report
         }
         guard let keyring else { throw LetheError.usage("importing seals personal data: give --keyring FILE or set LETHE_KEYRING") }
         let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
-        _ = try vault.keys.sealingKey(customer: customer)  // created outside the import transaction
+        // The data key is created outside the import transaction; each worker seals with its own contexts.
+        let workers = try (0..<options.jobs).map { _ in
+            RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: now),
+                         encoder: RowEncoder(target: target, sealer: try vault.sealer(customer: customer), clock: clock))
+        }
         // Partitions from the cutoff's month to next month exist before the transaction, which then takes no DDL lock.
         _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: earliest)
-        let row = RowEncoder(target: target, vault: vault, customer: customer, clock: clock)
+        let copyStatement = workers[0].encoder!.copyStatement
         let ids = try RowIds(session: try db.sibling(), table: target.table)
         struct Refused: Error {}
         var digest: String?
         do {
             try db.transaction {
-                try db.copyIn(row.copyStatement) { writer in
-                    digest = try scan(path: path, target: target, options: options, validator: validator, report: &report, progress: progress) { valid in
-                        try writer.write(try row.line(valid, id: try ids.take()))
-                        return true
-                    }
+                try db.copyIn(copyStatement) { writer in
+                    digest = try scan(path: path, target: target, options: options, workers: workers, ids: ids, report: &report,
+                                      progress: progress) { line in try writer.write(line) }
                     if report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid) { throw Refused() }
                 }
                 // Only a header that refuses the file leaves it unhashed, and that was thrown above.
@@ -112,12 +119,14 @@ public struct Importer {
                             earliest: earliest, latest: latest)
     }
 
-    /// Reads every record, recording unknown or missing fields and invalid rows. Valid rows go to `write` until the
-    /// file is known to be refused (then only checking goes on, to report every problem); `write` says if it wrote.
-    /// Returns the file's SHA-256 (hex), hashed in the same pass; nil when the header refused the file unread.
+    /// Reads every record, recording unknown or missing fields and invalid rows. Records go in batches to the
+    /// workers (validation, and with `ids` sealing and encoding); their outcomes are applied in file order, and the
+    /// COPY lines of valid rows go to `write` until the file is known to be refused (then only checking goes on, to
+    /// report every problem). Returns the file's SHA-256 (hex), hashed in the same pass; nil when the header
+    /// refused the file unread.
     @discardableResult
-    private func scan(path: String, target: IntakeTarget, options: ImportOptions, validator: RowValidator, report: inout ImportReport,
-                      progress: ((Int) -> Void)? = nil, write: (RowValidator.ValidRow) throws -> Bool) throws -> String? {
+    private func scan(path: String, target: IntakeTarget, options: ImportOptions, workers: [RecordWorker], ids: RowIds?,
+                      report: inout ImportReport, progress: ((Int) -> Void)? = nil, write: ([UInt8]) throws -> Void) throws -> String? {
         let format = try Self.format(path: path, explicit: options.format)
         var reader: any RecordReader
         switch format {
@@ -139,35 +148,56 @@ public struct Importer {
         case .jsonl:
             reader = try JSONLinesReader(path: path)
         }
-        while let record = try reader.next() {
-            report.rowsRead += 1
-            if format == .jsonl {
-                for name in record.fields.keys where !target.allowedFields.contains(name) {
-                    if let shown = IntakeFileError.fieldName(name) {
-                        report.unknown(shown, line: record.line)
-                    } else {
-                        report.add(.init(line: record.line, field: "(a key)", reason: "is not a field name"))
+        let pipeline = ImportPipeline(workers: workers)
+        defer { pipeline.drainQuietly() }
+        func refused(_ report: ImportReport) -> Bool { report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid) }
+        func apply(_ outcomes: [RecordOutcome], to report: inout ImportReport) throws {
+            for outcome in outcomes {
+                switch outcome {
+                case .unknownKeys(let keys, let line):
+                    for name in keys {
+                        if let shown = IntakeFileError.fieldName(name) {
+                            report.unknown(shown, line: line)
+                        } else {
+                            report.add(.init(line: line, field: "(a key)", reason: "is not a field name"))
+                        }
+                    }
+                case .problem(let problem):
+                    report.add(problem)
+                case .valid(let byLengthOnly, let encoding, let line):
+                    report.rowsValid += 1
+                    if byLengthOnly { report.numbersAcceptedByLengthOnly += 1 }
+                    if let encoding {
+                        if encoding.alphabet == .gsm7 { report.gsm7 += 1 } else { report.ucs2 += 1 }
+                        report.segments += encoding.segments
+                    }
+                    if !refused(report), let line {
+                        try write(line)
+                        report.rowsWritten += 1
+                        if report.rowsWritten % 100_000 == 0 { progress?(report.rowsWritten) }
                     }
                 }
-                if record.fields.keys.contains(where: { !target.allowedFields.contains($0) }) { continue }
-            }
-            switch validator.validate(record) {
-            case .success(let row):
-                report.rowsValid += 1
-                if row.phoneByLengthOnly { report.numbersAcceptedByLengthOnly += 1 }
-                if let encoding = row.encoding {
-                    if encoding.alphabet == .gsm7 { report.gsm7 += 1 } else { report.ucs2 += 1 }
-                    report.segments += encoding.segments
-                }
-                let refused = report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid)
-                if !refused, try write(row) {
-                    report.rowsWritten += 1
-                    if report.rowsWritten % 100_000 == 0 { progress?(report.rowsWritten) }
-                }
-            case .failure(let problem):
-                report.add(problem)
             }
         }
+        var batch: [PendingRecord] = []
+        batch.reserveCapacity(ImportPipeline.batchSize)
+        // Sealing stops once the file is known to be refused: the rest is only checked.
+        func submit(_ report: inout ImportReport) throws {
+            guard !batch.isEmpty else { return }
+            pipeline.submit(batch, encode: ids != nil && !refused(report))
+            batch.removeAll(keepingCapacity: true)
+            while pipeline.pending >= pipeline.capacity { try apply(try pipeline.next(), to: &report) }
+        }
+        while let record = try reader.next() {
+            report.rowsRead += 1
+            let unknown = format == .jsonl ? record.fields.keys.filter { !target.allowedFields.contains($0) }.sorted() : []
+            // Every record gets its row id in file order, so ids do not depend on --jobs (an invalid row's is unused).
+            let id = ids != nil && unknown.isEmpty && !refused(report) ? try ids!.take() : nil
+            batch.append(PendingRecord(record: record, id: id, unknownKeys: unknown))
+            if batch.count == ImportPipeline.batchSize { try submit(&report) }
+        }
+        try submit(&report)
+        while pipeline.pending > 0 { try apply(try pipeline.next(), to: &report) }
         return try reader.fileSHA256()
     }
 

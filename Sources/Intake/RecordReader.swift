@@ -3,7 +3,7 @@ import LetheCore
 import LetheCrypto
 
 /// One input record: its line number (of its first line, 1-based) and its fields by name.
-struct InputRecord {
+struct InputRecord: Sendable {
     let line: Int
     let fields: [String: String]
 }

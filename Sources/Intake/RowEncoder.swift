@@ -6,8 +6,9 @@ import Postgres
 /// Turns a valid row into one line of COPY text: sealed personal values and blind index as bytea hex.
 struct RowEncoder {
     let target: IntakeTarget
-    let vault: Vault
-    let customer: Int64
+    /// This thread's own: cipher and MAC contexts are not shared between threads.
+    let sealer: CustomerSealer
+    var customer: Int64 { sealer.customer }
     /// The database clock at the start of the import: the time of rows without sent_at.
     let clock: String
 
@@ -42,22 +43,22 @@ struct RowEncoder {
         let phone = Array(row.phone.e164.utf8)
         switch target.kind {
         case .messages:
-            Self.appendHex(try vault.seal(phone, context("recipient"), row: id), to: &out)
+            Self.appendHex(try sealer.seal(phone, context("recipient"), row: id), to: &out)
             out.append(0x09)
-            Self.appendHex(try vault.blindIndex.tag(row.phone), to: &out)
+            Self.appendHex(try sealer.blindIndex.tag(row.phone), to: &out)
             out.append(0x09)
-            Self.appendHex(try vault.seal(Array((row.message ?? "").utf8), context("body"), row: id), to: &out)
+            Self.appendHex(try sealer.seal(Array((row.message ?? "").utf8), context("body"), row: id), to: &out)
             out.append(0x09)
             out += Array((row.encoding?.alphabet.rawValue ?? "gsm7").utf8)
             out.append(0x09)
             out += Array(String(row.encoding?.segments ?? 1).utf8)
         case .contacts:
-            Self.appendHex(try vault.seal(phone, context("phone"), row: id), to: &out)
+            Self.appendHex(try sealer.seal(phone, context("phone"), row: id), to: &out)
             out.append(0x09)
-            Self.appendHex(try vault.blindIndex.tag(row.phone), to: &out)
+            Self.appendHex(try sealer.blindIndex.tag(row.phone), to: &out)
             out.append(0x09)
             if let name = row.name {
-                Self.appendHex(try vault.seal(Array(name.utf8), context("name"), row: id), to: &out)
+                Self.appendHex(try sealer.seal(Array(name.utf8), context("name"), row: id), to: &out)
             } else {
                 out += Array("\\N".utf8)
             }

@@ -9,12 +9,17 @@ public final class BlindIndex {
     public static let defaultBits = 32
     public let bits: Int
     private let mac: HMACSHA256Key
+    private let key: SecretKey
 
     public init(key: SecretKey, bits: Int = BlindIndex.defaultBits) throws {
         precondition((8...256).contains(bits))
         self.bits = bits
+        self.key = key
         self.mac = try HMACSHA256Key(key: key)
     }
+
+    /// An independent instance with the same key and length, for another thread (each owns its MAC contexts).
+    public func copy() throws -> BlindIndex { try BlindIndex(key: key, bits: bits) }
 
     public func tag(_ number: PhoneNumber) throws -> [UInt8] {
         Self.truncate(try mac.authenticate(Array(number.e164.utf8)), to: bits)

@@ -67,3 +67,34 @@ public final class Vault {
         return plaintext
     }
 }
+
+/// Seals one customer's values with its current data key, and computes blind indexes: what an import's worker
+/// threads each own (their cipher and MAC contexts are not shared), made by `Vault.sealer(customer:)`.
+public final class CustomerSealer: @unchecked Sendable {
+    public let customer: Int64
+    private let keyId: Int64
+    private let key: SecretKey
+    private let cipher: AESGCM
+    public let blindIndex: BlindIndex
+
+    init(customer: Int64, keyId: Int64, key: SecretKey, blindIndex: BlindIndex) throws {
+        self.customer = customer
+        self.keyId = keyId
+        self.key = key
+        self.blindIndex = blindIndex
+        cipher = try AESGCM()
+    }
+
+    /// Seals a value for row `row` of the context's column, as `Vault.seal` does.
+    public func seal(_ plaintext: [UInt8], _ context: EnvelopeContext, row: Int64) throws -> [UInt8] {
+        try Envelope.seal(plaintext, key: key, keyId: keyId, context: context, row: row, cipher: cipher)
+    }
+}
+
+extension Vault {
+    /// A sealer for `customer` with its own contexts (the data key is fetched, or created, once, here).
+    public func sealer(customer: Int64) throws -> CustomerSealer {
+        let (id, key) = try keys.sealingKey(customer: customer)
+        return try CustomerSealer(customer: customer, keyId: id, key: key, blindIndex: try blindIndex.copy())
+    }
+}

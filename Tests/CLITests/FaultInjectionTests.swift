@@ -44,7 +44,7 @@ import Testing
             let blocker = try db.newConnection()
             try blocker.execute("BEGIN")
             try blocker.execute(lock)
-            let job = try RunningLethe(["import", "messages", file, "--customer", "1"] + common)
+            let job = try RunningLethe(["import", "messages", file, "--customer", "1", "--jobs", "4"] + common)
             #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: waitingOn), "\(lock)")
             job.kill()
             job.wait()

@@ -49,6 +49,13 @@ import Testing
         #expect(backup.status == 0, "\(backup.stderr)")
         let inspect = try LetheProcess.run(["inspect", "--repo", directory + "/repo"] + url(db, "lp_worker"), environment: Self.workerEnvironment)
         #expect([0, 1].contains(inspect.status) && !inspect.stderr.contains("needs the"), "\(inspect.stderr)")
+        for arguments in [["partitions", "ensure", "--ahead", "P40D"], ["requests", "check"], ["status"]] {
+            let ran = try LetheProcess.run(arguments + url(db, "lp_worker"), environment: Self.workerEnvironment)
+            #expect([0, 1].contains(ran.status) && !ran.stderr.contains("needs the"), "\(arguments[0]): \(ran.stderr)")
+        }
+        #expect(try db.connection.query("""
+            SELECT count(*) AS n FROM pg_class WHERE relname = 'messages_p' || to_char(now() + interval '35 days', 'YYYY_MM_DD')
+            """).single("n").int("n") == 1, "the worker created partitions through the guarded function")
 
         let before = try BackupFixture.fingerprint(db.connection)
         let refusals: [([String], String)] = [
@@ -87,9 +94,19 @@ import Testing
         let counts = { try BackupFixture.fingerprint(db.connection).merging(["messages": "\(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n"))"]) { $1 } }
         let before = try counts()
 
-        #expect(throws: PostgresError.self) {
-            try worker.execute("SELECT lethe.purge_drop_partition('sms.messages', $1::regclass, $2)", [.text(young), .int(run)])
-        }
+        // Through psql, as a shell on the worker host would.
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/lib/postgresql/15/bin/psql")
+        psql.arguments = ["-X", "-v", "ON_ERROR_STOP=1", "-d", "\(db.conninfo) user=lp_worker", "-c",
+                          "SELECT lethe.purge_drop_partition('sms.messages', '\(young)'::regclass, \(run))"]
+        let errors = Pipe()
+        psql.standardError = errors
+        psql.standardOutput = FileHandle.nullDevice
+        try psql.run()
+        let psqlStderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        psql.waitUntilExit()
+        #expect(psql.terminationStatus != 0 && psqlStderr.contains("younger than the retention"), "\(psqlStderr)")
+        #expect(try db.connection.query("SELECT to_regclass($1) IS NOT NULL AS present", [.text(young)]).single("p").bool("present"))
         #expect(throws: PostgresError.self, "a cutoff younger than the retention") {
             try worker.execute("SELECT lethe.purge_delete_rows('sms.contacts', 'sms.contacts', $1, now(), p_limit => 1000)", [.int(run)])
         }

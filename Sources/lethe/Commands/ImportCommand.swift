@@ -38,10 +38,16 @@ struct ImportCommand: LetheCommand {
     var defaultRegion: String?
     @Flag(name: .customLong("dry-run"), help: "Check the file against the database and policy; write nothing.") var dryRun = false
     @Flag(name: .customLong("skip-invalid"), help: "Write the valid rows and list the others.") var skipInvalid = false
+    @Option(help: ArgumentHelp("Threads that validate and seal rows while one reads the file and streams COPY (default: the machine's cores; 1: all on one thread). Reports and rows do not depend on it.", valueName: "n"))
+    var jobs: Int?
     @Flag(help: "Print the report as JSON.") var json = false
 
+    func validate() throws {
+        if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs takes 1 to 256") }
+    }
+
     func execute() throws {
-        let options = ImportOptions(format: format, defaultRegion: defaultRegion, dryRun: dryRun, skipInvalid: skipInvalid)
+        let options = ImportOptions(format: format, defaultRegion: defaultRegion, dryRun: dryRun, skipInvalid: skipInvalid, jobs: jobs)
         let importer = Importer(policy: try policyOptions.load())
         let db = try database.connect(for: .operator, command: "import")
         let showProgress = !json && isatty(STDERR_FILENO) == 1

@@ -1,0 +1,80 @@
+import Foundation
+import Keys
+import LetheCore
+import Postgres
+import TestSupport
+import Testing
+
+/// The pipelined import (`--jobs`): reports, row ids and contents do not depend on how many threads seal.
+@Suite struct ImportPipelineTests {
+    /// `rows` messages: 30,000 distinct numbers, a few UCS-2 texts, some with sent_at; `bad` lines get an invalid number.
+    static func file(rows: Int, bad: Set<Int> = [], in directory: String) throws -> String {
+        var text = "phone,message,sent_at\n"
+        text.reserveCapacity(rows * 48)
+        for index in 0..<rows {
+            let line = index + 2
+            let phone = bad.contains(line) ? "+33 12" : "+336" + String(format: "%08d", (index * 7_919) % 30_000)
+            let message = index % 97 == 0 ? "Rappel ✓ \(index)" : "Votre code est \(index % 10_000)"
+            let sentAt = index % 5 == 0 ? "2026-11-2\(index % 3)T08:00:00Z" : ""
+            text += "\(phone),\(message),\(sentAt)\n"
+        }
+        return try IntakeFixture.write(text, name: "pipeline-\(rows)-\(bad.count).csv", in: directory)
+    }
+
+    /// Every row with its sealed values opened, in id order.
+    func contents(_ db: TestDatabase, keyring: String) throws -> [String] {
+        let vault = try Vault(db: db.connection, keyring: try Keyring.load(path: keyring))
+        return try db.connection.query("""
+            SELECT id, customer_id, created_at::text AS at, recipient, recipient_bidx, body, encoding, segments FROM sms.messages ORDER BY id
+            """).rows.map { row in
+            let id = try row.int("id")
+            let recipient = try vault.open(try row.bytes("recipient"), EnvelopeContext(table: "sms.messages", column: "recipient", customer: 1), row: id)
+            let body = try vault.open(try row.bytes("body"), EnvelopeContext(table: "sms.messages", column: "body", customer: 1), row: id)
+            // Rows without sent_at carry the import's start (the database clock), which differs between the two runs.
+            let at = try row.string("at")
+            return "\(id)|\(at.hasPrefix("2026-11-2") && at.contains("08:00:00") ? at : "import start")|\(String(decoding: recipient, as: UTF8.self))|\(Hex.encode(try row.bytes("recipient_bidx")))|"
+                + "\(String(decoding: body, as: UTF8.self))|\(try row.string("encoding"))|\(try row.int("segments"))"
+        }
+    }
+
+    @Test func oneThreadAndFourGiveTheSameReportAndTheSameRows() throws {
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let file = try Self.file(rows: 100_000, in: directory)
+        var reports: [String] = []
+        var tables: [[String]] = []
+        for jobs in ["1", "4"] {
+            let db = try TestDatabase()
+            try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet')")
+            let imported = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--jobs", jobs, "--json",
+                                                 "--database-url", db.conninfo, "--keyring", keyring])
+            #expect(imported.status == 0, "--jobs \(jobs): \(imported.stderr)")
+            // The import's id and the database's row ids are the only differences two databases may show.
+            reports.append(imported.stdout.replacingOccurrences(of: #""importId"\s*:\s*\d+"#, with: "", options: .regularExpression))
+            tables.append(try contents(db, keyring: keyring))
+        }
+        #expect(reports[0] == reports[1])
+        #expect(tables[0].count == 100_000 && tables[0] == tables[1],
+                "first difference: \(zip(tables[0], tables[1]).first { $0 != $1 }.map { "\($0.0.prefix(60)) / \($0.1.prefix(60))" } ?? "lengths")")
+    }
+
+    @Test func anInvalidRowIsNamedByItsLineWithAnyNumberOfThreads() throws {
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let file = try Self.file(rows: 80_000, bad: [77_777], in: directory)
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet')")
+        for jobs in ["1", "3", "4"] {
+            let refused = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--jobs", jobs, "--json",
+                                                "--database-url", db.conninfo, "--keyring", keyring])
+            #expect(refused.status == 65, "--jobs \(jobs): \(refused.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])
+            let problems = report["problems"] as? [[String: Any]] ?? []
+            #expect(problems.count == 1 && problems.first?["line"] as? Int == 77_777 && problems.first?["field"] as? String == "phone", "--jobs \(jobs): \(problems)")
+            #expect(report["rowsWritten"] as? Int == 0)
+        }
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 0)
+    }
+}
