@@ -108,10 +108,16 @@ struct BackupBench {
         let opened = try runMeasured(lethe, ["backup", "verify", recipientId, "--backup-key", backupKey, "--repo", directory + "/repo-pub"])
         guard opened.status == 0 else { throw LetheError.software("lethe backup verify --backup-key exited \(opened.status)") }
 
-        let (verify, verifySeconds) = try measure { try runMeasured(lethe, ["backup", "verify", id, "--keyring", keyring, "--repo", repo]) }
-        guard verify.status == 0 else { throw LetheError.software("lethe backup verify exited \(verify.status)") }
-        say(String(format: "  verify: %@ for %@ = %.0f MB/s of backup file (target >= 1 GB/s)", seconds(verifySeconds), megabytes(backupSize),
-                   Double(backupSize) / verifySeconds / 1e6))
+        // The backups above leave gigabytes of dirty pages: written back first, so verify measures itself. Twice.
+        _ = try runMeasured("/bin/sync", [])
+        var verifyTimes: [Double] = []
+        for _ in 0..<2 {
+            let (verify, verifySeconds) = try measure { try runMeasured(lethe, ["backup", "verify", id, "--keyring", keyring, "--repo", repo]) }
+            guard verify.status == 0 else { throw LetheError.software("lethe backup verify exited \(verify.status)") }
+            verifyTimes.append(verifySeconds)
+        }
+        say(String(format: "  verify: %@..%@ for %@ = %.0f..%.0f MB/s of backup file (target >= 1 GB/s)", seconds(verifyTimes.min()!), seconds(verifyTimes.max()!),
+                   megabytes(backupSize), Double(backupSize) / verifyTimes.max()! / 1e6, Double(backupSize) / verifyTimes.min()! / 1e6))
 
         try admin.execute("CREATE DATABASE lethe_bench_restore_a")
         try admin.execute("CREATE DATABASE lethe_bench_restore_b")

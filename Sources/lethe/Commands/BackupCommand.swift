@@ -214,7 +214,15 @@ struct BackupExpireCommand: LetheCommand {
         let repo = try repository.repository(policy)
         let expiry = BackupExpiry(repository: repo, keys: try backupKeys.openingKeys(keyring: keyring))
         let expire = { try expiry.run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) }
-        let db = dryRun ? nil : try? database.connect(for: .worker, .operator, command: "backup expire")
+        // Unreachable: expire anyway (the run is not recorded); reachable without the duty's privileges: exit 77.
+        var db: PostgresConnection?
+        if !dryRun {
+            do {
+                db = try database.connect(for: .worker, .operator, command: "backup expire")
+            } catch let error as LetheError where error.code == .unavailable {
+                db = nil
+            }
+        }
         if !dryRun && db == nil { Terminal.warn("database not reachable: this run is not recorded in lethe.job_runs") }
         let plan = try db.map { db in
             try metrics.recording(.backupExpire, db, repositoryDirectory: repo.directory) {
