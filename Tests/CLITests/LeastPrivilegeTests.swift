@@ -76,6 +76,34 @@ import Testing
         #expect(throws: PostgresError.self) { try worker.execute("DELETE FROM sms.contacts WHERE customer_id = 1") }
     }
 
+    /// The scheduled worker as the worker host runs it: a login in lethe_worker, the operators' public key, no keyring.
+    @Test func theWorkerRunsEveryJobOfItsHostWithoutAKeyring() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        try db.connection.execute("INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_os_user) VALUES (2, 'P30D', 'P30D', 'contract', 'test')")
+        try db.connection.execute("INSERT INTO lethe.legal_holds (customer_id, reason, placed_by_os_user) VALUES (3, 'court order', 'test')")
+        try applyRoles(db)
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "backup-key", "init", "--out", directory + "/backup-key"]).status == 0)
+        // Expiry authenticates headers, which needs a private key: not this host's job.
+        // (inspect runs as the worker in the test above; this fixture's unsealed values would be its findings.)
+        let policy = try WorkerPolicy.write(["backup_expire": "off", "inspect": "off"])
+        defer { try? FileManager.default.removeItem(atPath: policy) }
+        let environment = Self.workerEnvironment.merging(["LETHE_BACKUP_RECIPIENT": directory + "/backup-key.pub",
+                                                          "LETHE_BACKUP_REPO": directory + "/repo"]) { $1 }
+        let worker = try LetheProcess.run(["worker", "--once", "--log-format", "json", "--policy", policy] + url(db, "lp_worker"), environment: environment)
+        #expect(worker.status == 0, "\(worker.stderr)")
+        let outcomes = try db.connection.query("SELECT job, outcome FROM lethe.job_runs ORDER BY job").rows.map { "\(try $0.string("job"))=\(try $0.string("outcome"))" }
+        #expect(outcomes == ["backup=success", "partitions=success", "purge=success", "requests_check=success"], "\(outcomes)")
+        #expect(try PurgeFixture.survivors(db.connection, table: "sms.contacts", timestamp: "created_at")
+                == PurgeFixture.expectedSurvivors(table: "sms.contacts"))
+        let backups = try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").filter { $0.hasSuffix(".lethe-backup") }
+        #expect(backups.count == 1)
+        let opened = try LetheProcess.run(["backup", "verify", String(backups[0].dropLast(".lethe-backup".count)), "--backup-key", directory + "/backup-key",
+                                           "--repo", directory + "/repo"])
+        #expect(opened.status == 0, "\(opened.stderr)")
+    }
+
     /// Called directly, as an attacker on the worker host would: the functions recompute the rules and refuse.
     @Test func theGuardedFunctionsRefuseYoungPartitionsAndHeldRows() throws {
         let db = try TestDatabase()
