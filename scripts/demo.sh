@@ -108,6 +108,23 @@ step restore "$BACKUP_ID" --target-database dbname=lethe_demo_restore2
 step audit verify
 step audit list --limit 6
 
+note "least privilege: duty roles; a worker login that owns no table and holds no key; backups sealed to the operators' public key"
+step roles apply
+psql -q -c "CREATE ROLE lethe_demo_worker LOGIN" -c "GRANT lethe_worker TO lethe_demo_worker"
+as_worker() {
+    printf '\n\033[1m$ lethe %s   (as lethe_demo_worker, LETHE_KEYRING unset)\033[0m\n' "$*"
+    env -u LETHE_KEYRING "$LETHE" "$@" --database-url "dbname=lethe_demo user=lethe_demo_worker"
+}
+step keys backup-key init --out "$WORK/backup-key"
+as_worker roles check
+as_worker backup --recipient "$WORK/backup-key.pub" --repo "$WORK/sealed-repo" | tee "$WORK/sealed.txt"
+SEALED_ID=$(sed -n 's/^backup \([^:]*\):.*/\1/p' "$WORK/sealed.txt")
+echo "+33612000002" | as_worker subject export --phone - --out "$WORK/not-the-worker" || echo "(exit $?: exports are the DPO's duty)"
+step backup verify "$SEALED_ID" --backup-key "$WORK/backup-key" --repo "$WORK/sealed-repo"
+note "the audit chain's head leaves the database on every job's final log line; a head kept there anchors the chain"
+HEAD=$("$LETHE" audit verify --json | sed -n 's/.*"lastId" : \([0-9]*\).*/\1/p'):$("$LETHE" audit verify --json | sed -n 's/.*"lastHash" : "\([0-9a-f]*\)".*/\1/p')
+step audit verify --head "$HEAD"
+
 note "the scheduled worker: a policy whose schedule runs in seconds, for a few seconds; then its status and metrics"
 sed -e 's/^  partitions: .*/  partitions: "3 seconds"/' -e 's/^  purge: .*/  purge: "2 seconds"/' \
     -e 's/^  requests_check: .*/  requests_check: "3 seconds"/' -e 's/^  backup: .*/  backup: "5 seconds"/' \
