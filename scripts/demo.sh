@@ -136,7 +136,7 @@ WORKER=$!
 sleep 6
 kill -TERM "$WORKER"
 wait "$WORKER" && echo "(worker exited 0 after SIGTERM)"
-grep '"job finished"' "$WORK/worker.log" | head -n 3
+grep -m 3 '"job finished"' "$WORK/worker.log"
 step status --policy "$WORK/worker-policy.yaml" || true
 grep -E '^lethe_(job_last_success|purge_rows_deleted_total|backup_size_bytes|requests_overdue)' "$WORK/lethe.prom"
 
@@ -154,4 +154,4 @@ FROM (SELECT 'sms.messages' AS name, created_at AS at FROM sms.messages
       UNION ALL SELECT 'sms.delivery_reports', reported_at FROM sms.delivery_reports
       UNION ALL SELECT 'sms.contacts', created_at FROM sms.contacts) t
 GROUP BY t.name ORDER BY t.name"
-echo "demo finished: schema migrated, history sealed, intake checked, keys rotated, retention purged (customer 1 at 30 days, customer 3 on hold), backup verified and restored, a subject exported and erased (and kept erased through a restore), audit intact"
+echo "demo finished: schema migrated, history sealed, intake checked, keys rotated, retention purged (customer 1 at 30 days, customer 3 on hold), backup verified and restored, a subject exported and erased (and kept erased through a restore), a keyless worker login sealing a backup to the operators' public key, audit intact and anchored"
