@@ -348,7 +348,8 @@ private final class FirstError: @unchecked Sendable {
 final class BufferedInput {
     private let handle: FileHandle
     private let path: String
-    private var buffer: [UInt8] = []
+    /// The block as read: copied out once, into each piece (not first into an array of its own).
+    private var buffer = Data()
     private var position = 0
     private var blockSize = 64 << 10
 
@@ -366,12 +367,14 @@ final class BufferedInput {
         while out.count < count {
             if position == buffer.count {
                 guard let data = try handle.readChunk(upToCount: blockSize, what: "backup \(path)") else { break }
-                buffer = Array(data)
+                buffer = data
                 position = 0
                 blockSize = 4 << 20
             }
             let take = min(count - out.count, buffer.count - position)
-            out.append(contentsOf: buffer[position..<position + take])
+            buffer.withUnsafeBytes { bytes in
+                out.append(contentsOf: bytes[position..<position + take])
+            }
             position += take
         }
         return out
