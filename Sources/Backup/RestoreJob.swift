@@ -54,11 +54,14 @@ public struct BackupVerifier {
 
     /// The decrypted, decompressed pg_dump stream, each piece authenticated before it is handed on. Once
     /// `wanted` says no more is needed, the remaining chunks are still authenticated but not decompressed.
-    func decryptedStream(_ id: String, wanted: () -> Bool = { true }, _ body: ([UInt8]) throws -> Void) throws {
+    /// `parallelism`: threads that authenticate chunks. A verify uses every core; a restore streams into
+    /// pg_restore and the server, which need those cores more, so it authenticates on one.
+    func decryptedStream(_ id: String, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount, wanted: () -> Bool = { true },
+                         _ body: ([UInt8]) throws -> Void) throws {
         let reader = try repository.reader(id)
         let decompressor = try ZstdDecompressor()
         var decompressing = true
-        try reader.readChunks(keys: keys) { chunk in
+        try reader.readChunks(keys: keys, parallelism: parallelism) { chunk in
             decompressing = decompressing && wanted()
             guard decompressing else { return }
             let piece = try decompressor.decompress(chunk)
@@ -182,7 +185,7 @@ public struct RestoreJob {
         let restore = try ChildProcess(PostgresTools.pgRestore, arguments + ["--dbname=\(environment["PGDATABASE"] ?? target.target.database)"],
                                        environment: environment)
         var broken = false
-        try BackupVerifier(repository: repository, keys: BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys)).decryptedStream(id) { piece in
+        try BackupVerifier(repository: repository, keys: BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys)).decryptedStream(id, parallelism: 1) { piece in
             if !broken && !restore.writeInput(piece) { broken = true }
         }
         let (status, stderr, _) = restore.finish()

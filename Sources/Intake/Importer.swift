@@ -116,7 +116,7 @@ public struct Importer {
             throw LetheError.usage("unknown default region '\(region.prefix(8))'", hint: "give an ISO 3166 alpha-2 code such as FR, DE or GB")
         }
         return RowValidator(kind: target.kind, defaultRegion: region, maxSegments: policy.maxSegments, rules: policy.phoneRules,
-                            earliest: earliest, latest: latest)
+                            earliest: earliest, latest: latest, phones: PhoneCache(capacity: PhoneCache.totalCapacity / options.jobs))
     }
 
     /// Reads every record, recording unknown or missing fields and invalid rows. Records go in batches to the

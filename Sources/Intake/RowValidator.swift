@@ -14,7 +14,7 @@ struct RowValidator {
     let earliest: Date
     let latest: Date
     /// Numbers recur (an address book messaged again and again): each distinct input is parsed once.
-    let phones = PhoneCache()
+    var phones = PhoneCache()
     let timestamps = ISOTimestampParser()
 
     struct ValidRow {
@@ -86,7 +86,13 @@ extension RowValidator {
 final class PhoneCache {
     typealias Verdict = Result<(number: PhoneNumber, acceptance: PhoneAcceptance), PhoneNumber.Problem>
     private var verdicts: [String: Verdict] = [:]
-    private let capacity = 200_000
+    private let capacity: Int
+    /// Entries across all of an import's caches (one per worker thread): memory stays the same whatever --jobs.
+    static let totalCapacity = 200_000
+
+    init(capacity: Int = PhoneCache.totalCapacity) {
+        self.capacity = max(1_000, capacity)
+    }
 
     /// Region and rules are fixed for one import, so the raw input alone keys the verdict.
     func check(_ input: String, defaultRegion: String, rules: PhoneRules) -> Verdict {
