@@ -26,9 +26,11 @@ public struct RolesApply {
 
     /// The grant statements, in order. Identifiers come from the validated policy and fixed role names.
     public func statements() -> [String] {
-        let all = Set(["lethe"] + policy.tables.map(\.name.schema.name)).sorted().map { try! SQLIdentifier($0).quoted }
-        let application = Set(policy.tables.map(\.name.schema.name)).subtracting(["lethe"]).sorted().map { try! SQLIdentifier($0).quoted }
-        let schemas = all.joined(separator: ", ")
+        let applicationSchemas = Set(policy.tables.map(\.name.schema)).filter { $0.name != "lethe" }.sorted()
+        let schemas = (["\"lethe\""] + applicationSchemas.map(\.quoted)).joined(separator: ", ")
+        let applicationRows = applicationSchemas.isEmpty ? [] : [
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(applicationSchemas.map(\.quoted).joined(separator: ", ")) TO lethe_dpo",
+        ]
         var sql: [String] = []
         for duty in Duty.allCases {
             sql += [
@@ -50,6 +52,7 @@ public struct RolesApply {
             "GRANT EXECUTE ON FUNCTION \(functions) TO lethe_worker",
             // The DPO reads and erases application rows, and keeps the registers of overrides, holds, requests and erasures.
             "GRANT USAGE ON SCHEMA \(schemas) TO lethe_dpo",
+        ] + applicationRows + [
             "GRANT SELECT ON ALL TABLES IN SCHEMA lethe TO lethe_dpo",
             "GRANT INSERT, UPDATE, DELETE ON \(Duty.dpoTables.joined(separator: ", ")) TO lethe_dpo",
             "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_dpo",
@@ -64,10 +67,6 @@ public struct RolesApply {
             "GRANT USAGE ON SCHEMA lethe TO lethe_auditor",
             "GRANT SELECT ON \(Duty.registers.joined(separator: ", ")) TO lethe_auditor",
         ]
-        if !application.isEmpty {
-            sql.insert("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(application.joined(separator: ", ")) TO lethe_dpo",
-                       at: sql.firstIndex { $0.hasPrefix("GRANT SELECT ON ALL TABLES IN SCHEMA lethe TO lethe_dpo") }!)
-        }
         return sql
     }
 

@@ -57,6 +57,11 @@ public enum AuditLog {
     /// records were cut from its end: `head`, a hash kept outside the database from an earlier verify (or a log
     /// line), must still be in the chain.
     public static func verify(_ db: PostgresConnection, head: Head? = nil) throws -> Verification {
+        try verify(db, heads: head.map { [$0] } ?? [])
+    }
+
+    /// One read of the log: the chain, then every head kept outside the database (the first that fails is reported).
+    public static func verify(_ db: PostgresConnection, heads: [Head]) throws -> Verification {
         let rows = try db.query("""
             SELECT id, hash, prev_hash, lag(hash) OVER (ORDER BY id) AS expected_prev,
                    lethe.audit_digest(prev_hash, id, at, action, target, db_user, os_user, details) AS recomputed
@@ -72,7 +77,7 @@ public enum AuditLog {
                 return Verification(records: rows.count, lastHash: nil, lastId: nil, brokenAt: id, problem: "the record before \(id) was removed or replaced")
             }
         }
-        if let head {
+        for head in heads {
             // With an id, that very record must still carry the hash: a history rewritten and re-chained from an
             // earlier record changes every later hash, the head's included.
             let match = try rows.first { head.id == 0 ? try $0.string("hash") == head.hash : try $0.int("id") == head.id }

@@ -140,6 +140,7 @@ final class BackupFileReader {
         case BackupFormat.keyringVersion:
             fixed += try input.read(BackupFormat.fixedSize - 10)
             guard fixed.count == BackupFormat.fixedSize else { throw LetheError.integrity("\(path): header is truncated") }
+            guard BackupFormat.readUInt32(fixed, at: 14) == UInt32(BackupFormat.chunkSize) else { throw LetheError.integrity("\(path): header is damaged") }
             sealing = .kek(id: Int(BackupFormat.readUInt32(fixed, at: 10)))
             jsonLength = Int(BackupFormat.readUInt32(fixed, at: 18))
         case BackupFormat.recipientsVersion:
@@ -160,9 +161,6 @@ final class BackupFileReader {
             })
         default:
             throw LetheError.integrity("\(path) has an unsupported format version")
-        }
-        if case .kek = sealing, BackupFormat.readUInt32(fixed, at: 14) != UInt32(BackupFormat.chunkSize) {
-            throw LetheError.integrity("\(path): header is damaged")
         }
         guard jsonLength < 1 << 20 else { throw LetheError.integrity("\(path): header is damaged") }
         let json = try input.read(jsonLength)

@@ -38,4 +38,9 @@ public struct BackupOpeningKeys: Sendable {
     }
 
     public var isEmpty: Bool { keyring == nil && privateKeys.isEmpty }
+
+    /// Loads the keyring (if a path is given) and the backup private keys.
+    public static func load(keyringPath: String?, privateKeyPaths: [String]) throws -> BackupOpeningKeys {
+        BackupOpeningKeys(keyring: try keyringPath.map(Keyring.load), privateKeys: try privateKeyPaths.map(BackupPrivateKey.load))
+    }
 }

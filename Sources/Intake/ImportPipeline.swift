@@ -67,7 +67,6 @@ final class ImportPipeline {
         queues = workers.indices.map { DispatchQueue(label: "lethe.import.worker.\($0)") }
     }
 
-    var jobs: Int { workers.count }
     var pending: Int { inFlight.count }
     var capacity: Int { 2 * workers.count }
 

@@ -45,7 +45,7 @@ public struct Importer {
         let target = try IntakeTarget(kind: kind, policy: policy)
         let now = Date()
         let earliest = Calendar(identifier: .gregorian).date(byAdding: .month, value: -6, to: now) ?? now
-        let workers = try (0..<options.jobs).map { _ in RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: now), encoder: nil) }
+        let workers = try workers(target, options: options, earliest: earliest, latest: now)
         var report = ImportReport(kind: kind.rawValue, customerId: nil, file: path)
         try scan(path: path, target: target, options: options, workers: workers, ids: nil, report: &report) { _ in }
         report.outcome = report.refusesWholeFile || report.problemCount > 0 ? .refused : .validated
@@ -64,7 +64,7 @@ public struct Importer {
         }
         var report = ImportReport(kind: kind.rawValue, customerId: customer, file: path)
         guard !options.dryRun else {
-            let workers = try (0..<options.jobs).map { _ in RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: now), encoder: nil) }
+            let workers = try workers(target, options: options, earliest: earliest, latest: now)
             try scan(path: path, target: target, options: options, workers: workers, ids: nil, report: &report) { _ in }
             report.outcome = report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid) ? .refused : .validated
             return report
@@ -72,9 +72,8 @@ public struct Importer {
         guard let keyring else { throw LetheError.usage("importing seals personal data: give --keyring FILE or set LETHE_KEYRING") }
         let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
         // The data key is created outside the import transaction; each worker seals with its own contexts.
-        let workers = try (0..<options.jobs).map { _ in
-            RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: now),
-                         encoder: RowEncoder(target: target, sealer: try vault.sealer(customer: customer), clock: clock))
+        let workers = try workers(target, options: options, earliest: earliest, latest: now) {
+            RowEncoder(target: target, sealer: try vault.sealer(customer: customer), clock: clock)
         }
         // Partitions from the cutoff's month to next month exist before the transaction, which then takes no DDL lock.
         _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: earliest)
@@ -108,6 +107,14 @@ public struct Importer {
             report.outcome = .refused
         }
         return report
+    }
+
+    /// `options.jobs` workers, each with its own validator and (when the import writes) its own encoder.
+    private func workers(_ target: IntakeTarget, options: ImportOptions, earliest: Date, latest: Date,
+                         encoder: (() throws -> RowEncoder)? = nil) throws -> [RecordWorker] {
+        try (0..<options.jobs).map { _ in
+            RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: latest), encoder: try encoder?())
+        }
     }
 
     private func validator(_ target: IntakeTarget, options: ImportOptions, earliest: Date, latest: Date) throws -> RowValidator {

@@ -226,60 +226,35 @@ final class PurgeExecutor {
     /// cutoff against the rules it recomputes and never deletes a held customer's row.
     private func sweepGuarded(_ sweep: RowSweep, of table: TablePlan) throws -> Int64 {
         let held = Set(plan.holds.map(\.customerId))
-        // (p_cutoff, p_customers, p_cutoffs) per call.
-        var calls: [(SQLValue, [Int64]?, [DatabaseTime])] = []
+        // Per call: p_cutoff, and the customers with their own cutoffs (p_customers, p_cutoffs), or none for every customer.
+        var calls: [(SQLValue, [CustomerCutoff]?)] = []
         switch sweep.kind {
         case .tableCutoff:
             if let customer = plan.scope.customer {
-                if !held.contains(customer) { calls = [(.text("-infinity"), [customer], [table.tableCutoff])] }
+                if !held.contains(customer) { calls = [(.text("-infinity"), [CustomerCutoff(customerId: customer, period: "", cutoff: table.tableCutoff)])] }
             } else {
-                calls = [(table.tableCutoff.sql, nil, [])]
+                calls = [(table.tableCutoff.sql, nil)]
             }
         case .customerCutoffs:
             let cutoffs = sweep.customerCutoffs.filter { !held.contains($0.customerId) }
             if sweep.method == .customerIndex {
-                calls = cutoffs.map { (table.tableCutoff.sql, [$0.customerId], [$0.cutoff]) }
+                calls = cutoffs.map { (table.tableCutoff.sql, [$0]) }
             } else if !cutoffs.isEmpty {
-                calls = [(table.tableCutoff.sql, cutoffs.map(\.customerId), cutoffs.map(\.cutoff))]
+                calls = [(table.tableCutoff.sql, cutoffs)]
             }
         }
+        let statement = "SELECT lethe.purge_delete_rows($1, $2::regclass, $3, $4::timestamptz, $5::bigint[], $6::timestamptz[], $7::tid, $8::tid, $9) AS n"
         var total: Int64 = 0
-        for (cutoff, customers, cutoffs) in calls {
+        for (cutoff, customers) in calls {
             let common: [SQLValue] = [.text(table.table), .text(sweep.leafName.quoted), .int(run), cutoff,
-                                      customers.map { .text("{" + $0.map(String.init).joined(separator: ",") + "}") } ?? .null,
-                                      customers == nil ? .null : .text("{" + cutoffs.map { "\"\($0.text)\"" }.joined(separator: ",") + "}")]
-            let statement = "SELECT lethe.purge_delete_rows($1, $2::regclass, $3, $4::timestamptz, $5::bigint[], $6::timestamptz[], $7::tid, $8::tid, $9) AS n"
+                                      customers.map { PurgeSQL.customerIds($0) } ?? .null, customers.map { PurgeSQL.cutoffTimes($0) } ?? .null]
             if sweep.method == .customerIndex {
-                while true {
-                    let deleted = try guardedBatch(sweep, statement, common + [.null, .null, .int(Int64(settings.batchRows))])
-                    total += deleted
-                    if deleted == 0 { break }
-                }
-                continue
-            }
-            var block: Int64 = 0
-            var step: Int64 = 128
-            var pages = try relationPages(sweep.leafName)
-            while block < pages {
-                let upper = block + step
-                let deleted = try guardedBatch(sweep, statement, common + [.text("(\(block),0)"), .text("(\(upper),0)"), .null])
-                total += deleted
-                block = upper
-                step = deleted > 0 ? max(16, min(8192, step * Int64(settings.batchRows) / deleted)) : min(8192, step * 2)
-                if block >= pages { pages = try relationPages(sweep.leafName) }
+                total += try untilEmpty(sweep) { try db.query(statement, common + [.null, .null, .int(Int64(settings.batchRows))]).single("batch").int("n") }
+            } else {
+                total += try byBlockRanges(sweep) { from, to in try db.query(statement, common + [from, to, .null]).single("batch").int("n") }
             }
         }
         return total
-    }
-
-    private func guardedBatch(_ sweep: RowSweep, _ statement: String, _ parameters: [SQLValue]) throws -> Int64 {
-        try settings.stop.check("sweeping \(sweep.leaf)")
-        return try withLockRetry("sweeping \(sweep.leaf)") {
-            try db.transaction {
-                try db.setLockTimeout(milliseconds: settings.lockTimeoutMilliseconds, local: true)
-                return try db.query(statement, parameters).single("batch").int("n")
-            }
-        }
     }
 
     /// Rows matching `predicate`, batched by ranges of heap blocks (TID range scans): each batch reads only its blocks,
@@ -292,27 +267,9 @@ final class PurgeExecutor {
                 RETURNING \(table.customerColumn.quoted) AS customer_id),
             \(Self.ledgerTail(runParameter: n + 3))
             """
-        var total: Int64 = 0
-        var block: Int64 = 0
-        var step: Int64 = 128
-        var pages = try relationPages(sweep.leafName)
-        while block < pages {
-            try settings.stop.check("sweeping \(sweep.leaf)")
-            let upper = block + step
-            let deleted = try withLockRetry("sweeping \(sweep.leaf)") {
-                try db.transaction {
-                    try beginBatch()
-                    return try db.query(statement, parameters + [.text("(\(block),0)"), .text("(\(upper),0)"), .int(run), .text(table.table)])
-                        .single("batch").int("n")
-                }
-            }
-            total += deleted
-            block = upper
-            // Aim each batch at `batchRows` deletions; scan further ahead while few rows match.
-            step = deleted > 0 ? max(16, min(8192, step * Int64(settings.batchRows) / deleted)) : min(8192, step * 2)
-            if block >= pages { pages = try relationPages(sweep.leafName) }
+        return try byBlockRanges(sweep) { from, to in
+            try db.query(statement, parameters + [from, to, .int(run), .text(table.table)]).single("batch").int("n")
         }
-        return total
     }
 
     /// One customer's rows between the table cutoff and its own, in batches found through its index.
@@ -325,18 +282,47 @@ final class PurgeExecutor {
                 RETURNING \(table.customerColumn.quoted) AS customer_id),
             \(Self.ledgerTail(runParameter: n + 2))
             """
+        return try untilEmpty(sweep) {
+            try db.query(statement, parameters + [.int(Int64(settings.batchRows)), .int(run), .text(table.table)]).single("batch").int("n")
+        }
+    }
+
+    /// Runs `batch` (the rows it deleted) over ranges of the leaf's heap blocks, from `from` to `to` (tids), each in
+    /// its own short transaction. Each range aims at `batchRows` deletions, scanning further ahead while few match.
+    private func byBlockRanges(_ sweep: RowSweep, _ batch: (_ from: SQLValue, _ to: SQLValue) throws -> Int64) throws -> Int64 {
+        var total: Int64 = 0
+        var block: Int64 = 0
+        var step: Int64 = 128
+        var pages = try relationPages(sweep.leafName)
+        while block < pages {
+            let upper = block + step
+            let deleted = try inBatchTransaction(sweep) { try batch(.text("(\(block),0)"), .text("(\(upper),0)")) }
+            total += deleted
+            block = upper
+            step = deleted > 0 ? max(16, min(8192, step * Int64(settings.batchRows) / deleted)) : min(8192, step * 2)
+            if block >= pages { pages = try relationPages(sweep.leafName) }
+        }
+        return total
+    }
+
+    /// Runs `batch` in its own short transaction until it deletes nothing.
+    private func untilEmpty(_ sweep: RowSweep, _ batch: () throws -> Int64) throws -> Int64 {
         var total: Int64 = 0
         while true {
-            try settings.stop.check("sweeping \(sweep.leaf)")
-            let deleted = try withLockRetry("sweeping \(sweep.leaf)") {
-                try db.transaction {
-                    try beginBatch()
-                    return try db.query(statement, parameters + [.int(Int64(settings.batchRows)), .int(run), .text(table.table)])
-                        .single("batch").int("n")
-                }
-            }
+            let deleted = try inBatchTransaction(sweep, batch)
             total += deleted
             if deleted == 0 { return total }
+        }
+    }
+
+    /// One batch: a stop request is honoured before it, and it is retried when it times out waiting for a lock.
+    private func inBatchTransaction(_ sweep: RowSweep, _ batch: () throws -> Int64) throws -> Int64 {
+        try settings.stop.check("sweeping \(sweep.leaf)")
+        return try withLockRetry("sweeping \(sweep.leaf)") {
+            try db.transaction {
+                try beginBatch()
+                return try batch()
+            }
         }
     }
 
@@ -356,9 +342,10 @@ final class PurgeExecutor {
     }
 
     /// Every purge transaction: a short lock_timeout, and holds frozen until commit (a `hold add` waits for this batch).
+    /// On the guarded path the function takes that lock itself, as the owner (the worker may not).
     private func beginBatch() throws {
         try db.setLockTimeout(milliseconds: settings.lockTimeoutMilliseconds, local: true)
-        try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE")
+        if authority == .owner { try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE") }
     }
 
     private func relationPages(_ relation: QualifiedName) throws -> Int64 {

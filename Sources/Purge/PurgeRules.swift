@@ -26,7 +26,7 @@ public struct PurgeRules {
     }
 
     /// Records the policy's rules (the operator's `roles apply`), removing those of tables no longer purged.
-    /// Returns the statements' descriptions for the report.
+    /// Returns the rules recorded.
     @discardableResult
     public func record(_ policy: RetentionPolicy) throws -> [Rule] {
         let rules = Self.rules(of: policy)

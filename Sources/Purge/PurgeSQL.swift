@@ -30,10 +30,17 @@ struct PurgeSQL {
     }
 
     func customerCutoffsParameters(tableCutoff: DatabaseTime, now: DatabaseTime, cutoffs: [CustomerCutoff]) -> [SQLValue] {
-        let ids = "{" + cutoffs.map { String($0.customerId) }.joined(separator: ",") + "}"
-        let times = "{" + cutoffs.map { "\"\($0.cutoff.text)\"" }.joined(separator: ",") + "}"
         let latest = cutoffs.map(\.cutoff).max() ?? tableCutoff
-        return [tableCutoff.sql, now.sql, .text(ids), .text(times), latest.sql]
+        return [tableCutoff.sql, now.sql, Self.customerIds(cutoffs), Self.cutoffTimes(cutoffs), latest.sql]
+    }
+
+    /// The customers of `cutoffs` as a `bigint[]` parameter, and their cutoffs, aligned, as a `timestamptz[]` one.
+    static func customerIds(_ cutoffs: [CustomerCutoff]) -> SQLValue {
+        .text("{" + cutoffs.map { String($0.customerId) }.joined(separator: ",") + "}")
+    }
+
+    static func cutoffTimes(_ cutoffs: [CustomerCutoff]) -> SQLValue {
+        .textArray(cutoffs.map(\.cutoff.text))
     }
 
     func countByCustomer(_ relation: QualifiedName, where predicate: String) -> String {

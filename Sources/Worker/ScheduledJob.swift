@@ -88,8 +88,7 @@ struct ScheduledJob {
 
     /// Expiry trusts a header only once it authenticates: the keyring for format 1, backup private keys for format 2.
     private func openingKeys() throws -> BackupOpeningKeys {
-        let keys = BackupOpeningKeys(keyring: try configuration.keyringPath.map(Keyring.load),
-                                     privateKeys: try configuration.backupKeyPaths.map(BackupPrivateKey.load))
+        let keys = try BackupOpeningKeys.load(keyringPath: configuration.keyringPath, privateKeyPaths: configuration.backupKeyPaths)
         guard !keys.isEmpty else {
             throw LetheError.usage("the backup_expire job needs the keyring or a backup private key",
                                    hint: "set LETHE_KEYRING or LETHE_BACKUP_KEY in the worker's environment, or set schedule.backup_expire: off")

@@ -97,7 +97,7 @@ public final class Worker: @unchecked Sendable {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         var outcome: JobRuns.Outcome
-        var metadata: Logger.Metadata = ["event.action": "\(job.rawValue)", "run_id": "\(id)", "slot": "\(Timestamps.isoFractional(slot))"]
+        var metadata: Logger.Metadata = ["run_id": "\(id)", "slot": "\(Timestamps.isoFractional(slot))"]
         let jobLogger = Logger(label: "lethe.\(job.rawValue)")
         do {
             let result = try ScheduledJob(job: job, configuration: configuration, stop: stop, logger: jobLogger).run(db)
@@ -114,9 +114,7 @@ public final class Worker: @unchecked Sendable {
             metadata["error.message"] = "\(message)"
             if db.isAlive { try? runs.finish(id, outcome: .failure, detail: message) }
         }
-        metadata["event.outcome"] = "\(outcome == .success ? "success" : outcome == .interrupted ? "unknown" : "failure")"
-        metadata["event.duration"] = "\(DispatchTime.now().uptimeNanoseconds - started)"
-        metadata.merge(JobLine.auditHead(db)) { _, head in head }
+        metadata.merge(JobLine.end(job, outcome: outcome, started: started, db: db)) { _, end in end }
         switch outcome {
         case .success: logger.info("job finished", metadata: metadata)
         case .interrupted: logger.warning("job stopped by a shutdown request; the next run finishes it", metadata: metadata)

@@ -43,10 +43,7 @@ struct AuditVerifyCommand: LetheCommand {
 
     func execute() throws {
         let db = try database.connect(for: .auditor, .operator, command: "audit verify")
-        var result = try AuditLog.verify(db)
-        for head in head.compactMap(AuditLog.Head.init(parsing:)) where result.isIntact {
-            result = try AuditLog.verify(db, head: head)
-        }
+        let result = try AuditLog.verify(db, heads: head.compactMap(AuditLog.Head.init(parsing:)))
         if json { try Output.json(result) }
         guard result.isIntact else {
             throw LetheError.integrity("audit log broken at record \(result.brokenAt ?? 0): \(result.problem ?? "")",

@@ -82,9 +82,10 @@ struct BackupListCommand: LetheCommand {
         commandName: "list",
         abstract: "List complete backups, oldest first.",
         discussion: """
-            Dates and counts come from each backup's header. With the keyring (--keyring / LETHE_KEYRING), every \
-            header is authenticated too: HEADER says 'authentic' or 'NOT AUTHENTIC' (altered, renamed, or another \
-            keyring's); without it, '-' (the date is only what the file says). 'lethe backup verify' checks every byte.
+            Dates and counts come from each backup's header. With a key that opens them (the keyring, or a backup \
+            private key for those SEALED TO public keys), every header is authenticated too: HEADER says 'authentic' \
+            or 'NOT AUTHENTIC' (altered, renamed, or another keyring's); without one, '-' (the date is only what the \
+            file says). 'lethe backup verify' checks every byte.
             """
     )
 
@@ -193,7 +194,8 @@ struct BackupExpireCommand: LetheCommand {
         abstract: "Remove backups past the policy's keep period, and always any older than six months.",
         discussion: """
             The newest backup that verifies is kept while it is within six months, even past the keep period. \
-            Dates are read from backup headers and trusted only once a header authenticates under the keyring: a \
+            Dates are read from backup headers and trusted only once a header authenticates (under the keyring, or a \
+            backup private key for backups sealed to public keys): a \
             backup whose header does not is left alone and reported (exit 79). \
             When the database is reachable, the run is recorded for 'lethe status' (as the worker's runs are).
             """

@@ -33,7 +33,7 @@ struct BackupKeyOptions: ParsableArguments {
 
     /// Every key at hand that opens backups: the keyring if one is configured, and these private keys.
     func openingKeys(keyring: KeyringOptions, required: Bool = true) throws -> BackupOpeningKeys {
-        let keys = BackupOpeningKeys(keyring: try keyring.path.map(Keyring.load), privateKeys: try load())
+        let keys = try BackupOpeningKeys.load(keyringPath: keyring.path, privateKeyPaths: paths)
         if required && keys.isEmpty {
             throw LetheError.usage("this command needs a key that opens backups",
                                    hint: "pass --backup-key FILE (LETHE_BACKUP_KEY) for backups sealed to a public key, or --keyring FILE (LETHE_KEYRING) for those sealed with the keyring")

@@ -28,26 +28,20 @@ struct MetricsFileOption: ParsableArguments {
                       _ body: () throws -> (T, JobResult)) throws -> T {
         defer { write(db, repositoryDirectory: repositoryDirectory) }
         let started = DispatchTime.now().uptimeNanoseconds
-        var metadata: Logger.Metadata = ["event.action": "\(job.rawValue)"]
         let logger = Logger(label: "lethe.\(job.rawValue)")
         do {
-            var detail = ""
+            var ended = JobResult(detail: "")
             let value = try JobRuns.recordCommand(job, db: db) {
                 let (value, result) = try body()
-                detail = result.detail
-                metadata["event.outcome"] = "\(result.succeeded ? "success" : "failure")"
+                ended = result
                 return (value, result)
             }
-            metadata["detail"] = "\(detail)"
-            metadata["event.duration"] = "\(DispatchTime.now().uptimeNanoseconds - started)"
-            metadata.merge(JobLine.auditHead(db)) { _, head in head }
+            var metadata = JobLine.end(job, outcome: ended.succeeded ? .success : .failure, started: started, db: db)
+            metadata["detail"] = "\(ended.detail)"
             logger.notice("job finished", metadata: metadata)
             return value
         } catch {
-            metadata["event.outcome"] = "failure"
-            metadata["event.duration"] = "\(DispatchTime.now().uptimeNanoseconds - started)"
-            metadata.merge(JobLine.auditHead(db)) { _, head in head }
-            logger.notice("job failed", metadata: metadata)
+            logger.notice("job failed", metadata: JobLine.end(job, outcome: .failure, started: started, db: db))
             throw error
         }
     }
