@@ -32,10 +32,12 @@ public struct PartitionCatalog {
     }
 
     /// Every partition of `parent`, whoever made it. Bounds Lethe cannot read are flagged, not fatal: such a
-    /// partition is purged row-wise.
+    /// partition is purged row-wise. Bounds are deparsed without a relation (`pg_get_expr(…, 0)`: they are
+    /// constants): given the partition, PostgreSQL opens and locks each one, which with a daily layout made this
+    /// listing the largest single cost of the daily purge.
     public func partitions(of parent: QualifiedName, _ db: PostgresConnection) throws -> [Partition] {
         let rows = try db.query("""
-            SELECT cn.nspname AS schema, c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, i.inhdetachpending AS pending
+            SELECT cn.nspname AS schema, c.relname AS name, pg_get_expr(c.relpartbound, 0) AS bound, i.inhdetachpending AS pending
             FROM pg_inherits i
             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
             JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
