@@ -17,8 +17,27 @@ public struct EnvelopeContext: Sendable, Hashable {
     /// Version 1 (still read) bound table, column and customer; version 2 also binds the row id, so a value moved
     /// to another row of the same customer's column does not open either.
     func associatedData(version: UInt8, keyId: Int64, row: Int64) -> [UInt8] {
-        let base = "lethe envelope|v\(version)|key=\(keyId)|\(table)|\(column)|customer=\(customer)"
-        return Array((version >= 2 ? base + "|row=\(row)" : base).utf8)
+        var bytes = associatedDataPrefix(version: version, keyId: keyId)
+        if version >= 2 { Self.appendRow(row, to: &bytes) }
+        return bytes
+    }
+
+    /// What the associated data starts with, the same for every row of this context: an import computes it once.
+    func associatedDataPrefix(version: UInt8, keyId: Int64) -> [UInt8] {
+        Array("lethe envelope|v\(version)|key=\(keyId)|\(table)|\(column)|customer=\(customer)".utf8)
+    }
+
+    /// Appends `|row=` and the row id's decimal digits (version 2), without building a string.
+    static func appendRow(_ row: Int64, to bytes: inout [UInt8]) {
+        bytes += [0x7C, 0x72, 0x6F, 0x77, 0x3D]  // "|row="
+        if row < 0 { bytes.append(0x2D) }
+        var magnitude = row.magnitude
+        var digits: [UInt8] = []
+        repeat {
+            digits.append(0x30 + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes += digits.reversed()
     }
 }
 
@@ -44,13 +63,20 @@ public enum Envelope {
 
     private static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, context: EnvelopeContext, row: Int64, version: UInt8,
                              cipher: AESGCM) throws -> [UInt8] {
+        try seal(plaintext, key: key, keyId: keyId, version: version, associatedData: context.associatedData(version: version, keyId: keyId, row: row),
+                 cipher: cipher)
+    }
+
+    /// Seals with associated data already built (`EnvelopeContext.associatedData`, or its prefix and row).
+    static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, version: UInt8 = Envelope.version, associatedData: [UInt8],
+                     cipher: AESGCM) throws -> [UInt8] {
         let nonce = try cipher.randomNonce()
         var out = magic
         out.reserveCapacity(headerSize + plaintext.count + AESGCM.tagSize)
         out.append(version)
         out += keyIdBytes(keyId)
         out += nonce
-        out += try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: context.associatedData(version: version, keyId: keyId, row: row))
+        out += try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: associatedData)
         return out
     }
 

@@ -85,9 +85,35 @@ public final class CustomerSealer: @unchecked Sendable {
         cipher = try AESGCM()
     }
 
+    /// Blind indexes of recent numbers: a campaign messages the same numbers again and again. Bounded.
+    private var tags: [String: [UInt8]] = [:]
+    private static let tagCapacity = 50_000
+
     /// Seals a value for row `row` of the context's column, as `Vault.seal` does.
     public func seal(_ plaintext: [UInt8], _ context: EnvelopeContext, row: Int64) throws -> [UInt8] {
-        try Envelope.seal(plaintext, key: key, keyId: keyId, context: context, row: row, cipher: cipher)
+        try seal(plaintext, prefix: associatedDataPrefix(context), row: row)
+    }
+
+    /// The part of a context's associated data that is the same for every row: an import computes it once per
+    /// column and seals millions of values with it.
+    public func associatedDataPrefix(_ context: EnvelopeContext) -> [UInt8] {
+        context.associatedDataPrefix(version: Envelope.version, keyId: keyId)
+    }
+
+    /// Seals a value for row `row` with a prefix from `associatedDataPrefix` (the same envelope as `seal`).
+    public func seal(_ plaintext: [UInt8], prefix: [UInt8], row: Int64) throws -> [UInt8] {
+        var associatedData = prefix
+        EnvelopeContext.appendRow(row, to: &associatedData)
+        return try Envelope.seal(plaintext, key: key, keyId: keyId, associatedData: associatedData, cipher: cipher)
+    }
+
+    /// The number's blind index, remembered for the numbers seen last.
+    public func blindIndexTag(_ number: PhoneNumber) throws -> [UInt8] {
+        if let known = tags[number.e164] { return known }
+        if tags.count >= Self.tagCapacity { tags.removeAll(keepingCapacity: true) }
+        let tag = try blindIndex.tag(number)
+        tags[number.e164] = tag
+        return tag
     }
 }
 

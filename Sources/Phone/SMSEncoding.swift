@@ -12,50 +12,57 @@ public struct SMSEncoding: Sendable, Equatable {
     public let segments: Int
 
     public init(text: String) {
-        var septets: [Int] = []
-        septets.reserveCapacity(text.utf8.count)
+        // One pass per alphabet and no arrays: intake runs this on every message.
+        var gsm = SegmentCounter(single: 160, multi: 153)
         var isGSM = true
         for scalar in text.unicodeScalars {
-            if scalar.value < 0x80 {
-                // ASCII fast path: most message text.
-                let width = Self.asciiWidths[Int(scalar.value)]
-                guard width > 0 else {
-                    isGSM = false
-                    break
-                }
-                septets.append(width)
-            } else if Self.basic.contains(scalar) {
-                septets.append(1)
-            } else if Self.extended.contains(scalar) {
-                septets.append(2)
-            } else {
+            let width = scalar.value < 0x80 ? Self.asciiWidths[Int(scalar.value)]
+                : Self.basic.contains(scalar) ? 1 : Self.extended.contains(scalar) ? 2 : 0
+            guard width > 0 else {
                 isGSM = false
                 break
             }
+            gsm.add(width)
         }
         if isGSM {
-            self.init(alphabet: .gsm7, widths: septets, single: 160, multi: 153)
-        } else {
-            self.init(alphabet: .ucs2, widths: text.unicodeScalars.map { $0.value > 0xFFFF ? 2 : 1 }, single: 70, multi: 67)
-        }
-    }
-
-    private init(alphabet: Alphabet, widths: [Int], single: Int, multi: Int) {
-        self.alphabet = alphabet
-        units = widths.reduce(0, +)
-        guard units > single else {
-            segments = 1
+            self.init(alphabet: .gsm7, counter: gsm)
             return
         }
-        var count = 1, used = 0
-        for width in widths {
+        var ucs2 = SegmentCounter(single: 70, multi: 67)
+        for scalar in text.unicodeScalars { ucs2.add(scalar.value > 0xFFFF ? 2 : 1) }
+        self.init(alphabet: .ucs2, counter: ucs2)
+    }
+
+    private init(alphabet: Alphabet, counter: SegmentCounter) {
+        self.alphabet = alphabet
+        units = counter.units
+        segments = counter.segments
+    }
+
+    /// Units in all, and segments as if the text were split: a unit that would straddle a segment's end starts the
+    /// next one. A text within `single` units is one segment whatever the split count.
+    private struct SegmentCounter {
+        let single: Int
+        let multi: Int
+        var units = 0
+        var split = 1
+        var used = 0
+
+        init(single: Int, multi: Int) {
+            self.single = single
+            self.multi = multi
+        }
+
+        mutating func add(_ width: Int) {
+            units += width
             if used + width > multi {
-                count += 1
+                split += 1
                 used = 0
             }
             used += width
         }
-        segments = count
+
+        var segments: Int { units > single ? split : 1 }
     }
 
     /// GSM 03.38 default alphabet (without the escape character).

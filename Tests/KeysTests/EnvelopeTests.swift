@@ -37,6 +37,18 @@ import Testing
         #expect(try Envelope.open(legacy, key: key, context: context, row: 7, cipher: cipher) == Array("old".utf8), "version 1 is read in any row")
     }
 
+    /// The associated data is a format stored values depend on: it is built without strings now, and must stay the
+    /// same bytes as the documented text for any row id.
+    @Test func associatedDataIsTheDocumentedText() throws {
+        for row: Int64 in [0, 7, 42, 1_000_000_007, Int64.max, -5] {
+            let sealed = try Envelope.seal(Array("x".utf8), key: key, keyId: 1, context: context, row: row, cipher: cipher)
+            let text = "lethe envelope|v2|key=1|sms.messages|body|customer=7|row=\(row)"
+            let opened = try cipher.open(key: key, nonce: Array(sealed[12..<24]), sealed: Array(sealed[Envelope.headerSize...]),
+                                         associatedData: Array(text.utf8))
+            #expect(opened == Array("x".utf8), "row \(row)")
+        }
+    }
+
     @Test func everyFlippedByteFails() throws {
         let sealed = try Envelope.seal(Array("hello".utf8), key: key, keyId: 1, context: context, row: 42, cipher: cipher)
         for index in 4..<sealed.count {
