@@ -186,26 +186,44 @@ public struct Importer {
                 }
             }
         }
-        var batch: [PendingRecord] = []
-        batch.reserveCapacity(ImportPipeline.batchSize)
-        // Sealing stops once the file is known to be refused: the rest is only checked.
-        func submit(_ report: inout ImportReport) throws {
-            guard !batch.isEmpty else { return }
-            pipeline.submit(batch, encode: ids != nil && !refused(report))
-            batch.removeAll(keepingCapacity: true)
-            while pipeline.pending >= pipeline.capacity { try apply(try pipeline.next(), to: &report) }
+        // Reading: records in file order, each with its row id taken in file order (so ids do not depend on --jobs;
+        // an invalid row's is unused), in batches to the workers. Sealing stops once the file is known to be
+        // refused: the rest is only checked. `refusedSoFar` is set where outcomes are applied.
+        let refusedSoFar = RefusalFlag()
+        let allowed = target.allowedFields
+        func read(submit: ([PendingRecord], Bool) throws -> Void) throws -> (rows: Int, digest: String) {
+            var rows = 0
+            var batch: [PendingRecord] = []
+            batch.reserveCapacity(ImportPipeline.batchSize)
+            while let record = try reader.next() {
+                rows += 1
+                let unknown = format == .jsonl ? record.fields.keys.filter { !allowed.contains($0) }.sorted() : []
+                let id = ids != nil && unknown.isEmpty && !refusedSoFar.isSet ? try ids!.take() : nil
+                batch.append(PendingRecord(record: record, id: id, unknownKeys: unknown))
+                if batch.count == ImportPipeline.batchSize {
+                    try submit(batch, ids != nil && !refusedSoFar.isSet)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            if !batch.isEmpty { try submit(batch, ids != nil && !refusedSoFar.isSet) }
+            return (rows, try reader.fileSHA256())
         }
-        while let record = try reader.next() {
-            report.rowsRead += 1
-            let unknown = format == .jsonl ? record.fields.keys.filter { !target.allowedFields.contains($0) }.sorted() : []
-            // Every record gets its row id in file order, so ids do not depend on --jobs (an invalid row's is unused).
-            let id = ids != nil && unknown.isEmpty && !refused(report) ? try ids!.take() : nil
-            batch.append(PendingRecord(record: record, id: id, unknownKeys: unknown))
-            if batch.count == ImportPipeline.batchSize { try submit(&report) }
+        func applying(_ outcomes: [RecordOutcome]) throws {
+            try apply(outcomes, to: &report)
+            if refused(report) { refusedSoFar.set() }
         }
-        try submit(&report)
-        while pipeline.pending > 0 { try apply(try pipeline.next(), to: &report) }
-        return try reader.fileSHA256()
+        let result: (rows: Int, digest: String)
+        if pipeline.isSequential {
+            result = try read { batch, encode in
+                pipeline.submit(batch, encode: encode)
+                while pipeline.pending >= pipeline.capacity { try applying(try pipeline.next()) }
+            }
+            while pipeline.pending > 0 { try applying(try pipeline.next()) }
+        } else {
+            result = try pipeline.stream(read: read, apply: applying)
+        }
+        report.rowsRead = result.rows
+        return result.digest
     }
 
     static func format(path: String, explicit: String?) throws -> InputFormat {

@@ -5,7 +5,41 @@ import LetheCrypto
 /// One input record: its line number (of its first line, 1-based) and its fields by name.
 struct InputRecord: Sendable {
     let line: Int
-    let fields: [String: String]
+    let fields: RecordFields
+}
+
+/// A record's fields by name. A record has a handful, so names are searched in order rather than hashed: a
+/// dictionary per record was one of the import's largest costs. A CSV record shares its file's header as names.
+/// A name given twice reads as its last value, as a dictionary filled in order would.
+struct RecordFields: Sendable {
+    private var names: [String]
+    private var values: [String]
+
+    init(names: [String] = [], values: [String] = []) {
+        precondition(names.count == values.count)
+        self.names = names
+        self.values = values
+    }
+
+    subscript(name: String) -> String? {
+        get { names.lastIndex(of: name).map { values[$0] } }
+    }
+
+    /// Sets `name` to `value`, replacing an earlier value of the same name.
+    mutating func set(_ name: String, _ value: String) {
+        if let index = names.lastIndex(of: name) {
+            values[index] = value
+        } else {
+            names.append(name)
+            values.append(value)
+        }
+    }
+
+    /// The distinct names, in the order they first appear.
+    var keys: [String] {
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
 }
 
 enum InputFormat: String, CaseIterable, Sendable {
@@ -99,9 +133,7 @@ struct CSVReader: RecordReader {
             guard values.count == header.count else {
                 throw IntakeFileError(line: start, reason: "has \(values.count) fields where the header has \(header.count)")
             }
-            var fields: [String: String] = [:]
-            for (name, value) in zip(header, values) { fields[name] = value }
-            return InputRecord(line: start, fields: fields)
+            return InputRecord(line: start, fields: RecordFields(names: header, values: values))
         }
     }
 
@@ -190,10 +222,10 @@ struct JSONLinesReader: RecordReader {
             guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
                 throw IntakeFileError(line: line, reason: "is not a JSON object")
             }
-            var fields: [String: String] = [:]
+            var fields = RecordFields()
             for (key, value) in object {
                 switch value {
-                case let text as String: fields[key.lowercased()] = text
+                case let text as String: fields.set(key.lowercased(), text)
                 case is NSNull: continue
                 default: throw IntakeFileError(line: line, reason: IntakeFileError.fieldName(key).map { "field '\($0)' is not a string" }
                                                     ?? "has a value that is not a string")

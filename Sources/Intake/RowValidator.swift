@@ -74,9 +74,17 @@ extension RowValidator {
     /// The first control character other than line feed and carriage return (which GSM-7 has), as `U+0000`:
     /// NUL and its kin are in no SMS alphabet, and no downstream tool expects them. Names the code point only.
     static func controlCharacter(in text: String) -> String? {
-        for scalar in text.unicodeScalars where (scalar.value < 0x20 && scalar.value != 0x0A && scalar.value != 0x0D)
-            || (0x7F...0x9F).contains(scalar.value) {
-            return String(format: "U+%04X", scalar.value)
+        // On the UTF-8 bytes: C0 controls and DEL are single bytes, C1 controls (U+0080–U+009F) are C2 80–C2 9F,
+        // and no other character's encoding contains those bytes in those places.
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if (byte < 0x20 && byte != 0x0A && byte != 0x0D) || byte == 0x7F {
+                return String(format: "U+%04X", UInt32(byte))
+            }
+            if previous == 0xC2 && (0x80...0x9F).contains(byte) {
+                return String(format: "U+%04X", UInt32(byte))
+            }
+            previous = byte
         }
         return nil
     }

@@ -16,7 +16,7 @@ public struct SMSEncoding: Sendable, Equatable {
         var gsm = SegmentCounter(single: 160, multi: 153)
         var isGSM = true
         for scalar in text.unicodeScalars {
-            let width = scalar.value < 0x80 ? Self.asciiWidths[Int(scalar.value)]
+            let width = scalar.value < 0x100 ? Int(Self.latinWidths[Int(scalar.value)])
                 : Self.basic.contains(scalar) ? 1 : Self.extended.contains(scalar) ? 2 : 0
             guard width > 0 else {
                 isGSM = false
@@ -68,8 +68,9 @@ public struct SMSEncoding: Sendable, Equatable {
     /// GSM 03.38 default alphabet (without the escape character).
     static let basic: Set<Unicode.Scalar> = Set(
         "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà".unicodeScalars)
-    /// Septets of each ASCII character: 1 (basic), 2 (extension) or 0 (not in GSM-7, such as the backtick).
-    static let asciiWidths: [Int] = (0..<128).map { value in
+    /// Septets of each Latin-1 character (ASCII and the accented letters of most message text, looked up without
+    /// hashing): 1 (basic), 2 (extension) or 0 (not in GSM-7, such as the backtick or ô).
+    static let latinWidths: [UInt8] = (0..<256).map { value in
         let scalar = Unicode.Scalar(UInt8(value))
         return basic.contains(scalar) ? 1 : extended.contains(scalar) ? 2 : 0
     }

@@ -46,6 +46,15 @@ import Testing
         #expect(outcome.stdout.contains("line 3: message: contains the control character U+0000"), "\(outcome.stdout)")
         let tab = try IntakeFixture.write("phone,message\n+33612345678,\"two\nlines are fine\"\n", name: "lf.csv", in: directory)
         #expect(try LetheProcess.run(["validate", "messages", tab]).status == 0)
+        // C1 controls (two UTF-8 bytes) and DEL are named too; accented, Greek and euro text next to them is not.
+        for (character, named) in [("\u{85}", "U+0085"), ("\u{9F}", "U+009F"), ("\u{7F}", "U+007F")] {
+            let other = try IntakeFixture.write("phone,message\n+33612345678,été à Noël €ΔΩ \(character) x\n", name: "c1.csv", in: directory)
+            let refused = try LetheProcess.run(["validate", "messages", other])
+            #expect(refused.status == 65)
+            #expect(refused.stdout.contains("line 2: message: contains the control character \(named)"), "\(refused.stdout)")
+        }
+        let clean = try IntakeFixture.write("phone,message\n+33612345678,été à Noël €ΔΩ ¡¿ \u{A0}ok\n", name: "clean.csv", in: directory)
+        #expect(try LetheProcess.run(["validate", "messages", clean]).status == 0)
     }
 }
 
