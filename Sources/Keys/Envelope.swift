@@ -31,13 +31,12 @@ public struct EnvelopeContext: Sendable, Hashable {
     static func appendRow(_ row: Int64, to bytes: inout [UInt8]) {
         bytes += [0x7C, 0x72, 0x6F, 0x77, 0x3D]  // "|row="
         if row < 0 { bytes.append(0x2D) }
-        var magnitude = row.magnitude
-        var digits: [UInt8] = []
-        repeat {
-            digits.append(0x30 + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        bytes += digits.reversed()
+        var divisor: UInt64 = 1
+        while row.magnitude / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(0x30 + UInt8(row.magnitude / divisor % 10))
+            divisor /= 10
+        }
     }
 }
 
@@ -71,12 +70,13 @@ public enum Envelope {
     static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, version: UInt8 = Envelope.version, associatedData: [UInt8],
                      cipher: AESGCM) throws -> [UInt8] {
         let nonce = try cipher.randomNonce()
-        var out = magic
+        var out: [UInt8] = []
         out.reserveCapacity(headerSize + plaintext.count + AESGCM.tagSize)
+        out += magic
         out.append(version)
-        out += keyIdBytes(keyId)
+        appendKeyId(keyId, to: &out)
         out += nonce
-        out += try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: associatedData)
+        try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: associatedData, appendingTo: &out)
         return out
     }
 
@@ -105,5 +105,8 @@ public enum Envelope {
         return "substring(\(column.quoted) FROM 1 FOR 4) IN (\(headers))"
     }
 
-    static func keyIdBytes(_ id: Int64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: id >> (56 - 8 * $0)) } }
+    /// The key id's 8 bytes, big-endian.
+    static func appendKeyId(_ id: Int64, to bytes: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: id >> shift)) }
+    }
 }

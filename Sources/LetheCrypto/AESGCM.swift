@@ -54,25 +54,38 @@ public final class AESGCM {
 
     /// Returns ciphertext followed by the 16-byte tag.
     public func seal(key: SecretKey, nonce: [UInt8], plaintext: [UInt8], associatedData: [UInt8] = []) throws(LetheError) -> [UInt8] {
+        var output: [UInt8] = []
+        try seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: associatedData, appendingTo: &output)
+        return output
+    }
+
+    /// Appends ciphertext and tag to `output` (an envelope's header already there: no second buffer and copy per
+    /// value). On failure `output` is left as it was.
+    public func seal(key: SecretKey, nonce: [UInt8], plaintext: [UInt8], associatedData: [UInt8] = [],
+                     appendingTo output: inout [UInt8]) throws(LetheError) {
         guard key.count == Self.keySize, nonce.count == Self.nonceSize else {
             throw .software("AES-256-GCM needs a 32-byte key and a 12-byte nonce")
         }
-        var output = [UInt8](repeating: 0, count: plaintext.count + Self.tagSize)
         guard prepare(key: key, nonce: nonce, sealing: true) else { throw OpenSSLFailure.error("AES-256-GCM seal") }
-        let ok: Bool = output.withUnsafeMutableBufferPointer { out in
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: plaintext.count + Self.tagSize))
+        let ok: Bool = output.withUnsafeMutableBufferPointer { buffer in
+                let out = buffer.baseAddress! + start
                 var length: Int32 = 0
                 if !associatedData.isEmpty {
                     guard EVP_EncryptUpdate(context, nil, &length, associatedData, Int32(associatedData.count)) == 1 else { return false }
                 }
                 var written: Int32 = 0
                 if !plaintext.isEmpty {
-                    guard EVP_EncryptUpdate(context, out.baseAddress, &written, plaintext, Int32(plaintext.count)) == 1 else { return false }
+                    guard EVP_EncryptUpdate(context, out, &written, plaintext, Int32(plaintext.count)) == 1 else { return false }
                 }
-                guard EVP_EncryptFinal_ex(context, out.baseAddress! + Int(written), &length) == 1 else { return false }
-                return lethe_gcm_get_tag(context, out.baseAddress! + plaintext.count, Int32(Self.tagSize)) == 1
+                guard EVP_EncryptFinal_ex(context, out + Int(written), &length) == 1 else { return false }
+                return lethe_gcm_get_tag(context, out + plaintext.count, Int32(Self.tagSize)) == 1
         }
-        guard ok else { throw OpenSSLFailure.error("AES-256-GCM seal") }
-        return output
+        guard ok else {
+            output.removeLast(output.count - start)
+            throw OpenSSLFailure.error("AES-256-GCM seal")
+        }
     }
 
     /// Opens ciphertext-and-tag; returns nil when authentication fails (wrong key, nonce, data or tag).
