@@ -108,6 +108,17 @@ extension PurgeFixture {
         return ["sms.contacts": try ids(contacts), "sms.messages": try ids(messages), "sms.delivery_reports": []]
     }
 
+    /// Per table, how many ids are there that should not be, and missing, with the first few of each: a failed
+    /// comparison of thousands of ids says what went wrong.
+    public static func difference(_ actual: [String: [Int64]], _ expected: [String: [Int64]]) -> String {
+        Set(actual.keys).union(expected.keys).sorted().compactMap { table in
+            let have = Set(actual[table] ?? []), want = Set(expected[table] ?? [])
+            let extra = have.subtracting(want).sorted(), missing = want.subtracting(have).sorted()
+            guard !extra.isEmpty || !missing.isEmpty else { return nil }
+            return "\(table): \(extra.count) extra \(extra.prefix(5)), \(missing.count) missing \(missing.prefix(5))"
+        }.joined(separator: "; ")
+    }
+
     /// Ids of every surviving row of the policy tables, for comparing end states.
     public static func survivingIds(_ db: PostgresConnection) throws -> [String: [Int64]] {
         var result: [String: [Int64]] = [:]
