@@ -21,9 +21,7 @@ struct RecordFields: Sendable {
         self.values = values
     }
 
-    subscript(name: String) -> String? {
-        get { names.lastIndex(of: name).map { values[$0] } }
-    }
+    subscript(name: String) -> String? { names.lastIndex(of: name).map { values[$0] } }
 
     /// Sets `name` to `value`, replacing an earlier value of the same name.
     mutating func set(_ name: String, _ value: String) {

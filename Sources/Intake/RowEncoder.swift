@@ -8,9 +8,6 @@ struct RowEncoder {
     let target: IntakeTarget
     /// This thread's own: cipher and MAC contexts are not shared between threads.
     let sealer: CustomerSealer
-    var customer: Int64 { sealer.customer }
-    /// The database clock at the start of the import: the time of rows without sent_at.
-    let clock: String
 
     var copyStatement: String {
         let table = target.table.name.quoted
@@ -28,13 +25,13 @@ struct RowEncoder {
     /// once: building them per value showed in profiles.
     private let firstPrefix: [UInt8]
     private let secondPrefix: [UInt8]
+    /// The database clock at the start of the import: the time of rows without sent_at.
     private let clockBytes: [UInt8]
     private let customerBytes: [UInt8]
 
     init(target: IntakeTarget, sealer: CustomerSealer, clock: String) {
         self.target = target
         self.sealer = sealer
-        self.clock = clock
         let table = target.table.name.description
         let columns = target.kind == .messages ? ("recipient", "body") : ("phone", "name")
         firstPrefix = sealer.associatedDataPrefix(EnvelopeContext(table: table, column: columns.0, customer: sealer.customer))

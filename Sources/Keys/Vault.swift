@@ -91,7 +91,7 @@ public final class CustomerSealer: @unchecked Sendable {
 
     /// Seals a value for row `row` of the context's column, as `Vault.seal` does.
     public func seal(_ plaintext: [UInt8], _ context: EnvelopeContext, row: Int64) throws -> [UInt8] {
-        try seal(plaintext, prefix: associatedDataPrefix(context), row: row)
+        try Envelope.seal(plaintext, key: key, keyId: keyId, context: context, row: row, cipher: cipher)
     }
 
     /// The part of a context's associated data that is the same for every row: an import computes it once per

@@ -23,7 +23,6 @@ struct PurgeBench {
         say("(targets at 5M: at least 10x faster and at least 1,000x less WAL; inserts during the purge: p99 at most 1.5x idle)")
         let admin = try PostgresConnection(conninfo: "dbname=postgres")
         var all: [Figures] = []
-        var floors: [String] = []
         for (index, rows) in sizes.enumerated() {
             try build(admin, rows: rows)
             var figures = Figures(rows: rows)
@@ -32,13 +31,12 @@ struct PurgeBench {
             try measureLethe(admin, &figures)
             try measureDelete(admin, &figures)
             all.append(figures)
-            floors.append(try measureFloors(admin, figures))
             say(String(format: "%9d rows | Lethe %@, WAL %@, peak RSS %.1f MB, removed %lld | DELETE %@ + VACUUM %@, WAL %@, removed %lld | time %@, WAL %@",
                          rows, seconds(figures.letheSeconds), megabytes(figures.letheWAL), Double(figures.lethePeakKiB) / 1024, figures.letheRemoved,
                          seconds(figures.deleteSeconds), seconds(figures.vacuumSeconds), megabytes(figures.deleteWAL), figures.deleteRemoved,
                          ratio((figures.deleteSeconds + figures.vacuumSeconds) / figures.letheSeconds),
                          ratio(Double(figures.deleteWAL) / Double(max(figures.letheWAL, 1)))))
-            say(floors.last!)
+            say(try measureFloors(admin, figures))
             if index == 1 {
                 try measureCustomerPath(admin)
                 try measureLatency(admin)
@@ -124,12 +122,21 @@ struct PurgeBench {
             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
             JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
             WHERE pn.nspname = 'sms' AND p.relname IN ('messages', 'delivery_reports') AND c.relkind = 'r'
-              AND (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz <= now() - interval '6 months'
+              AND (regexp_match(pg_get_expr(c.relpartbound, 0), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz <= now() - interval '6 months'
             ORDER BY 2
             """)
         let pairs: [(String, String)] = try rows.rows.map { (try $0.string("parent"), try $0.string("partition")) }
         let concurrent = pairs.map { "ALTER TABLE \($0.0) DETACH PARTITION \($0.1) CONCURRENTLY;\nDROP TABLE \($0.1);\n" }.joined()
         return (concurrent, "DROP TABLE " + pairs.map(\.1).joined(separator: ", ") + ";\n", pairs.count)
+    }
+
+    /// Runs `sql` from a file through psql (each statement its own transaction, stopping at the first error).
+    func runPsqlScript(_ sql: String, database: String) throws {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-bench-floor-\(getpid()).sql").path
+        try sql.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let outcome = try runMeasured("/usr/bin/psql", ["-q", "-v", "ON_ERROR_STOP=1", "-d", database, "-f", script])
+        guard outcome.status == 0 else { throw LetheError.software("psql floor script exited \(outcome.status)") }
     }
 
     /// PostgreSQL's own floor on a third copy of the same data, with no tool in between: what any purge of this
@@ -143,13 +150,9 @@ struct PurgeBench {
             try copy(admin, to: "lethe_bench_c")
             let db = try PostgresConnection(conninfo: "dbname=lethe_bench_c")
             let drops = try partitionDrops(db)
-            let script = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-bench-floor-\(getpid()).sql").path
-            try (blocking ? drops.oneStatement : drops.concurrent).write(toFile: script, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(atPath: script) }
             try admin.execute("CHECKPOINT")
             let start = try walPosition(admin)
-            let (outcome, elapsed) = try measure { try runMeasured("/usr/bin/psql", ["-q", "-v", "ON_ERROR_STOP=1", "-d", "lethe_bench_c", "-f", script]) }
-            guard outcome.status == 0 else { throw LetheError.software("psql floor script exited \(outcome.status)") }
+            let (_, elapsed) = try measure { try runPsqlScript(blocking ? drops.oneStatement : drops.concurrent, database: "lethe_bench_c") }
             let wal = try walBytes(admin, since: start)
             parts.append(String(format: "%@ %@, WAL %@ (%@ faster, %@ less WAL than DELETE+VACUUM)", label, seconds(elapsed), megabytes(wal),
                                 ratio(baseline / elapsed), ratio(Double(figures.deleteWAL) / Double(max(wal, 1)))))
@@ -208,13 +211,9 @@ struct PurgeBench {
         // one psql; and a psql that only connects and runs SELECT 1 (what starting any client costs on this machine).
         try copy(admin, to: "lethe_bench_c")
         let drops = try partitionDrops(try PostgresConnection(conninfo: "dbname=lethe_bench_c"))
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("lethe-bench-floor-\(getpid()).sql").path
-        try drops.concurrent.write(toFile: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: script) }
         let duringRaw = InsertLatencyProbe(conninfo: "dbname=lethe_bench_c", customer: 5)
-        let raw = try runMeasured("/usr/bin/psql", ["-q", "-v", "ON_ERROR_STOP=1", "-d", "lethe_bench_c", "-f", script])
+        try runPsqlScript(drops.concurrent, database: "lethe_bench_c")
         let rawFigures = duringRaw.finish()
-        guard raw.status == 0 else { throw LetheError.software("psql floor script exited \(raw.status)") }
         let duringBare = InsertLatencyProbe(conninfo: "dbname=lethe_bench_c", customer: 5)
         let bare = try runMeasured("/usr/bin/psql", ["-q", "-d", "lethe_bench_c", "-c", "SELECT 1"])
         let bareFigures = duringBare.finish()
