@@ -19,7 +19,7 @@ enum RecordOutcome: Sendable {
     case valid(byLengthOnly: Bool, encoding: SMSEncoding?, line: [UInt8]?)
 }
 
-/// What one worker thread owns: a validator (with its own phone verdict cache) and, when the import writes, an
+/// What one worker thread owns: a validator (its phone verdict cache is shared) and, when the import writes, an
 /// encoder with its own cipher and MAC contexts. Used by one thread at a time.
 final class RecordWorker: @unchecked Sendable {
     let validator: RowValidator

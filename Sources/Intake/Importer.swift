@@ -57,9 +57,9 @@ public struct Importer {
                     keyring: Keyring?, progress: ((Int) -> Void)? = nil) throws -> ImportReport {
         let target = try IntakeTarget(kind: kind, policy: policy)
         try CustomerDirectory(db, policy: policy).requireExists(customer)
-        let clock = try db.query("SELECT now()::text AS now").single("clock").string("now")
-        let cutoff = try CustomerCutoff.at(clock, tableRetention: target.table.retention ?? .ceiling, customer: customer, db: db)
-        guard let now = PostgresTimestamp.parse(clock), let earliest = PostgresTimestamp.parse(cutoff) else {
+        let clock = try DatabaseClock.read(db)
+        let cutoff = try CustomerCutoff.at(clock.text, tableRetention: target.table.retention ?? .ceiling, customer: customer, db: db)
+        guard let now = PostgresTimestamp.parse(clock.text), let earliest = PostgresTimestamp.parse(cutoff) else {
             throw LetheError.software("unreadable database clock")
         }
         var report = ImportReport(kind: kind.rawValue, customerId: customer, file: path)
@@ -72,8 +72,10 @@ public struct Importer {
         guard let keyring else { throw LetheError.usage("importing seals personal data: give --keyring FILE or set LETHE_KEYRING") }
         let vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
         // The data key is created outside the import transaction; each worker seals with its own contexts.
+        let format = try CopyFormat.choose(for: target.table.name, columns: RowEncoder.columns(target), db: db)
+        logger.info("writing rows through COPY", metadata: ["table": "\(target.table.name)", "copy_format": "\(format)"])
         let workers = try workers(target, options: options, earliest: earliest, latest: now) {
-            RowEncoder(target: target, sealer: try vault.sealer(customer: customer), clock: clock)
+            RowEncoder(target: target, sealer: try vault.sealer(customer: customer), clock: clock, format: format)
         }
         // Partitions from the cutoff's month to next month exist before the transaction, which then takes no DDL lock.
         _ = try PartitionCatalog().ensure(db, policy: policy, now: now, from: earliest)
@@ -84,9 +86,11 @@ public struct Importer {
         do {
             try db.transaction {
                 try db.copyIn(copyStatement) { writer in
+                    try writer.write(format.header)
                     digest = try scan(path: path, target: target, options: options, workers: workers, ids: ids, report: &report,
                                       progress: progress) { line in try writer.write(line) }
                     if report.refusesWholeFile || (report.problemCount > 0 && !options.skipInvalid) { throw Refused() }
+                    try writer.write(format.trailer)
                 }
                 // Only a header that refuses the file leaves it unhashed, and that was thrown above.
                 guard let digest else { throw LetheError.software("the import file was not hashed") }
@@ -94,7 +98,7 @@ public struct Importer {
                     INSERT INTO lethe.imports (kind, customer_id, file_sha256, rows_read, rows_written, rows_refused, started_at, os_user)
                     VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8) RETURNING id
                     """, [.text(kind.rawValue), .int(customer), .text(digest), .int(Int64(report.rowsRead)),
-                          .int(Int64(report.rowsWritten)), .int(Int64(report.problemCount)), .text(clock), .text(OperatorIdentity.osUser)])
+                          .int(Int64(report.rowsWritten)), .int(Int64(report.problemCount)), .text(clock.text), .text(OperatorIdentity.osUser)])
                     .single("import").int("id")
                 try AuditLog.append(db, action: "import.\(kind.rawValue)", target: "customer \(customer)", details: [
                     "import_id": .int(report.importId ?? 0), "rows_written": .int(Int64(report.rowsWritten)),
@@ -109,21 +113,19 @@ public struct Importer {
         return report
     }
 
-    /// `options.jobs` workers, each with its own validator and (when the import writes) its own encoder.
+    /// `options.jobs` workers, each with its own validator and (when the import writes) its own encoder; the
+    /// phone verdicts are shared.
     private func workers(_ target: IntakeTarget, options: ImportOptions, earliest: Date, latest: Date,
                          encoder: (() throws -> RowEncoder)? = nil) throws -> [RecordWorker] {
-        try (0..<options.jobs).map { _ in
-            RecordWorker(validator: try validator(target, options: options, earliest: earliest, latest: latest), encoder: try encoder?())
-        }
-    }
-
-    private func validator(_ target: IntakeTarget, options: ImportOptions, earliest: Date, latest: Date) throws -> RowValidator {
         let region = (options.defaultRegion ?? policy.defaultRegion).uppercased()
         guard PhoneNumber.isSupported(region: region) else {
             throw LetheError.usage("unknown default region '\(region.prefix(8))'", hint: "give an ISO 3166 alpha-2 code such as FR, DE or GB")
         }
-        return RowValidator(kind: target.kind, defaultRegion: region, maxSegments: policy.maxSegments, rules: policy.phoneRules,
-                            earliest: earliest, latest: latest, phones: PhoneCache(capacity: PhoneCache.totalCapacity / options.jobs))
+        let phones = PhoneVerdictCache(defaultRegion: region, rules: policy.phoneRules)
+        return try (0..<options.jobs).map { _ in
+            let validator = RowValidator(kind: target.kind, maxSegments: policy.maxSegments, earliest: earliest, latest: latest, phones: phones)
+            return RecordWorker(validator: validator, encoder: try encoder?())
+        }
     }
 
     /// Reads every record, recording unknown or missing fields and invalid rows. Records go in batches to the

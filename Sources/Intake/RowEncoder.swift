@@ -3,93 +3,72 @@ import Keys
 import LetheCore
 import Postgres
 
-/// Turns a valid row into one line of COPY text: sealed personal values and blind index as bytea hex.
+/// Turns a valid row into one row of COPY data: sealed personal values and the blind index as bytea.
 struct RowEncoder {
     let target: IntakeTarget
     /// This thread's own: cipher and MAC contexts are not shared between threads.
     let sealer: CustomerSealer
+    let format: CopyFormat
 
-    var copyStatement: String {
-        let table = target.table.name.quoted
+    /// The columns written, in order, with the type each is written for in binary COPY.
+    static func columns(_ target: IntakeTarget) -> [(name: SQLIdentifier, type: String)] {
+        func named(_ name: String) -> SQLIdentifier { try! SQLIdentifier(name) }  // literals of this file, all valid
+        let key = [(target.table.idColumn, "bigint"), (target.customerColumn, "bigint"), (target.timestampColumn, "timestamp with time zone")]
+        let index = target.phoneIndexColumn ?? named("_no_blind_index")
         switch target.kind {
         case .messages:
-            return "COPY \(table) (\(target.table.idColumn.quoted), \(target.customerColumn.quoted), \(target.timestampColumn.quoted), recipient, \(indexColumn), body, encoding, segments) FROM STDIN"
+            return key + [(named("recipient"), "bytea"), (index, "bytea"), (named("body"), "bytea"), (named("encoding"), "text"),
+                          (named("segments"), "smallint")]
         case .contacts:
-            return "COPY \(table) (\(target.table.idColumn.quoted), \(target.customerColumn.quoted), \(target.timestampColumn.quoted), phone, \(indexColumn), name) FROM STDIN"
+            return key + [(named("phone"), "bytea"), (index, "bytea"), (named("name"), "bytea")]
         }
     }
 
-    private var indexColumn: String { target.phoneIndexColumn?.quoted ?? "\"_no_blind_index\"" }
+    var copyStatement: String {
+        let names = Self.columns(target).map(\.name.quoted).joined(separator: ", ")
+        return "COPY \(target.table.name.quoted) (\(names)) FROM STDIN\(format.copyOption)"
+    }
 
     /// Associated-data prefixes of the target's two sealed columns (recipient and body, or phone and name), made
     /// once: building them per value showed in profiles.
     private let firstPrefix: [UInt8]
     private let secondPrefix: [UInt8]
     /// The database clock at the start of the import: the time of rows without sent_at.
-    private let clockBytes: [UInt8]
-    private let customerBytes: [UInt8]
+    private let clock: DatabaseClock
+    private let fieldCount: Int
 
-    init(target: IntakeTarget, sealer: CustomerSealer, clock: String) {
+    init(target: IntakeTarget, sealer: CustomerSealer, clock: DatabaseClock, format: CopyFormat) {
         self.target = target
         self.sealer = sealer
+        self.format = format
         let table = target.table.name.description
         let columns = target.kind == .messages ? ("recipient", "body") : ("phone", "name")
         firstPrefix = sealer.associatedDataPrefix(EnvelopeContext(table: table, column: columns.0, customer: sealer.customer))
         secondPrefix = sealer.associatedDataPrefix(EnvelopeContext(table: table, column: columns.1, customer: sealer.customer))
-        clockBytes = Array(clock.utf8)
-        customerBytes = Array(String(sealer.customer).utf8)
+        self.clock = clock
+        fieldCount = Self.columns(target).count
     }
 
-    /// One COPY line for `row`, written with id `id` (reserved beforehand), to which its sealed values are bound.
+    /// One COPY row for `row`, written with id `id` (reserved beforehand), to which its sealed values are bound.
     func line(_ row: RowValidator.ValidRow, id: Int64) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(512)
-        out += Array(String(id).utf8)
-        out.append(0x09)
-        out += customerBytes
-        out.append(0x09)
-        if let sentAt = row.sentAt { out += Array(Timestamps.isoFractional(sentAt).utf8) } else { out += clockBytes }
-        out.append(0x09)
-        let phone = Array(row.phone.e164.utf8)
+        var tuple = CopyTuple(format, fieldCount: fieldCount)
+        tuple.bigint(id)
+        tuple.bigint(sealer.customer)
+        if let sentAt = row.sentAt { tuple.timestamp(sentAt) } else { tuple.timestamp(clock) }
+        tuple.bytea(try sealer.seal(Array(row.phone.e164.utf8), prefix: firstPrefix, row: id))
+        tuple.bytea(try sealer.blindIndexTag(row.phone))
         switch target.kind {
         case .messages:
-            Self.appendHex(try sealer.seal(phone, prefix: firstPrefix, row: id), to: &out)
-            out.append(0x09)
-            Self.appendHex(try sealer.blindIndexTag(row.phone), to: &out)
-            out.append(0x09)
-            Self.appendHex(try sealer.seal(Array((row.message ?? "").utf8), prefix: secondPrefix, row: id), to: &out)
-            out.append(0x09)
-            out += Array((row.encoding?.alphabet.rawValue ?? "gsm7").utf8)
-            out.append(0x09)
-            out += Array(String(row.encoding?.segments ?? 1).utf8)
+            tuple.bytea(try sealer.seal(Array((row.message ?? "").utf8), prefix: secondPrefix, row: id))
+            tuple.label(row.encoding?.alphabet.rawValue ?? "gsm7")
+            tuple.smallint(Int16(row.encoding?.segments ?? 1))  // at most max_segments, which is at most 255
         case .contacts:
-            Self.appendHex(try sealer.seal(phone, prefix: firstPrefix, row: id), to: &out)
-            out.append(0x09)
-            Self.appendHex(try sealer.blindIndexTag(row.phone), to: &out)
-            out.append(0x09)
             if let name = row.name {
-                Self.appendHex(try sealer.seal(Array(name.utf8), prefix: secondPrefix, row: id), to: &out)
+                tuple.bytea(try sealer.seal(Array(name.utf8), prefix: secondPrefix, row: id))
             } else {
-                out += Array("\\N".utf8)
+                tuple.null()
             }
         }
-        out.append(0x0A)
-        return out
-    }
-
-    /// bytea hex input, with COPY's backslash escaped: `\\x0a1b…`. Written in place: this ran per byte with a
-    /// capacity check each, and was the import's hottest function.
-    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
-        out += [0x5C, 0x5C, 0x78]
-        var index = out.count
-        out.append(contentsOf: repeatElement(0, count: bytes.count * 2))
-        out.withUnsafeMutableBufferPointer { buffer in
-            for byte in bytes {
-                let high = byte >> 4, low = byte & 0x0F
-                buffer[index] = high < 10 ? 0x30 + high : 0x57 + high
-                buffer[index + 1] = low < 10 ? 0x30 + low : 0x57 + low
-                index += 2
-            }
-        }
+        return tuple.finished()
     }
 }

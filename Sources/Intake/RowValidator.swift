@@ -6,15 +6,13 @@ import Phone
 /// sent_at that is neither in the future nor already past retention.
 struct RowValidator {
     let kind: IntakeKind
-    let defaultRegion: String
     let maxSegments: Int
-    /// The policy's phone rules (`phone_validation`, `phone_ranges`).
-    let rules: PhoneRules
     /// Bounds for sent_at: not after `latest` (the database clock), not before `earliest` (the customer's cutoff).
     let earliest: Date
     let latest: Date
-    /// Numbers recur (an address book messaged again and again): each distinct input is parsed once.
-    var phones = PhoneCache()
+    /// Numbers recur (an address book messaged again and again): each distinct input is parsed once, by whichever
+    /// worker meets it first. The cache holds the default region and the policy's phone rules.
+    let phones: PhoneVerdictCache
     let timestamps = ISOTimestampParser()
 
     struct ValidRow {
@@ -35,7 +33,7 @@ struct RowValidator {
         guard let rawPhone = record.fields["phone"], !rawPhone.trimmingCharacters(in: .whitespaces).isEmpty else { return problem("phone", "missing") }
         let phone: PhoneNumber
         let byLength: Bool
-        switch phones.check(rawPhone, defaultRegion: defaultRegion, rules: rules) {
+        switch phones.check(rawPhone) {
         case .success(let verdict):
             phone = verdict.number
             byLength = verdict.acceptance == .lengthOnly
@@ -87,27 +85,5 @@ extension RowValidator {
             previous = byte
         }
         return nil
-    }
-}
-
-/// Remembers libphonenumber's verdict on recent inputs (it is the costliest step of intake), bounded.
-final class PhoneCache {
-    typealias Verdict = Result<(number: PhoneNumber, acceptance: PhoneAcceptance), PhoneNumber.Problem>
-    private var verdicts: [String: Verdict] = [:]
-    private let capacity: Int
-    /// Entries across all of an import's caches (one per worker thread): memory stays the same whatever --jobs.
-    static let totalCapacity = 200_000
-
-    init(capacity: Int = PhoneCache.totalCapacity) {
-        self.capacity = max(1_000, capacity)
-    }
-
-    /// Region and rules are fixed for one import, so the raw input alone keys the verdict.
-    func check(_ input: String, defaultRegion: String, rules: PhoneRules) -> Verdict {
-        if let known = verdicts[input] { return known }
-        if verdicts.count >= capacity { verdicts.removeAll(keepingCapacity: true) }
-        let verdict = PhoneNumber.check(input, defaultRegion: defaultRegion, rules: rules)
-        verdicts[input] = verdict
-        return verdict
     }
 }

@@ -55,18 +55,26 @@ struct IntakeBench {
         let columns = "id, customer_id, created_at, recipient, recipient_bidx, body, encoding, segments"
         let sealed = directory + "/sealed.copy"
         _ = try importRun(csv, jobs: nil)
-        let exported = try runMeasured("/usr/bin/psql", ["-q", "-d", "lethe_bench_intake", "-c", "\\copy (SELECT \(columns) FROM sms.messages) TO '\(sealed)'"])
-        guard exported.status == 0 else { throw LetheError.software("psql \\copy TO exited \(exported.status)") }
-        var floors: [Double] = [], distinct: [Double] = [], campaignRuns: [Double] = []
+        // The same rows in COPY's binary format too, as lethe now sends them: a second floor, beside the issue's.
+        let sealedBinary = directory + "/sealed.bin"
+        for (file, option) in [(sealed, ""), (sealedBinary, " WITH (FORMAT binary)")] {
+            let exported = try runMeasured("/usr/bin/psql", ["-q", "-d", "lethe_bench_intake", "-c", "\\copy (SELECT \(columns) FROM sms.messages) TO '\(file)'\(option)"])
+            guard exported.status == 0 else { throw LetheError.software("psql \\copy TO exited \(exported.status)") }
+        }
+        func floorRun(_ file: String, _ option: String) throws -> Double {
+            try fresh()
+            let (loaded, seconds) = try measure {
+                try runMeasured("/usr/bin/psql", ["-q", "-d", "lethe_bench_intake", "-c", "\\copy sms.messages (\(columns)) FROM '\(file)'\(option)"])
+            }
+            guard loaded.status == 0 else { throw LetheError.software("psql \\copy sealed rows exited \(loaded.status)") }
+            return Double(rows) / seconds
+        }
+        var floors: [Double] = [], binaryFloors: [Double] = [], distinct: [Double] = [], campaignRuns: [Double] = []
         var distinctOne = 0.0, campaignOne = 0.0, peak: Int64 = 0
         // Twice each, interleaved, on the same data: the machine is noisy, and the range is the figure.
         for _ in 0..<2 {
-            try fresh()
-            let (loaded, floorSeconds) = try measure {
-                try runMeasured("/usr/bin/psql", ["-q", "-d", "lethe_bench_intake", "-c", "\\copy sms.messages (\(columns)) FROM '\(sealed)'"])
-            }
-            guard loaded.status == 0 else { throw LetheError.software("psql \\copy sealed rows exited \(loaded.status)") }
-            floors.append(Double(rows) / floorSeconds)
+            floors.append(try floorRun(sealed, ""))
+            binaryFloors.append(try floorRun(sealedBinary, " WITH (FORMAT binary)"))
             let run = try importRun(csv, jobs: nil)
             distinct.append(Double(rows) / run.seconds)
             peak = max(peak, run.peakKiB)
@@ -80,7 +88,7 @@ struct IntakeBench {
         }
         guard copied.status == 0 else { throw LetheError.software("psql \\copy exited \(copied.status)") }
         func range(_ values: [Double]) -> String { String(format: "%.0f..%.0f rows/s", values.min()!, values.max()!) }
-        func ratios(_ values: [Double]) -> String {
+        func ratios(_ values: [Double], to floors: [Double] = floors) -> String {
             let each = zip(values, floors).map { $0 / $1 }
             return String(format: "%.2f..%.2fx", each.min()!, each.max()!)
         }
@@ -89,6 +97,8 @@ struct IntakeBench {
             + String(format: "--jobs 1: %.0f rows/s (%.2fx of (a)); peak RSS %.1f MB", distinctOne, distinctOne / floors.max()!, Double(peak) / 1024))
         say("  (c) lethe import, 10,000 distinct numbers, --jobs \(ImportOptionsDefault.jobs): \(range(campaignRuns)) = \(ratios(campaignRuns)) of (a) (target >= 0.9); "
             + String(format: "--jobs 1: %.0f rows/s (%.2fx of (a))", campaignOne, campaignOne / floors.max()!))
+        say("  (a') the same rows in COPY's binary format (how lethe sends them): \(range(binaryFloors)) = \(ratios(binaryFloors))"
+            + " of (a); (b) is \(ratios(distinct, to: binaryFloors)) and (c) \(ratios(campaignRuns, to: binaryFloors)) of (a')")
         say(String(format: "  (continuity) psql \\copy of the CSV into a plain two-column table: %.0f rows/s", Double(rows) / copySeconds))
         try measureCipher()
     }

@@ -14,10 +14,14 @@ public enum Timestamps {
     /// Basic format for names of files and ids: `20261125T185856Z`.
     public static func compact(_ date: Date) -> String { format(date, separators: false, milliseconds: false) }
 
+    /// Milliseconds since 1970, truncated, as clocks are read. A parsed `.995` is 0.99499999… seconds: within a
+    /// microsecond below a millisecond counts as on it, or every such value would be written back 1 ms early.
+    public static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000 + 0.001).rounded(.down)) }
+
     private static func format(_ date: Date, separators: Bool, milliseconds: Bool) -> String {
-        let interval = date.timeIntervalSince1970
-        let whole = interval.rounded(.down)
-        var seconds = time_t(whole)
+        let total = Self.milliseconds(date)
+        let fraction = Int32(((total % 1000) + 1000) % 1000)
+        var seconds = milliseconds ? time_t((total - Int64(fraction)) / 1000) : time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
@@ -27,7 +31,7 @@ public enum Timestamps {
         let (dash, colon) = separators ? ("-", ":") : ("", "")
         var text = pad(parts.tm_year + 1900, 4) + dash + pad(parts.tm_mon + 1, 2) + dash + pad(parts.tm_mday, 2)
         text += "T" + pad(parts.tm_hour, 2) + colon + pad(parts.tm_min, 2) + colon + pad(parts.tm_sec, 2)
-        if milliseconds { text += "." + pad(Int32(min(999, ((interval - whole) * 1000).rounded(.down))), 3) }
+        if milliseconds { text += "." + pad(fraction, 3) }
         return text + "Z"
     }
 

@@ -58,5 +58,8 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible, CustomDe
 
     private init(e164: String) { self.e164 = e164 }
 
+    /// For verdicts remembered by `PhoneVerdictCache`: `e164` was produced by `check`.
+    init(validatedE164 e164: String) { self.e164 = e164 }
+
     public static func isSupported(region: String) -> Bool { lethe_phone_region_supported(region.uppercased()) == 1 }
 }

@@ -8,17 +8,19 @@ import Testing
 /// The pipelined import (`--jobs`): reports, row ids and contents do not depend on how many threads seal.
 @Suite struct ImportPipelineTests {
     /// `rows` messages: 30,000 distinct numbers, a few UCS-2 texts, some with sent_at; `bad` lines get an invalid number.
-    static func file(rows: Int, bad: Set<Int> = [], in directory: String) throws -> String {
+    /// With `milliseconds`, send times carry a fraction of a second.
+    static func file(rows: Int, bad: Set<Int> = [], milliseconds: Bool = false, in directory: String) throws -> String {
         var text = "phone,message,sent_at\n"
         text.reserveCapacity(rows * 48)
         for index in 0..<rows {
             let line = index + 2
             let phone = bad.contains(line) ? "+33 12" : "+336" + String(format: "%08d", (index * 7_919) % 30_000)
             let message = index % 97 == 0 ? "Rappel ✓ \(index)" : "Votre code est \(index % 10_000)"
-            let sentAt = index % 5 == 0 ? "2026-11-2\(index % 3)T08:00:00Z" : ""
+            let fraction = milliseconds ? String(format: ".%03d", index % 1000) : ""
+            let sentAt = index % 5 == 0 ? "2026-11-2\(index % 3)T08:00:00\(fraction)Z" : ""
             text += "\(phone),\(message),\(sentAt)\n"
         }
-        return try IntakeFixture.write(text, name: "pipeline-\(rows)-\(bad.count).csv", in: directory)
+        return try IntakeFixture.write(text, name: "pipeline-\(rows)-\(bad.count)-\(milliseconds).csv", in: directory)
     }
 
     /// Every row with its sealed values opened, in id order.
@@ -76,5 +78,34 @@ import Testing
             #expect(report["rowsWritten"] as? Int == 0)
         }
         #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 0)
+    }
+
+    /// Rows go in PostgreSQL's binary COPY format into the stock schema, and in text when a column has another type
+    /// (here segments as integer): both store the same values, send times to the millisecond, and the import's
+    /// start, to the microsecond, for rows without one.
+    @Test func binaryAndTextCopyStoreTheSameRows() throws {
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let rows = 5_000
+        let file = try Self.file(rows: rows, milliseconds: true, in: directory)
+        var tables: [[String]] = []
+        for format in ["binary", "text"] {
+            let db = try TestDatabase()
+            try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet')")
+            if format == "text" { try db.connection.execute("ALTER TABLE sms.messages ALTER COLUMN segments TYPE integer") }
+            let imported = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--verbose", "--log-format", "json",
+                                                 "--database-url", db.conninfo, "--keyring", keyring])
+            #expect(imported.status == 0, "\(format): \(imported.stderr)")
+            #expect(imported.stderr.contains(#""lethe.copy_format":"\#(format)""#), "\(format): \(imported.stderr)")
+            let atStart = try db.connection.query("""
+                SELECT count(*) AS n FROM sms.messages WHERE created_at = (SELECT started_at FROM lethe.imports)
+                """).single("n").int("n")
+            #expect(atStart == Int64(rows - rows / 5), "\(format): rows at the import's start")
+            tables.append(try contents(db, keyring: keyring))
+        }
+        #expect(tables[0].count == rows && tables[0] == tables[1],
+                "first difference: \(zip(tables[0], tables[1]).first { $0 != $1 }.map { "\($0.0.prefix(60)) / \($0.1.prefix(60))" } ?? "lengths")")
+        #expect(tables[0].contains { $0.contains("08:00:00.995+00") } && tables[0].contains { $0.contains("08:00:00.005+00") })
     }
 }

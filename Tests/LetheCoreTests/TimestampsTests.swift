@@ -19,4 +19,16 @@ import Testing
             #expect(Timestamps.parseISO(Timestamps.iso(date)) == Date(timeIntervalSince1970: seconds.rounded(.down)))
         }
     }
+
+    /// Every millisecond a file can give survives parsing and formatting: `.995` parses to 0.99499999… seconds,
+    /// which plain truncation wrote back as `.994`. A value further below stays truncated, as clocks are read.
+    @Test func parsedMillisecondsAreWrittenBackUnchanged() throws {
+        for millisecond in 0..<1000 {
+            let text = "2026-11-21T08:00:00." + String(format: "%03d", millisecond) + "Z"
+            let date = try #require(Timestamps.parseISO(text))
+            #expect(Timestamps.isoFractional(date) == text)
+            #expect(Timestamps.milliseconds(date) == 1_795_248_000_000 + Int64(millisecond))
+        }
+        #expect(Timestamps.isoFractional(Date(timeIntervalSince1970: 1_795_305_599.9996)) == "2026-11-21T23:59:59.999Z")
+    }
 }
