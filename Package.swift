@@ -24,7 +24,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "CPhone",
-            linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("protobuf")]
+            linkerSettings: [.linkedLibrary("phonenumber"), .linkedLibrary("protobuf"), .linkedLibrary("icui18n"), .linkedLibrary("icuuc")]
         ),
 
         // Foundations
@@ -72,7 +72,11 @@ let package = Package(
                 "Telemetry", "Worker", "Inspect", "Access",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // jemalloc in place of glibc's malloc: libphonenumber's ICU regexes allocate a matcher per match, and
+            // glibc's arenas made the import's threads wait on each other (futex waits, ~10% of the client's CPU).
+            // Measured on the 1M-row import with ~63% distinct numbers: 13.9-14.3 s with glibc, 12.1-12.2 s with it.
+            linkerSettings: [.linkedLibrary("jemalloc")]
         ),
 
         // Parsers of untrusted bytes and their contracts: replayed on the corpus by `make test`, fuzzed by `make fuzz`.

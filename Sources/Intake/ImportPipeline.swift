@@ -74,7 +74,7 @@ final class ImportPipeline: @unchecked Sendable {
     }
 
     var pending: Int { lock.withLock { inFlight.count } }
-    var capacity: Int { 2 * workers.count }
+    var capacity: Int { 8 * workers.count }
     var isSequential: Bool { workers.count == 1 }
 
     /// Queues a batch; with one worker, processes it now.
