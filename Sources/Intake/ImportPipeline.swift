@@ -45,7 +45,8 @@ final class RecordWorker: @unchecked Sendable {
 }
 
 /// Validates, normalises, seals and encodes records on `workers.count` threads, in batches. Outcomes come back in
-/// submission order. At most `2 × workers` batches are in flight, so memory stays flat with file size.
+/// submission order. At most `8 × workers` batches are in flight, so memory stays flat with file size (with 2 ×, the
+/// client sat idle while the server caught up: 1M rows took 11.1-11.3 s, against 10.3-10.5 s).
 /// With one worker everything runs on the calling thread, in order: the sequential import, for comparison.
 /// With more, `stream` reads the file on a thread of its own while the calling thread applies outcomes and writes
 /// COPY: the reader never waits for the socket, and the database always has the next rows waiting.

@@ -36,10 +36,20 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible, CustomDe
                       validityShortcut: Bool) -> Result<(number: PhoneNumber, acceptance: PhoneAcceptance), Problem> {
         let region = defaultRegion.uppercased()
         guard region == "ZZ" || isSupported(region: region) else { return .failure(.unknownRegion) }
-        var buffer = [CChar](repeating: 0, count: 32)
+        return check(input, supportedRegion: region, rules: rules, validityShortcut: validityShortcut)
+    }
+
+    /// `check` in a region already checked (upper case, supported or ZZ): `PhoneVerdictCache` checks it once.
+    static func check(_ input: String, supportedRegion region: String, rules: PhoneRules,
+                      validityShortcut: Bool = true) -> Result<(number: PhoneNumber, acceptance: PhoneAcceptance), Problem> {
         var byLength: Int32 = 0
-        let status = lethe_phone_check_by(input, region, rules.mode == .length ? 1 : 0, validityShortcut ? 1 : 0, &buffer, buffer.count, &byLength)
-        let e164 = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let (status, e164) = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer -> (Int32, String) in
+            buffer.initialize(repeating: 0)
+            let status = lethe_phone_check_by(input, region, rules.mode == .length ? 1 : 0, validityShortcut ? 1 : 0,
+                                              buffer.baseAddress, buffer.count, &byLength)
+            buffer[buffer.count - 1] = 0
+            return (status, String(cString: buffer.baseAddress!))
+        }
         switch Int(status) {
         case Int(LETHE_PHONE_OK.rawValue):
             return .success((PhoneNumber(e164: e164), byLength == 1 ? .lengthOnly : .ranges))

@@ -28,10 +28,13 @@ public final class PhoneVerdictCache: @unchecked Sendable {
     private let shardCapacity: Int
     public let defaultRegion: String
     public let rules: PhoneRules
+    /// The region is checked once, not per number.
+    private let regionSupported: Bool
 
     public init(defaultRegion: String, rules: PhoneRules, capacity: Int = PhoneVerdictCache.defaultCapacity) {
-        self.defaultRegion = defaultRegion
+        self.defaultRegion = defaultRegion.uppercased()
         self.rules = rules
+        regionSupported = self.defaultRegion == "ZZ" || PhoneNumber.isSupported(region: self.defaultRegion)
         shards = (0..<Self.shardCount).map { _ in Shard() }
         shardCapacity = max(16, capacity / Self.shardCount)
     }
@@ -42,9 +45,12 @@ public final class PhoneVerdictCache: @unchecked Sendable {
         let known = shard.entries[input]
         shard.lock.unlock()
         if let known, let verdict = Self.unpack(known) { return verdict }
-        let verdict = PhoneNumber.check(input, defaultRegion: defaultRegion, rules: rules)
+        guard regionSupported else { return .failure(.unknownRegion) }
+        let verdict = PhoneNumber.check(input, supportedRegion: defaultRegion, rules: rules)
         guard let packed = Self.pack(verdict) else { return verdict }
         shard.lock.lock()
+        // Room for the whole shard at once: growing by doubling rehashed every entry several times.
+        if shard.entries.isEmpty { shard.entries.reserveCapacity(shardCapacity) }
         if shard.entries.count >= shardCapacity { shard.entries.removeAll(keepingCapacity: true) }
         shard.entries[input] = packed
         shard.lock.unlock()
@@ -78,8 +84,13 @@ public final class PhoneVerdictCache: @unchecked Sendable {
 extension PhoneNumber {
     /// The digits after `+` as an integer, when they read back unchanged (no leading zero, at most 15 digits).
     var e164Digits: UInt64? {
-        guard e164.utf8.first == 0x2B, e164.utf8.count >= 2, e164.utf8.count <= 16,
-              let digits = UInt64(e164.dropFirst()), "+" + String(digits) == e164 else { return nil }
+        let bytes = e164.utf8
+        guard bytes.first == 0x2B, bytes.count >= 2, bytes.count <= 16, bytes.dropFirst().first != 0x30 else { return nil }
+        var digits: UInt64 = 0
+        for byte in bytes.dropFirst() {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            digits = digits * 10 + UInt64(byte - 0x30)
+        }
         return digits
     }
 }
