@@ -112,6 +112,22 @@ struct CopyTuple {
         }
     }
 
+    /// A bytea value of `count` bytes that `write` appends: in binary straight into the row, in text through hex.
+    mutating func bytea(count: Int, _ write: (inout [UInt8]) throws -> Void) throws {
+        separate()
+        guard binary else {
+            var value: [UInt8] = []
+            value.reserveCapacity(count)
+            try write(&value)
+            appendHex(value)
+            return
+        }
+        appendBigEndian(UInt32(count))
+        let start = bytes.count
+        try write(&bytes)
+        guard bytes.count - start == count else { throw LetheError.software("a COPY value was \(bytes.count - start) bytes, not \(count)") }
+    }
+
     /// A plain text value made of letters and digits only (a label such as `gsm7`): nothing to escape in COPY text.
     mutating func label(_ value: String) {
         separate()

@@ -55,20 +55,25 @@ struct RowEncoder {
         tuple.bigint(id)
         tuple.bigint(sealer.customer)
         if let sentAt = row.sentAt { tuple.timestamp(sentAt) } else { tuple.timestamp(clock) }
-        tuple.bytea(try sealer.seal(Array(row.phone.e164.utf8), prefix: firstPrefix, row: id))
+        try sealed(Array(row.phone.e164.utf8), prefix: firstPrefix, id: id, into: &tuple)
         tuple.bytea(try sealer.blindIndexTag(row.phone))
         switch target.kind {
         case .messages:
-            tuple.bytea(try sealer.seal(Array((row.message ?? "").utf8), prefix: secondPrefix, row: id))
+            try sealed(Array((row.message ?? "").utf8), prefix: secondPrefix, id: id, into: &tuple)
             tuple.label(row.encoding?.alphabet.rawValue ?? "gsm7")
             tuple.smallint(Int16(row.encoding?.segments ?? 1))  // at most max_segments, which is at most 255
         case .contacts:
             if let name = row.name {
-                tuple.bytea(try sealer.seal(Array(name.utf8), prefix: secondPrefix, row: id))
+                try sealed(Array(name.utf8), prefix: secondPrefix, id: id, into: &tuple)
             } else {
                 tuple.null()
             }
         }
         return tuple.finished()
+    }
+
+    /// The value's envelope, sealed straight into the row.
+    private func sealed(_ plaintext: [UInt8], prefix: [UInt8], id: Int64, into tuple: inout CopyTuple) throws {
+        try tuple.bytea(count: Envelope.sealedSize(plaintext.count)) { try sealer.seal(plaintext, prefix: prefix, row: id, appendingTo: &$0) }
     }
 }

@@ -69,16 +69,25 @@ public enum Envelope {
     /// Seals with associated data already built (`EnvelopeContext.associatedData`, or its prefix and row).
     static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, version: UInt8 = Envelope.version, associatedData: [UInt8],
                      cipher: AESGCM) throws -> [UInt8] {
-        let nonce = try cipher.randomNonce()
         var out: [UInt8] = []
-        out.reserveCapacity(headerSize + plaintext.count + AESGCM.tagSize)
+        out.reserveCapacity(sealedSize(plaintext.count))
+        try seal(plaintext, key: key, keyId: keyId, version: version, associatedData: associatedData, cipher: cipher, appendingTo: &out)
+        return out
+    }
+
+    /// As `seal`, appending the envelope to `out` (a COPY row being built: no buffer and copy per value).
+    static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, version: UInt8 = Envelope.version, associatedData: [UInt8],
+                     cipher: AESGCM, appendingTo out: inout [UInt8]) throws {
+        let nonce = try cipher.randomNonce()
         out += magic
         out.append(version)
         appendKeyId(keyId, to: &out)
         out += nonce
         try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: associatedData, appendingTo: &out)
-        return out
     }
+
+    /// The length of a value's envelope.
+    public static func sealedSize(_ plaintextCount: Int) -> Int { headerSize + plaintextCount + AESGCM.tagSize }
 
     /// True when `bytes` has the envelope's shape (it may still fail to open).
     public static func looksSealed(_ bytes: [UInt8]) -> Bool {

@@ -68,6 +68,26 @@ import Testing
         #expect(found == 1)
     }
 
+    /// Blind indexes are remembered across the import's workers: every row's is still its own number's, for numbers
+    /// met once and numbers met again by another worker.
+    @Test func everyRowsBlindIndexIsItsNumbersWithRepeatsAcrossWorkers() throws {
+        let (db, policy, keyring, directory) = try setUp()
+        let rows = (0..<6_000).map { "0612\(String(format: "%06d", ($0 * 7_919) % 1_500)),message \($0)" }
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(rows: rows), name: "repeats.csv", in: directory)
+        let report = try Importer(policy: policy).run(kind: .messages, path: file, customer: 1, options: ImportOptions(jobs: 4),
+                                                      db: db.connection, keyring: keyring)
+        #expect(report.rowsWritten == 6_000)
+        let vault = try Vault(db: db.connection, keyring: keyring)
+        var wrong = 0
+        for row in try db.connection.query("SELECT id, recipient, recipient_bidx FROM sms.messages").rows {
+            let id = try row.int("id")
+            let recipient = try vault.open(try row.bytes("recipient"), EnvelopeContext(table: "sms.messages", column: "recipient", customer: 1), row: id)
+            let number = try PhoneNumber(parsing: String(decoding: recipient, as: UTF8.self), defaultRegion: "FR")
+            if try vault.blindIndex.tag(number) != (try row.bytes("recipient_bidx")) { wrong += 1 }
+        }
+        #expect(wrong == 0)
+    }
+
     @Test func unknownFieldRefusesTheWholeFile() throws {
         let (db, policy, keyring, directory) = try setUp()
         let file = try IntakeFixture.write(IntakeFixture.messagesCSV(extraHeader: "email"), name: "m.csv", in: directory)
