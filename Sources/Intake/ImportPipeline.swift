@@ -31,16 +31,25 @@ final class RecordWorker: @unchecked Sendable {
     }
 
     func process(_ batch: [PendingRecord], encode: Bool) throws -> [RecordOutcome] {
-        try batch.map { pending in
-            guard pending.unknownKeys.isEmpty else { return .unknownKeys(pending.unknownKeys, line: pending.record.line) }
+        let encoder = encode ? self.encoder : nil
+        let validator = self.validator
+        var outcomes: [RecordOutcome] = []
+        outcomes.reserveCapacity(batch.count)
+        for pending in batch {
+            guard pending.unknownKeys.isEmpty else {
+                outcomes.append(.unknownKeys(pending.unknownKeys, line: pending.record.line))
+                continue
+            }
             switch validator.validate(pending.record) {
             case .failure(let problem):
-                return .problem(problem)
+                outcomes.append(.problem(problem))
             case .success(let row):
-                let line = try encode ? pending.id.flatMap { id in try encoder?.line(row, id: id) } : nil
-                return .valid(byLengthOnly: row.phoneByLengthOnly, encoding: row.encoding, line: line)
+                var line: [UInt8]?
+                if let encoder, let id = pending.id { line = try encoder.line(row, id: id) }
+                outcomes.append(.valid(byLengthOnly: row.phoneByLengthOnly, encoding: row.encoding, line: line))
             }
         }
+        return outcomes
     }
 }
 

@@ -4,7 +4,8 @@ import LetheCore
 import Postgres
 
 /// Turns a valid row into one row of COPY data: sealed personal values and the blind index as bytea.
-struct RowEncoder {
+/// A class: as a struct it was copied, with a retain of each of its fields, for every row.
+final class RowEncoder {
     let target: IntakeTarget
     /// This thread's own: cipher and MAC contexts are not shared between threads.
     let sealer: CustomerSealer

@@ -1,12 +1,11 @@
 import Foundation
-import LetheCore
 
 /// libphonenumber's verdicts on recent inputs, shared by an import's worker threads: parsing and validating a
 /// distinct number is the costliest step of intake (~12 µs), and a number seen by one worker is often met again
 /// by another. Region and rules are fixed for one cache, so the raw input alone keys the verdict.
 ///
-/// Bounded: at most `capacity` entries, each a short input and 9 bytes of verdict (numbers of up to 15 bytes are
-/// stored in the string itself, without an allocation).
+/// Bounded: at most `capacity` entries (each a short input and 9 bytes of verdict), in shards with a lock each; a
+/// full shard is emptied. Numbers of up to 15 bytes are stored in the string itself, without an allocation.
 public final class PhoneVerdictCache: @unchecked Sendable {
     public typealias Verdict = Result<(number: PhoneNumber, acceptance: PhoneAcceptance), PhoneNumber.Problem>
 
@@ -17,9 +16,17 @@ public final class PhoneVerdictCache: @unchecked Sendable {
         let code: UInt8
     }
 
+    /// A part of the entries with its own lock, so that threads rarely wait on each other; emptied when full.
+    private final class Shard {
+        let lock = NSLock()
+        var entries: [String: Packed] = [:]
+    }
+
     /// About 24 MB when full: 786,432 entries fill 2^20 dictionary buckets at their 3/4 load.
     public static let defaultCapacity = 786_432
-    private let verdicts: ShardedCache<String, Packed>
+    private static let shardCount = 64
+    private let shards: [Shard]
+    private let shardCapacity: Int
     public let defaultRegion: String
     public let rules: PhoneRules
     /// The region is checked once, not per number.
@@ -29,14 +36,25 @@ public final class PhoneVerdictCache: @unchecked Sendable {
         self.defaultRegion = defaultRegion.uppercased()
         self.rules = rules
         regionSupported = self.defaultRegion == "ZZ" || PhoneNumber.isSupported(region: self.defaultRegion)
-        verdicts = ShardedCache(capacity: capacity)
+        shards = (0..<Self.shardCount).map { _ in Shard() }
+        shardCapacity = max(16, capacity / Self.shardCount)
     }
 
     public func check(_ input: String) -> Verdict {
-        if let known = verdicts.value(for: input), let verdict = Self.unpack(known) { return verdict }
+        let shard = shards[Int(UInt(bitPattern: input.hashValue) % UInt(Self.shardCount))]
+        shard.lock.lock()
+        let known = shard.entries[input]
+        shard.lock.unlock()
+        if let known, let verdict = Self.unpack(known) { return verdict }
         guard regionSupported else { return .failure(.unknownRegion) }
         let verdict = PhoneNumber.check(input, supportedRegion: defaultRegion, rules: rules)
-        if let packed = Self.pack(verdict) { verdicts.insert(packed, for: input) }
+        guard let packed = Self.pack(verdict) else { return verdict }
+        shard.lock.lock()
+        // Room for the whole shard at once: growing by doubling rehashed every entry several times.
+        if shard.entries.isEmpty { shard.entries.reserveCapacity(shardCapacity) }
+        if shard.entries.count >= shardCapacity { shard.entries.removeAll(keepingCapacity: true) }
+        shard.entries[input] = packed
+        shard.lock.unlock()
         return verdict
     }
 
@@ -65,9 +83,8 @@ public final class PhoneVerdictCache: @unchecked Sendable {
 }
 
 extension PhoneNumber {
-    /// The digits after `+` as an integer, when they read back unchanged (no leading zero, at most 15 digits): a
-    /// compact key for caches of what a number maps to.
-    public var e164Digits: UInt64? {
+    /// The digits after `+` as an integer, when they read back unchanged (no leading zero, at most 15 digits).
+    var e164Digits: UInt64? {
         let bytes = e164.utf8
         guard bytes.first == 0x2B, bytes.count >= 2, bytes.count <= 16, bytes.dropFirst().first != 0x30 else { return nil }
         var digits: UInt64 = 0
