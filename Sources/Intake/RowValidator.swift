@@ -30,7 +30,7 @@ struct RowValidator {
         func problem(_ field: String, _ reason: String) -> Result<ValidRow, ImportReport.LineProblem> {
             .failure(.init(line: record.line, field: field, reason: reason))
         }
-        guard let rawPhone = record.fields["phone"], !rawPhone.trimmingCharacters(in: .whitespaces).isEmpty else { return problem("phone", "missing") }
+        guard let rawPhone = record.fields["phone"], !Self.isBlank(rawPhone) else { return problem("phone", "missing") }
         let phone: PhoneNumber
         let byLength: Bool
         switch phones.check(rawPhone) {
@@ -69,6 +69,12 @@ struct RowValidator {
 }
 
 extension RowValidator {
+    /// Empty or only whitespace as `CharacterSet.whitespaces` has it (tab and the space separators, Zs), without
+    /// Foundation's trimming, which went through NSString and took a twelfth of the import's CPU.
+    static func isBlank(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { $0 == " " || $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }
+    }
+
     /// The first control character other than line feed and carriage return (which GSM-7 has), as `U+0000`:
     /// NUL and its kin are in no SMS alphabet, and no downstream tool expects them. Names the code point only.
     static func controlCharacter(in text: String) -> String? {

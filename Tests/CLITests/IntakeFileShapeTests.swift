@@ -32,6 +32,24 @@ import Testing
         try Data([0xEF, 0xBB, 0xBF] + Array("{\"phone\": \"+33612345678\", \"message\": \"bonjour\"}\n".utf8)).write(to: URL(fileURLWithPath: jsonl))
         #expect(try LetheProcess.run(["validate", "messages", jsonl]).status == 0)
     }
+
+    /// A phone made only of whitespace is reported missing, exactly when Foundation's `.whitespaces` would trim it
+    /// away (tab and the space separators: no-break, ideographic, thin…), and is otherwise checked as a number.
+    @Test func aPhoneOfWhitespaceIsMissingAsFoundationTrimsIt() throws {
+        let phones = [" ", "\t", "  \t ", "\u{00A0}", "\u{3000}", "\u{2009}\u{202F}", "\u{200B}", "\u{FEFF}", "\u{85}", " 0\u{00A0}"]
+        let directory = try IntakeFixture.directory()
+        let file = try IntakeFixture.write("phone,message\n" + phones.map { "\"\($0)\",bonjour\n" }.joined(), name: "blank.csv", in: directory)
+        let outcome = try LetheProcess.run(["validate", "messages", file, "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        let problems = report["problems"] as? [[String: Any]] ?? []
+        for (index, phone) in phones.enumerated() {
+            let line = index + 2
+            let reason = problems.first { $0["line"] as? Int == line }?["reason"] as? String
+            let blank = phone.trimmingCharacters(in: .whitespaces).isEmpty
+            #expect((reason == "missing") == blank, "line \(line): \(reason ?? "no problem")")
+            #expect(reason != nil, "line \(line) was accepted")
+        }
+    }
 }
 
 @Suite struct IntakeControlCharacterTests {
