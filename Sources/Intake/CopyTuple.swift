@@ -57,21 +57,16 @@ struct CopyTuple {
         if binary { appendBigEndian(UInt16(fieldCount)) }
     }
 
-    mutating func bigint(_ value: Int64) {
-        separate()
-        if binary {
-            appendBigEndian(UInt32(8))
-            appendBigEndian(UInt64(bitPattern: value))
-        } else {
-            bytes += Array(String(value).utf8)
-        }
-    }
+    mutating func bigint(_ value: Int64) { integer(value) }
 
-    mutating func smallint(_ value: Int16) {
+    mutating func smallint(_ value: Int16) { integer(value) }
+
+    /// In binary, a signed integer is its two's complement, big-endian, in the column type's width.
+    private mutating func integer<T: FixedWidthInteger & SignedInteger>(_ value: T) {
         separate()
         if binary {
-            appendBigEndian(UInt32(2))
-            appendBigEndian(UInt16(bitPattern: value))
+            appendBigEndian(UInt32(MemoryLayout<T>.size))
+            appendBigEndian(value)
         } else {
             bytes += Array(String(value).utf8)
         }
