@@ -134,18 +134,8 @@ bool is_valid_number(const PhoneNumberUtil *util, const PhoneNumber &number, boo
 
 }  // namespace
 
-extern "C" int lethe_phone_to_e164(const char *input, const char *default_region, char *out, size_t out_len) {
-    int by_length = 0;
-    return lethe_phone_check(input, default_region, 0, out, out_len, &by_length);
-}
-
-extern "C" int lethe_phone_check(const char *input, const char *default_region, int accept_possible_length, char *out, size_t out_len,
-                                 int *accepted_by_length) {
-    return lethe_phone_check_by(input, default_region, accept_possible_length, 1, out, out_len, accepted_by_length);
-}
-
-extern "C" int lethe_phone_check_by(const char *input, const char *default_region, int accept_possible_length, int validity_shortcut,
-                                    char *out, size_t out_len, int *accepted_by_length) {
+extern "C" int lethe_phone_check(const char *input, const char *default_region, int accept_possible_length, int validity_shortcut,
+                                 char *out, size_t out_len, int *accepted_by_length) {
     const PhoneNumberUtil *util = phone_util();
     *accepted_by_length = 0;
     // libphonenumber reads letters as keypad digits (1-800-FLOWERS); an SMS recipient is written in digits.

@@ -100,15 +100,8 @@ public final class CustomerSealer: @unchecked Sendable {
         context.associatedDataPrefix(version: Envelope.version, keyId: keyId)
     }
 
-    /// Seals a value for row `row` with a prefix from `associatedDataPrefix` (the same envelope as `seal`).
-    public func seal(_ plaintext: [UInt8], prefix: [UInt8], row: Int64) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(Envelope.sealedSize(plaintext.count))
-        try seal(plaintext, prefix: prefix, row: row, appendingTo: &out)
-        return out
-    }
-
-    /// As `seal(_:prefix:row:)`, appending the envelope (`Envelope.sealedSize` bytes) to `out`.
+    /// Seals a value for row `row` with a prefix from `associatedDataPrefix` (the same envelope as `seal`),
+    /// appending the envelope (`Envelope.sealedSize` bytes) to `out`.
     public func seal(_ plaintext: [UInt8], prefix: [UInt8], row: Int64, appendingTo out: inout [UInt8]) throws {
         associatedData.removeAll(keepingCapacity: true)
         associatedData += prefix

@@ -45,8 +45,8 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible, CustomDe
         var byLength: Int32 = 0
         let (status, e164) = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer -> (Int32, String) in
             buffer.initialize(repeating: 0)
-            let status = lethe_phone_check_by(input, region, rules.mode == .length ? 1 : 0, validityShortcut ? 1 : 0,
-                                              buffer.baseAddress, buffer.count, &byLength)
+            let status = lethe_phone_check(input, region, rules.mode == .length ? 1 : 0, validityShortcut ? 1 : 0,
+                                           buffer.baseAddress, buffer.count, &byLength)
             buffer[buffer.count - 1] = 0
             return (status, String(cString: buffer.baseAddress!))
         }
