@@ -15,15 +15,16 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# LETHE_PG_REPORT_CPU: the throwaway server says how much CPU the suite asked of it (the suite's main cost).
 test: deps
 	$(SWIFT) build --build-tests
-	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --skip FaultInjection
+	LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --skip FaultInjection
 
 # Jobs killed and the server crashed under them (Tests/CLITests/FaultInjectionTests.swift). Alone on their own
 # server: a restart drops every connection, which would fail tests running beside them.
 test-faults: deps
 	$(SWIFT) build --build-tests
-	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --filter FaultInjection
+	LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --filter FaultInjection
 
 # libFuzzer on every parser of untrusted bytes, FUZZ_SECONDS (default 60) per target; see scripts/fuzz.sh.
 FUZZ_SECONDS ?= 60

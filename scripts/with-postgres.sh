@@ -14,7 +14,15 @@ as_postgres() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 [ "$(id -u)" -eq 0 ] && chown postgres "$D"
+# The server's own CPU (postmaster and every backend it reaped), for LETHE_PG_REPORT_CPU=1: a test suite is
+# measured by what it asks of PostgreSQL, not only by its wall time.
+server_cpu_seconds() {
+    local pid
+    pid=$(head -1 "$D/data/postmaster.pid" 2>/dev/null) || return 0
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15 + $16 + $17) / hz }' "/proc/$pid/stat" 2>/dev/null || true
+}
 cleanup() {
+    if [ -n "${LETHE_PG_REPORT_CPU:-}" ]; then echo "throwaway PostgreSQL 15: server CPU $(server_cpu_seconds) s" >&2; fi
     as_postgres "$PGBIN/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$D"
 }

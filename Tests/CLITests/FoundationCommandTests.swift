@@ -100,18 +100,19 @@ import Testing
 
     @Test func partitionsEnsureAndList() throws {
         let db = try TestDatabase()
+        let daily = ["--policy", "Policies/default.yaml"]
         // Daily partitions (the default policy): today and the two days after, for two tables.
-        let dry = try LetheProcess.run(["partitions", "ensure", "--ahead", "P2D", "--dry-run", "--database-url", db.conninfo])
+        let dry = try LetheProcess.run(["partitions", "ensure", "--ahead", "P2D", "--dry-run", "--database-url", db.conninfo] + daily)
         #expect(dry.status == 0 && dry.stdout.contains("6 partition(s) would create"))
         #expect(try PartitionCount.of(db) == 0)
-        let ensure = try LetheProcess.run(["partitions", "ensure", "--ahead", "P2D", "--database-url", db.conninfo, "--json"])
+        let ensure = try LetheProcess.run(["partitions", "ensure", "--ahead", "P2D", "--database-url", db.conninfo] + daily + ["--json"])
         #expect(ensure.status == 0 && ensure.stdout.contains("\"created\""))
         #expect(try PartitionCount.of(db) == 6)
-        let again = try LetheProcess.run(["partitions", "ensure", "--ahead", "P2D", "--database-url", db.conninfo])
+        let again = try LetheProcess.run(["partitions", "ensure", "--ahead", "P2D", "--database-url", db.conninfo] + daily)
         #expect(again.status == 0 && again.stdout.contains("0 partition(s) created, 6 interval(s) already covered"))
-        let list = try LetheProcess.run(["partitions", "list", "--database-url", db.conninfo])
+        let list = try LetheProcess.run(["partitions", "list", "--database-url", db.conninfo] + daily)
         #expect(list.status == 0 && list.stdout.contains("sms.messages_p") && list.stdout.contains("P1D"))
-        #expect(try LetheProcess.run(["partitions", "ensure", "--ahead", "P5Y", "--database-url", db.conninfo]).status == 64)
+        #expect(try LetheProcess.run(["partitions", "ensure", "--ahead", "P5Y", "--database-url", db.conninfo] + daily).status == 64)
         #expect(try LetheProcess.run(["partitions", "ensure", "--from", "2026-02-30", "--database-url", db.conninfo]).status == 64)
     }
 

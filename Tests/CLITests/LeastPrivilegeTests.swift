@@ -27,11 +27,13 @@ import Testing
     func url(_ db: TestDatabase, _ user: String) -> [String] { ["--database-url", "\(db.conninfo) user=\(user)"] }
 
     /// No keyring anywhere in the worker's environment.
-    static let workerEnvironment = ["LETHE_KEYRING": "", "LETHE_BACKUP_KEY": ""]
+    static let workerEnvironment = ["LETHE_KEYRING": "", "LETHE_BACKUP_KEY": "",
+                                    "LETHE_POLICY": LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path]
 
     @Test func theWorkerPurgesAndBacksUpWithoutAKeyAndIsRefusedTheOtherDuties() throws {
         let db = try TestDatabase()
-        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages)
+        // The daily layout: the worker's partition drops and creations are what these tests are about.
+        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages, policy: try PolicyFixture.defaultPolicy())
         try db.connection.execute("INSERT INTO lethe.legal_holds (customer_id, reason, placed_by_os_user) VALUES (3, 'case 7', 'test')")
         try applyRoles(db)
         let directory = try IntakeFixture.directory()
@@ -107,7 +109,8 @@ import Testing
     /// Called directly, as an attacker on the worker host would: the functions recompute the rules and refuse.
     @Test func theGuardedFunctionsRefuseYoungPartitionsAndHeldRows() throws {
         let db = try TestDatabase()
-        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages)
+        // The daily layout: the worker's partition drops and creations are what these tests are about.
+        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages, policy: try PolicyFixture.defaultPolicy())
         try db.connection.execute("INSERT INTO lethe.legal_holds (customer_id, reason, placed_by_os_user) VALUES (3, 'case 7', 'test')")
         try applyRoles(db)
         let run = try db.connection.query("""

@@ -46,22 +46,24 @@ import Testing
         #expect(audit.status == 0 && audit.stdout.contains("audit log intact"))
     }
 
+    /// Deterministic, not a race: the first purge is held inside its batch by an application's row lock (it owns
+    /// the purge lock there), and a second purge started then is told to wait out, with the `--wait` hint.
     @Test func twoPurgesAtOnceOneWaitsOut() throws {
         let db = try TestDatabase()
-        try PurgeFixture.loadLarge(db.connection, contacts: 150_000, messages: 10_000)
-        let arguments = ["purge", "--batch-rows", "500", "--database-url", db.conninfo]
-        nonisolated(unsafe) var outcomes: [LetheProcess.Outcome] = []
-        let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: 2) { _ in
-            let outcome = try? LetheProcess.run(arguments)
-            lock.lock()
-            if let outcome { outcomes.append(outcome) }
-            lock.unlock()
-        }
-        #expect(outcomes.map(\.status).sorted() == [0, 75])
-        let loser = try #require(outcomes.first { $0.status == 75 })
-        #expect(loser.stderr.contains("another lethe purge is running"))
-        #expect(loser.stderr.contains("--wait"))
+        try PurgeFixture.load(db.connection)
+        let application = try db.newConnection()
+        try application.execute("BEGIN")
+        try application.execute("SELECT id FROM sms.contacts WHERE created_at < now() - interval '300 days' LIMIT 1 FOR UPDATE")
+        let first = try RunningLethe(["purge", "--table", "sms.contacts", "--lock-timeout", "60000", "--database-url", db.conninfo])
+        let watcher = try db.newConnection()
+        #expect(try KnownPoint.waitForLockWait(watcher, database: db.name, queryContains: "DELETE"), "\(KnownPoint.activity(watcher, database: db.name))")
+        let second = try LetheProcess.run(["purge", "--database-url", db.conninfo])
+        try application.execute("ROLLBACK")
+        let winner = first.wait()
+        #expect(winner.status == 0, "\(winner.stderr)")
+        #expect(second.status == 75)
+        #expect(second.stderr.contains("another lethe purge is running"))
+        #expect(second.stderr.contains("--wait"))
     }
 
     @Test func holdsAreListedAndReleased() throws {

@@ -8,10 +8,10 @@ import Testing
     /// "detach pending"; the next run finalizes and drops it, and the ledger shows both runs.
     @Test func aPurgeKilledInsideAConcurrentDetachIsFinishedByTheNextRun() throws {
         let db = try TestDatabase()
-        try PurgeFixture.load(db.connection)
+        try PurgeFixture.load(db.connection, policy: try PolicyFixture.defaultPolicy())
         // The catch-up run first (it drops a year of daily partitions in groups); then the daily run's situation:
         // one day past the cutoff, left by a partition made by hand, is what a concurrent detach removes.
-        #expect(try LetheProcess.run(["purge", "--database-url", db.conninfo]).status == 0)
+        #expect(try LetheProcess.run(["purge", "--policy", "Policies/default.yaml", "--database-url", db.conninfo]).status == 0)
         try db.connection.execute("""
             DO $$ BEGIN
               EXECUTE format('CREATE TABLE sms.messages_old_day PARTITION OF sms.messages FOR VALUES FROM (%L) TO (%L)',
@@ -53,7 +53,7 @@ import Testing
         #expect(partition == "sms.messages_old_day")
         #expect(try watcher.query("SELECT count(*) AS n FROM pg_inherits WHERE inhdetachpending").single("n").int("n") == 1)
 
-        let rerun = try LetheProcess.run(["purge", "--json", "--database-url", db.conninfo])
+        let rerun = try LetheProcess.run(["purge", "--json", "--policy", "Policies/default.yaml", "--database-url", db.conninfo])
         #expect(rerun.status == 0)
         #expect(try watcher.query("SELECT to_regclass($1) IS NULL AS gone", [.text(partition)]).single("gone").bool("gone"))
         #expect(try watcher.query("SELECT count(*) AS n FROM lethe.purge_detached").single("n").int("n") == 0)

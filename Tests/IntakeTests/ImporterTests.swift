@@ -14,7 +14,7 @@ import Testing
         try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet Medical'), (2, 'Relais Colis')")
         let directory = try IntakeFixture.directory()
         let keyring = try Keyring.create(at: directory + "/keyring")
-        return (db, try PolicyFixture.defaultPolicy(), keyring, directory)
+        return (db, try PolicyFixture.monthlyPolicy(), keyring, directory)
     }
 
     /// The file's SHA-256 is hashed while it is parsed (one read): over many 64 KiB blocks it is sha256sum's.

@@ -30,7 +30,7 @@ final class SubjectWorld {
 
     init(policy: RetentionPolicy? = nil) throws {
         db = try TestDatabase()
-        self.policy = try policy ?? PolicyFixture.defaultPolicy()
+        self.policy = try policy ?? PolicyFixture.monthlyPolicy()
         directory = try IntakeFixture.directory()
         keyring = try Keyring.create(at: directory + "/keyring")
         try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet Mercier'), (2, 'Relais Colis'), (3, 'Atelier Trois')")

@@ -25,6 +25,18 @@ public enum KnownPoint {
 }
 
 extension KnownPoint {
+    /// Polls `condition` until it holds, for at most `seconds`: a test waits for the state it needs (runs recorded,
+    /// a backend waiting), never for a guessed delay. True when it held.
+    @discardableResult
+    public static func until(seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return try condition()
+    }
+
     /// What every other backend of `database` is doing, for failure messages.
     public static func activity(_ watcher: PostgresConnection, database: String) -> String {
         let rows = (try? watcher.query("""

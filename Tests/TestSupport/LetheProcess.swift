@@ -29,8 +29,10 @@ public struct LetheProcess {
         return directory
     }
 
-    /// The binary set up as an operator would run it: from the package root, without the caller's LETHE_DATABASE_URL
-    /// or LETHE_POLICY (tests pass what they mean), plus `extra`.
+    /// The binary set up as an operator would run it: from the package root, without the caller's LETHE_DATABASE_URL,
+    /// plus `extra`. Without `--policy` or a LETHE_POLICY in `extra`, the policy is the default one with monthly
+    /// partitions (`PolicyFixture.monthlyPolicyPath`): tests about the daily layout say so with
+    /// `--policy Policies/default.yaml`; an empty LETHE_POLICY in `extra` means none (the binary's own search).
     public static func configured(_ arguments: [String], environment extra: [String: String] = [:], executable: String? = nil) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable ?? binary)
@@ -39,7 +41,10 @@ public struct LetheProcess {
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "LETHE_DATABASE_URL")
         environment.removeValue(forKey: "LETHE_POLICY")
-        for (key, value) in extra { environment[key] = value }
+        if !arguments.contains("--policy"), extra["LETHE_POLICY"] == nil, let monthly = try? PolicyFixture.monthlyPolicyPath() {
+            environment["LETHE_POLICY"] = monthly
+        }
+        for (key, value) in extra where !(key == "LETHE_POLICY" && value.isEmpty) { environment[key] = value }
         process.environment = environment
         return process
     }

@@ -4,14 +4,49 @@ import Policy
 public enum PolicyFixture {
     /// The default policy with another partition layout for the partitioned tables.
     public static func policy(interval: String, create: Bool = true) throws -> RetentionPolicy {
-        let path = LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-            .replacingOccurrences(of: "partitioning: { interval: P1D, ahead: P30D }",
-                                  with: "partitioning: { interval: \(interval), ahead: P30D, create: \(create) }")
-        return try PolicyLoader.parse(yaml: text, source: "default.yaml (\(interval))")
+        try PolicyLoader.parse(yaml: try text(interval: interval, create: create), source: "default.yaml (\(interval))")
     }
+
+    /// The default policy's text with another partition layout.
+    public static func text(interval: String, create: Bool = true) throws -> String {
+        let path = LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path
+        let daily = "partitioning: { interval: P1D, ahead: P30D }"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard text.contains(daily) else { throw PolicyFixtureError.layoutLineMissing(path) }
+        return text.replacingOccurrences(of: daily, with: "partitioning: { interval: \(interval), ahead: P30D, create: \(create) }")
+    }
+
+    /// The monthly policy as a file, for the binary: written once per process under the build directory (never
+    /// the temporary directory, which tests leave clean), replaced atomically.
+    public static func monthlyPolicyPath() throws -> String {
+        try MonthlyPolicyFile.shared.path()
+    }
+
+    /// The default policy with monthly partitions: what fixtures build unless partitions are their subject. A
+    /// year of the daily layout is ~850 tables, 6 s of server CPU per test database, for tests about rows.
+    public static func monthlyPolicy() throws -> RetentionPolicy { try policy(interval: "P1M") }
 
     public static func defaultPolicy() throws -> RetentionPolicy {
         try PolicyLoader.load(path: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path)
+    }
+}
+
+enum PolicyFixtureError: Error { case layoutLineMissing(String) }
+
+final class MonthlyPolicyFile: @unchecked Sendable {
+    static let shared = MonthlyPolicyFile()
+    private let lock = NSLock()
+    private var written: String?
+
+    func path() throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let written { return written }
+        let directory = LetheProcess.packageRoot.appendingPathComponent(".build/test-policies")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("monthly.yaml").path
+        try PolicyFixture.text(interval: "P1M").write(toFile: path, atomically: true, encoding: .utf8)
+        written = path
+        return path
     }
 }

@@ -24,7 +24,8 @@ public enum PurgeFixture {
         }
     }
 
-    /// Loads the dataset into partitions laid out as `policy` says (default: the default policy's daily layout).
+    /// Loads the dataset into partitions laid out as `policy` says (default: monthly; tests about the daily
+    /// layout pass the default policy).
     public static func load(_ db: PostgresConnection, policy: RetentionPolicy? = nil) throws {
         try db.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Default Co'), (2, 'Short Retention Co'), (3, 'Held Co')")
         try ensurePartitions(db, monthsBack: 13, policy: policy)
@@ -48,7 +49,7 @@ public enum PurgeFixture {
 
     public static func ensurePartitions(_ db: PostgresConnection, monthsBack: Int, policy: RetentionPolicy? = nil) throws {
         let now = try DatabaseClock.now(db)
-        _ = try PartitionCatalog().ensure(db, policy: policy ?? PolicyFixture.defaultPolicy(), now: now, from: Month.adding(months: -monthsBack, to: now))
+        _ = try PartitionCatalog().ensure(db, policy: policy ?? PolicyFixture.monthlyPolicy(), now: now, from: Month.adding(months: -monthsBack, to: now))
     }
 
     /// Surviving rows per (customer, age in days) in `table`.
@@ -79,9 +80,9 @@ public enum PurgeFixture {
 extension PurgeFixture {
     /// A larger, deterministic dataset (ids and ages depend only on the arguments) for kill and concurrency
     /// tests: `contacts` rows spread over 360 days across the three customers, plus some messages.
-    public static func loadLarge(_ db: PostgresConnection, contacts: Int, messages: Int) throws {
+    public static func loadLarge(_ db: PostgresConnection, contacts: Int, messages: Int, policy: RetentionPolicy? = nil) throws {
         try db.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Default Co'), (2, 'Short Retention Co'), (3, 'Held Co')")
-        try ensurePartitions(db, monthsBack: 13)
+        try ensurePartitions(db, monthsBack: 13, policy: policy)
         try db.execute("""
             INSERT INTO sms.contacts (id, customer_id, phone, created_at)
             SELECT g, 1 + g % 3, '\\x03'::bytea, now() - ((g % 360) + 0.5) * interval '1 day' FROM generate_series(1, $1) g
