@@ -80,6 +80,9 @@ public struct AccessCheck {
         public let user: String
         public let superuser: Bool
         public let duties: [DutyStatus]
+        /// Triggers, rules and row-level policies on Lethe's tables (its migrations make none), and privileges a
+        /// duty role must never hold there: each is a way to run code as the owner of the guarded functions.
+        public let unsafe: [String]
     }
 
     public func report() throws -> Report {
@@ -94,6 +97,32 @@ public struct AccessCheck {
             duties.append(DutyStatus(duty: duty, role: duty.role, roleExists: try role.bool("present"), member: try role.bool("member"),
                                      permitted: missing.isEmpty, missing: missing.map(\.description)))
         }
-        return Report(user: try who.string("u"), superuser: try who.bool("s"), duties: duties)
+        return Report(user: try who.string("u"), superuser: try who.bool("s"), duties: duties, unsafe: try unsafeObjects())
+    }
+
+    /// What on schema `lethe` would run someone's code as the tables' owner: a trigger, rule or policy (Lethe's
+    /// migrations create none), or TRIGGER, REFERENCES or TRUNCATE held by a duty role.
+    public func unsafeObjects() throws -> [String] {
+        try db.query("""
+            SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass AS line
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE c.relnamespace = 'lethe'::regnamespace AND NOT t.tgisinternal
+            UNION ALL
+            SELECT 'rule ' || r.rulename || ' on ' || r.ev_class::regclass
+            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+            WHERE c.relnamespace = 'lethe'::regnamespace AND r.rulename <> '_RETURN'
+            UNION ALL
+            SELECT 'row-level policy ' || p.polname || ' on ' || p.polrelid::regclass
+            FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+            WHERE c.relnamespace = 'lethe'::regnamespace
+            UNION ALL
+            SELECT role.rolname || ' holds ' || privilege.name || ' on ' || c.oid::regclass
+            FROM pg_class c
+            CROSS JOIN (VALUES ('TRIGGER'), ('REFERENCES'), ('TRUNCATE')) AS privilege(name)
+            JOIN pg_roles role ON role.rolname = ANY ($1::text[])
+            WHERE c.relnamespace = 'lethe'::regnamespace AND c.relkind IN ('r', 'p')
+              AND c.relowner <> role.oid AND has_table_privilege(role.oid, c.oid, privilege.name)
+            ORDER BY 1
+            """, [.textArray(Duty.allCases.map(\.role))]).rows.map { try $0.string("line") }
     }
 }

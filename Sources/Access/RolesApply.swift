@@ -58,8 +58,10 @@ public struct RolesApply {
             "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_dpo",
             "GRANT EXECUTE ON FUNCTION \(Duty.auditAppend) TO lethe_dpo",
             // The operator administers: schema changes, restores, keys, intake. The audit log stays append-only.
+            // Rows only, never TRIGGER, REFERENCES or TRUNCATE: a trigger of its own on a table that a SECURITY
+            // DEFINER function writes would run as that function's owner (the tables' owner, often a superuser).
             "GRANT USAGE, CREATE ON SCHEMA \(schemas) TO lethe_operator",
-            "GRANT ALL ON ALL TABLES IN SCHEMA \(schemas) TO lethe_operator",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(schemas) TO lethe_operator",
             "GRANT ALL ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_operator",
             "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA lethe TO lethe_operator",
             "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON lethe.audit_log FROM lethe_operator",

@@ -62,7 +62,12 @@ struct RolesCheckCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "List the duties the current user can perform and, for the others, what is missing.",
-        discussion: "Exit 0 whatever it finds: it reports. Example: lethe roles check --json"
+        discussion: """
+            Exit 0 when Lethe's schema is as its migrations and 'roles apply' made it, whatever duties the user has;
+            exit 1 when a trigger, rule or row-level policy sits on a lethe.* table (the migrations make none) or a
+            duty role holds TRIGGER, REFERENCES or TRUNCATE there: each runs code as the owner of the guarded
+            functions. Example: lethe roles check --json
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -72,11 +77,22 @@ struct RolesCheckCommand: LetheCommand {
 
     func execute() throws {
         let report = try AccessCheck(try database.connect(), policy: try policyOptions.load()).report()
-        if json { return try Output.json(report) }
+        if json {
+            try Output.json(report)
+            return try Self.refuseUnsafe(report)
+        }
         Output.line("user \(report.user)\(report.superuser ? " (superuser)" : "")")
         Output.table(["DUTY", "ROLE", "MEMBER", "CAN", "MISSING"], report.duties.map {
             [$0.duty.rawValue, $0.roleExists ? $0.role : "\($0.role) (not created)", $0.member ? "yes" : "no", $0.permitted ? "yes" : "no",
              $0.missing.isEmpty ? "-" : $0.missing.prefix(3).joined(separator: "; ") + ($0.missing.count > 3 ? "; … (\($0.missing.count))" : "")]
         })
+        for line in report.unsafe { Output.line("UNSAFE: \(line)") }
+        try Self.refuseUnsafe(report)
+    }
+
+    static func refuseUnsafe(_ report: AccessCheck.Report) throws {
+        guard let first = report.unsafe.first else { return }
+        throw LetheError(.checkFailed, "\(report.unsafe.count) object(s) or privilege(s) on schema lethe that Lethe did not make: \(first)",
+                         hint: "drop what is not yours (DROP TRIGGER … ON …) and rerun 'lethe roles apply', which revokes the privileges")
     }
 }
