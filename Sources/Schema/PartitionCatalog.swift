@@ -126,6 +126,8 @@ public struct PartitionCatalog {
                 return
             }
             try db.execute("CREATE TABLE \(name.quoted) (LIKE \(parent.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)")
+            // The parent's grants (the duty roles'), which a new table does not inherit (migration 0018).
+            try db.execute("SELECT lethe.inherit_parent_privileges($1::regclass, $2::regclass)", [.text(parent.quoted), .text(name.quoted)])
             try db.execute("""
                 ALTER TABLE \(parent.quoted) ATTACH PARTITION \(name.quoted)
                 FOR VALUES FROM ('\(Timestamps.iso(range.from))') TO ('\(Timestamps.iso(range.to))')

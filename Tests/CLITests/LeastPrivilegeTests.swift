@@ -58,6 +58,17 @@ import Testing
         #expect(try db.connection.query("""
             SELECT count(*) AS n FROM pg_class WHERE relname = 'messages_p' || to_char(now() + interval '35 days', 'YYYY_MM_DD')
             """).single("n").int("n") == 1, "the worker created partitions through the guarded function")
+        // The next day's backup, after the worker made partitions: they carry the parent's grants.
+        let later = try LetheProcess.run(["backup", "--recipient", directory + "/backup-key.pub", "--repo", directory + "/repo"] + url(db, "lp_worker"),
+                                         environment: Self.workerEnvironment)
+        #expect(later.status == 0, "a backup after the worker created partitions: \(later.stderr)")
+        let owned = try LetheProcess.run(["partitions", "ensure", "--ahead", "P45D", "--database-url", db.conninfo], environment: Self.workerEnvironment)
+        #expect(owned.status == 0, "\(owned.stderr)")
+        let ungranted = try db.connection.query("""
+            SELECT count(*) AS n FROM pg_inherits i WHERE i.inhparent IN ('sms.messages'::regclass, 'sms.delivery_reports'::regclass)
+              AND NOT has_table_privilege('lethe_worker', i.inhrelid, 'SELECT')
+            """).single("n").int("n")
+        #expect(ungranted == 0, "every partition, the owner's and the worker's, is readable by the worker")
 
         let before = try BackupFixture.fingerprint(db.connection)
         let refusals: [([String], String)] = [
