@@ -19,7 +19,7 @@ public enum PolicyFixture {
     /// The monthly policy as a file, for the binary: written once per process under the build directory (never
     /// the temporary directory, which tests leave clean), replaced atomically.
     public static func monthlyPolicyPath() throws -> String {
-        try MonthlyPolicyFile.shared.path()
+        try monthlyPolicyFile.value()
     }
 
     /// The default policy with monthly partitions: what fixtures build unless partitions are their subject. A
@@ -33,20 +33,11 @@ public enum PolicyFixture {
 
 enum PolicyFixtureError: Error { case layoutLineMissing(String) }
 
-final class MonthlyPolicyFile: @unchecked Sendable {
-    static let shared = MonthlyPolicyFile()
-    private let lock = NSLock()
-    private var written: String?
-
-    func path() throws -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        if let written { return written }
-        let directory = LetheProcess.packageRoot.appendingPathComponent(".build/test-policies")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("monthly.yaml").path
-        try PolicyFixture.text(interval: "P1M").write(toFile: path, atomically: true, encoding: .utf8)
-        written = path
-        return path
-    }
+/// The monthly policy file, written once per process under the build directory.
+let monthlyPolicyFile = MadeOnce<String> {
+    let directory = LetheProcess.packageRoot.appendingPathComponent(".build/test-policies")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("monthly.yaml").path
+    try PolicyFixture.text(interval: "P1M").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
 }
