@@ -109,13 +109,16 @@ public struct RestoreJob {
         public var erasuresReplayed = 0
         public var rowsErasedAgain = 0
         public var retentionFromLiveDatabase = false
+        /// Schemas set aside by --clean and kept, because they hold tombstones or shreds the restored copy lacks.
+        public var setAsideKept: [String] = []
     }
 
     public func run(id: String, targetConninfo: String, tables wanted: [String], clean: Bool, dryRun: Bool) throws -> Report {
+        let target = try PostgresConnection(conninfo: targetConninfo)
+        if let live { try LiveDatabase.refuseAsTarget(target, live: live) }
         let essentials = try repository.reader(id).essentials
         let verified = try BackupVerifier(repository: repository, keys: BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys)).verify(id)
         logger.info("backup verified", metadata: ["id": "\(id)", "bytes": "\(verified.bytes)"])
-        let target = try PostgresConnection(conninfo: targetConninfo)
         var report = Report(id: id, target: target.target.description, dryRun: dryRun)
         let marker = RestoreMarker(target: target)
         let pending = try marker.pending()
@@ -137,6 +140,8 @@ public struct RestoreJob {
             report.tables = selected
             return report
         }
+        // Every replay input, read before anything in the target is set aside or restored.
+        let decisions = try live.map(LiveDecisions.init(reading:))
         if resuming {
             logger.warning("finishing a restore that was interrupted after pg_restore committed", metadata: ["id": "\(id)"])
         } else {
@@ -150,7 +155,7 @@ public struct RestoreJob {
             let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
             return BackupEssentials.Table(name: table.name, rows: rows, data: table.data)
         }
-        try replay(into: target, report: &report)
+        try replay(decisions, into: target, report: &report)
         // The end of the restore: its audit record, the set-aside schemas dropped, CONNECT given back, in one commit.
         try target.transaction {
             try AuditLog.append(target, action: "restore", target: "backup \(id)", details: [
@@ -158,7 +163,12 @@ public struct RestoreJob {
                 "erasures_replayed": .int(Int64(report.erasuresReplayed)), "rows_erased_again": .int(Int64(report.rowsErasedAgain)),
                 "erasures_replay_skipped": .bool(live == nil), "resumed": .bool(resuming),
             ])
-            try marker.finish()
+            report.setAsideKept = try marker.finish()
+        }
+        for schema in report.setAsideKept {
+            logger.warning("a set-aside schema holds erasures or shreds the restored copy lacks, so it was kept", metadata: [
+                "schema": "\(schema)", "hint": "compare it with lethe.tombstones and lethe.customer_keys, then drop it by hand",
+            ])
         }
         if let live {
             try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])
@@ -247,12 +257,12 @@ public struct RestoreJob {
         ])
     }
 
-    /// Brings the restored database up to what the live one decided since the backup, then purges.
-    private func replay(into target: PostgresConnection, report: inout Report) throws {
-        if let live {
+    /// Brings the restored database up to what the live one decided (read before the restore began), then purges.
+    private func replay(_ decisions: LiveDecisions?, into target: PostgresConnection, report: inout Report) throws {
+        if let decisions {
             try target.transaction {
                 try target.execute("DELETE FROM lethe.retention_overrides")
-                for row in try live.query("SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at FROM lethe.retention_overrides").rows {
+                for row in decisions.overrides {
                     try target.execute("""
                         INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_db_user, set_by_os_user, set_at)
                         VALUES ($1, $2::text, $2::text::interval, $3, $4, $5, $6::timestamptz)
@@ -260,7 +270,7 @@ public struct RestoreJob {
                               .text(try row.string("set_by_db_user")), .text(try row.string("set_by_os_user")), .text(try row.string("set_at"))])
                 }
                 try target.execute("DELETE FROM lethe.legal_holds")
-                for row in try live.query("SELECT id, customer_id, reason, until::text, placed_by_db_user, placed_by_os_user, placed_at::text, released_at::text FROM lethe.legal_holds").rows {
+                for row in decisions.holds {
                     try target.execute("""
                         INSERT INTO lethe.legal_holds (id, customer_id, reason, until, placed_by_db_user, placed_by_os_user, placed_at, released_at)
                         VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::timestamptz, $8::timestamptz)
@@ -268,8 +278,7 @@ public struct RestoreJob {
                               .text(try row.string("placed_by_db_user")), .text(try row.string("placed_by_os_user")), .text(try row.string("placed_at")),
                               (try row.optionalString("released_at")).sqlValue])
                 }
-                let shredded = try live.query("SELECT key_id, customer_id, shredded_at::text AS at FROM lethe.customer_keys WHERE shredded_at IS NOT NULL").rows
-                for row in shredded {
+                for row in decisions.shreds {
                     report.shredsReplayed += try target.execute("""
                         UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = $2::timestamptz, shredded_by = 'restore replay'
                         WHERE key_id = $1 AND shredded_at IS NULL
@@ -279,7 +288,7 @@ public struct RestoreJob {
             }
             report.retentionFromLiveDatabase = true
             try reindexIfNeeded(target)
-            let erasures = try TombstoneReplay(target: target, policy: policy, keyring: keyring, logger: logger).replay(try Tombstones(live).all())
+            let erasures = try TombstoneReplay(target: target, policy: policy, keyring: keyring, logger: logger).replay(decisions.tombstones)
             report.erasuresReplayed = erasures.tombstonesReplayed
             report.rowsErasedAgain = erasures.rowsErasedAgain
         } else {

@@ -60,12 +60,36 @@ struct RestoreMarker {
     }
 
     /// In the restore's last transaction: drops what --clean set aside, gives CONNECT back, removes the marker.
-    func finish() throws {
-        guard let pending = try pending() else { return }
+    /// A set-aside schema holding a tombstone or a shred that the restored `lethe` lacks is kept (and returned):
+    /// dropping it would lose the only record of an erasure.
+    func finish() throws -> [String] {
+        guard let pending = try pending() else { return [] }
+        var kept: [String] = []
         for schema in pending.setAside where !schema.isEmpty {
-            try target.execute("DROP SCHEMA IF EXISTS \(try SQLIdentifier(schema).quoted) CASCADE")
+            let aside = try SQLIdentifier(schema)
+            if try holdsUnreplayedErasures(aside) {
+                kept.append(schema)
+                continue
+            }
+            try target.execute("DROP SCHEMA IF EXISTS \(aside.quoted) CASCADE")
         }
         try reopenAndRemove()
+        return kept
+    }
+
+    private func holdsUnreplayedErasures(_ aside: SQLIdentifier) throws -> Bool {
+        let tables = try target.query("""
+            SELECT to_regclass(format('%I.tombstones', $1::text)) IS NOT NULL AS tombstones,
+                   to_regclass(format('%I.customer_keys', $1::text)) IS NOT NULL AS keys
+            """, [.text(aside.name)]).single("set-aside tables")
+        if try tables.bool("tombstones"), try target.query("""
+            SELECT EXISTS (SELECT 1 FROM \(aside.quoted).tombstones t WHERE NOT EXISTS (SELECT 1 FROM lethe.tombstones l WHERE l.id = t.id)) AS lost
+            """).single("tombstones").bool("lost") { return true }
+        if try tables.bool("keys"), try target.query("""
+            SELECT EXISTS (SELECT 1 FROM \(aside.quoted).customer_keys k WHERE k.shredded_at IS NOT NULL
+                           AND NOT EXISTS (SELECT 1 FROM lethe.customer_keys l WHERE l.key_id = k.key_id AND l.shredded_at IS NOT NULL)) AS lost
+            """).single("shreds").bool("lost") { return true }
+        return false
     }
 
     /// Gives PUBLIC its CONNECT back if it had it, and removes the marker (in the caller's transaction).

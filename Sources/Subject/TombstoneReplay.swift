@@ -5,8 +5,9 @@ import Logging
 import Policy
 import Postgres
 
-/// After a restore: erases again everyone the live database erased after the backup was taken, i.e. every
-/// live tombstone the restored `lethe.tombstones` does not hold (no clock comparison). Rows are found as an
+/// After a restore: erases again everyone the live database erased, replaying every live tombstone whatever the
+/// restored `lethe.tombstones` holds (a backup's own tombstones decide nothing: a forged one with a live id must not
+/// make the replay skip that erasure), idempotently, and leaving the live version of each. Rows are found as an
 /// erasure finds them (blind index, confirmed by the tombstone's keyed hash) and by the row ids the erasure
 /// recorded, which also catches delivery reports whose messages were never backed up.
 public struct TombstoneReplay {
@@ -29,13 +30,12 @@ public struct TombstoneReplay {
 
     public func replay(_ live: [Tombstones.Tombstone]) throws -> Result {
         let present = try Tombstones(target).ids()
-        let missing = live.filter { !present.contains($0.id) }
         var result = Result()
-        guard !missing.isEmpty else { return result }
+        guard !live.isEmpty else { return result }
         let vault = try Vault(db: target, keyring: keyring, blindIndexBits: policy.blindIndexBits)
         let locator = SubjectLocator(db: target, policy: policy, vault: vault, confirmation: try SubjectConfirmation(keyring: keyring), logger: logger)
         let deleter = SubjectRowDeleter(db: target, policy: policy)
-        for tombstone in missing {
+        for tombstone in live {
             if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits != policy.blindIndexBits {
                 logger.warning("tombstone recorded with another blind_index_bits; only the rows it listed are erased again",
                                metadata: ["tombstone": "\(tombstone.id)"])
@@ -55,8 +55,13 @@ public struct TombstoneReplay {
                     }
                 }
                 let deleted = try deleter.delete(rows).values.reduce(0, +)
-                try Tombstones(target).copy(tombstone)
-                try AuditLog.append(target, action: "subject.erase.replay", target: "tombstone \(tombstone.id)", details: ["rows_removed": .int(Int64(deleted))])
+                let missing = !present.contains(tombstone.id)
+                try Tombstones(target).copy(tombstone, replacing: !missing)
+                // Audited where the replay changed something; a tombstone the copy already honoured adds no record.
+                if missing || deleted > 0 {
+                    try AuditLog.append(target, action: "subject.erase.replay", target: "tombstone \(tombstone.id)",
+                                        details: ["rows_removed": .int(Int64(deleted)), "missing_from_backup": .bool(missing)])
+                }
                 return deleted
             }
             result.tombstonesReplayed += 1

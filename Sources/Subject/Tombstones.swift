@@ -42,8 +42,13 @@ public struct Tombstones {
         }
     }
 
-    /// Copies a tombstone recorded in another database (the live one) into this one, under the same id.
-    func copy(_ tombstone: Tombstone) throws {
+    /// Copies a tombstone recorded in another database (the live one) into this one, under the same id; with
+    /// `replacing`, whatever this database holds under that id gives way to it.
+    func copy(_ tombstone: Tombstone, replacing: Bool = false) throws {
+        if replacing {
+            try db.execute("DELETE FROM lethe.tombstone_rows WHERE tombstone_id = $1", [.int(tombstone.id)])
+            try db.execute("DELETE FROM lethe.tombstones WHERE id = $1", [.int(tombstone.id)])
+        }
         try db.execute("""
             INSERT INTO lethe.tombstones (id, erased_at, request_id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_db_user, erased_by_os_user)
             VALUES ($1, $2::timestamptz, NULL, $3, $4, $5, $6::jsonb, $7, $8)

@@ -38,6 +38,20 @@ import Testing
         #expect(try target.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')").single("n").int("n") == 0)
     }
 
+    /// The attack of issue 28 item 4: `restore --clean` with the live database (the default connection) as target.
+    /// Refused with exit 73 before anything is touched, whichever spelling of the connection names it.
+    @Test func restoringIntoTheLiveDatabaseIsRefused() throws {
+        let (source, directory, common) = try setUp(contacts: 200)
+        defer { withExtendedLifetime(source) {} }
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let id = try onlyBackup(directory)
+        try source.connection.execute("DELETE FROM sms.contacts WHERE id <= 10")
+        let restore = try LetheProcess.run(["restore", id, "--clean", "--target-database", source.conninfo + " application_name=other"] + common)
+        #expect(restore.status == 73, "\(restore.stderr)")
+        #expect(restore.stderr.contains("is the live database itself") && restore.stderr.contains("HINT:"))
+        #expect(try source.connection.query("SELECT count(*) AS n FROM sms.contacts WHERE id <= 10").single("n").int("n") == 0, "nothing came back")
+    }
+
     /// An older backup renamed to a newer backup's id is refused: the id inside the file is authenticated.
     @Test func aBackupRenamedToAnotherIdIsRefused() throws {
         let (source, directory, common) = try setUp(contacts: 200)

@@ -189,13 +189,13 @@ import Testing
             let phone = try vault.open(row.bytes("phone"), EnvelopeContext(table: "sms.contacts", column: "phone", customer: row.int("customer_id")), row: row.int("id"))
             #expect(String(decoding: phone, as: UTF8.self) != SubjectWorld.alice.e164)
         }
-        // A second restore of the same backup replays the same erasure again; a backup taken after it has nothing to replay.
+        // A second restore of the same backup replays the same erasure again; in a backup taken after it, nothing is left to erase.
         let later = try BackupJob(db: world.db.connection, conninfo: world.db.conninfo, policy: world.policy, sealing: .keyring(world.keyring),
                                   repository: repository).dated(Date().addingTimeInterval(2)).run()
         let fresh = try TestDatabase(migrated: false)
         let second = try RestoreJob(live: world.db.connection, policy: world.policy, keyring: world.keyring, repository: repository)
             .run(id: later.id, targetConninfo: fresh.conninfo, tables: [], clean: false, dryRun: false)
-        #expect(second.erasuresReplayed == 0 && second.rowsErasedAgain == 0)
+        #expect(second.erasuresReplayed == 1 && second.rowsErasedAgain == 0, "every live tombstone is replayed; this one finds nothing left")
     }
 
     /// Past the six-month ceiling on backups (and a week), the purge removes a tombstone's fingerprint and keeps its
@@ -218,5 +218,51 @@ import Testing
         let restored = try RestoreJob(live: world.db.connection, policy: world.policy, keyring: world.keyring, repository: repository)
             .run(id: manifest.id, targetConninfo: target.conninfo, tables: [], clean: false, dryRun: false)
         #expect(restored.erasuresReplayed == 1 && restored.rowsErasedAgain == 3, "the listed rows are erased again")
+    }
+
+    /// A backup's own `lethe.tombstones` decide nothing: one under the id the live database later gave Alice's
+    /// erasure (as a forged file could carry) made the replay skip that erasure, and Alice came back.
+    @Test func aTombstoneInTheBackupUnderALiveIdDoesNotStopTheReplay() throws {
+        let world = try SubjectWorld.standard()
+        let live = world.db.connection
+        try live.execute("""
+            INSERT INTO lethe.tombstones (id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_os_user)
+            VALUES (1, '\\x00', 16, decode(repeat('00', 32), 'hex'), '{}', 'forger')
+            """)
+        let repository = try BackupRepository(directory: world.directory + "/repo")
+        let manifest = try BackupJob(db: live, conninfo: world.db.conninfo, policy: world.policy, sealing: .keyring(world.keyring), repository: repository).run()
+        try live.execute("DELETE FROM lethe.tombstones WHERE id = 1")
+        try live.execute("SELECT setval(pg_get_serial_sequence('lethe.tombstones', 'id'), 1, false)")
+        _ = try SubjectErasure(db: live, policy: world.policy, keyring: world.keyring).run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)
+        #expect(try Tombstones(live).ids() == [1])
+
+        let target = try TestDatabase(migrated: false)
+        let report = try RestoreJob(live: live, policy: world.policy, keyring: world.keyring, repository: repository)
+            .run(id: manifest.id, targetConninfo: target.conninfo, tables: [], clean: false, dryRun: false)
+        #expect(report.rowsErasedAgain == 3, "Alice's contact and her two delivery reports")
+        #expect(try target.connection.query("SELECT count(*) AS n FROM sms.contacts").single("n").int("n") == 2)
+        let restored = try #require(try Tombstones(target.connection).all().first)
+        #expect(restored.erasedByOsUser != "forger" && restored.fingerprint != nil, "the live tombstone replaced the backup's")
+    }
+
+    /// `restore --clean` into the live database would replace the registers the replay reads: refused (exit 73)
+    /// before anything is read from the backup, however the target is named.
+    @Test func theLiveDatabaseIsRefusedAsTheRestoreTarget() throws {
+        let world = try SubjectWorld.standard()
+        let live = world.db.connection
+        let repository = try BackupRepository(directory: world.directory + "/repo")
+        let manifest = try BackupJob(db: live, conninfo: world.db.conninfo, policy: world.policy, sealing: .keyring(world.keyring), repository: repository).run()
+        _ = try SubjectErasure(db: live, policy: world.policy, keyring: world.keyring).run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)
+        let before = try live.query("SELECT count(*) AS n FROM sms.contacts").single("n").int("n")
+        for dryRun in [true, false] {
+            let error = #expect(throws: LetheError.self) {
+                try RestoreJob(live: live, policy: world.policy, keyring: world.keyring, repository: repository)
+                    .run(id: manifest.id, targetConninfo: world.db.conninfo, tables: [], clean: true, dryRun: dryRun)
+            }
+            #expect(error?.code == .cannotCreate)
+            #expect(error?.hint?.contains("new, empty database") == true)
+        }
+        #expect(try live.query("SELECT count(*) AS n FROM sms.contacts").single("n").int("n") == before)
+        #expect(try Tombstones(live).ids().count == 1)
     }
 }
