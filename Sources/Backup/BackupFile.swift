@@ -15,14 +15,19 @@ final class BackupFileWriter {
     private var pending: [UInt8] = []
     private var counter: UInt64 = 0
     private let digest: SHA256Hasher
+    /// The chunk records as written, for the file signature.
+    private let chunksDigest: SHA256Hasher
+    private let signingKey: BackupSigningKey?
     private(set) var bytesWritten = 0
 
-    init(path: String, essentials: BackupEssentials, sealing: BackupSealing) throws {
+    init(path: String, essentials: BackupEssentials, sealing: BackupSealing, signingKey: BackupSigningKey? = nil) throws {
         self.path = path
         temporaryPath = path + ".partial"
         cipher = try AESGCM()
         key = try SecretKey.random()
         digest = try SHA256Hasher()
+        chunksDigest = try SHA256Hasher()
+        self.signingKey = signingKey
         let json = Array(try BackupEssentials.encoder().encode(essentials))
         let header = try Self.header(json: json, key: key, sealing: sealing, cipher: cipher)
         headerHash = try SHA256.hash(header)
@@ -84,6 +89,12 @@ final class BackupFileWriter {
     func finish() throws -> (sha256: String, size: Int) {
         try seal(pending, final: true)
         pending = []
+        if let signingKey {
+            let chunksHash = try chunksDigest.finish()
+            try emit(BackupFormat.signatureMagic + signingKey.signer.publicKey
+                     + (try signingKey.sign(BackupFormat.headerSignedMessage(headerHash: headerHash)))
+                     + (try signingKey.sign(BackupFormat.fileSignedMessage(headerHash: headerHash, chunksHash: chunksHash))))
+        }
         try handle.synchronize()
         try handle.close()
         guard rename(temporaryPath, path) == 0 else { throw LetheError.ioError("cannot rename \(temporaryPath) into place") }
@@ -98,7 +109,9 @@ final class BackupFileWriter {
     private func seal(_ plaintext: [UInt8], final: Bool) throws {
         let sealed = try cipher.seal(key: key, nonce: BackupFormat.chunkNonce(counter: counter, final: final), plaintext: plaintext,
                                      associatedData: BackupFormat.chunkAAD(headerHash: headerHash, counter: counter, final: final, length: plaintext.count))
-        try emit(BackupFormat.bigEndian(UInt32(plaintext.count)) + sealed)
+        let record = BackupFormat.bigEndian(UInt32(plaintext.count)) + sealed
+        try chunksDigest.update(record)
+        try emit(record)
         counter += 1
     }
 
@@ -171,6 +184,27 @@ final class BackupFileReader {
         self.essentials = essentials
     }
 
+    /// The signature trailer, read from the end of the file without reading the chunks (nil: unsigned). Its
+    /// header signature is checked here; the file signature only by a full read (`readChunks`).
+    func signature() throws -> BackupSignature? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw LetheError.noInput("cannot read backup \(path)") }
+        defer { try? handle.close() }
+        let size = try handle.seekToEnd()
+        guard size >= UInt64(header.count + BackupFormat.trailerSize) else { return nil }
+        try handle.seek(toOffset: size - UInt64(BackupFormat.trailerSize))
+        let bytes = Array(try handle.read(upToCount: BackupFormat.trailerSize) ?? Data())
+        guard bytes.count == BackupFormat.trailerSize, Array(bytes.prefix(8)) == BackupFormat.signatureMagic else { return nil }
+        return BackupSignature(trailer: bytes, headerValid: Ed25519.isValid(Array(bytes[40..<104]),
+                                                                            of: BackupFormat.headerSignedMessage(headerHash: try SHA256.hash(header)),
+                                                                            publicKey: Array(bytes[8..<40])))
+    }
+
+    /// The KEK of a format 1 file (sealed with a keyring: only a keyring holder can make one); nil for format 2.
+    var kekId: Int? {
+        if case .kek(let id) = sealing { return id }
+        return nil
+    }
+
     /// What the header says seals the file key, for listings: "KEK 2" or the recipients' fingerprints.
     var sealedTo: String {
         switch sealing {
@@ -230,10 +264,14 @@ final class BackupFileReader {
     /// order. Throws an integrity error at the first byte that does not authenticate; `body` has then seen only
     /// chunks before it. Chunks are read in order and authenticated `parallelism` at a time (each thread with its
     /// own cipher context): AES-GCM is the cost of a verify, and it need not wait for one core.
+    /// Returns the signature trailer, both its signatures checked against the key it names (nil: unsigned);
+    /// a trailer whose signatures do not verify is an integrity error.
+    @discardableResult
     func readChunks(keys: BackupOpeningKeys, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount,
-                    _ body: ([UInt8]) throws -> Void) throws {
+                    _ body: ([UInt8]) throws -> Void) throws -> BackupSignature? {
         let key = try unwrapKey(keys: keys)
         let headerHash = try SHA256.hash(header)
+        let chunksDigest = try SHA256Hasher()
         let workers = max(1, min(parallelism, 16))
         let opener = try ChunkOpener(key: key, headerHash: headerHash, workers: workers)
         // 1 MiB per worker per round: enough to keep each busy, little enough to stay flat in memory.
@@ -258,6 +296,8 @@ final class BackupFileReader {
                     stop = .integrity("\(path) is truncated inside chunk \(counter + UInt64(round.count))")
                     break
                 }
+                try chunksDigest.update(lengthBytes)
+                try chunksDigest.update(sealed)
                 round.append(SealedChunk(counter: counter + UInt64(round.count), length: length, sealed: sealed))
                 // A short chunk can only be the final one: read no further until it is known.
                 if length < BackupFormat.chunkSize { break }
@@ -281,10 +321,20 @@ final class BackupFileReader {
                 try body(plaintext)
                 chunk.plaintext = nil
                 if chunk.final {
-                    guard index == round.count - 1, stop == nil, try input.read(1).isEmpty else {
+                    let rest = try input.read(BackupFormat.trailerSize + 1)
+                    guard index == round.count - 1, stop == nil,
+                          rest.isEmpty || (rest.count == BackupFormat.trailerSize && Array(rest.prefix(8)) == BackupFormat.signatureMagic) else {
                         throw LetheError.integrity("\(path) has data after its final chunk")
                     }
-                    return
+                    guard !rest.isEmpty else { return nil }
+                    let signature = BackupSignature(trailer: rest, headerValid: Ed25519.isValid(
+                        Array(rest[40..<104]), of: BackupFormat.headerSignedMessage(headerHash: headerHash), publicKey: Array(rest[8..<40])))
+                    guard signature.headerValid, Ed25519.isValid(Array(rest[104...]), of: BackupFormat.fileSignedMessage(headerHash: headerHash, chunksHash: try chunksDigest.finish()),
+                                                                 publicKey: signature.publicKey) else {
+                        throw LetheError.integrity("\(path): its signature (signer \(signature.fingerprint)) does not match its contents",
+                                                   hint: "the file was altered after it was signed, or the signature was forged: do not restore it")
+                    }
+                    return signature
                 }
             }
             if let stop { throw stop }

@@ -11,6 +11,8 @@ import LetheCrypto
 ///                           · essentials length u32 · per recipient: public key (32) · ephemeral public key (32)
 ///                           · nonce (12) · sealed file key (32 + 16-byte tag) · essentials
 ///     chunks:  plaintext length u32 · AES-256-GCM ciphertext · tag (16)   … the last one flagged final
+///     signature (optional, after the final chunk): "LTHSIGN1" (8) · signer's Ed25519 public key (32)
+///                           · header signature (64) · file signature (64)
 ///
 /// Version 1 wraps the file key with the keyring's KEK; version 2 seals it to each recipient as age and HPKE do:
 /// X25519 between a fresh ephemeral key and the recipient's key, HKDF-SHA-256 (salt: ephemeral · recipient key)
@@ -19,6 +21,12 @@ import LetheCrypto
 /// file key with nonce = chunk counter (u64) · 0 0 0 · final flag, and associated data = SHA-256(header) · counter
 /// · final flag · length, so a flipped bit, a reordered, missing or extra chunk and a truncation all fail
 /// authentication before a byte reaches pg_restore.
+///
+/// The signature proves the backup's origin, which sealing to a public key cannot (whoever holds that key can
+/// seal a file): the header signature covers "lethe backup header signature v1" · SHA-256(header), and the file
+/// signature "lethe backup file signature v1" · SHA-256(header) · SHA-256(every chunk record, length prefix
+/// included, in order). The header signature alone binds the chunks (their key is sealed in the header, and
+/// they authenticate under it), so a listing checks only that one.
 enum BackupFormat {
     static let magic = Array("LTHBKUP1".utf8)
     static let keyringVersion: UInt16 = 1
@@ -33,6 +41,17 @@ enum BackupFormat {
     static let sealedKeySize = 32 + AESGCM.tagSize
     static let maxRecipients = 64
     static let stanzaInfo = Array("lethe backup v2 file key".utf8)
+
+    static let signatureMagic = Array("LTHSIGN1".utf8)
+    static let trailerSize = 8 + 32 + 64 + 64
+
+    static func headerSignedMessage(headerHash: [UInt8]) -> [UInt8] {
+        Array("lethe backup header signature v1".utf8) + headerHash
+    }
+
+    static func fileSignedMessage(headerHash: [UInt8], chunksHash: [UInt8]) -> [UInt8] {
+        Array("lethe backup file signature v1".utf8) + headerHash + chunksHash
+    }
 
     static func chunkNonce(counter: UInt64, final: Bool) -> [UInt8] {
         bigEndian(counter) + [0, 0, 0, final ? 1 : 0]

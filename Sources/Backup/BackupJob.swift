@@ -23,6 +23,8 @@ public struct BackupManifest: Codable, Sendable {
     public let kekId: Int
     /// Fingerprints of the public keys the file key is sealed to (format 2).
     public var recipients: [String]? = nil
+    /// Fingerprint of the key that signed it (`--sign-key`); nil when unsigned.
+    public var signer: String? = nil
     public let compression: String
     public let size: Int
     public let sha256: String
@@ -41,6 +43,8 @@ public struct BackupJob {
     var clock: () -> Date = Date.init
     /// Asked by the worker on shutdown: the dump is stopped and its partial file removed.
     public var stop = StopRequest.never
+    /// Signs the header and the chunks, so that restores can prove the backup's origin.
+    public var signingKey: BackupSigningKey?
 
     public init(db: PostgresConnection, conninfo: String?, policy: RetentionPolicy, sealing: BackupSealing, repository: BackupRepository,
                 logger: Logger = Logger(label: "lethe.backup")) {
@@ -90,7 +94,7 @@ public struct BackupJob {
         var environment = try PostgresConnection.environment(for: conninfo)
         environment["PGAPPNAME"] = "lethe backup"
 
-        let writer = try BackupFileWriter(path: repository.backupPath(id), essentials: essentials, sealing: sealing)
+        let writer = try BackupFileWriter(path: repository.backupPath(id), essentials: essentials, sealing: sealing, signingKey: signingKey)
         do {
             // Level 1: on dumps of sealed (incompressible) columns it was both faster and smaller than level 3 here.
             let compressor = try ZstdCompressor(level: 1)
@@ -115,12 +119,14 @@ public struct BackupJob {
                                           serverVersion: serverVersion, pgDumpVersion: pgDumpVersion, policyHash: essentials.policyHash,
                                           kekId: sealing.kekId, compression: "zstd", size: size, sha256: sha)
             manifest.recipients = sealing.recipientFingerprints
+            manifest.signer = signingKey?.signer.fingerprint
             let encoder = BackupEssentials.encoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try SecureFile.replace(repository.manifestPath(id), contents: Array(try encoder.encode(manifest)) + [0x0A])
             _ = try? db.execute("ROLLBACK")
             try AuditLog.append(db, action: "backup", target: "backup \(id)", details: [
                 "size": .int(Int64(size)), "sha256": .string(sha), "tables": .int(Int64(tables.count)),
+                "signed_by": signingKey.map { .string($0.signer.fingerprint) } ?? .null,
             ])
             return manifest
         } catch {

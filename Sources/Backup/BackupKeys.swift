@@ -27,14 +27,17 @@ public enum BackupSealing: Sendable {
     }
 }
 
-/// The keys at hand to open backups: the keyring for version 1 files, backup private keys for version 2.
+/// The keys at hand to open backups: the keyring for version 1 files, backup private keys for version 2, and
+/// the trusted signers whose signature proves a version 2 file's origin.
 public struct BackupOpeningKeys: Sendable {
     public var keyring: Keyring?
     public var privateKeys: [BackupPrivateKey]
+    public var signers: [BackupSigner]
 
-    public init(keyring: Keyring? = nil, privateKeys: [BackupPrivateKey] = []) {
+    public init(keyring: Keyring? = nil, privateKeys: [BackupPrivateKey] = [], signers: [BackupSigner] = []) {
         self.keyring = keyring
         self.privateKeys = privateKeys
+        self.signers = signers
     }
 
     public var isEmpty: Bool { keyring == nil && privateKeys.isEmpty }

@@ -41,6 +41,8 @@ public struct BackupRepository: Sendable {
         public var headerAuthenticated: Bool? = nil
         /// What the header says seals the file key: "KEK 1", or public-key fingerprints.
         public let sealedTo: String
+        /// Who made it, as far as the header, the keys and the trusted signers given prove.
+        public var origin: BackupOrigin = .unverified("listed without a key or a trusted signer")
     }
 
     /// Complete backups, oldest first (headers parsed; nothing decrypted). With a keyring, each header is also
@@ -55,10 +57,25 @@ public struct BackupRepository: Sendable {
             let id = String(name.dropLast(".lethe-backup".count))
             var entry = Entry(id: id, createdAt: reader.essentials.createdAt, size: size, tables: reader.essentials.tables,
                               hasManifest: FileManager.default.fileExists(atPath: manifestPath(id)), sealedTo: reader.sealedTo)
-            if let keys { entry.headerAuthenticated = reader.essentials.id == id && reader.authenticatesHeader(keys: keys) }
+            if let keys, !keys.privateKeys.isEmpty || keys.keyring != nil {
+                entry.headerAuthenticated = reader.essentials.id == id && reader.authenticatesHeader(keys: keys)
+            }
+            entry.origin = Self.origin(of: reader, id: id, headerAuthenticated: entry.headerAuthenticated, signers: keys?.signers ?? [])
             entries.append(entry)
         }
         return entries.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// A listing's origin: from the header signature (no chunk read), or the keyring for format 1.
+    static func origin(of reader: BackupFileReader, id: String, headerAuthenticated: Bool?, signers: [BackupSigner]) -> BackupOrigin {
+        let signature = reader.essentials.id == id ? (try? reader.signature()) ?? nil : nil
+        if let signature, signature.headerValid, signers.contains(where: { $0.publicKey == signature.publicKey }) {
+            return .signed(fingerprint: signature.fingerprint)
+        }
+        guard headerAuthenticated == true else {
+            return .unverified(headerAuthenticated == false ? "its header does not authenticate" : "listed without a key that opens it or a signer that signed it")
+        }
+        return BackupOrigin.of(signature, keyringSealed: reader.kekId, trusted: signers)
     }
 
     public struct ChecksumCheck: Sendable, Encodable {

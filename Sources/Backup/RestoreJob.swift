@@ -26,16 +26,19 @@ public struct BackupVerifier {
         /// Dump bytes handed to pg_restore --list (it stops after the table of contents).
         public let bytes: Int
         public let tocEntries: Int
+        /// Who made it, as far as the keys and trusted signers given prove.
+        public let origin: BackupOrigin
     }
 
     public func verify(_ id: String) throws -> Result {
         var bytes = 0
+        var signature: BackupSignature?
         let list = try ChildProcess(PostgresTools.pgRestore, ["--list"], environment: [:], collectingOutput: true)
         // pg_restore --list stops reading once it has the table of contents; from then on the chunks are only
         // authenticated (what they hold was written by Lethe and is proven unaltered), not decompressed.
         var listening = true
         do {
-            try decryptedStream(id, wanted: { listening }) { piece in
+            signature = try decryptedStream(id, wanted: { listening }) { piece in
                 bytes += piece.count
                 if !list.writeInput(piece) { listening = false }
             }
@@ -49,25 +52,28 @@ public struct BackupVerifier {
             throw LetheError.integrity("backup \(id) authenticates but pg_restore cannot read its dump: \(ChildProcess.summary(stderr))")
         }
         let entries = toc.split(separator: "\n").filter { !$0.hasPrefix(";") && !$0.isEmpty }.count
-        return Result(id: id, bytes: bytes, tocEntries: entries)
+        return Result(id: id, bytes: bytes, tocEntries: entries,
+                      origin: BackupOrigin.of(signature, keyringSealed: try repository.reader(id).kekId, trusted: keys.signers))
     }
 
     /// The decrypted, decompressed pg_dump stream, each piece authenticated before it is handed on. Once
     /// `wanted` says no more is needed, the remaining chunks are still authenticated but not decompressed.
     /// `parallelism`: threads that authenticate chunks. A verify uses every core; a restore streams into
     /// pg_restore and the server, which need those cores more, so it authenticates on one.
+    @discardableResult
     func decryptedStream(_ id: String, parallelism: Int = ProcessInfo.processInfo.activeProcessorCount, wanted: () -> Bool = { true },
-                         _ body: ([UInt8]) throws -> Void) throws {
+                         _ body: ([UInt8]) throws -> Void) throws -> BackupSignature? {
         let reader = try repository.reader(id)
         let decompressor = try ZstdDecompressor()
         var decompressing = true
-        try reader.readChunks(keys: keys, parallelism: parallelism) { chunk in
+        let signature = try reader.readChunks(keys: keys, parallelism: parallelism) { chunk in
             decompressing = decompressing && wanted()
             guard decompressing else { return }
             let piece = try decompressor.decompress(chunk)
             if !piece.isEmpty { try body(piece) }
         }
         guard !decompressing || decompressor.frameComplete else { throw LetheError.integrity("backup \(id): the compressed stream ends early") }
+        return signature
     }
 }
 
@@ -87,6 +93,10 @@ public struct RestoreJob {
     let backupKeys: [BackupPrivateKey]
     let repository: BackupRepository
     let logger: Logger
+    /// The signers whose signature proves a format-2 backup's origin.
+    public var signers: [BackupSigner] = []
+    /// Restore a backup whose origin cannot be proven (said in the report and the audit record).
+    public var trustUnsigned = false
 
     public init(live: PostgresConnection?, policy: RetentionPolicy, keyring: Keyring, backupKeys: [BackupPrivateKey] = [],
                 repository: BackupRepository, logger: Logger = Logger(label: "lethe.restore")) {
@@ -98,10 +108,14 @@ public struct RestoreJob {
         self.logger = logger
     }
 
+    var openingKeys: BackupOpeningKeys { BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys, signers: signers) }
+
     public struct Report: Sendable, Encodable {
         public let id: String
         public let target: String
         public let dryRun: Bool
+        /// Who made the backup, as proven (or not: then only with --trust-unsigned).
+        public let origin: BackupOrigin
         public var tables: [BackupEssentials.Table] = []
         public var rowsPurgedAfterRestore: Int64 = 0
         public var shredsReplayed = 0
@@ -117,9 +131,16 @@ public struct RestoreJob {
         let target = try PostgresConnection(conninfo: targetConninfo)
         if let live { try LiveDatabase.refuseAsTarget(target, live: live) }
         let essentials = try repository.reader(id).essentials
-        let verified = try BackupVerifier(repository: repository, keys: BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys)).verify(id)
-        logger.info("backup verified", metadata: ["id": "\(id)", "bytes": "\(verified.bytes)"])
-        var report = Report(id: id, target: target.target.description, dryRun: dryRun)
+        let verified = try BackupVerifier(repository: repository, keys: openingKeys).verify(id)
+        logger.info("backup verified", metadata: ["id": "\(id)", "bytes": "\(verified.bytes)", "origin": "\(verified.origin)"])
+        if let unproven = verified.origin.reason {
+            guard trustUnsigned else {
+                throw LetheError(.integrity, "backup \(id) is intact but its origin cannot be proven: \(unproven); nothing was restored",
+                                 hint: "trust its signer with --signer FILE.pub (or the policy's backup.signers), or pass --trust-unsigned if you know where it came from")
+            }
+            logger.warning("restoring a backup whose origin is not proven (--trust-unsigned)", metadata: ["id": "\(id)", "reason": "\(unproven)"])
+        }
+        var report = Report(id: id, target: target.target.description, dryRun: dryRun, origin: verified.origin)
         let marker = RestoreMarker(target: target)
         let pending = try marker.pending()
         if let pending, pending.backupId != id {
@@ -162,6 +183,7 @@ public struct RestoreJob {
                 "rows_purged_after_restore": .int(report.rowsPurgedAfterRestore), "shreds_replayed": .int(Int64(report.shredsReplayed)),
                 "erasures_replayed": .int(Int64(report.erasuresReplayed)), "rows_erased_again": .int(Int64(report.rowsErasedAgain)),
                 "erasures_replay_skipped": .bool(live == nil), "resumed": .bool(resuming),
+                "origin": .string(report.origin.description), "origin_proven": .bool(report.origin.isProven),
             ])
             report.setAsideKept = try marker.finish()
         }
@@ -171,7 +193,9 @@ public struct RestoreJob {
             ])
         }
         if let live {
-            try AuditLog.append(live, action: "restore", target: "backup \(id)", details: ["target": .string(target.target.database)])
+            try AuditLog.append(live, action: "restore", target: "backup \(id)", details: [
+                "target": .string(target.target.database), "origin": .string(report.origin.description), "origin_proven": .bool(report.origin.isProven),
+            ])
         }
         return report
     }
@@ -195,7 +219,7 @@ public struct RestoreJob {
         let restore = try ChildProcess(PostgresTools.pgRestore, arguments + ["--dbname=\(environment["PGDATABASE"] ?? target.target.database)"],
                                        environment: environment)
         var broken = false
-        try BackupVerifier(repository: repository, keys: BackupOpeningKeys(keyring: keyring, privateKeys: backupKeys)).decryptedStream(id, parallelism: 1) { piece in
+        try BackupVerifier(repository: repository, keys: openingKeys).decryptedStream(id, parallelism: 1) { piece in
             if !broken && !restore.writeInput(piece) { broken = true }
         }
         let (status, stderr, _) = restore.finish()

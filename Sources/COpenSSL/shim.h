@@ -57,4 +57,34 @@ static inline int lethe_x25519_shared(const unsigned char *priv, const unsigned 
     EVP_PKEY_free(key);
     return ok ? 1 : 0;
 }
+/* Ed25519 (RFC 8032) through EVP_PKEY, raw 32-byte keys and 64-byte signatures; each returns 1 on success
+   (verify: 1 when the signature is valid). */
+static inline int lethe_ed25519_public(const unsigned char *priv, unsigned char *pub) {
+    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, priv, 32);
+    size_t len = 32;
+    int ok = key != NULL && EVP_PKEY_get_raw_public_key(key, pub, &len) > 0 && len == 32;
+    EVP_PKEY_free(key);
+    return ok ? 1 : 0;
+}
+static inline int lethe_ed25519_sign(const unsigned char *priv, const unsigned char *msg, size_t msg_len, unsigned char *sig) {
+    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, priv, 32);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t len = 64;
+    int ok = key != NULL && ctx != NULL
+        && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) > 0
+        && EVP_DigestSign(ctx, sig, &len, msg, msg_len) > 0 && len == 64;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return ok ? 1 : 0;
+}
+static inline int lethe_ed25519_verify(const unsigned char *pub, const unsigned char *msg, size_t msg_len, const unsigned char *sig) {
+    EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = key != NULL && ctx != NULL
+        && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) > 0
+        && EVP_DigestVerify(ctx, sig, 64, msg, msg_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return ok ? 1 : 0;
+}
 #endif

@@ -16,7 +16,7 @@ struct PolicyBuilder {
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
     static let subjectViaKeys: Set<String> = ["table", "column"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
-    static let backupKeys: Set<String> = ["keep", "repo"]
+    static let backupKeys: Set<String> = ["keep", "repo", "signers"]
     static let dpoKeys: Set<String> = ["controller", "contact", "purposes", "recipients", "source", "rights", "authority"]
 
     mutating func build(root: Node, bytes: [UInt8]) -> (policy: RetentionPolicy?, issues: PolicyIssues) {
@@ -235,7 +235,7 @@ struct PolicyBuilder {
     }
 
     private mutating func backup(_ node: Node?) -> BackupPolicy? {
-        guard let node else { return BackupPolicy(keep: ISODuration(days: 35), repository: nil) }
+        guard let node else { return BackupPolicy(keep: ISODuration(days: 35), repository: nil, signers: []) }
         guard let map = mapping(node, "backup", allowed: Self.backupKeys) else { return nil }
         var keep = ISODuration(days: 35)
         if let keepNode = map["keep"], let text = string(keepNode, "backup.keep") {
@@ -244,7 +244,9 @@ struct PolicyBuilder {
             case .failure(let error): issues.add(keepNode, "backup.keep", error.message)
             }
         }
-        return BackupPolicy(keep: keep, repository: map["repo"].flatMap { string($0, "backup.repo") })
+        // Paths of the public keys whose signature proves a backup's origin (read by the commands that check it).
+        let signers = map["signers"].map { stringList($0, "backup.signers") } ?? []
+        return BackupPolicy(keep: keep, repository: map["repo"].flatMap { string($0, "backup.repo") }, signers: signers)
     }
 
     private mutating func dpo(_ node: Node?) -> DPOTexts? {

@@ -104,6 +104,8 @@ public struct BackupPolicy: Sendable {
     public let keep: ISODuration
     /// Repository directory when neither --repo nor LETHE_BACKUP_REPO is given.
     public let repository: String?
+    /// Trusted signers' public key files (`backup.signers`), when no --signer is given.
+    public let signers: [String]
 }
 
 public struct DPOTexts: Sendable {

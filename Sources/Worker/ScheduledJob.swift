@@ -44,6 +44,7 @@ struct ScheduledJob {
             var job = BackupJob(db: db, conninfo: configuration.conninfo, policy: policy, sealing: sealing,
                                 repository: try repository(), logger: logger)
             job.stop = stop
+            job.signingKey = try configuration.backupSigningKeyPath.map(BackupSigningKey.load)
             let manifest = try job.run()
             return JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes")
         case .backupExpire:

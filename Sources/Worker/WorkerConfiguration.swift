@@ -14,6 +14,8 @@ public struct WorkerConfiguration: Sendable {
     public let metricsFile: String?
     /// Public keys backups are sealed to (LETHE_BACKUP_RECIPIENT): given, the backup job needs no keyring.
     public var backupRecipientPaths: [String] = []
+    /// The key each backup is signed with (LETHE_BACKUP_SIGN_KEY), so restores can prove its origin.
+    public var backupSigningKeyPath: String?
     /// Backup private keys (LETHE_BACKUP_KEY) with which expiry authenticates headers of backups sealed to public keys.
     public var backupKeyPaths: [String] = []
 

@@ -63,7 +63,7 @@ import Testing
         let verify = try LetheProcess.run(["backup", "verify", newer] + offline(common))
         #expect(verify.status == 79, "\(verify.stdout)\(verify.stderr)")
         let listed = try LetheProcess.run(["backup", "list"] + offline(common))
-        #expect(listed.status == 0 && listed.stdout.contains("NOT AUTHENTIC"), "\(listed.stdout)")
+        #expect(listed.status == 0 && listed.stdout.contains("NOT INTACT"), "\(listed.stdout)")
         let target = try TestDatabase(migrated: false)
         let restore = try LetheProcess.run(["restore", newer, "--target-database", target.conninfo] + common)
         #expect(restore.status == 79 && restore.stderr.contains("holds backup \(old)"), "\(restore.stderr)")

@@ -45,8 +45,12 @@ import Testing
         let publicOnly = try LetheProcess.run(["restore", id, "--target-database", target.conninfo, "--backup-key", directory + "/alice.pub"] + options)
         #expect(publicOnly.status == 78 && publicOnly.stderr.contains("public key"), "\(publicOnly.stderr)")
         #expect(try schemaCount(target) == 0)
-        let restored = try LetheProcess.run(["restore", id, "--target-database", target.conninfo, "--backup-key", directory + "/escrow"] + options)
-        #expect(restored.status == 0, "\(restored.stderr)")
+        // Unsigned, its origin is unproven (anyone with a public key could have made it): refused without --trust-unsigned.
+        let unsigned = try LetheProcess.run(["restore", id, "--target-database", target.conninfo, "--backup-key", directory + "/escrow"] + options)
+        #expect(unsigned.status == 79 && unsigned.stderr.contains("origin cannot be proven"), "\(unsigned.stderr)")
+        #expect(try schemaCount(target) == 0)
+        let restored = try LetheProcess.run(["restore", id, "--trust-unsigned", "--target-database", target.conninfo, "--backup-key", directory + "/escrow"] + options)
+        #expect(restored.status == 1 && restored.stdout.contains("origin NOT PROVEN"), "\(restored.stderr)")
         #expect(try BackupFixture.fingerprint(target.connection) == BackupFixture.fingerprint(source.connection))
 
         // One flipped byte in the first recipient's sealed file key: detected by either key, and by the checksum.

@@ -94,7 +94,7 @@ import Testing
         let target = try TestDatabase(migrated: false)
         let restore = try LetheProcess.run(["restore", backupId, "--target-database", target.conninfo] + common + repo)
         #expect(restore.status == 0, "\(restore.stderr)")
-        #expect(restore.stdout.contains("erasures replayed: 1 erased subject(s) since the backup, 3 row(s) erased again"), "\(restore.stdout)")
+        #expect(restore.stdout.contains("erasures replayed: 1 erasure(s) of the live database applied again, 3 row(s) erased again"), "\(restore.stdout)")
         #expect(try target.connection.query("SELECT count(*) AS n FROM sms.contacts").single("n").int("n") == 1, "only Bob's contact")
         #expect(try target.connection.query("SELECT count(*) AS n FROM sms.delivery_reports").single("n").int("n") == 1, "only the other person's report")
         #expect(try LetheProcess.run(["audit", "verify", "--database-url", db.conninfo]).status == 0)

@@ -56,6 +56,7 @@ struct BackupCreateCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var recipients: BackupRecipientOptions
+    @OptionGroup var signing: BackupSigningOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var metrics: MetricsFileOption
     @Flag(help: "Print the manifest as JSON.") var json = false
@@ -66,14 +67,16 @@ struct BackupCreateCommand: LetheCommand {
         let manifest = try metrics.recording(.backup, db, repositoryDirectory: repository.directory(policy)) {
             let publicKeys = try recipients.load()
             let sealing: BackupSealing = publicKeys.isEmpty ? .keyring(try keyring.load()) : .recipients(publicKeys)
-            let manifest = try BackupJob(db: db, conninfo: database.conninfo, policy: policy, sealing: sealing,
-                                         repository: try repository.repository(policy)).run()
+            var job = BackupJob(db: db, conninfo: database.conninfo, policy: policy, sealing: sealing, repository: try repository.repository(policy))
+            job.signingKey = try signing.load()
+            let manifest = try job.run()
             return (manifest, JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes"))
         }
         if json { return try Output.json(manifest) }
         let rows = manifest.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows }
         Output.line("backup \(manifest.id): \(manifest.tables.filter(\.data).count) tables, \(rows) rows, \(manifest.size) bytes, sha256 \(manifest.sha256.prefix(16))")
-        Output.line("written to \(manifest.file) (mode 0600), sealed \(manifest.recipients.map { "to public key(s) \($0.joined(separator: ", "))" } ?? "with key-encryption key \(manifest.kekId)")")
+        Output.line("written to \(manifest.file) (mode 0600), sealed \(manifest.recipients.map { "to public key(s) \($0.joined(separator: ", "))" } ?? "with key-encryption key \(manifest.kekId)")"
+                    + (manifest.signer.map { ", signed by \($0)" } ?? ""))
     }
 }
 
@@ -83,9 +86,12 @@ struct BackupListCommand: LetheCommand {
         abstract: "List complete backups, oldest first.",
         discussion: """
             Dates and counts come from each backup's header. With a key that opens them (the keyring, or a backup \
-            private key for those SEALED TO public keys), every header is authenticated too: HEADER says 'authentic' \
-            or 'NOT AUTHENTIC' (altered, renamed, or another keyring's); without one, '-' (the date is only what the \
-            file says). 'lethe backup verify' checks every byte.
+            private key for those SEALED TO public keys), every header is checked too: HEADER says 'intact' or \
+            'NOT INTACT' (altered, renamed, or another keyring's); without one, '-' (the date is only what the file \
+            says). ORIGIN says what was proven about who made it: 'signed by <fingerprint>' (a trusted signer's \
+            signature: --signer or the policy's backup.signers), 'keyring (KEK n)' (sealed with the keyring, which \
+            only a keyring holder can do), 'sealed' (it opens, but anyone holding the public key could have made \
+            it), or 'unverified'. 'lethe backup verify' checks every byte.
             """
     )
 
@@ -93,17 +99,20 @@ struct BackupListCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var backupKeys: BackupKeyOptions
+    @OptionGroup var signers: SignerOptions
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let keys = try backupKeys.openingKeys(keyring: keyring, required: false)
-        let entries = try repository.repository(try policyOptions.load()).list(keys: keys.isEmpty ? nil : keys)
+        let policy = try policyOptions.load()
+        var keys = try backupKeys.openingKeys(keyring: keyring, required: false)
+        keys.signers = try signers.load(policy)
+        let entries = try repository.repository(policy).list(keys: keys.isEmpty && keys.signers.isEmpty ? nil : keys)
         if json { return try Output.json(entries) }
         if entries.isEmpty { return Output.line("no backups") }
-        Output.table(["ID", "CREATED", "SIZE", "ROWS", "MANIFEST", "SEALED TO", "HEADER"], entries.map {
+        Output.table(["ID", "CREATED", "SIZE", "ROWS", "MANIFEST", "SEALED TO", "HEADER", "ORIGIN"], entries.map {
             [$0.id, Timestamps.iso($0.createdAt), "\($0.size)", "\($0.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows })", $0.hasManifest ? "yes" : "missing", $0.sealedTo,
-             $0.headerAuthenticated.map { $0 ? "authentic" : "NOT AUTHENTIC" } ?? "-"]
+             $0.headerAuthenticated.map { $0 ? "intact" : "NOT INTACT" } ?? "-", $0.origin.description]
         })
     }
 }
@@ -127,13 +136,20 @@ struct BackupShowCommand: LetheCommand {
 struct BackupVerifyCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Authenticate every byte of a backup (no database needed) and check its dump with pg_restore --list; exit 79 if not intact."
+        abstract: "Authenticate every byte of a backup (no database needed) and check its dump with pg_restore --list; exit 79 if not intact.",
+        discussion: """
+            Each backup's origin is reported too: 'signed by <fingerprint>' (a trusted signer's signature over its \
+            header and every chunk), 'keyring (KEK n)', or 'sealed' (it opens, but whoever holds the public key it \
+            is sealed to could have made it). With trusted signers (--signer, or the policy's backup.signers), a \
+            backup whose origin is not proven fails verification (exit 79), as 'lethe restore' would refuse it.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var backupKeys: BackupKeyOptions
+    @OptionGroup var signers: SignerOptions
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "Backup id.") var id: String?
     @Flag(name: .customLong("checksum-only"),
@@ -147,17 +163,25 @@ struct BackupVerifyCommand: LetheCommand {
     }
 
     func execute() throws {
-        let repo = try repository.repository(try policyOptions.load())
+        let policy = try policyOptions.load()
+        let repo = try repository.repository(policy)
         let ids = all ? try repo.list().map(\.id) : [id!]
         if checksumOnly { return try verifyChecksums(repo, ids) }
-        let verifier = BackupVerifier(repository: repo, keys: try backupKeys.openingKeys(keyring: keyring))
+        var keys = try backupKeys.openingKeys(keyring: keyring)
+        keys.signers = try signers.load(policy)
+        let verifier = BackupVerifier(repository: repo, keys: keys)
         var results: [BackupVerifier.Result] = []
         var failures: [String] = []
         for id in ids {
             do {
                 let result = try verifier.verify(id)
                 results.append(result)
-                if !json { Output.line("backup \(id): intact (every chunk authenticated; pg_restore reads \(result.tocEntries) table-of-contents entries)") }
+                if let unproven = result.origin.reason, !keys.signers.isEmpty {
+                    failures.append("backup \(id): origin not proven: \(unproven)")
+                    if !json { Output.line("backup \(id): intact, but its origin is NOT PROVEN: \(unproven)") }
+                } else if !json {
+                    Output.line("backup \(id): intact (every chunk authenticated; pg_restore reads \(result.tocEntries) table-of-contents entries); origin: \(result.origin)")
+                }
             } catch let error as LetheError where error.code == .integrity {
                 failures.append(error.message)
                 if !json { Output.line("backup \(id): NOT INTACT: \(error.message)") }
@@ -265,8 +289,12 @@ struct RestoreCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var backupKeys: BackupKeyOptions
+    @OptionGroup var signers: SignerOptions
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "Backup id (see 'lethe backup list').") var id: String
+    @Flag(name: .customLong("trust-unsigned"),
+          help: "Restore a backup whose origin cannot be proven (sealed to a public key, signed by no trusted signer): exit 1, said in the report and the audit record.")
+    var trustUnsigned = false
     @Option(name: .customLong("target-database"), help: ArgumentHelp("Where to restore (URL or conninfo).", valueName: "url")) var targetDatabase: String
     @Option(name: .customLong("table"), help: ArgumentHelp("Restore only this table's rows (repeatable); the target must have the schema.", valueName: "name"))
     var tables: [String] = []
@@ -291,23 +319,37 @@ struct RestoreCommand: LetheCommand {
             Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are NOT replayed")
             live = nil
         }
-        let report = try RestoreJob(live: live, policy: policy, keyring: try keyring.load(), backupKeys: try backupKeys.load(),
-                                    repository: try repository.repository(policy))
-            .run(id: id, targetConninfo: targetDatabase, tables: tables, clean: clean, dryRun: dryRun)
-        if json { return try Output.json(report) }
-        Output.line(dryRun ? "backup \(id) verified; would restore into \(report.target):" : "backup \(id) restored into \(report.target):")
-        Output.table(["TABLE", "ROWS"], report.tables.filter(\.data).map { [$0.name, "\($0.rows)"] })
-        if !dryRun {
-            Output.line("retention re-applied\(report.retentionFromLiveDatabase ? " with the live database's overrides and holds" : ""): \(report.rowsPurgedAfterRestore) row(s) purged; \(report.shredsReplayed) shredded key(s) replayed")
-            if live == nil {
-                Output.line("erasures NOT replayed: the live database was unreachable (--without-erasure-replay); people erased since the backup may be back")
+        var job = RestoreJob(live: live, policy: policy, keyring: try keyring.load(), backupKeys: try backupKeys.load(),
+                             repository: try repository.repository(policy))
+        job.signers = try signers.load(policy)
+        job.trustUnsigned = trustUnsigned
+        let report = try job.run(id: id, targetConninfo: targetDatabase, tables: tables, clean: clean, dryRun: dryRun)
+        if json {
+            try Output.json(report)
+        } else {
+            Output.line(dryRun ? "backup \(id) verified; would restore into \(report.target):" : "backup \(id) restored into \(report.target):")
+            Output.table(["TABLE", "ROWS"], report.tables.filter(\.data).map { [$0.name, "\($0.rows)"] })
+            if !dryRun {
+                Output.line("retention re-applied\(report.retentionFromLiveDatabase ? " with the live database's overrides and holds" : ""): \(report.rowsPurgedAfterRestore) row(s) purged; \(report.shredsReplayed) shredded key(s) replayed")
+                if live == nil {
+                    Output.line("erasures NOT replayed: the live database was unreachable (--without-erasure-replay); people erased since the backup may be back")
+                } else {
+                    Output.line("erasures replayed: \(report.erasuresReplayed) erasure(s) of the live database applied again, \(report.rowsErasedAgain) row(s) erased again")
+                }
+            }
+            if let unproven = report.origin.reason {
+                Output.line("origin NOT PROVEN (--trust-unsigned): \(unproven)")
             } else {
-                Output.line("erasures replayed: \(report.erasuresReplayed) erased subject(s) since the backup, \(report.rowsErasedAgain) row(s) erased again")
+                Output.line("origin: \(report.origin)")
             }
         }
         if live == nil && !dryRun {
             throw LetheError(.checkFailed, "restored without replaying erasures and shreds done since the backup",
                              hint: "rerun the restore with the live database reachable before the restored data is used")
+        }
+        if let unproven = report.origin.reason {
+            throw LetheError(.checkFailed, "\(dryRun ? "would restore" : "restored") backup \(id), whose origin is not proven: \(unproven)",
+                             hint: "make backups with --sign-key and trust the signer (--signer FILE.pub or backup.signers)")
         }
     }
 }

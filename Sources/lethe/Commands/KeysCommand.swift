@@ -13,7 +13,7 @@ struct KeysCommand: ParsableCommand {
             backup keys. Each customer's data key lives in lethe.customer_keys, wrapped by a KEK. Keep the keyring \
             outside the database and its backups; mode 0600.
             """,
-        subcommands: [KeysInitCommand.self, KeysRotateCommand.self, KeysStatusCommand.self, KeysReindexCommand.self, KeysBackupKeyCommand.self]
+        subcommands: [KeysInitCommand.self, KeysRotateCommand.self, KeysStatusCommand.self, KeysReindexCommand.self, KeysBackupKeyCommand.self, KeysSigningKeyCommand.self]
     )
 }
 

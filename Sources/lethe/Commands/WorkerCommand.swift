@@ -41,6 +41,7 @@ struct WorkerCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var recipients: BackupRecipientOptions
+    @OptionGroup var signing: BackupSigningOptions
     @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var metrics: MetricsFileOption
@@ -55,6 +56,7 @@ struct WorkerCommand: LetheCommand {
         var configuration = WorkerConfiguration(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
                                                 repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
         configuration.backupRecipientPaths = recipients.paths
+        configuration.backupSigningKeyPath = signing.path
         configuration.backupKeyPaths = backupKeys.paths
         let logger = Logger(label: "lethe.worker")
         logger.info("worker started", metadata: [

@@ -2,6 +2,7 @@ import ArgumentParser
 import Backup
 import Foundation
 import Keys
+import Policy
 import LetheCore
 
 /// The public keys a new backup is sealed to. Given, `backup` needs no keyring: the host that makes backups
@@ -45,5 +46,29 @@ struct BackupKeyOptions: ParsableArguments {
 enum EnvironmentList {
     static func paths(_ variable: String) -> [String] {
         (ProcessInfo.processInfo.environment[variable] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+/// The key the backup host signs backups with (format 2 origin).
+struct BackupSigningOptions: ParsableArguments {
+    @Option(name: .customLong("sign-key"),
+            help: ArgumentHelp("Sign the backup with this Ed25519 key (from 'lethe keys signing-key init'; mode 0600; default: LETHE_BACKUP_SIGN_KEY), so restores can prove where it came from.", valueName: "file"))
+    var signKey: String?
+
+    var path: String? {
+        signKey ?? ProcessInfo.processInfo.environment["LETHE_BACKUP_SIGN_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func load() throws -> BackupSigningKey? { try path.map(BackupSigningKey.load) }
+}
+
+/// Signers whose signature proves a backup's origin: --signer, or else the policy's backup.signers.
+struct SignerOptions: ParsableArguments {
+    @Option(name: .customLong("signer"),
+            help: ArgumentHelp("Trust backups signed by this public key (FILE.pub from 'lethe keys signing-key init'; repeatable; default: the policy's backup.signers).", valueName: "file.pub"))
+    var signers: [String] = []
+
+    func load(_ policy: RetentionPolicy) throws -> [BackupSigner] {
+        try (signers.isEmpty ? policy.backup.signers : signers).map(BackupSigner.load)
     }
 }
