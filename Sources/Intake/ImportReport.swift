@@ -39,6 +39,8 @@ public struct ImportReport: Sendable, Encodable {
     /// Header columns (1-based) whose name is not a field name at all: likely a data line where the header
     /// should be. Reported by position only.
     public var unnamedColumns: [Int] = []
+    /// The first line names none of the required fields: the header line is missing (nothing of it is shown).
+    public var headerMissing = false
     /// Invalid rows, at most `problemLimit` listed; `problemCount` counts them all.
     public var problems: [LineProblem] = []
     public var problemCount = 0
@@ -61,7 +63,7 @@ public struct ImportReport: Sendable, Encodable {
         }
     }
 
-    var refusesWholeFile: Bool { !unknownFields.isEmpty || !missingFields.isEmpty || !unnamedColumns.isEmpty }
+    var refusesWholeFile: Bool { headerMissing || !unknownFields.isEmpty || !missingFields.isEmpty || !unnamedColumns.isEmpty }
 }
 
 extension ImportReport {

@@ -142,8 +142,14 @@ public struct Importer {
         case .csv:
             let csv = try CSVReader(path: path)
             var seen = Set<String>()
+            // A first line naming none of the required fields is data, not a header: nothing of it is echoed.
+            if !target.intake.required.contains(where: csv.header.contains) {
+                report.headerMissing = true
+                report.missingFields = target.intake.required
+                return nil
+            }
             for (index, name) in csv.header.enumerated() {
-                guard let shown = IntakeFileError.fieldName(name) else {
+                guard let shown = IntakeFileError.fieldName(name), target.allowedFields.contains(name) || target.mayEcho(name) else {
                     report.unnamedColumns.append(index + 1)
                     continue
                 }

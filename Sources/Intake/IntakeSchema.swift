@@ -58,7 +58,27 @@ struct IntakeTarget {
         self.phoneIndexColumn = table.blindIndexes[phone]
         self.timestampColumn = timestamp
         self.customerColumn = customer
+        knownFieldNames = Set(policy.tables.compactMap(\.intake).flatMap { $0.required + $0.allowed })
     }
 
     var allowedFields: Set<String> { Set(intake.required + intake.allowed) }
+    /// Field names some intake of the policy knows: a header cell may be echoed only if it is one of these or a
+    /// common personal-data field name (`CommonFieldNames`); anything else may be a value from a headerless file.
+    let knownFieldNames: Set<String>
+
+    func mayEcho(_ headerCell: String) -> Bool {
+        knownFieldNames.contains(headerCell) || CommonFieldNames.all.contains(headerCell.lowercased())
+    }
+}
+
+/// Field names exports from other systems commonly carry for personal data: echoed as "unknown field 'email'",
+/// so that the refusal teaches which column to drop. Every other unknown header cell is reported by position.
+enum CommonFieldNames {
+    static let all: Set<String> = [
+        "email", "e_mail", "mail", "first_name", "firstname", "last_name", "lastname", "surname", "full_name", "fullname",
+        "address", "street", "city", "zip", "postcode", "postal_code", "country", "birthdate", "birthday", "date_of_birth",
+        "dob", "age", "gender", "sex", "ssn", "national_id", "passport", "iban", "card_number", "ip", "ip_address",
+        "company", "title", "notes", "comment", "user_id", "username", "password", "id", "created_at", "updated_at",
+        "mobile", "msisdn", "telephone", "tel", "number", "recipient", "sender", "text", "content",
+    ]
 }

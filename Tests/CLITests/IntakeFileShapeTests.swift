@@ -18,7 +18,32 @@ import Testing
             }
         }
         let text = try LetheProcess.run(["validate", "messages", csv])
-        #expect(text.stdout.contains("column 1 is not a field name; is the header line missing?"))
+        #expect(text.stdout.contains("header missing: the first line names none of the required fields"), "\(text.stdout)")
+    }
+
+    /// A headerless file whose first line is a contact's name or a one-word message: identifier-shaped, so it
+    /// used to be echoed as `unknown field 'alice'` (stdout, stderr, --json, the JSON log). Now only field names
+    /// some intake knows, or common personal-data field names, are echoed; other cells by position.
+    @Test func identifierShapedValuesInTheFirstLineAreNeverEchoed() throws {
+        let directory = try IntakeFixture.directory()
+        let cases: [(kind: String, text: String, secret: String)] = [
+            ("contacts", "alice,+33612345678\nbob,+33698765432\n", "alice"),
+            ("messages", "phone,rendezvous\n+33612345678,x\n", "rendezvous"),
+            ("messages", "+33612345678,bonjour\n", "bonjour"),
+        ]
+        for (index, item) in cases.enumerated() {
+            let file = try IntakeFixture.write(item.text, name: "first\(index).csv", in: directory)
+            for arguments in [["--log-format", "json", "-v"], ["--json"], []] {
+                let outcome = try LetheProcess.run(["validate", item.kind, file] + arguments)
+                #expect(outcome.status == 65, "\(outcome.stdout)")
+                #expect(!(outcome.stdout + outcome.stderr).contains(item.secret), "\(item.secret) echoed: \(outcome.stdout)\(outcome.stderr)")
+            }
+        }
+        let named = try LetheProcess.run(["validate", "messages", try IntakeFixture.write("phone,rendezvous\n+33612345678,x\n", name: "col.csv", in: directory)])
+        #expect(named.stdout.contains("column 2 is not a known field"), "\(named.stdout)")
+        // A common personal-data field name is still named, so that the refusal teaches which column to drop.
+        let email = try LetheProcess.run(["validate", "messages", try IntakeFixture.write("phone,message,email\n+33612345678,x,a@b.c\n", name: "email.csv", in: directory)])
+        #expect(email.status == 65 && email.stdout.contains("unknown field 'email'"), "\(email.stdout)")
     }
 
     @Test func aSpreadsheetCSVWithByteOrderMarkAndCRLFIsRead() throws {

@@ -119,8 +119,12 @@ enum ImportReportText {
             for field in report.unknownFields {
                 Output.line("unknown field '\(field.field)' on line\(field.lines.count > 1 ? "s" : "") \(field.lines.map(String.init).joined(separator: ", ")): only the policy's fields are accepted")
             }
-            for column in report.unnamedColumns { Output.line("column \(column) is not a field name; is the header line missing?") }
-            for field in report.missingFields { Output.line("required field '\(field)' is missing from the header") }
+            if report.headerMissing {
+                Output.line("header missing: the first line names none of the required fields (\(report.missingFields.joined(separator: ", "))); it is not shown")
+            } else {
+                for column in report.unnamedColumns { Output.line("column \(column) is not a known field") }
+                for field in report.missingFields { Output.line("required field '\(field)' is missing from the header") }
+            }
             for problem in report.problems { Output.line("line \(problem.line): \(problem.field): \(problem.reason)") }
             if report.problemCount > report.problems.count { Output.line("... and \(report.problemCount - report.problems.count) more invalid rows") }
             let verb: String
@@ -145,8 +149,9 @@ enum ImportReportText {
 
 extension ImportReport {
     var refusesWholeFileSummary: String {
+        if headerMissing { return "\(file): header missing (the first line names none of the required fields: \(missingFields.joined(separator: ", ")))" }
         if !unnamedColumns.isEmpty {
-            return "\(file): column(s) \(unnamedColumns.map(String.init).joined(separator: ", ")) of the first line are not field names; is the header line missing?"
+            return "\(file): column(s) \(unnamedColumns.map(String.init).joined(separator: ", ")) of the header \(unnamedColumns.count == 1 ? "is not a known field" : "are not known fields")"
         }
         if !unknownFields.isEmpty { return "\(file): unknown field(s) \(unknownFields.map { "'\($0.field)'" }.joined(separator: ", "))" }
         if !missingFields.isEmpty { return "\(file): missing required field(s) \(missingFields.joined(separator: ", "))" }
