@@ -48,8 +48,16 @@ extension Duty {
     ]
     static let auditAppend = "lethe.audit_append(text,text,text,jsonb)"
     static let registers = ["lethe.audit_log", "lethe.purge_runs", "lethe.purge_run_items", "lethe.job_runs", "lethe.requests"]
+    /// The registers the DPO keeps: read directly, written only through `dpoFunctions`.
     static let dpoTables = ["lethe.retention_overrides", "lethe.legal_holds", "lethe.requests", "lethe.tombstones", "lethe.tombstone_rows",
                             "lethe.customer_keys"]
+    /// Each writes its register and the audit record in one transaction (migration 0019).
+    static let dpoFunctions = [
+        "lethe.lock_holds()", "lethe.hold_place(bigint,text,timestamptz,text)", "lethe.hold_release(bigint,text)",
+        "lethe.retention_set(bigint,text,text,text)", "lethe.retention_clear(bigint,text)",
+        "lethe.request_open(text,text,timestamptz,text)", "lethe.request_extend(bigint,text,text)", "lethe.request_close(bigint,text)",
+        "lethe.tombstone_record(bigint,bytea,integer,bytea,jsonb,jsonb,jsonb,text)", "lethe.customer_shred(bigint,bigint,text)",
+    ]
 
     /// The privileges the duty's commands use: what `roles apply` grants and a command checks first.
     public func privileges(policy: RetentionPolicy?) -> [Privilege] {
@@ -65,8 +73,8 @@ extension Duty {
                 + (Self.guardedFunctions + [Self.auditAppend]).map { Privilege(kind: .function, object: $0, privilege: "EXECUTE") }
         case .dpo:
             return usage + tables.flatMap { table in ["SELECT", "DELETE"].map { Privilege(kind: .table, object: table, privilege: $0) } }
-                + Self.dpoTables.flatMap { table in ["SELECT", "INSERT", "UPDATE"].map { Privilege(kind: .table, object: table, privilege: $0) } }
-                + [Privilege(kind: .function, object: Self.auditAppend, privilege: "EXECUTE")]
+                + Self.dpoTables.map { Privilege(kind: .table, object: $0, privilege: "SELECT") }
+                + (Self.dpoFunctions + [Self.auditAppend]).map { Privilege(kind: .function, object: $0, privilege: "EXECUTE") }
         case .operator:
             return usage + schemas.map { Privilege(kind: .schema, object: $0, privilege: "CREATE") }
                 + tables.map { Privilege(kind: .table, object: $0, privilege: "INSERT") }

@@ -53,10 +53,10 @@ public struct RolesApply {
             // The DPO reads and erases application rows, and keeps the registers of overrides, holds, requests and erasures.
             "GRANT USAGE ON SCHEMA \(schemas) TO lethe_dpo",
         ] + applicationRows + [
+            // Its registers only through functions that write the audit record too: no direct INSERT, UPDATE or DELETE.
             "GRANT SELECT ON ALL TABLES IN SCHEMA lethe TO lethe_dpo",
-            "GRANT INSERT, UPDATE, DELETE ON \(Duty.dpoTables.joined(separator: ", ")) TO lethe_dpo",
             "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_dpo",
-            "GRANT EXECUTE ON FUNCTION \(Duty.auditAppend) TO lethe_dpo",
+            "GRANT EXECUTE ON FUNCTION \((Duty.dpoFunctions + [Duty.auditAppend]).joined(separator: ", ")) TO lethe_dpo",
             // The operator administers: schema changes, restores, keys, intake. The audit log stays append-only.
             // Rows only, never TRIGGER, REFERENCES or TRUNCATE: a trigger of its own on a table that a SECURITY
             // DEFINER function writes would run as that function's owner (the tables' owner, often a superuser).

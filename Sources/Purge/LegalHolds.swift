@@ -40,24 +40,17 @@ public struct LegalHolds {
                 let future = try db.query("SELECT $1::timestamptz > now() AS future", [.timestamp(until)]).single("until").bool("future")
                 guard future else { throw LetheError.dataError("--until is in the past", hint: "give a future date, or omit --until for a hold until released") }
             }
-            // A hold whose `until` has passed is closed at that date before a new one opens.
-            try db.execute("""
-                UPDATE lethe.legal_holds SET released_at = until, released_by_db_user = 'expired', released_by_os_user = 'expired'
-                WHERE customer_id = $1 AND released_at IS NULL AND until <= now()
-                """, [.int(customer)])
-            let open = try db.query("SELECT id FROM lethe.legal_holds WHERE customer_id = $1 AND released_at IS NULL", [.int(customer)]).first
+            let open = try db.query("""
+                SELECT id FROM lethe.legal_holds WHERE customer_id = $1 AND released_at IS NULL AND (until IS NULL OR until > now())
+                """, [.int(customer)]).first
             if let open {
                 throw LetheError.dataError("customer \(customer) is already under legal hold \(try open.int("id"))",
                                            hint: "release it first ('lethe hold release --customer \(customer)') to change its reason or end date")
             }
-            let row = try db.query("""
-                INSERT INTO lethe.legal_holds (customer_id, reason, until, placed_by_os_user) VALUES ($1, $2, $3::timestamptz, $4)
-                RETURNING *, true AS active
-                """, [.int(customer), .text(reason), until.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)]).single("hold")
-            try AuditLog.append(db, action: "hold.add", target: "customer \(customer)",
-                                details: ["hold_id": .int(try row.int("id")), "reason": .string(reason),
-                                          "until": until.map { .string(Timestamps.iso($0)) } ?? .null])
-            return try Self.decode(row)
+            // The register changes only through its function, which writes the audit record (migration 0019).
+            let id = try db.query("SELECT lethe.hold_place($1, $2, $3::timestamptz, $4) AS id",
+                                  [.int(customer), .text(reason), until.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)]).single("hold").int("id")
+            return try Self.decode(try db.query("SELECT *, true AS active FROM lethe.legal_holds WHERE id = $1", [.int(id)]).single("hold"))
         }
     }
 
@@ -65,14 +58,11 @@ public struct LegalHolds {
     @discardableResult
     public func release(customer: Int64) throws -> Hold {
         try db.transaction {
-            guard let row = try db.query("""
-                UPDATE lethe.legal_holds SET released_at = now(), released_by_db_user = session_user, released_by_os_user = $2
-                WHERE customer_id = $1 AND released_at IS NULL RETURNING *, false AS active
-                """, [.int(customer), .text(OperatorIdentity.osUser)]).first else {
+            guard let id = try db.query("SELECT lethe.hold_release($1, $2) AS id", [.int(customer), .text(OperatorIdentity.osUser)])
+                .single("release").optionalInt("id") else {
                 throw LetheError.noInput("customer \(customer) has no open legal hold", hint: "see 'lethe hold list'")
             }
-            try AuditLog.append(db, action: "hold.release", target: "customer \(customer)", details: ["hold_id": .int(try row.int("id"))])
-            return try Self.decode(row)
+            return try Self.decode(try db.query("SELECT *, false AS active FROM lethe.legal_holds WHERE id = $1", [.int(id)]).single("hold"))
         }
     }
 

@@ -34,16 +34,12 @@ public struct RetentionOverrides {
         }
         try customers.requireExists(customer)
         return try db.transaction {
-            let row = try db.query("""
-                INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_os_user)
-                VALUES ($1, $2::text, $2::text::interval, $3, $4)
-                ON CONFLICT (customer_id) DO UPDATE SET period = EXCLUDED.period, period_interval = EXCLUDED.period_interval,
-                    reason = EXCLUDED.reason, set_by_db_user = session_user, set_by_os_user = EXCLUDED.set_by_os_user, set_at = now()
-                RETURNING customer_id, period, reason, set_by_db_user, set_by_os_user, set_at
-                """, [.int(customer), .text(period.description), .text(reason), .text(OperatorIdentity.osUser)]).single("override")
-            try AuditLog.append(db, action: "retention.set", target: "customer \(customer)",
-                                details: ["period": .string(period.description), "reason": .string(reason)])
-            return try Self.decode(row)
+            // The database derives the interval from the text and writes the audit record (migration 0019).
+            try db.execute("SELECT lethe.retention_set($1, $2, $3, $4)",
+                           [.int(customer), .text(period.description), .text(reason), .text(OperatorIdentity.osUser)])
+            return try Self.decode(try db.query("""
+                SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at FROM lethe.retention_overrides WHERE customer_id = $1
+                """, [.int(customer)]).single("override"))
         }
     }
 
@@ -51,9 +47,7 @@ public struct RetentionOverrides {
     @discardableResult
     public func clear(customer: Int64) throws -> Bool {
         try db.transaction {
-            let removed = try db.execute("DELETE FROM lethe.retention_overrides WHERE customer_id = $1", [.int(customer)])
-            if removed > 0 { try AuditLog.append(db, action: "retention.clear", target: "customer \(customer)") }
-            return removed > 0
+            try db.query("SELECT lethe.retention_clear($1, $2) AS removed", [.int(customer), .text(OperatorIdentity.osUser)]).single("clear").bool("removed")
         }
     }
 

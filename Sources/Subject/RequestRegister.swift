@@ -36,16 +36,15 @@ public struct RequestRegister {
             throw LetheError.dataError("--reference must not be empty", hint: "use the DPO's ticket number, never the person's name or number")
         }
         return try db.transaction {
-            let request = try Self.decode(try db.query("""
-                INSERT INTO lethe.requests (kind, reference, received_at, due_at, opened_by_os_user)
-                SELECT $1, $2, r, r + interval '1 month', $4 FROM (SELECT coalesce($3::timestamptz, now()) AS r) received
-                RETURNING \(Self.columns)
-                """, [.text(kind.rawValue), .text(reference), received.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)]).single("request"))
-            guard request.receivedAt <= Date().addingTimeInterval(300) else {
-                throw LetheError.dataError("--received is in the future")
+            if let received {
+                let future = try db.query("SELECT $1::timestamptz > now() + interval '5 minutes' AS future", [.timestamp(received)]).single("received").bool("future")
+                guard !future else { throw LetheError.dataError("--received is in the future") }
             }
-            try AuditLog.append(db, action: "request.open", target: "request \(request.id)", details: ["kind": .string(kind.rawValue)])
-            return request
+            // The register changes only through its functions, which write the audit records (migration 0019).
+            let id = try db.query("SELECT lethe.request_open($1, $2, $3::timestamptz, $4) AS id",
+                                  [.text(kind.rawValue), .text(reference), received.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)])
+                .single("request").int("id")
+            return try fetch(id)
         }
     }
 
@@ -56,12 +55,8 @@ public struct RequestRegister {
             let current = try fetch(id)
             guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is closed") }
             guard !current.extended else { throw LetheError.dataError("request \(id) was already extended", hint: "the deadline can be extended once, to three months") }
-            let request = try Self.decode(try db.query("""
-                UPDATE lethe.requests SET due_at = received_at + interval '3 months', extension_reason = $2, extended_at = now()
-                WHERE id = $1 RETURNING \(Self.columns)
-                """, [.int(id), .text(reason)]).single("request"))
-            try AuditLog.append(db, action: "request.extend", target: "request \(id)")
-            return request
+            try db.execute("SELECT lethe.request_extend($1, $2, $3)", [.int(id), .text(reason), .text(OperatorIdentity.osUser)])
+            return try fetch(id)
         }
     }
 
@@ -72,13 +67,11 @@ public struct RequestRegister {
 
     /// Closes a request inside the caller's transaction, so an export or erasure and its closing commit together.
     func closeInTransaction(id: Int64, by: String = OperatorIdentity.osUser) throws -> Request {
-        let current = try fetch(id, forUpdate: true)
+        // No row lock here (the DPO holds no UPDATE): the function closes only an open request, and raises otherwise.
+        let current = try fetch(id)
         guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is already closed") }
-        let request = try Self.decode(try db.query("""
-            UPDATE lethe.requests SET closed_at = now(), closed_by = session_user || '/' || $2 WHERE id = $1 RETURNING \(Self.columns)
-            """, [.int(id), .text(by)]).single("request"))
-        try AuditLog.append(db, action: "request.close", target: "request \(id)", details: ["overdue": .bool(request.closedAt! > request.dueAt)])
-        return request
+        try db.execute("SELECT lethe.request_close($1, $2)", [.int(id), .text(by)])
+        return try fetch(id)
     }
 
     /// The open request of this kind an export or erasure answers; refused before any work when it is closed,

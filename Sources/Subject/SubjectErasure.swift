@@ -43,7 +43,7 @@ public struct SubjectErasure {
 
         return try db.transaction {
             // Holds are taken and released under this lock by `lethe hold`; a hold placed now waits for this erasure.
-            try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE")
+            try db.execute("SELECT lethe.lock_holds()")
             let findings = try search.locate(content: .identity)
             try refuseIfHeld(findings)
             var removed = Dictionary(uniqueKeysWithValues: policy.subjectTables.flatMap { [$0] + policy.tables(linkedTo: $0) }.map { ($0.name.description, 0) })
@@ -54,12 +54,9 @@ public struct SubjectErasure {
                                totalRows: findings.rows.count, collisionsKept: findings.collisions, unreadable: findings.unreadable)
             }
             let deleted = try SubjectRowDeleter(db: db, policy: policy).delete(findings.rows.map { ($0.table, $0.id) })
-            let tombstone = try Tombstones(db).record(search.fingerprint, request: requestId, removed: deleted, rows: findings.rows.map { ($0.table.name.description, $0.id) })
             removed.merge(deleted) { $1 }
-            try AuditLog.append(db, action: "subject.erase", target: "tombstone \(tombstone)", details: [
-                "request": requestId.map { .int($0) } ?? .null,
-                "rows_removed": .object(removed.mapValues { .int(Int64($0)) }),
-            ])
+            let tombstone = try Tombstones(db).record(search.fingerprint, request: requestId, removed: deleted,
+                                                      rows: findings.rows.map { ($0.table.name.description, $0.id) }, auditRows: removed)
             if let requestId { _ = try register.closeInTransaction(id: requestId) }
             return Receipt(tombstone: tombstone, request: requestId, erasedAt: erasedAt, dryRun: false, rowsRemoved: removed,
                            totalRows: deleted.values.reduce(0, +), collisionsKept: findings.collisions, unreadable: findings.unreadable)

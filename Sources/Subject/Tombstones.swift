@@ -1,3 +1,4 @@
+import Audit
 import Foundation
 import LetheCore
 import Postgres
@@ -22,16 +23,17 @@ public struct Tombstones {
         public let rows: [String: [Int64]]
     }
 
-    /// Records an erasure in the caller's transaction; returns the tombstone id.
-    func record(_ fingerprint: SubjectFingerprint, request: Int64?, removed: [String: Int], rows: [(String, Int64)]) throws -> Int64 {
+    /// Records an erasure in the caller's transaction, with its audit record (`auditRows`: rows removed per
+    /// table, zeros included), through `lethe.tombstone_record` (migration 0019); returns the tombstone id.
+    func record(_ fingerprint: SubjectFingerprint, request: Int64?, removed: [String: Int], rows: [(String, Int64)], auditRows: [String: Int]) throws -> Int64 {
         let receipt = String(decoding: JSONWriter.compact(removed), as: UTF8.self)
-        let id = try db.query("""
-            INSERT INTO lethe.tombstones (request_id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_os_user)
-            VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING id
-            """, [request.map { .int($0) } ?? .null, .bytes(fingerprint.blindIndex), .int(Int64(fingerprint.blindIndexBits)),
-                  .bytes(fingerprint.hmac), .text(receipt), .text(OperatorIdentity.osUser)]).single("tombstone").int("id")
-        try insertRows(id, rows)
-        return id
+        let byTable = Dictionary(grouping: rows, by: \.0).mapValues { $0.map(\.1) }
+        let rowIds = AuditValue.object(byTable.mapValues { .array($0.map { .int($0) }) }).json
+        let audit = AuditValue.object(auditRows.mapValues { .int(Int64($0)) }).json
+        return try db.query("SELECT lethe.tombstone_record($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8) AS id", [
+            request.map { .int($0) } ?? .null, .bytes(fingerprint.blindIndex), .int(Int64(fingerprint.blindIndexBits)),
+            .bytes(fingerprint.hmac), .text(receipt), .text(rowIds), .text(audit), .text(OperatorIdentity.osUser),
+        ]).single("tombstone").int("id")
     }
 
     private func insertRows(_ id: Int64, _ rows: [(String, Int64)]) throws {

@@ -125,4 +125,49 @@ extension LeastPrivilegeTests {
         #expect(try LetheProcess.run(["roles", "apply", "--database-url", db.conninfo]).status == 0)
         #expect(try LetheProcess.run(["roles", "check"] + url(db, "lp_auditor")).status == 0, "roles apply revoked what the design does not give")
     }
+
+    /// The DPO's attack (issue 28 item 5): plain SQL on its registers, with no audit record. Every direct write is
+    /// refused; its duties (hold, retention, requests, erasure) still work through the CLI, each leaving a record.
+    @Test func theDPOChangesItsRegistersOnlyThroughAuditedFunctions() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet'), (2, 'Other')")
+        try applyRoles(db)
+        let dpo = url(db, "lp_dpo")
+        for arguments in [["hold", "add", "--customer", "1", "--reason", "court order 9"], ["retention", "set", "--customer", "2", "--period", "P30D", "--reason", "clause 7"],
+                          ["requests", "open", "--kind", "erasure", "--reference", "T-1"], ["requests", "extend", "1", "--reason", "complex"]] {
+            let done = try LetheProcess.run(arguments + dpo)
+            #expect(done.status == 0, "\(arguments.joined(separator: " ")): \(done.stderr)")
+        }
+        let records = { try db.connection.query("SELECT count(*) AS n FROM lethe.audit_log").single("n").int("n") }
+        let before = try records()
+        #expect(before >= 4)
+        let login = try PostgresConnection(conninfo: "\(db.conninfo) user=lp_dpo")
+        let attacks = [
+            "DELETE FROM lethe.legal_holds", "UPDATE lethe.legal_holds SET released_at = now()",
+            "DELETE FROM lethe.requests", "UPDATE lethe.requests SET closed_at = now()",
+            "DELETE FROM lethe.tombstones", "DELETE FROM lethe.tombstone_rows",
+            "UPDATE lethe.retention_overrides SET period_interval = interval '1 second'",
+            "INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_os_user) VALUES (1, 'P6M', interval '1 second', 'x', 'x')",
+            "DELETE FROM lethe.retention_overrides", "UPDATE lethe.customer_keys SET shredded_at = NULL",
+        ]
+        for attack in attacks {
+            do {
+                try login.execute(attack)
+                Issue.record("the DPO login ran: \(attack)")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "42501", "\(attack): \(error)")
+            }
+        }
+        // The interval is derived from the text in the database, whatever the caller meant.
+        try login.execute("SELECT lethe.retention_set(1, 'P6M', 'contract', 'mallory')")
+        let stored = try db.connection.query("SELECT period_interval = interval '6 months' AS same FROM lethe.retention_overrides WHERE customer_id = 1").single("override")
+        #expect(try stored.bool("same"))
+        #expect(throws: PostgresError.self, "above the ceiling") { try login.execute("SELECT lethe.retention_set(1, 'P1Y', 'contract', 'mallory')") }
+        #expect(try records() == before + 1, "the function wrote its audit record")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.legal_holds WHERE released_at IS NULL").single("n").int("n") == 1)
+        let release = try LetheProcess.run(["hold", "release", "--customer", "1"] + dpo)
+        #expect(release.status == 0, "\(release.stderr)")
+        let verify = try LetheProcess.run(["audit", "verify"] + url(db, "lp_auditor"))
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
 }

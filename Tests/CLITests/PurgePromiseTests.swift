@@ -59,7 +59,7 @@ import Testing
         #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "DELETE"), "the purge reached the locked row")
         let hold = try RunningLethe(["hold", "add", "--customer", "3", "--reason", "placed mid-run", "--database-url", db.conninfo])
         // The hold waits for the purge's current batch (holds are frozen per batch); then the row lock goes.
-        #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "UPDATE lethe.legal_holds"), "the hold waits for the batch")
+        #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "lethe.hold_place"), "the hold waits for the batch")
         try blocker.execute("ROLLBACK")
         #expect(hold.wait().status == 0)
         let remainingAtHold = try db.connection.query("SELECT id FROM sms.contacts WHERE customer_id = 3 ORDER BY id").rows.map { try $0.int("id") }
