@@ -69,8 +69,11 @@ public struct BackupVerifier {
         let signature = try reader.readChunks(keys: keys, parallelism: parallelism) { chunk in
             decompressing = decompressing && wanted()
             guard decompressing else { return }
-            let piece = try decompressor.decompress(chunk)
-            if !piece.isEmpty { try body(piece) }
+            try decompressor.decompress(chunk) { piece in
+                guard decompressing else { return }
+                try body(piece)
+                decompressing = wanted()
+            }
         }
         guard !decompressing || decompressor.frameComplete else { throw LetheError.integrity("backup \(id): the compressed stream ends early") }
         return signature
