@@ -140,7 +140,7 @@ public struct Importer {
         var reader: any RecordReader
         switch format {
         case .csv:
-            let csv = try CSVReader(path: path)
+            let csv = try CSVReader(path: path, maxFieldBytes: FieldLimit.bytes(maxSegments: policy.maxSegments))
             var seen = Set<String>()
             // A first line naming none of the required fields is data, not a header: nothing of it is echoed.
             if !target.intake.required.contains(where: csv.header.contains) {
@@ -161,7 +161,7 @@ public struct Importer {
             if report.refusesWholeFile { return nil }
             reader = csv
         case .jsonl:
-            reader = try JSONLinesReader(path: path)
+            reader = try JSONLinesReader(path: path, maxFieldBytes: FieldLimit.bytes(maxSegments: policy.maxSegments))
         }
         let pipeline = ImportPipeline(workers: workers)
         defer { pipeline.drainQuietly() }

@@ -107,11 +107,14 @@ struct CSVReader: RecordReader {
     private let input: ChunkedInput
     let header: [String]
     private var line = 1
+    /// Longest field accepted (`FieldLimit`): a file is refused at the first field past it, before it is held.
+    private let maxFieldBytes: Int
 
-    init(path: String) throws {
+    init(path: String, maxFieldBytes: Int = FieldLimit.unbounded) throws {
         input = try ChunkedInput(path: path)
+        self.maxFieldBytes = maxFieldBytes
         var firstLine = 1
-        guard let names = try Self.readRow(input, line: &firstLine) else {
+        guard let names = try Self.readRow(input, line: &firstLine, maxFieldBytes: maxFieldBytes) else {
             throw LetheError.dataError("\(path) is empty: a CSV file starts with a header line naming its fields")
         }
         // A spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would stick to the first name.
@@ -126,7 +129,7 @@ struct CSVReader: RecordReader {
     mutating func next() throws -> InputRecord? {
         while true {
             let start = line
-            guard let values = try Self.readRow(input, line: &line) else { return nil }
+            guard let values = try Self.readRow(input, line: &line, maxFieldBytes: maxFieldBytes) else { return nil }
             if values.count == 1 && values[0].isEmpty { continue }
             guard values.count == header.count else {
                 throw IntakeFileError(line: start, reason: "has \(values.count) fields where the header has \(header.count)")
@@ -136,7 +139,7 @@ struct CSVReader: RecordReader {
     }
 
     /// Reads one row; `line` advances past the line breaks consumed. Nil at end of file.
-    private static func readRow(_ input: ChunkedInput, line: inout Int) throws -> [String]? {
+    private static func readRow(_ input: ChunkedInput, line: inout Int, maxFieldBytes: Int) throws -> [String]? {
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
         var fields: [String] = []
         var field: [UInt8] = []
@@ -146,6 +149,7 @@ struct CSVReader: RecordReader {
         var sawAny = false
         while let byte = try input.next() {
             sawAny = true
+            if field.count > maxFieldBytes { throw FieldLimit.exceeded(line: line, limit: maxFieldBytes) }
             if quoted {
                 if byte == quote {
                     quoted = false
@@ -196,8 +200,12 @@ struct CSVReader: RecordReader {
 struct JSONLinesReader: RecordReader {
     private let input: ChunkedInput
     private var line = 0
+    private let maxFieldBytes: Int
 
-    init(path: String) throws { input = try ChunkedInput(path: path) }
+    init(path: String, maxFieldBytes: Int = FieldLimit.unbounded) throws {
+        input = try ChunkedInput(path: path)
+        self.maxFieldBytes = maxFieldBytes
+    }
 
     func fileSHA256() throws -> String { try input.sha256() }
 
@@ -206,11 +214,14 @@ struct JSONLinesReader: RecordReader {
         while true {
             bytes.removeAll(keepingCapacity: true)
             var ended = false
+            // A line holds a few fields, each escaped at most sixfold (\uXXXX): beyond that it cannot be valid.
+            let maxLine = FieldLimit.lineBytes(forField: maxFieldBytes)
             while let byte = try input.next() {
                 if byte == UInt8(ascii: "\n") {
                     ended = true
                     break
                 }
+                if bytes.count >= maxLine { throw FieldLimit.exceeded(line: line + 1, limit: maxFieldBytes) }
                 bytes.append(byte)
             }
             guard ended || !bytes.isEmpty else { return nil }
@@ -223,7 +234,9 @@ struct JSONLinesReader: RecordReader {
             var fields = RecordFields()
             for (key, value) in object {
                 switch value {
-                case let text as String: fields.set(key.lowercased(), text)
+                case let text as String:
+                    if text.utf8.count > maxFieldBytes { throw FieldLimit.exceeded(line: line, limit: maxFieldBytes) }
+                    fields.set(key.lowercased(), text)
                 case is NSNull: continue
                 default: throw IntakeFileError(line: line, reason: IntakeFileError.fieldName(key).map { "field '\($0)' is not a string" }
                                                     ?? "has a value that is not a string")
@@ -231,6 +244,21 @@ struct JSONLinesReader: RecordReader {
             }
             return InputRecord(line: line, fields: fields)
         }
+    }
+}
+
+/// The longest field an intake file may hold: the policy's longest possible message (max_segments segments of at
+/// most 160 characters, each at most 4 bytes of UTF-8). A 200 MB field took 458 MB and two minutes before it was
+/// refused as too long for an SMS; now reading stops at the first byte past the limit.
+enum FieldLimit {
+    static let unbounded = Int.max / 8
+
+    static func bytes(maxSegments: Int) -> Int { maxSegments * 160 * 4 }
+
+    static func lineBytes(forField field: Int) -> Int { field >= unbounded ? Int.max : field * 6 * 4 + 4096 }
+
+    static func exceeded(line: Int, limit: Int) -> IntakeFileError {
+        IntakeFileError(line: line, reason: "has a field longer than \(limit) bytes, more than the longest message the policy allows (max_segments)")
     }
 }
 

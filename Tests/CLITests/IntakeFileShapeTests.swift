@@ -46,6 +46,26 @@ import Testing
         #expect(email.status == 65 && email.stdout.contains("unknown field 'email'"), "\(email.stdout)")
     }
 
+    /// A field far longer than any SMS (128 MB here; 200 MB took 458 MB and two minutes): refused at the first byte
+    /// past the policy's longest message, exit 65, in bounded memory, for CSV and JSON lines alike.
+    @Test func aFieldLongerThanAnyMessageIsRefusedBeforeItIsHeld() throws {
+        let directory = try IntakeFixture.directory()
+        let huge = Data(repeating: UInt8(ascii: "a"), count: 128 << 20)
+        let csv = directory + "/huge.csv", jsonl = directory + "/huge.jsonl"
+        try (Data("phone,message\n+33612345678,".utf8) + huge + Data("\n".utf8)).write(to: URL(fileURLWithPath: csv))
+        try (Data("{\"phone\": \"+33612345678\", \"message\": \"".utf8) + huge + Data("\"}\n".utf8)).write(to: URL(fileURLWithPath: jsonl))
+        defer { for file in [csv, jsonl] { try? FileManager.default.removeItem(atPath: file) } }
+        for file in [csv, jsonl] {
+            let timed = try LetheProcess.run(["-f", "peak-rss-kb %M", LetheProcess.binary, "validate", "messages", file], executable: "/usr/bin/time")
+            #expect(timed.status == 65 && timed.stderr.contains("longer than 6400 bytes") && timed.stderr.contains("HINT:"), "\(timed.stderr)")
+            let peak = try #require(timed.stderr.split(separator: "\n").last { $0.hasPrefix("peak-rss-kb ") }.flatMap { Int($0.dropFirst(12)) })
+            #expect(peak < 100_000, "\(file): peak resident memory \(peak) KB")
+        }
+        // The longest real message still passes: ten segments of UCS-2 text.
+        let longest = try IntakeFixture.write("phone,message\n+33612345678," + String(repeating: "é", count: 600) + "\n", name: "long.csv", in: directory)
+        #expect(try LetheProcess.run(["validate", "messages", longest]).status == 0)
+    }
+
     @Test func aSpreadsheetCSVWithByteOrderMarkAndCRLFIsRead() throws {
         let directory = try IntakeFixture.directory()
         let file = directory + "/excel.csv"
