@@ -88,7 +88,7 @@ public struct Inspection {
         let sample = samplePercent.map { " TABLESAMPLE SYSTEM (\($0))" } ?? ""
         var aggregates: [String] = []
         for column in personal {
-            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column))) AS \(try SQLIdentifier("u_" + column.name).quoted)")
+            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: table.customerColumn))) AS \(try SQLIdentifier("u_" + column.name).quoted)")
             if let index = table.blindIndexes[column], columns.contains(index.name) {
                 // A shredded customer's blind indexes are removed on purpose (its values can no longer be opened).
                 let shredded = table.customerColumn.map {
@@ -104,7 +104,7 @@ public struct Inspection {
             let unsealed = try counts.int("u_" + column.name)
             if unsealed > 0 {
                 let ids = try db.query("""
-                    SELECT \(table.idColumn.quoted) AS id FROM \(table.name.quoted)\(sample) WHERE \(Self.unsealed(column))
+                    SELECT \(table.idColumn.quoted) AS id FROM \(table.name.quoted)\(sample) WHERE \(Self.unsealed(column, customer: table.customerColumn))
                     ORDER BY 1 LIMIT \(Self.listedIds)
                     """).rows.map { try $0.int("id") }
                 findings.append(Finding(kind: .unsealedValue, subject: "\(table.name).\(column.name)",
@@ -124,10 +124,17 @@ public struct Inspection {
         return findings
     }
 
-    /// SQL true for a non-null value without the envelope header (`LTH`, version 1) and minimum length.
-    static func unsealed(_ column: SQLIdentifier) -> String {
-        "\(column.quoted) IS NOT NULL AND (length(\(column.quoted)) < \(Envelope.headerSize + AESGCM.tagSize) "
-            + "OR NOT \(Envelope.hasSealedHeader(column)))"
+    /// SQL true for a non-null value that is not an envelope: too short, without the header (`LTH` and a readable
+    /// version), or naming a data key its customer does not have. Inspect holds no key, so it judges by structure;
+    /// a plaintext that happens to begin with the header bytes still fails the key check (`encrypt verify` and
+    /// `encrypt migrate` decide by opening).
+    static func unsealed(_ column: SQLIdentifier, customer: SQLIdentifier?) -> String {
+        let keyOfCustomer = customer.map { customer in
+            " OR NOT EXISTS (SELECT 1 FROM lethe.customer_keys k WHERE k.customer_id = \(customer.quoted) "
+                + "AND k.key_id = ('x' || encode(substring(\(column.quoted) FROM 5 FOR 8), 'hex'))::bit(64)::bigint)"
+        } ?? ""
+        return "\(column.quoted) IS NOT NULL AND (length(\(column.quoted)) < \(Envelope.headerSize + AESGCM.tagSize) "
+            + "OR NOT \(Envelope.hasSealedHeader(column))\(keyOfCustomer))"
     }
 
     /// Tables in the policy's schemas that the policy does not list; partitions count as their parent and

@@ -55,10 +55,14 @@ public struct LegacyColumnMigration {
         let indexColumn = table.blindIndexes[column]
         let cbc = try LegacyAES128CBC()
         var report = Report(dryRun: dryRun)
-        try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: true) { values in
+        // Every value is read, and one that starts like an envelope counts as sealed only if it opens: a plaintext
+        // value that happens to begin with the envelope's header bytes (`LTH` and a version) is sealed too.
+        try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: false) { values in
             var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?, timestamp: String?)] = []
             for value in values {
                 let context = EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer)
+                let looksSealed = Envelope.looksSealed(value.bytes)
+                if looksSealed, (try? vault.open(value.bytes, context, row: value.id)) != nil { continue }
                 var plaintext: [UInt8]
                 switch source {
                 case .plaintext:
@@ -80,7 +84,14 @@ public struct LegacyColumnMigration {
                     plaintext = Array(number.e164.utf8)
                     index = try vault.blindIndex.tag(number)
                 }
-                let sealed = try vault.seal(plaintext, context, row: value.id)
+                let sealed: [UInt8]
+                do {
+                    sealed = try vault.seal(plaintext, context, row: value.id)
+                } catch let error as LetheError where looksSealed {
+                    // An envelope that does not open, of a customer with no data key to seal with (shredded): left.
+                    report.failed.append(Failure(rowId: value.id, reason: "looks sealed but does not open, and cannot be sealed: \(error.message)"))
+                    continue
+                }
                 guard try vault.open(sealed, context, row: value.id) == plaintext else {
                     report.failed.append(Failure(rowId: value.id, reason: "the new envelope did not verify"))
                     continue

@@ -33,11 +33,13 @@ import Testing
     @Test func oneUnsealedValueIsCountedAndNeverPrinted() throws {
         let db = try fresh()
         try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'c')")
-        // Three rows shaped like envelopes (header LTH, version 1, 40+ bytes), then a code path writes plaintext into one.
+        // Three rows shaped like envelopes (header LTH, version 1, customer 1's data key 7, 40+ bytes), then a code
+        // path writes plaintext into one.
+        try db.connection.execute("INSERT INTO lethe.customer_keys (key_id, customer_id, kek_id, wrapped) VALUES (7, 1, 1, '\\x00')")
         try db.connection.execute("""
             INSERT INTO sms.messages (id, customer_id, recipient, recipient_bidx, body, encoding, segments)
-            SELECT g, 1, '\\x4c544801'::bytea || decode(repeat('ab', 40), 'hex'), '\\x01020304'::bytea,
-                   '\\x4c544801'::bytea || decode(repeat('cd', 40), 'hex'), 'gsm7', 1 FROM generate_series(1, 3) g
+            SELECT g, 1, '\\x4c5448010000000000000007'::bytea || decode(repeat('ab', 40), 'hex'), '\\x01020304'::bytea,
+                   '\\x4c5448010000000000000007'::bytea || decode(repeat('cd', 40), 'hex'), 'gsm7', 1 FROM generate_series(1, 3) g
             """)
         #expect(try LetheProcess.run(["inspect", "--database-url", db.conninfo]).status == 0)
         let secret = "Bonjour Camille, votre code est 482913"
@@ -57,6 +59,11 @@ import Testing
         for output in [text.stdout, text.stderr, json.stdout, json.stderr] {
             #expect(!output.contains("Camille") && !output.contains("482913"))
         }
+        // A plaintext that happens to begin with the header bytes (LTH, version 2) and is long enough: it names no
+        // data key of its customer, so it is still found.
+        try db.connection.execute("UPDATE sms.messages SET body = '\\x4c544802'::bytea || convert_to(repeat('Bonjour Camille ', 4), 'UTF8') WHERE id = 3")
+        let shaped = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(shaped.stdout.contains("UNSEALED_VALUE sms.messages.body: personal values that are not sealed envelopes, 2 rows"), "\(shaped.stdout)")
     }
 
     @Test func overdueRequestsAndStaleBackupsAreFindings() throws {

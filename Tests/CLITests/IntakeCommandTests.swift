@@ -153,6 +153,23 @@ import Testing
         #expect(again.stdout.contains("0 value(s)"))
     }
 
+    /// Sealed or not is decided by opening, not by the header bytes: a plaintext name that happens to begin with
+    /// `LTH` and a version byte (and is long enough to look like an envelope) is sealed like any other.
+    @Test func plaintextThatBeginsLikeAnEnvelopeIsSealedToo() throws {
+        let (db, directory, common) = try setUp()
+        let shaped = Array("LTH".utf8) + [2] + Array(String(repeating: "Mercier Zanzibar ", count: 4).utf8)
+        try db.connection.execute("INSERT INTO sms.contacts (id, customer_id, phone, name) VALUES (1, 1, '\\x00'::bytea, $1), (2, 1, '\\x00'::bytea, $2)",
+                                  [.bytes(shaped), .bytes(Array("Pelican".utf8))])
+        let outcome = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "name", "--from", "plaintext"] + common)
+        #expect(outcome.status == 0 && outcome.stdout.contains("2 value(s)"), "\(outcome.stdout)\(outcome.stderr)")
+        #expect(secretsIn(outcome).isEmpty)
+        let vault = try Vault(db: db.connection, keyring: try Keyring.load(path: directory + "/keyring"))
+        let sealed = try db.connection.query("SELECT name FROM sms.contacts WHERE id = 1").single("name").bytes("name")
+        #expect(try vault.open(sealed, EnvelopeContext(table: "sms.contacts", column: "name", customer: 1), row: 1) == shaped)
+        let again = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "name", "--from", "plaintext"] + common)
+        #expect(again.stdout.contains("0 value(s)"), "\(again.stdout)")
+    }
+
     @Test func rotationKeepsEverythingReadableAndShreddingDoesNot() throws {
         let (db, directory, common) = try setUp()
         let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
