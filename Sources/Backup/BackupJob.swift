@@ -147,12 +147,12 @@ public struct BackupJob {
             """, [.text("{" + schemas.sorted().joined(separator: ",") + "}")]).rows
         var tables: [BackupEssentials.Table] = [], excluded: [String] = []
         for row in rows {
-            let name = try QualifiedName(schema: SQLIdentifier(row.string("schema")), name: SQLIdentifier(row.string("name")))
-            let root = try QualifiedName(schema: name.schema, name: SQLIdentifier(row.string("root")))
+            let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
+            let root = try QualifiedName(schema: name.schema, name: SQLIdentifier(catalog: row.string("root")))
             let data = policy.table(named: root.description).map(\.backup) ?? (name.schema.name == "lethe")
             let count = data ? try db.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
             tables.append(BackupEssentials.Table(name: name.description, rows: count, data: data))
-            if !data { excluded.append(name.description) }
+            if !data { excluded.append(name.quoted) }  // a pg_dump pattern: quoted, so case and dots are literal
         }
         return (tables, excluded)
     }

@@ -152,7 +152,7 @@ public struct RestoreJob {
         }
         let selected = try selectTables(essentials, wanted)
         let present = try selected.filter { table in
-            try target.query("SELECT to_regclass($1) IS NOT NULL AS present", [.text(table.name)]).single("present").bool("present")
+            try target.query("SELECT to_regclass($1) IS NOT NULL AS present", [.text(try QualifiedName(catalogParsing: table.name).quoted)]).single("present").bool("present")
         }
         // A full restore killed after pg_restore committed: its data is there, kept unreachable; replay and finish.
         let resuming = pending != nil && !present.isEmpty && wanted.isEmpty
@@ -175,7 +175,7 @@ public struct RestoreJob {
         // A backup taken by an older lethe lacks the newer lethe tables the replay below writes to.
         if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: target) }
         report.tables = try selected.map { table in
-            let name = try QualifiedName(parsing: table.name)
+            let name = try QualifiedName(catalogParsing: table.name)
             let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
             return BackupEssentials.Table(name: table.name, rows: rows, data: table.data)
         }
@@ -236,7 +236,7 @@ public struct RestoreJob {
 
     /// Renames the target's schemas that the backup holds (`sms` -> `sms_replaced_<time>`), in one transaction.
     private func setAsideSchemas(of essentials: BackupEssentials, in target: PostgresConnection, marker: RestoreMarker) throws -> [SQLIdentifier: SQLIdentifier] {
-        let schemas = Set(try essentials.tables.map { try QualifiedName(parsing: $0.name).schema })
+        let schemas = Set(try essentials.tables.map { try QualifiedName(catalogParsing: $0.name).schema })
         let suffix = Int(Date().timeIntervalSince1970)
         var renamed: [SQLIdentifier: SQLIdentifier] = [:]
         try target.transaction {

@@ -72,7 +72,7 @@ public struct Inspection {
     private func undeclaredColumns(_ table: TablePolicy, columns: [String]) throws -> [Finding] {
         let declared = table.declaredColumns
         return try columns.filter { !declared.contains($0) }.map { name in
-            let column = try SQLIdentifier(name)
+            let column = try SQLIdentifier(catalog: name)
             let rows = try db.query("SELECT count(\(column.quoted)) AS n FROM \(table.name.quoted)").single("count").int("n")
             return Finding(kind: .undeclaredColumn, subject: "\(table.name).\(name)", what: "column not declared in the policy", rows: rows,
                            hint: "declare it in \(policy.source) (operational: if it holds no personal data, personal: if it does), or drop it")
@@ -148,7 +148,7 @@ public struct Inspection {
             """, [.text("{" + schemas.joined(separator: ",") + "}")]).rows
         var findings: [Finding] = []
         for row in rows {
-            let name = try QualifiedName(schema: SQLIdentifier(row.string("schema")), name: SQLIdentifier(row.string("name")))
+            let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
             guard !listed.contains(name.description) else { continue }
             let count = try db.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n")
             findings.append(Finding(kind: .undeclaredTable, subject: name.description, what: "table not declared in the policy", rows: count,

@@ -14,6 +14,15 @@ public struct SQLIdentifier: Hashable, Sendable, CustomStringConvertible, Compar
         self.name = name
     }
 
+    /// A name read from PostgreSQL's catalog, whatever its case or characters (`"Marketing Optins"`): tables
+    /// Lethe did not make are listed, counted and backed up by it, never refused. Quoted with `"` doubled.
+    public init(catalog name: String) throws(LetheError) {
+        guard !name.isEmpty, name.utf8.count <= 63, !name.utf8.contains(0) else {
+            throw .dataError("invalid name in the catalog (\(name.utf8.count) bytes)")
+        }
+        self.name = name
+    }
+
     public static func isValid(_ name: String) -> Bool {
         guard let first = name.utf8.first, name.utf8.count <= 63 else { return false }
         let isStart = { (c: UInt8) in (c >= 0x61 && c <= 0x7A) || c == 0x5F }
@@ -22,7 +31,7 @@ public struct SQLIdentifier: Hashable, Sendable, CustomStringConvertible, Compar
     }
 
     /// Double-quoted form, safe to place in SQL text.
-    public var quoted: String { "\"" + name + "\"" }  // validation admits no quote, so none to escape
+    public var quoted: String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
     public var description: String { name }
     public static func < (lhs: SQLIdentifier, rhs: SQLIdentifier) -> Bool { lhs.name < rhs.name }
 }
@@ -45,6 +54,12 @@ public struct QualifiedName: Hashable, Sendable, CustomStringConvertible, Compar
         case 2: self.init(schema: try SQLIdentifier(parts[0]), name: try SQLIdentifier(parts[1]))
         default: throw .dataError("invalid table name '\(text.prefix(130))'", hint: "write it as schema.table")
         }
+    }
+
+    /// `schema.table` as written by `description`, parts as the catalog has them (split at the first dot).
+    public init(catalogParsing text: String) throws(LetheError) {
+        guard let dot = text.firstIndex(of: ".") else { throw .dataError("invalid table name '\(text.prefix(130))'", hint: "write it as schema.table") }
+        self.init(schema: try SQLIdentifier(catalog: String(text[..<dot])), name: try SQLIdentifier(catalog: String(text[text.index(after: dot)...])))
     }
 
     public var quoted: String { "\(schema.quoted).\(name.quoted)" }

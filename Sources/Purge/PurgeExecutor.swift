@@ -194,7 +194,7 @@ final class PurgeExecutor {
     private func rebuild(_ drop: PartitionDrop, of table: TablePlan, from parked: QualifiedName, heldIds: String, bound: String) throws {
         let columns = try db.query("""
             SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-            """, [.text(table.name.quoted)]).rows.map { try SQLIdentifier($0.string("attname")).quoted }.joined(separator: ", ")
+            """, [.text(table.name.quoted)]).rows.map { try SQLIdentifier(catalog: $0.string("attname")).quoted }.joined(separator: ", ")
         try db.execute("CREATE TABLE \(drop.name.quoted) (LIKE \(table.name.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
         try db.execute("INSERT INTO \(drop.name.quoted) (\(columns)) SELECT \(columns) FROM \(parked.quoted) WHERE \(table.customerColumn.quoted) = ANY ($1::bigint[])",
                        [.text(heldIds)])

@@ -45,7 +45,7 @@ public struct PartitionCatalog {
             ORDER BY c.relname
             """, [.text(parent.schema.name), .text(parent.name.name)]).rows
         return try rows.map { row in
-            let name = try QualifiedName(schema: SQLIdentifier(row.string("schema")), name: SQLIdentifier(row.string("name")))
+            let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
             let bound = try row.string("bound")
             let pending = try row.bool("pending")
             guard let bounds = Partition.bounds(fromExpression: bound) else {

@@ -30,6 +30,30 @@ import Testing
         #expect(table.status == 1 && table.stdout.contains("UNDECLARED_TABLE sms.marketing_optins:"))
     }
 
+    /// Names Lethe did not choose (mixed case, spaces, a quote) are listed, counted and backed up, not fatal:
+    /// they used to abort inspect and backup with "invalid SQL identifier".
+    @Test func tablesAndColumnsNamedInAnyCaseAreInspectedAndBackedUp() throws {
+        let (db, directory, options) = try BackupFixture.commandLineSetUp(contacts: 20)
+        try db.connection.execute(#"CREATE TABLE sms."Marketing Optins" (id bigint, "Phone" text)"#)
+        try db.connection.execute(#"INSERT INTO sms."Marketing Optins" VALUES (1, 'x'), (2, 'y')"#)
+        try db.connection.execute(#"ALTER TABLE sms.contacts ADD COLUMN "E""mail" text"#)
+        let inspect = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(inspect.status == 1, "\(inspect.stderr)")
+        #expect(inspect.stdout.contains("UNDECLARED_TABLE sms.Marketing Optins:") && inspect.stdout.contains("2 rows"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains(#"UNDECLARED_COLUMN sms.contacts.E"mail:"#), "\(inspect.stdout)")
+        let backup = try LetheProcess.run(["backup", "--json"] + options)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
+        let id = try #require(manifest["id"] as? String)
+        let target = try TestDatabase(migrated: false)
+        let restore = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + options)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        // Undeclared, its data stays out of backups (only the policy's tables are backed up); its schema comes back.
+        #expect(try target.connection.query(#"SELECT count(*) AS n FROM sms."Marketing Optins""#).single("n").int("n") == 0)
+        #expect(try target.connection.query("SELECT count(*) AS n FROM sms.contacts").single("n").int("n") > 0)
+        _ = directory
+    }
+
     @Test func oneUnsealedValueIsCountedAndNeverPrinted() throws {
         let db = try fresh()
         try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'c')")
