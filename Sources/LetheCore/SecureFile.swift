@@ -97,12 +97,18 @@ public enum SecureFile {
 
     /// A directory that holds secrets or decrypted data (backup repository, export directory): group or others
     /// with access get it taken away. Returns the old mode when it was changed, so the caller can say so.
+    /// The directory's sticky, setgid and setuid bits are kept. A shared directory (world-writable and sticky,
+    /// like /tmp) is refused instead: making it private would break every other user of it.
     public static func tightenDirectory(_ path: String) throws(LetheError) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         guard info.st_mode & 0o077 != 0 else { return nil }
-        let old = String(info.st_mode & 0o777, radix: 8)
-        guard chmod(path, info.st_mode & 0o700) == 0 else {
+        let old = String(info.st_mode & 0o7777, radix: 8)
+        if info.st_mode & 0o1002 == 0o1002 {
+            throw LetheError(.cannotCreate, "\(path) is a shared directory (mode \(old): world-writable and sticky); nothing was written",
+                             hint: "give a directory of its own, e.g. \((path as NSString).appendingPathComponent("lethe-export")) (made mode 0700)")
+        }
+        guard chmod(path, info.st_mode & 0o7700) == 0 else {
             throw LetheError(.noPermission, "\(path) is open to group or others (mode \(old)) and cannot be made private",
                              hint: "chmod 700 \(path)")
         }

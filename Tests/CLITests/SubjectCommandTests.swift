@@ -33,6 +33,26 @@ import Testing
         return Self.secrets.filter { all.contains($0) }
     }
 
+    /// An export directory open to others is made private but keeps its sticky and setgid bits; a shared one
+    /// (world-writable and sticky, like /tmp) is refused rather than made private under its other users.
+    @Test func exportDirectoriesKeepTheirSpecialBitsAndSharedOnesAreRefused() throws {
+        let (db, directory, common) = try setUp()
+        defer { withExtendedLifetime(db) {} }
+        let group = directory + "/setgid", shared = directory + "/shared"
+        for (path, mode) in [(group, 0o2770), (shared, 0o1777)] {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            #expect(chmod(path, mode_t(mode)) == 0)
+        }
+        let export = try LetheProcess.run(["subject", "export", "--phone", Self.alice.e164, "--out", group] + common)
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(try FileManager.default.attributesOfItem(atPath: group)[.posixPermissions] as? Int == 0o2700, "group and others lose access; setgid stays")
+        let refused = try LetheProcess.run(["subject", "export", "--phone", Self.alice.e164, "--out", shared] + common)
+        #expect(refused.status == 73 && refused.stderr.contains("shared directory") && refused.stderr.contains("HINT:"), "\(refused.stderr)")
+        #expect(try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int == 0o1777, "left as it was")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared).isEmpty)
+        #expect(leaks(export, refused).isEmpty)
+    }
+
     @Test func exportWritesPrivateFilesAndPrintsOnlyCounts() throws {
         let (db, directory, common) = try setUp()
         defer { withExtendedLifetime(db) {} }
