@@ -28,7 +28,7 @@ public struct KeyAdministration {
         let keys = try DataKeys(db: db, keyring: keyring)
         let next = try keyring.addingKEK()
         try KeyringMatch.check(db, next)
-        try AuditLog.append(db, action: "keys.add", target: "kek \(next.current.id)")
+        try AuditLog.append(db, action: "keys.add", target: "kek \(next.newest.id)")
         return (next, try keys.countsByKEK().values.reduce(0, +))
     }
 
@@ -39,6 +39,8 @@ public struct KeyAdministration {
             throw LetheError(.tempFail, "another key operation is running on this database", hint: "wait for it, then rerun")
         }
         defer { _ = try? db.advisoryUnlock(.keys) }
+        // Step two says the keyring has been copied offline: its newest KEK is confirmed, in the file, before use.
+        let keyring = try keyring.confirmingPending()
         let keys = try DataKeys(db: db, keyring: keyring)
         let resumed = (try keys.countsByKEK())[keyring.current.id] != nil
         let rewrapped = try keys.rewrapAll(to: keyring.current)
@@ -52,6 +54,8 @@ public struct KeyAdministration {
             public let kekId: Int
             public let createdAt: String
             public let dataKeys: Int
+            /// Added by rotation step one, not yet confirmed by --rewrap: nothing is wrapped with it.
+            public let pending: Bool
         }
         public let keyring: String
         public let versions: [Version]
@@ -65,7 +69,7 @@ public struct KeyAdministration {
         let counts = try keys.countsByKEK()
         let known = Set(keyring.keks.map(\.id))
         return Status(keyring: keyring.path,
-                      versions: keyring.keks.sorted { $0.id < $1.id }.map { Status.Version(kekId: $0.id, createdAt: $0.createdAt, dataKeys: counts[$0.id] ?? 0) },
+                      versions: keyring.keks.sorted { $0.id < $1.id }.map { Status.Version(kekId: $0.id, createdAt: $0.createdAt, dataKeys: counts[$0.id] ?? 0, pending: $0.pending) },
                       shreddedKeys: try keys.shreddedCount(), unknownVersions: counts.keys.filter { !known.contains($0) }.sorted())
     }
 

@@ -10,6 +10,9 @@ public struct Keyring: Sendable {
         public let id: Int
         public let createdAt: String
         let key: SecretKey
+        /// Added by rotation step one and not yet confirmed by step two (`keys rotate --rewrap`, run once the
+        /// keyring is copied offline): nothing new is wrapped with it, so the offline copy is never behind.
+        public var pending = false
 
         /// The key itself, for modules that wrap their own data keys with it (backups).
         public var keyForWrapping: SecretKey { key }
@@ -19,8 +22,11 @@ public struct Keyring: Sendable {
     public let keks: [KEK]
     let root: SecretKey
 
-    /// The newest KEK: new data keys are wrapped with it.
-    public var current: KEK { keks.max { $0.id < $1.id }! }
+    /// The newest confirmed KEK: new data keys and keyring-sealed backups are wrapped with it.
+    public var current: KEK { keks.filter { !$0.pending }.max { $0.id < $1.id } ?? newest }
+
+    /// The newest KEK, pending or not: what rotation step two re-wraps to.
+    public var newest: KEK { keks.max { $0.id < $1.id }! }
 
     public func kek(_ id: Int) throws(LetheError) -> KEK {
         guard let kek = keks.first(where: { $0.id == id }) else {
@@ -64,14 +70,24 @@ public struct Keyring: Sendable {
             guard let id = entry["id"] as? Int, let keyText = entry["key"] as? String, let key = Data(base64Encoded: keyText), key.count == 32 else {
                 throw LetheError.dataError("\(path): a key-encryption key entry is malformed")
             }
-            keks.append(KEK(id: id, createdAt: entry["created_at"] as? String ?? "", key: SecretKey(bytes: Array(key))))
+            keks.append(KEK(id: id, createdAt: entry["created_at"] as? String ?? "", key: SecretKey(bytes: Array(key)), pending: entry["pending"] as? Bool ?? false))
         }
         return Keyring(path: path, keks: keks, root: SecretKey(bytes: Array(root)))
     }
 
-    /// Adds a new KEK version and rewrites the file atomically.
+    /// Adds a new KEK version, pending until confirmed, and rewrites the file atomically.
     public func addingKEK() throws -> Keyring {
-        let next = Keyring(path: path, keks: keks + [KEK(id: current.id + 1, createdAt: Timestamps.iso(Date()), key: try SecretKey.random())], root: root)
+        let next = Keyring(path: path, keks: keks + [KEK(id: newest.id + 1, createdAt: Timestamps.iso(Date()), key: try SecretKey.random(), pending: true)],
+                           root: root)
+        try SecureFile.replace(path, contents: try next.encoded())
+        return next
+    }
+
+    /// Confirms every pending KEK (rotation step two: the operator has copied the keyring offline) and rewrites
+    /// the file atomically; from then on new data keys are wrapped with the newest one.
+    public func confirmingPending() throws -> Keyring {
+        guard keks.contains(where: \.pending) else { return self }
+        let next = Keyring(path: path, keks: keks.map { KEK(id: $0.id, createdAt: $0.createdAt, key: $0.key, pending: false) }, root: root)
         try SecureFile.replace(path, contents: try next.encoded())
         return next
     }
@@ -81,7 +97,11 @@ public struct Keyring: Sendable {
             "format": "lethe-keyring",
             "version": 1,
             "root": Data(root.unsafeRawBytes).base64EncodedString(),
-            "keks": keks.map { ["id": $0.id, "created_at": $0.createdAt, "key": Data($0.key.unsafeRawBytes).base64EncodedString()] },
+            "keks": keks.map { kek -> [String: Any] in
+                var entry: [String: Any] = ["id": kek.id, "created_at": kek.createdAt, "key": Data(kek.key.unsafeRawBytes).base64EncodedString()]
+                if kek.pending { entry["pending"] = true }
+                return entry
+            },
         ]
         return Array(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) + [0x0A]
     }

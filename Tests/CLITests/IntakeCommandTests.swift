@@ -179,8 +179,16 @@ import Testing
         #expect(added.status == 0 && added.stdout.contains("key-encryption key 2 added") && added.stdout.contains("--rewrap"), "\(added.stdout)")
         #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)
         #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.kek_fingerprints").single("n").int("n") == 2)
+        // Until step two, nothing new is wrapped with the KEK the offline copy may lack: a new customer's data key
+        // and a keyring-sealed backup both use KEK 1 (issue 28 item 8).
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "2"] + common).status == 0)
+        #expect(try db.connection.query("SELECT kek_id FROM lethe.customer_keys WHERE customer_id = 2").single("key").int("kek_id") == 1)
+        let pendingBackup = try LetheProcess.run(["backup", "--json", "--repo", directory + "/repo"] + common)
+        #expect(pendingBackup.status == 0 && pendingBackup.stdout.contains("\"kekId\" : 1"), "\(pendingBackup.stdout)\(pendingBackup.stderr)")
+        let pendingStatus = try LetheProcess.run(["keys", "status"] + common)
+        #expect(pendingStatus.stdout.contains("pending"), "\(pendingStatus.stdout)")
         let rotated = try LetheProcess.run(["keys", "rotate", "--rewrap"] + common)
-        #expect(rotated.status == 0 && rotated.stdout.contains("key-encryption key 2: 1 data key(s) re-wrapped"))
+        #expect(rotated.status == 0 && rotated.stdout.contains("key-encryption key 2: 2 data key(s) re-wrapped"), "\(rotated.stdout)")
         // A keyring that is not this database's (a second `keys init`) is refused before anything is sealed.
         #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/other"]).status == 0)
         let keysBefore = try db.connection.query("SELECT count(*) AS n FROM lethe.customer_keys").single("n").int("n")
@@ -188,7 +196,6 @@ import Testing
         #expect(wrong.status == 78 && wrong.stderr.contains("does not match this database"), "\(wrong.stderr)")
         #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.customer_keys").single("n").int("n") == keysBefore)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".tmp-") }.isEmpty)
-        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "2"] + common).status == 0)
         let status = try LetheProcess.run(["keys", "status", "--json"] + common)
         #expect(status.status == 0 && status.stdout.contains("\"dataKeys\" : 2"))
         #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 0)

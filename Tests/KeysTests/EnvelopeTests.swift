@@ -109,7 +109,11 @@ import Testing
         let first = try Keyring.create(at: file)
         let second = try first.addingKEK()
         #expect(second.keks.map(\.id) == [1, 2])
-        #expect(try Keyring.load(path: file).current.id == 2)
+        // Pending until confirmed (rotation step two): new wrapping keeps using KEK 1, in the file too.
+        let loaded = try Keyring.load(path: file)
+        #expect(loaded.newest.id == 2 && loaded.newest.pending && loaded.current.id == 1)
+        #expect(try loaded.confirmingPending().current.id == 2)
+        #expect(try Keyring.load(path: file).current.id == 2 && !Keyring.load(path: file).newest.pending)
         let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }

@@ -58,8 +58,8 @@ struct KeysRotateCommand: LetheCommand {
             return
         }
         let (added, pending) = try administration.addKEK(keyring: try keyring.load())
-        if json { return try Output.json(["kekId": added.current.id, "dataKeysToRewrap": pending]) }
-        Output.line("key-encryption key \(added.current.id) added to \(added.path) (written and fsynced); no data key uses it yet")
+        if json { return try Output.json(["kekId": added.newest.id, "dataKeysToRewrap": pending]) }
+        Output.line("key-encryption key \(added.newest.id) added to \(added.path) (written and fsynced, pending); no data key uses it yet, and none will until --rewrap")
         Output.line("next: copy \(added.path) to its offline backup, then run 'lethe keys rotate --rewrap' to re-wrap \(pending) data key(s)")
     }
 }
@@ -75,7 +75,7 @@ struct KeysStatusCommand: LetheCommand {
     func execute() throws {
         let status = try KeyAdministration(try database.connect(for: .operator, command: "keys status")).status(keyring: try keyring.load())
         if json { return try Output.json(status) }
-        Output.table(["KEK", "CREATED", "DATA KEYS"], status.versions.map { ["\($0.kekId)", $0.createdAt, "\($0.dataKeys)"] })
+        Output.table(["KEK", "CREATED", "DATA KEYS", "STATE"], status.versions.map { ["\($0.kekId)", $0.createdAt, "\($0.dataKeys)", $0.pending ? "pending (copy the keyring offline, then --rewrap)" : "in use"] })
         Output.line("shredded data keys: \(status.shreddedKeys)")
         if !status.unknownVersions.isEmpty {
             throw LetheError.integrity("data keys are wrapped by KEK version(s) \(status.unknownVersions) that \(status.keyring) does not hold",
