@@ -68,9 +68,10 @@ final class ChildProcess {
         stdoutBox?.drain(stdoutPipe.fileHandleForReading)
     }
 
-    /// Reads stdout to the end in pieces.
-    func readOutput(_ body: ([UInt8]) throws -> Void) throws {
-        try stdinPipe.fileHandleForWriting.close()
+    /// Reads stdout to the end in pieces. With `closingInput` false, another thread feeds stdin (`writeInput`,
+    /// then `closeInput`) while this one reads.
+    func readOutput(closingInput: Bool = true, _ body: ([UInt8]) throws -> Void) throws {
+        if closingInput { try stdinPipe.fileHandleForWriting.close() }
         let handle = stdoutPipe.fileHandleForReading
         while let chunk = try handle.readChunk(upToCount: 1 << 20, what: "the output of \(name)") { try body(Array(chunk)) }
     }
@@ -85,6 +86,8 @@ final class ChildProcess {
         }
     }
 
+    func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
+
     /// Closes stdin, drains stdout, waits; returns the exit status, what the child said on stderr, and its
     /// collected stdout (empty unless `collectingOutput`).
     @discardableResult
@@ -98,8 +101,10 @@ final class ChildProcess {
         return (process.terminationStatus, stderrBox.text(), stdoutBox?.text() ?? "")
     }
 
+    /// SIGKILL: the child inherits the spawning thread's signal mask, in which SIGTERM may be blocked (a
+    /// pg_restore blocked on a full pipe then never ends).
     func kill() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { _ = Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
     /// A short, single-paragraph form of the child's complaint for an error message.

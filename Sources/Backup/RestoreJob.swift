@@ -85,7 +85,8 @@ enum PostgresTools {
 }
 
 /// `lethe restore`: verifies the whole backup first (nothing is touched if that fails), refuses a target that
-/// already holds its tables unless --clean, streams the decrypted dump into pg_restore, then re-applies what
+/// already holds its tables unless --clean, builds the target's schema with Lethe's migrations and loads only the
+/// archive's data (`ArchiveDataLoader`), then re-applies what
 /// happened since the backup: the live database's retention overrides, legal holds and shredded keys, and a
 /// purge, so a restore never brings back data the policy has removed since.
 public struct RestoreJob {
@@ -128,6 +129,12 @@ public struct RestoreJob {
         public var retentionFromLiveDatabase = false
         /// Schemas set aside by --clean and kept, because they hold tombstones or shreds the restored copy lacks.
         public var setAsideKept: [String] = []
+        /// Partitions made from the archive's bounds.
+        public var partitionsCreated = 0
+        /// Statements of the archive that are not data (schema, functions, grants...): never run.
+        public var archiveStatementsIgnored = 0
+        /// Columns of the archive the target's schema lacks (a backup from an older Lethe): left out.
+        public var columnsDropped: [String] = []
     }
 
     public func run(id: String, targetConninfo: String, tables wanted: [String], clean: Bool, dryRun: Bool) throws -> Report {
@@ -154,9 +161,10 @@ public struct RestoreJob {
         let present = try selected.filter { table in
             try target.query("SELECT to_regclass($1) IS NOT NULL AS present", [.text(try QualifiedName(catalogParsing: table.name).quoted)]).single("present").bool("present")
         }
-        // A full restore killed after pg_restore committed: its data is there, kept unreachable; replay and finish.
-        let resuming = pending != nil && !present.isEmpty && wanted.isEmpty
-        if !present.isEmpty && !clean && wanted.isEmpty && !resuming {
+        // A full restore killed after its data committed: the data is there, kept unreachable; replay and finish.
+        // Killed before: the marker is there and the target as it was; the load runs again.
+        let resuming = pending?.dataLoaded == true && wanted.isEmpty
+        if !present.isEmpty && !clean && wanted.isEmpty && pending == nil {
             throw LetheError(.cannotCreate, "the target database already holds \(present.count) of the backup's tables (e.g. \(present[0].name))",
                              hint: "restore into an empty database, or pass --clean to replace them")
         }
@@ -167,10 +175,13 @@ public struct RestoreJob {
         // Every replay input, read before anything in the target is set aside or restored.
         let decisions = try live.map(LiveDecisions.init(reading:))
         if resuming {
-            logger.warning("finishing a restore that was interrupted after pg_restore committed", metadata: ["id": "\(id)"])
+            logger.warning("finishing a restore that was interrupted after its data committed", metadata: ["id": "\(id)"])
         } else {
-            try pgRestore(id, essentials: essentials, target: target, targetConninfo: targetConninfo, selected: selected, wanted: wanted,
-                          clean: clean, marker: marker)
+            let loaded = try loadData(id, essentials: essentials, target: target, wanted: wanted, clean: clean, marker: marker,
+                                      reloading: pending != nil)
+            report.partitionsCreated = loaded.partitionsCreated
+            report.archiveStatementsIgnored = loaded.statementsIgnored
+            report.columnsDropped = loaded.columnsDropped
         }
         // A backup taken by an older lethe lacks the newer lethe tables the replay below writes to.
         if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: target) }
@@ -203,35 +214,71 @@ public struct RestoreJob {
         return report
     }
 
-    /// Streams the decrypted dump into pg_restore (one transaction). A full restore first writes the marker that
-    /// keeps the result unreachable until the replay has finished.
-    private func pgRestore(_ id: String, essentials: BackupEssentials, target: PostgresConnection, targetConninfo: String,
-                           selected: [BackupEssentials.Table], wanted: [String], clean: Bool, marker: RestoreMarker) throws {
+    /// Builds the target's schema with Lethe's own migrations and loads only the archive's data, in one
+    /// transaction: pg_restore turns the decrypted dump into a script on a pipe (it never connects), and
+    /// `ArchiveDataLoader` takes the rows, sequence values and partition bounds from it; nothing else of the
+    /// archive reaches the server. A full restore first writes the marker that keeps the result unreachable until
+    /// the replay has finished.
+    private func loadData(_ id: String, essentials: BackupEssentials, target: PostgresConnection, wanted: [String], clean: Bool,
+                          marker: RestoreMarker, reloading: Bool) throws -> ArchiveDataLoader.Result {
         let full = wanted.isEmpty
-        if full { try marker.begin(backupId: id, isolate: true) }
-        var arguments = ["--no-owner", "--exit-on-error", "--single-transaction"]
-        // --clean: the target's schemas are set aside (renamed) and dropped only once the restore has finished;
-        // pg_restore's own --clean cannot drop partitioned tables' inherited constraints.
+        if full && !reloading { try marker.begin(backupId: id, isolate: true) }
+        // --clean: the target's schemas are set aside (renamed) and dropped only once the restore has finished.
         let setAside = clean && full ? try setAsideSchemas(of: essentials, in: target, marker: marker) : [:]
-        if !wanted.isEmpty {
-            // Only these tables' rows, into a target whose schema exists (lethe migrate, or an earlier restore).
-            arguments += ["--data-only"] + selected.map { "--table=\($0.name.split(separator: ".").last!)" }
+        let roots = full ? nil : Set(wanted.map { policy.table(named: $0)?.name.description ?? $0 })
+        let loader = ArchiveDataLoader(target: target, policy: policy, wanted: roots, replacing: full)
+        nonisolated(unsafe) let script = try ChildProcess(PostgresTools.pgRestore, ["--file=-", "--no-owner", "--no-privileges"], environment: [:])
+        let feeder = StreamFeeder()
+        // Used by the feeding thread only (the verifier) or through separate pipes (pg_restore's stdin and stdout).
+        nonisolated(unsafe) let verifier = BackupVerifier(repository: repository, keys: openingKeys)
+        let thread = Thread {
+            do {
+                try verifier.decryptedStream(id, parallelism: 1) { piece in
+                    if !feeder.broken && !script.writeInput(piece) { feeder.broken = true }
+                }
+            } catch {
+                feeder.fail(error)
+            }
+            script.closeInput()
+            feeder.done.signal()
         }
-        var environment = try PostgresConnection.environment(for: targetConninfo)
-        environment["PGAPPNAME"] = "lethe restore"
-        let restore = try ChildProcess(PostgresTools.pgRestore, arguments + ["--dbname=\(environment["PGDATABASE"] ?? target.target.database)"],
-                                       environment: environment)
-        var broken = false
-        try BackupVerifier(repository: repository, keys: openingKeys).decryptedStream(id, parallelism: 1) { piece in
-            if !broken && !restore.writeInput(piece) { broken = true }
-        }
-        let (status, stderr, _) = restore.finish()
-        guard status == 0 else {
+        thread.start()
+        do {
+            try target.transaction {
+                do {
+                    if full { try Migrator(set: try MigrationSet.embedded()).migrateInOpenTransaction(on: target) }
+                    try loader.start()
+                    try script.readOutput(closingInput: false) { try loader.feed($0) }
+                    feeder.done.wait()
+                    if let error = feeder.error { throw error }
+                    let (status, stderr, _) = script.finish()
+                    guard status == 0 else {
+                        throw LetheError.integrity("backup \(id) authenticates but pg_restore cannot read its dump: \(ChildProcess.summary(stderr))")
+                    }
+                    try loader.finish()
+                    if full { try marker.markLoaded() }
+                } catch {
+                    loader.abandon()
+                    throw error
+                }
+            }
+        } catch {
+            script.kill()
+            feeder.done.wait()
+            script.finish()
             try putBack(setAside, in: target)
-            try marker.abandon()
-            throw LetheError.unavailable("pg_restore failed (exit \(status)): \(ChildProcess.summary(stderr))",
-                                         hint: "it ran in one transaction, so the target is as it was")
+            if !reloading { try marker.abandon() }
+            throw error
         }
+        let result = loader.result
+        logger.info("backup data loaded", metadata: [
+            "tables": "\(result.rows.count)", "rows": "\(result.rows.values.reduce(0, +))", "partitions_created": "\(result.partitionsCreated)",
+            "archive_statements_ignored": "\(result.statementsIgnored)",
+        ])
+        if !result.columnsDropped.isEmpty {
+            logger.warning("columns of the backup the target lacks were left out", metadata: ["columns": "\(result.columnsDropped.joined(separator: ", "))"])
+        }
+        return result
     }
 
     /// Renames the target's schemas that the backup holds (`sms` -> `sms_replaced_<time>`), in one transaction.
@@ -326,4 +373,16 @@ public struct RestoreJob {
         let purge = try PurgeJob(target, policy: policy).run(scope: PurgeScope(), wait: true)
         report.rowsPurgedAfterRestore = purge.tables.reduce(0) { $0 + $1.totalRows }
     }
+}
+
+/// The thread that feeds pg_restore the decrypted stream, and how it ended.
+private final class StreamFeeder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var failure: (any Error)?
+    /// pg_restore stopped reading (it failed, or was killed): the rest is only authenticated.
+    var broken = false
+    let done = DispatchSemaphore(value: 0)
+
+    func fail(_ error: any Error) { lock.withLock { failure = error } }
+    var error: (any Error)? { lock.withLock { failure } }
 }

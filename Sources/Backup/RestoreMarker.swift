@@ -14,14 +14,21 @@ struct RestoreMarker {
         let backupId: String
         /// Schemas a --clean restore set aside, dropped once the restore is finished.
         let setAside: [String]
+        /// The backup's data committed (the replay may still be to do).
+        let dataLoaded: Bool
     }
 
     func pending() throws -> Pending? {
         let exists = try target.query("SELECT to_regclass('lethe_restore.pending') IS NOT NULL AS e").single("marker").bool("e")
-        guard exists, let row = try target.query("SELECT backup_id, set_aside FROM lethe_restore.pending").first else { return nil }
+        guard exists else { return nil }
+        let loaded = try target.query("""
+            SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'lethe_restore.pending'::regclass AND attname = 'data_loaded') AS known
+            """).single("marker").bool("known")
+        guard let row = try target.query("SELECT backup_id, set_aside, \(loaded ? "data_loaded" : "true AS data_loaded") FROM lethe_restore.pending").first else { return nil }
         let aside = try row.optionalString("set_aside") ?? "{}"
         return Pending(backupId: try row.string("backup_id"),
-                       setAside: aside.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").map(String.init))
+                       setAside: aside.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").map(String.init),
+                       dataLoaded: try row.bool("data_loaded"))
     }
 
     /// Written and committed before pg_restore starts. Revokes PUBLIC's CONNECT (remembering whether it had it)
@@ -34,6 +41,7 @@ struct RestoreMarker {
                     backup_id text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
                     public_could_connect boolean NOT NULL, set_aside text[] NOT NULL DEFAULT '{}')
                 """)
+            try target.execute("ALTER TABLE lethe_restore.pending ADD COLUMN IF NOT EXISTS data_loaded boolean NOT NULL DEFAULT false")
             let existing = try target.query("SELECT count(*) AS n FROM lethe_restore.pending").single("marker").int("n")
             if existing == 0 {
                 let could = try target.query("SELECT has_database_privilege('public', current_database(), 'CONNECT') AS c").single("connect").bool("c")
@@ -43,6 +51,11 @@ struct RestoreMarker {
                 try target.execute("REVOKE CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) FROM PUBLIC")
             }
         }
+    }
+
+    /// In the transaction that loads the backup's data: a rerun after a kill then only replays.
+    func markLoaded() throws {
+        try target.execute("UPDATE lethe_restore.pending SET data_loaded = true")
     }
 
     func recordSetAside(_ schemas: [SQLIdentifier]) throws {

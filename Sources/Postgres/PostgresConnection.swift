@@ -9,6 +9,8 @@ public final class PostgresConnection {
     public let target: ConnectionTarget
     /// What this connection was opened with, for `sibling()` (never printed: it may hold a password).
     private let conninfo: String?
+    /// A COPY FROM STDIN left open by `beginCopyIn`.
+    private var openCopy: CopyInWriter?
 
     /// Connects with a `postgresql://` URL or a `key=value` conninfo string; with nil or an empty
     /// string libpq's own defaults apply (`PG*` environment, `.pgpass`, service file), as for psql.
@@ -248,6 +250,39 @@ public final class PostgresConnection {
         return try finishCopy()
     }
 
+    /// A COPY FROM STDIN left open across calls, for rows that arrive from a stream in pieces (a restore's
+    /// script): `beginCopyIn`, then `putCopyLine` per row, then `endCopyIn` (or `abortCopyIn`).
+    public func beginCopyIn(_ sql: String) throws {
+        let start = PQexec(conn, sql)
+        defer { PQclear(start) }
+        _ = try Self.check(start, connection: conn, expectCopy: true)
+        guard PQresultStatus(start) == PGRES_COPY_IN else { throw LetheError.software("statement did not start COPY FROM STDIN") }
+        openCopy = CopyInWriter(connection: self)
+    }
+
+    /// One row in COPY text format, without its line end.
+    public func putCopyLine(_ line: ArraySlice<UInt8>) throws {
+        guard let openCopy else { throw LetheError.software("no COPY is open") }
+        try openCopy.write(line)
+        try openCopy.write([0x0A])
+    }
+
+    @discardableResult
+    public func endCopyIn() throws -> Int {
+        guard let writer = openCopy else { throw LetheError.software("no COPY is open") }
+        openCopy = nil
+        try writer.flush()
+        guard PQputCopyEnd(conn, nil) == 1 else { throw Self.connectionError(conn) }
+        return try finishCopy()
+    }
+
+    public func abortCopyIn() {
+        guard openCopy != nil else { return }
+        openCopy = nil
+        _ = PQputCopyEnd(conn, "aborted by lethe")
+        drainResults()
+    }
+
     func putCopyData(_ bytes: [UInt8]) throws {
         let status = bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(conn, $0.baseAddress, Int32(buffer.count)) }
@@ -318,6 +353,11 @@ public final class CopyInWriter {
     }
 
     public func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    public func write(_ bytes: ArraySlice<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= flushThreshold { try flush() }
+    }
 
     func flush() throws {
         guard !buffer.isEmpty else { return }

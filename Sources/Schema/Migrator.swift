@@ -70,6 +70,26 @@ public struct Migrator {
         return Report(applied: newlyApplied, entries: entries(applied: try appliedRows(db)))
     }
 
+    /// Applies every pending migration inside the caller's open transaction: a restore builds its target's schema
+    /// and loads the data in one commit, so a restore killed at any instant leaves the target as it was.
+    public func migrateInOpenTransaction(on db: PostgresConnection) throws {
+        try db.executeScript(Self.bootstrap)
+        let applied = try appliedRows(db)
+        try verify(applied)
+        let done = Set(applied.map(\.version))
+        for migration in set.migrations where !done.contains(migration.version) {
+            do {
+                try db.executeScript(migration.sql)
+            } catch let error as PostgresError {
+                var located = error
+                located.context = "applying \(set.origin)\(migration.fileName)"
+                throw located
+            }
+            try db.execute("INSERT INTO lethe.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                           [.int(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
+        }
+    }
+
     struct AppliedRow {
         let version: Int
         let name: String

@@ -174,10 +174,10 @@ import Testing
         #expect(verify.status == 0 && verify.stdout.contains("intact"), "\(verify.stdout)")
     }
 
-    /// pg_restore is held inside its single transaction (an event trigger in the target waits on an advisory
-    /// lock the test holds); lethe is killed there. pg_restore dies with it (PR_SET_PDEATHSIG), its transaction
-    /// rolls back: the target is empty, and the rerun restores all of it.
-    @Test func restoreKilledDuringPgRestoreLeavesTheTargetEmpty() throws {
+    /// The load is held inside its single transaction (an event trigger in the target waits on an advisory lock
+    /// the test holds when the load makes a partition from the archive's bounds); lethe is killed there. Its
+    /// transaction rolls back: the target is empty, and the rerun restores all of it.
+    @Test func restoreKilledDuringTheDataLoadLeavesTheTargetEmpty() throws {
         let (source, directory, common) = try BackupFixture.commandLineSetUp(contacts: 500)
         #expect(try LetheProcess.run(["backup"] + common).status == 0)
         let id = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").first { $0.hasSuffix(".lethe-backup") })
@@ -185,17 +185,20 @@ import Testing
         let target = try TestDatabase(migrated: false)
         try target.connection.execute("""
             CREATE FUNCTION public.gate() RETURNS event_trigger LANGUAGE plpgsql AS $$
-            BEGIN PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242); END $$
+            BEGIN
+              IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() WHERE object_identity LIKE 'sms.delivery_reports_p%') THEN
+                PERFORM pg_advisory_lock(4242); PERFORM pg_advisory_unlock(4242);
+              END IF;
+            END $$
             """)
         try target.connection.execute("CREATE EVENT TRIGGER gate ON ddl_command_end EXECUTE FUNCTION public.gate()")
         let blocker = try target.newConnection()
         try blocker.execute("SELECT pg_advisory_lock(4242)")
         let job = try RunningLethe(["restore", id, "--target-database", target.conninfo] + common)
-        #expect(try KnownPoint.waitForLockWait(blocker, database: target.name), "pg_restore is held inside its transaction")
+        #expect(try KnownPoint.waitForLockWait(blocker, database: target.name), "the load is held inside its transaction")
         job.kill()
         job.wait()
-        // pg_restore went with lethe. Let its backend go on: at its next read it finds the client gone and rolls
-        // back. (Had pg_restore survived, it would go on to commit, and the target would not be empty.)
+        // Let the backend go on: at its next read it finds the client gone and rolls back.
         try blocker.execute("SELECT pg_advisory_unlock(4242)")
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
@@ -209,9 +212,9 @@ import Testing
         #expect(try BackupFixture.fingerprint(try target.newConnection()) == BackupFixture.fingerprint(source.connection))
     }
 
-    /// Killed after pg_restore committed, while the replay waits to read the live database's retention overrides:
-    /// the restored data stays out of the application's reach (CONNECT revoked, marker left), and the rerun
-    /// replays, finishes, and gives CONNECT back.
+    /// Killed after the data committed, while the replay's purge waits for the target's purge lock (held by the
+    /// test): the restored data stays out of the application's reach (CONNECT revoked, marker left), and the
+    /// rerun replays, finishes, and gives CONNECT back.
     @Test func restoreKilledDuringTheReplayIsUnreachableThenFinishedByTheRerun() throws {
         let (source, directory, common) = try BackupFixture.commandLineSetUp(contacts: 500)
         #expect(try LetheProcess.run(["backup"] + common).status == 0)
@@ -223,16 +226,15 @@ import Testing
         let target = try TestDatabase(migrated: false)
         func appCanConnect() -> Bool { (try? PostgresConnection(conninfo: "dbname=\(target.name) user=\(role)")) != nil }
         #expect(appCanConnect())
-        let blocker = try source.newConnection()
-        try blocker.execute("BEGIN")
-        try blocker.execute("LOCK TABLE lethe.retention_overrides IN ACCESS EXCLUSIVE MODE")
+        let blocker = try target.newConnection()
+        try blocker.advisoryLock(.purge)
         let job = try RunningLethe(["restore", id, "--target-database", target.conninfo] + common)
-        #expect(try KnownPoint.waitForLockWait(blocker, database: source.name, queryContains: "retention_overrides"), "the replay waits on the live database")
+        #expect(try KnownPoint.waitForLockWait(blocker, database: target.name, queryContains: "pg_advisory_lock"), "the replay's purge waits")
         job.kill()
         job.wait()
-        try blocker.execute("ROLLBACK")
+        try blocker.execute("SELECT pg_advisory_unlock_all()")
         let watcher = try target.newConnection()
-        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'sms'") == 1, "pg_restore had committed")
+        #expect(try Self.count(watcher, "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'sms'") == 1, "the data had committed")
         #expect(try Self.count(watcher, "SELECT count(*) AS n FROM lethe_restore.pending") == 1)
         #expect(!appCanConnect(), "un-replayed data is out of the application's reach")
         let other = try LetheProcess.run(["restore", "20990101T000000Z-0000", "--target-database", target.conninfo] + common)
