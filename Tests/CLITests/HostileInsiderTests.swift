@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// The duty roles attacked as a hostile insider would, with the settings and objects any login can make
-/// (issue: hostile insiders). In the serialized least-privilege suite: the duty roles are the cluster's.
+/// (issue: hostile insiders). In the least-privilege suite, whose cluster roles are made once.
 extension LeastPrivilegeTests {
     /// Session settings every role may change: each turns the text of a bound or a date into something else.
     static let hostileSettings = [
@@ -85,12 +85,6 @@ extension LeastPrivilegeTests {
     @Test func theOperatorCannotPlantATriggerAndRolesCheckFindsOne() throws {
         let db = try TestDatabase()
         try applyRoles(db)
-        try db.connection.execute("""
-            DO $$ BEGIN
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_operator') THEN CREATE ROLE lp_operator LOGIN; END IF;
-            END $$
-            """)
-        try db.connection.execute("GRANT lethe_operator TO lp_operator")
         let operator_ = try PostgresConnection(conninfo: "\(db.conninfo) user=lp_operator")
         try operator_.execute("""
             CREATE FUNCTION lethe.rewrite_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.action := 'nothing'; RETURN NEW; END $$

@@ -4,24 +4,38 @@ import TestSupport
 import Testing
 
 /// Each duty as a login user of its role, through the binary: what it can do, what it is refused (exit 77,
-/// nothing changed), and what PostgreSQL itself refuses it. Serialized: the duty roles are the cluster's.
-@Suite(.serialized) struct LeastPrivilegeTests {
+/// nothing changed), and what PostgreSQL itself refuses it. The roles are the cluster's, so they are made once,
+/// before any test applies its grants; the grants are each test database's own, so tests run side by side.
+@Suite struct LeastPrivilegeTests {
     static let contacts = 3000, messages = 3000
 
-    /// Login users for the duties (cluster-wide, created once), after `lethe roles apply` on `db`.
-    func applyRoles(_ db: TestDatabase) throws {
-        let applied = try LetheProcess.run(["roles", "apply", "--database-url", db.conninfo])
-        #expect(applied.status == 0, "\(applied.stderr)")
-        try db.connection.execute("""
+    /// The duty roles and one login per duty, made once per test process: two first `roles apply` at once
+    /// would both try to create them.
+    static let clusterRoles = MadeOnce<Bool> {
+        let postgres = try PostgresConnection(conninfo: "dbname=postgres")
+        try postgres.execute("""
             DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_worker') THEN CREATE ROLE lethe_worker NOLOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_dpo') THEN CREATE ROLE lethe_dpo NOLOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_operator') THEN CREATE ROLE lethe_operator NOLOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_auditor') THEN CREATE ROLE lethe_auditor NOLOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_worker') THEN CREATE ROLE lp_worker LOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_dpo') THEN CREATE ROLE lp_dpo LOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_auditor') THEN CREATE ROLE lp_auditor LOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_operator') THEN CREATE ROLE lp_operator LOGIN; END IF;
             END $$
             """)
-        try db.connection.execute("GRANT lethe_worker TO lp_worker")
-        try db.connection.execute("GRANT lethe_dpo TO lp_dpo")
-        try db.connection.execute("GRANT lethe_auditor TO lp_auditor")
+        for (duty, login) in [("worker", "lp_worker"), ("dpo", "lp_dpo"), ("auditor", "lp_auditor"), ("operator", "lp_operator")] {
+            try postgres.execute("GRANT lethe_\(duty) TO \(login)")
+        }
+        return true
+    }
+
+    /// The duty logins (made once), after `lethe roles apply` on `db`.
+    func applyRoles(_ db: TestDatabase) throws {
+        _ = try Self.clusterRoles.value()
+        let applied = try LetheProcess.run(["roles", "apply", "--database-url", db.conninfo])
+        #expect(applied.status == 0, "\(applied.stderr)")
     }
 
     func url(_ db: TestDatabase, _ user: String) -> [String] { ["--database-url", "\(db.conninfo) user=\(user)"] }

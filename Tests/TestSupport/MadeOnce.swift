@@ -3,14 +3,14 @@ import Foundation
 /// A value made at most once per test process, by its first caller, while later callers wait for it (a failure
 /// is not remembered: the next caller tries again). For fixtures that many tests share: a template database,
 /// a policy file.
-final class MadeOnce<Value: Sendable>: @unchecked Sendable {
+public final class MadeOnce<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var made: Value?
     private let make: @Sendable () throws -> Value
 
-    init(_ make: @escaping @Sendable () throws -> Value) { self.make = make }
+    public init(_ make: @escaping @Sendable () throws -> Value) { self.make = make }
 
-    func value() throws -> Value {
+    public func value() throws -> Value {
         lock.lock()
         defer { lock.unlock() }
         if let made { return made }
