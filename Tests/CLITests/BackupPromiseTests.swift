@@ -196,4 +196,29 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try backupIds(directory) == [ids[1]], "\(run.stdout)")
     }
+
+    /// Until the replay has committed, the restored database is closed to PUBLIC (issue 34: a restore that never
+    /// shut PUBLIC out passed `make test`). Held at the replay's purge, which waits for the target's purge lock.
+    @Test func theRestoredDatabaseIsClosedToTheApplicationUntilTheReplayCommits() throws {
+        let (source, directory, common) = try setUp(contacts: 200)
+        defer { withExtendedLifetime(source) {} }
+        #expect(try LetheProcess.run(["backup"] + common).status == 0)
+        let id = try backupIds(directory)[0]
+        let role = "lethe_app_\(UInt32.random(in: 0...UInt32.max))"
+        try source.connection.execute("CREATE ROLE \(role) LOGIN")
+        defer { _ = try? source.connection.execute("DROP ROLE IF EXISTS \(role)") }
+        let target = try TestDatabase(migrated: false)
+        func appCanConnect() -> Bool { (try? PostgresConnection(conninfo: "dbname=\(target.name) user=\(role)")) != nil }
+        #expect(appCanConnect())
+        let blocker = try target.newConnection()
+        try blocker.advisoryLock(.purge)
+        let restore = try RunningLethe(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(try KnownPoint.waitForLockWait(blocker, database: target.name, queryContains: "pg_advisory_lock"), "the replay's purge waits")
+        #expect(!appCanConnect(), "data not yet replayed is out of the application's reach")
+        #expect(try blocker.query("SELECT count(*) AS n FROM sms.contacts").single("n").int("n") > 0, "while the data is there")
+        try blocker.advisoryUnlock(.purge)
+        let outcome = restore.wait()
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(appCanConnect(), "CONNECT given back with the restore's audit record")
+    }
 }

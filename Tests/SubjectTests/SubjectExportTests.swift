@@ -141,6 +141,13 @@ import Testing
         for needle in ["+33612345678", "612345678", "0612345678", "Mercier", "Lavande"] { #expect(!text.contains(needle), "\(needle)") }
         #expect(try RequestRegister(world.db.connection).list().first { $0.id == request.id }?.closedAt != nil)
         #expect(try AuditLog.verify(world.db.connection).brokenAt == nil)
+        // The erasure's own record, not just an intact chain: one subject.erase naming its tombstone and request,
+        // with the rows removed per table (issue 34: a mutation that wrote none passed).
+        let record = try world.db.connection.query("""
+            SELECT count(*) OVER () AS n, details->>'request' AS request, details->'rows_removed'->>'sms.contacts' AS contacts
+            FROM lethe.audit_log WHERE action = 'subject.erase' AND target = $1
+            """, [.text("tombstone \(receipt.tombstone ?? 0)")]).single("subject.erase record")
+        #expect(try record.int("n") == 1 && record.string("request") == "\(request.id)" && record.string("contacts") == "1")
     }
 
     @Test func erasureOfAHeldCustomersRowsIsRefusedNamingTheHold() throws {
@@ -184,6 +191,11 @@ import Testing
         #expect(try count("SELECT count(*) AS n FROM sms.contacts") == 2, "Bob's and Carol's contacts remain")
         #expect(try count("SELECT count(*) AS n FROM sms.delivery_reports") == 2, "Carol's two reports remain")
         #expect(try count("SELECT count(*) AS n FROM lethe.tombstones") == 1, "the tombstone travels into the restored database")
+        // Audited in both databases: the target's restore record and its replay, and the live database's record.
+        #expect(try count("SELECT count(*) AS n FROM lethe.audit_log WHERE action = 'restore' AND (details->>'erasures_replayed')::int = 1") == 1)
+        #expect(try count("SELECT count(*) AS n FROM lethe.audit_log WHERE action = 'subject.erase.replay'") == 1)
+        #expect(try world.db.connection.query("SELECT count(*) AS n FROM lethe.audit_log WHERE action = 'restore' AND target = $1",
+                                              [.text("backup \(manifest.id)")]).single("n").int("n") == 1, "the live database records the restore")
         let vault = try Vault(db: target.connection, keyring: world.keyring)
         for row in try target.connection.query("SELECT id, customer_id, phone FROM sms.contacts").rows {
             let phone = try vault.open(row.bytes("phone"), EnvelopeContext(table: "sms.contacts", column: "phone", customer: row.int("customer_id")), row: row.int("id"))
