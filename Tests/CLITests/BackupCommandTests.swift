@@ -52,6 +52,33 @@ import Testing
         #expect(try source.connection.query("SELECT count(*) AS n FROM sms.contacts WHERE id <= 10").single("n").int("n") == 0, "nothing came back")
     }
 
+    /// While a backup is written, its only file is `<id>.lethe-backup.partial`, mode 0600, holding sealed chunks;
+    /// nothing in clear lands in the repository or the temporary directory (issue 34). Held while pg_dump waits
+    /// for a table lock.
+    @Test func aBackupInProgressWritesOnlyAPrivateSealedPartialFile() throws {
+        let (source, directory, common) = try setUp(contacts: 200)
+        let scratch = directory + "/tmp"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let blocker = try source.newConnection()
+        try blocker.execute("BEGIN")
+        // Messages are left out of backups, so only pg_dump (which locks every table it describes) waits for them.
+        try blocker.execute("LOCK TABLE sms.messages IN ACCESS EXCLUSIVE MODE")
+        let backup = try RunningLethe(["backup"] + common, environment: ["TMPDIR": scratch])
+        #expect(try KnownPoint.waitForLockWait(blocker, database: source.name), "pg_dump waits for the table")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/repo")
+        #expect(files.count == 1 && files.first?.hasSuffix(".lethe-backup.partial") == true, "\(files)")
+        let partial = directory + "/repo/" + (files.first ?? "missing")
+        #expect(try FileManager.default.attributesOfItem(atPath: partial)[.posixPermissions] as? Int == 0o600)
+        try blocker.execute("ROLLBACK")
+        let outcome = backup.wait()
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let done = try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").sorted()
+        #expect(done.count == 2 && done.allSatisfy { $0.hasSuffix(".lethe-backup") || $0.hasSuffix(".json") }, "\(done)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty, "no temporary file")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/repo/" + done.first { $0.hasSuffix(".lethe-backup") }!))
+        for marker in BackupFixture.markers { #expect(bytes.range(of: Data(marker.utf8)) == nil, "\(marker) in clear") }
+    }
+
     /// An older backup renamed to a newer backup's id is refused: the id inside the file is authenticated.
     @Test func aBackupRenamedToAnotherIdIsRefused() throws {
         let (source, directory, common) = try setUp(contacts: 200)
