@@ -76,6 +76,18 @@ import Testing
         try db.connection.execute("UPDATE sms.messages SET created_at = now() - interval '200 days' WHERE id = (SELECT min(id) FROM sms.messages)")
         try run(["purge", "--dry-run", "--database-url", db.conninfo] + json)
         try run(["purge", "--database-url", db.conninfo] + json)
+
+        // The worker's lines, its metrics file, and what the registers list (issue 34).
+        let metrics = directory + "/lethe.prom"
+        try run(["hold", "add", "--customer", "1", "--reason", "case 12", "--database-url", db.conninfo] + json)
+        try run(["retention", "set", "--customer", "2", "--period", "P30D", "--reason", "clause 7", "--database-url", db.conninfo] + json)
+        try run(["worker", "--once", "--metrics-file", metrics] + common + repo)
+        let written = try String(contentsOfFile: metrics, encoding: .utf8)
+        for value in Self.forbidden { #expect(!written.contains(value), "the metrics file holds a personal value (\(value.count) characters)") }
+        for listing in [["audit", "list", "--limit", "200"], ["audit", "list", "--json"], ["hold", "list", "--all"], ["hold", "list", "--json"],
+                        ["retention", "show"], ["retention", "show", "--json"], ["status"], ["requests", "list", "--json"]] {
+            try run(listing + ["--database-url", db.conninfo] + json)
+        }
     }
 
     /// Table contents before and after: md5 over every row of every Lethe and application table.
