@@ -90,6 +90,34 @@ import Testing
         }
     }
 
+    /// Every command that changes keys, roles, data or backups leaves its own audit record, in an intact chain
+    /// (issue 34: backup, roles apply, customer shred, keys rotate and reindex, import, encrypt migrate and the
+    /// erasure replay had none checked).
+    @Test func everyAdministrativeCommandLeavesItsAuditRecord() throws {
+        let (db, directory, common) = try BackupFixture.commandLineSetUp(contacts: 50)
+        let url = ["--database-url", db.conninfo], keyed = ["--database-url", db.conninfo, "--keyring", directory + "/keyring"]
+        let messages = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
+        let steps: [(arguments: [String], action: String)] = [
+            (["import", "messages", messages, "--customer", "1"] + keyed, "import.messages"),
+            (["encrypt", "migrate", "--table", "sms.contacts", "--column", "name", "--from", "plaintext"] + keyed, "encrypt.migrate"),
+            (["backup"] + common, "backup"),
+            (["roles", "apply"] + url, "roles.apply"),
+            (["keys", "rotate"] + keyed, "keys.add"),
+            (["keys", "rotate", "--rewrap"] + keyed, "keys.rotate"),
+            (["keys", "reindex", "--bits", "24"] + keyed, "keys.reindex"),
+            (["customer", "shred", "--customer", "2", "--yes"] + url, "customer.shred"),
+        ]
+        for step in steps {
+            let before = try db.connection.query("SELECT count(*) AS n FROM lethe.audit_log WHERE action = $1", [.text(step.action)]).single("n").int("n")
+            let outcome = try LetheProcess.run(step.arguments)
+            #expect(outcome.status == 0, "\(step.arguments.prefix(3).joined(separator: " ")): \(outcome.stderr)")
+            let after = try db.connection.query("SELECT count(*) AS n FROM lethe.audit_log WHERE action = $1", [.text(step.action)]).single("n").int("n")
+            #expect(after == before + 1, "\(step.action): one record")
+        }
+        let verify = try LetheProcess.run(["audit", "verify"] + url)
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+
     /// Table contents before and after: md5 over every row of every Lethe and application table.
     static func checksum(_ db: TestDatabase) throws -> [String: String] {
         var result: [String: String] = [:]
