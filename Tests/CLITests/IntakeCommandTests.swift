@@ -208,6 +208,12 @@ import Testing
         #expect(try db.connection.query("SELECT count(recipient_bidx) AS n FROM sms.messages WHERE customer_id = 1").single("n").int("n") == 0)
         #expect(try db.connection.query("SELECT count(recipient_bidx) AS n FROM sms.messages WHERE customer_id = 2").single("n").int("n") > 0)
         #expect(try LetheProcess.run(["inspect", "--table", "sms.messages", "--database-url", db.conninfo]).stdout.contains("MISSING_BLIND_INDEX") == false)
+        // ...while one missing beside a live customer's number is found (the finding is not merely absent).
+        let kept = try db.connection.query("SELECT id, recipient_bidx FROM sms.messages WHERE customer_id = 2 ORDER BY id LIMIT 1").single("message")
+        try db.connection.execute("UPDATE sms.messages SET recipient_bidx = NULL WHERE id = $1", [.int(try kept.int("id"))])
+        let missing = try LetheProcess.run(["inspect", "--table", "sms.messages", "--database-url", db.conninfo])
+        #expect(missing.status == 1 && missing.stdout.contains("MISSING_BLIND_INDEX sms.messages.recipient_bidx"), "\(missing.stdout)")
+        try db.connection.execute("UPDATE sms.messages SET recipient_bidx = $2 WHERE id = $1", [.int(try kept.int("id")), .bytes(try kept.bytes("recipient_bidx"))])
         let afterShred = try LetheProcess.run(["encrypt", "verify"] + common)
         #expect(afterShred.status == 79 && afterShred.stderr.contains("was shredded"))
         #expect(try LetheProcess.run(["encrypt", "verify", "--customer", "2"] + common).status == 0)
