@@ -54,17 +54,7 @@ public struct Migrator {
         let done = Set(applied.map(\.version))
         var newlyApplied: [Entry] = []
         for migration in set.migrations where !done.contains(migration.version) {
-            try db.transaction {
-                do {
-                    try db.executeScript(migration.sql)
-                } catch let error as PostgresError {
-                    var located = error
-                    located.context = "applying \(set.origin)\(migration.fileName)"
-                    throw located
-                }
-                try db.execute("INSERT INTO lethe.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                               [.int(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
-            }
+            try db.transaction { try apply(migration, on: db) }
             newlyApplied.append(Entry(version: migration.version, name: migration.name, state: .applied, appliedAt: nil))
         }
         return Report(applied: newlyApplied, entries: entries(applied: try appliedRows(db)))
@@ -77,17 +67,20 @@ public struct Migrator {
         let applied = try appliedRows(db)
         try verify(applied)
         let done = Set(applied.map(\.version))
-        for migration in set.migrations where !done.contains(migration.version) {
-            do {
-                try db.executeScript(migration.sql)
-            } catch let error as PostgresError {
-                var located = error
-                located.context = "applying \(set.origin)\(migration.fileName)"
-                throw located
-            }
-            try db.execute("INSERT INTO lethe.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                           [.int(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
+        for migration in set.migrations where !done.contains(migration.version) { try apply(migration, on: db) }
+    }
+
+    /// Runs one migration and records it, in the caller's transaction.
+    private func apply(_ migration: Migration, on db: PostgresConnection) throws {
+        do {
+            try db.executeScript(migration.sql)
+        } catch let error as PostgresError {
+            var located = error
+            located.context = "applying \(set.origin)\(migration.fileName)"
+            throw located
         }
+        try db.execute("INSERT INTO lethe.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                       [.int(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
     }
 
     struct AppliedRow {

@@ -204,11 +204,9 @@ import Testing
         defer { withExtendedLifetime(source) {} }
         #expect(try LetheProcess.run(["backup"] + common).status == 0)
         let id = try backupIds(directory)[0]
-        let role = "lethe_app_\(UInt32.random(in: 0...UInt32.max))"
-        try source.connection.execute("CREATE ROLE \(role) LOGIN")
-        defer { _ = try? source.connection.execute("DROP ROLE IF EXISTS \(role)") }
+        let application = try ApplicationLogin(source.connection)
         let target = try TestDatabase(migrated: false)
-        func appCanConnect() -> Bool { (try? PostgresConnection(conninfo: "dbname=\(target.name) user=\(role)")) != nil }
+        func appCanConnect() -> Bool { application.canConnect(to: target.name) }
         #expect(appCanConnect())
         let blocker = try target.newConnection()
         try blocker.advisoryLock(.purge)

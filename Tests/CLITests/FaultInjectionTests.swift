@@ -220,11 +220,9 @@ import Testing
         #expect(try LetheProcess.run(["backup"] + common).status == 0)
         let id = try #require(try FileManager.default.contentsOfDirectory(atPath: directory + "/repo").first { $0.hasSuffix(".lethe-backup") })
             .replacingOccurrences(of: ".lethe-backup", with: "")
-        let role = "lethe_fault_app_\(UInt32.random(in: 0...UInt32.max))"
-        try source.connection.execute("CREATE ROLE \(role) LOGIN")
-        defer { _ = try? source.connection.execute("DROP ROLE IF EXISTS \(role)") }
+        let application = try ApplicationLogin(source.connection)
         let target = try TestDatabase(migrated: false)
-        func appCanConnect() -> Bool { (try? PostgresConnection(conninfo: "dbname=\(target.name) user=\(role)")) != nil }
+        func appCanConnect() -> Bool { application.canConnect(to: target.name) }
         #expect(appCanConnect())
         let blocker = try target.newConnection()
         try blocker.advisoryLock(.purge)
