@@ -29,6 +29,8 @@ final class ArchiveDataLoader {
     }
 
     private(set) var result = Result()
+    /// Schemas whose sequences the restore sets: those of the tables it takes.
+    private let sequenceSchemas: Set<String>
     private var partitionParents: [String: QualifiedName] = [:]
     private var copy: ActiveCopy?
     private var skipping = false
@@ -48,6 +50,8 @@ final class ArchiveDataLoader {
         self.policy = policy
         self.wanted = wanted
         self.replacing = replacing
+        sequenceSchemas = Set(policy.tables.filter { wanted?.contains($0.name.description) ?? $0.backup }.map(\.name.schema.name)
+                              + (wanted == nil ? ["lethe"] : []))
     }
 
     /// The policy's backed-up tables and Lethe's registers (not its migration ledger: the target has its own).
@@ -171,8 +175,11 @@ final class ArchiveDataLoader {
         // COPY text format: fields separated by tab bytes (a tab inside a value is written \t).
         let fields = bytes.split(separator: 0x09, omittingEmptySubsequences: false)
         var out: [UInt8] = []
+        var first = true
         for (field, kept) in zip(fields, active.keep) where kept {
-            if !out.isEmpty { out.append(0x09) }
+            // By position, not by what is written so far: a first kept field may be empty.
+            if !first { out.append(0x09) }
+            first = false
             out += field
         }
         try target.putCopyLine(out[...])
@@ -194,10 +201,9 @@ final class ArchiveDataLoader {
             return
         }
         let sequence = String(match.1).replacingOccurrences(of: "''", with: "'")
-        let schemas = Set(policy.tables.filter { wanted?.contains($0.name.description) ?? $0.backup }.map(\.name.schema.name) + (wanted == nil ? ["lethe"] : []))
         guard let row = try target.query("""
             SELECT c.relnamespace::regnamespace::text AS schema FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind = 'S'
-            """, [.text(sequence)]).first, schemas.contains(try row.string("schema")) else {
+            """, [.text(sequence)]).first, sequenceSchemas.contains(try row.string("schema")) else {
             result.statementsIgnored += 1
             return
         }

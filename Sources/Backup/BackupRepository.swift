@@ -69,13 +69,13 @@ public struct BackupRepository: Sendable {
     /// A listing's origin: from the header signature (no chunk read), or the keyring for format 1.
     static func origin(of reader: BackupFileReader, id: String, headerAuthenticated: Bool?, signers: [BackupSigner]) -> BackupOrigin {
         let signature = reader.essentials.id == id ? (try? reader.signature()) ?? nil : nil
-        if let signature, signature.headerValid, signers.contains(where: { $0.publicKey == signature.publicKey }) {
-            return .signed(fingerprint: signature.fingerprint)
-        }
+        let origin = BackupOrigin.of(signature, keyringSealed: reader.kekId, trusted: signers)
+        // A trusted signature proves the header on its own; anything else only once the header authenticates.
+        if case .signed = origin { return origin }
         guard headerAuthenticated == true else {
             return .unverified(headerAuthenticated == false ? "its header does not authenticate" : "listed without a key that opens it or a signer that signed it")
         }
-        return BackupOrigin.of(signature, keyringSealed: reader.kekId, trusted: signers)
+        return origin
     }
 
     public struct ChecksumCheck: Sendable, Encodable {

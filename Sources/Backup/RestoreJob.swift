@@ -273,7 +273,7 @@ public struct RestoreJob {
         let result = loader.result
         logger.info("backup data loaded", metadata: [
             "tables": "\(result.rows.count)", "rows": "\(result.rows.values.reduce(0, +))", "partitions_created": "\(result.partitionsCreated)",
-            "archive_statements_ignored": "\(result.statementsIgnored)",
+            "archive_statements_ignored": "\(result.statementsIgnored)", "tables_skipped": "\(result.tablesSkipped.joined(separator: ", "))",
         ])
         if !result.columnsDropped.isEmpty {
             logger.warning("columns of the backup the target lacks were left out", metadata: ["columns": "\(result.columnsDropped.joined(separator: ", "))"])
