@@ -29,7 +29,7 @@ let package = Package(
 
         // Foundations
         .target(name: "LetheCore", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "LetheCore"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "LetheCore", .product(name: "Logging", package: "swift-log")]),
         .target(name: "LetheCrypto", dependencies: ["COpenSSL", "LetheCore"]),
         .target(name: "Phone", dependencies: ["CPhone", "LetheCore"]),
         .target(name: "Policy", dependencies: ["LetheCore", "Yams"]),
@@ -57,9 +57,15 @@ let package = Package(
         .target(name: "Access", dependencies: ["LetheCore", "Postgres", "Policy", "Audit", "Purge"]),
         .target(name: "Inspect", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject"]),
 
-        // The scheduled worker: schedules, job runs recorded in the database, process lifetime; calls the jobs above.
-        .target(name: "Worker", dependencies: [
+        // The job contract both callers use: each scheduled job once, and the runner around it (lock, job_runs row,
+        // final log line, metrics file).
+        .target(name: "Jobs", dependencies: [
             "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry", "Inspect", "Audit",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The scheduled worker: schedules and process lifetime; runs the jobs through the same runner as the commands.
+        .target(name: "Worker", dependencies: [
+            "LetheCore", "Postgres", "Policy", "Schema", "Jobs",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -69,7 +75,7 @@ let package = Package(
             name: "lethe",
             dependencies: [
                 "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Subject",
-                "Telemetry", "Worker", "Inspect", "Access",
+                "Telemetry", "Jobs", "Worker", "Inspect", "Access",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -97,6 +103,7 @@ let package = Package(
         .testTarget(name: "PhoneTests", dependencies: ["Phone"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Telemetry", "Policy", "Purge", "TestSupport"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Policy", "Postgres", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Schema", "Policy", "TestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "TestSupport"]),
         .testTarget(name: "PurgeTests", dependencies: ["Purge", "Audit", "Policy", "Schema", "TestSupport"]),

@@ -385,10 +385,10 @@ private final class SealedChunk: @unchecked Sendable {
     }
 }
 
-private final class FirstError: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var error: (any Error)?
-    func record(_ error: any Error) { lock.withLock { if self.error == nil { self.error = error } } }
+private final class FirstError: Sendable {
+    private let first = Locked<(any Error)?>(nil)
+    var error: (any Error)? { first.value }
+    func record(_ error: any Error) { first.withLock { if $0 == nil { $0 = error } } }
 }
 
 /// Reads a file in large blocks and hands out exact-size pieces: two small reads per chunk would otherwise

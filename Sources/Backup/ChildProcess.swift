@@ -13,9 +13,8 @@ final class ChildProcess {
     private let name: String
 
     /// Bytes read from a pipe on a background thread, so the child never blocks on a full pipe.
-    private final class Collected: @unchecked Sendable {
-        let lock = NSLock()
-        var data = Data()
+    private final class Collected: Sendable {
+        let data = Locked(Data())
         let limit: Int
         let done = DispatchSemaphore(value: 0)
 
@@ -24,7 +23,7 @@ final class ChildProcess {
         func drain(_ handle: FileHandle) {
             DispatchQueue.global().async {
                 while let chunk = try? handle.read(upToCount: 65536), !chunk.isEmpty {
-                    self.lock.withLock { if self.data.count < self.limit { self.data.append(chunk) } }
+                    self.data.withLock { if $0.count < self.limit { $0.append(chunk) } }
                 }
                 self.done.signal()
             }
@@ -32,7 +31,7 @@ final class ChildProcess {
 
         func text() -> String {
             done.wait()
-            return lock.withLock { String(decoding: data, as: UTF8.self) }
+            return String(decoding: data.value, as: UTF8.self)
         }
     }
 

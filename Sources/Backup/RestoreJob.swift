@@ -377,12 +377,11 @@ public struct RestoreJob {
 
 /// The thread that feeds pg_restore the decrypted stream, and how it ended.
 private final class StreamFeeder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var failure: (any Error)?
+    private let failure = Locked<(any Error)?>(nil)
     /// pg_restore stopped reading (it failed, or was killed): the rest is only authenticated.
     var broken = false
     let done = DispatchSemaphore(value: 0)
 
-    func fail(_ error: any Error) { lock.withLock { failure = error } }
-    var error: (any Error)? { lock.withLock { failure } }
+    func fail(_ error: any Error) { failure.withLock { $0 = error } }
+    var error: (any Error)? { failure.value }
 }

@@ -181,10 +181,9 @@ private final class ReadingThreadBox<Result>: @unchecked Sendable {
 }
 
 /// Set once the import is known to be refused (on the thread applying outcomes), read by the reading thread.
-final class RefusalFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
+final class RefusalFlag: Sendable {
+    private let flag = Locked(false)
 
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
+    var isSet: Bool { flag.value }
+    func set() { flag.withLock { $0 = true } }
 }

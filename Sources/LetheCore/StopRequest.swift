@@ -3,13 +3,12 @@ import Foundation
 /// A shutdown request shared between the worker's signal handling and the job it is running. Jobs check it at
 /// their safe points (a purge between batches, a backup between chunks) and throw `StopRequested`.
 public final class StopRequest: @unchecked Sendable {
-    private let lock = NSLock()
-    private var requested = false
+    private let requested = Locked(false)
 
     public init() {}
 
-    public func request() { lock.withLock { requested = true } }
-    public var isRequested: Bool { lock.withLock { requested } }
+    public func request() { requested.withLock { $0 = true } }
+    public var isRequested: Bool { requested.value }
 
     /// Throws `StopRequested` once a stop was asked for.
     public func check(_ where: String) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import LetheCore
 
 /// libphonenumber's verdicts on recent inputs, shared by an import's worker threads: parsing and validating a
 /// distinct number is the costliest step of intake (~12 µs), and a number seen by one worker is often met again
@@ -16,16 +17,12 @@ public final class PhoneVerdictCache: @unchecked Sendable {
         let code: UInt8
     }
 
-    /// A part of the entries with its own lock, so that threads rarely wait on each other; emptied when full.
-    private final class Shard {
-        let lock = NSLock()
-        var entries: [String: Packed] = [:]
-    }
 
     /// About 24 MB when full: 786,432 entries fill 2^20 dictionary buckets at their 3/4 load.
     public static let defaultCapacity = 786_432
     private static let shardCount = 64
-    private let shards: [Shard]
+    /// Parts of the entries with a lock each, so that threads rarely wait on each other; a part is emptied when full.
+    private let shards: [Locked<[String: Packed]>]
     private let shardCapacity: Int
     public let defaultRegion: String
     public let rules: PhoneRules
@@ -36,25 +33,23 @@ public final class PhoneVerdictCache: @unchecked Sendable {
         self.defaultRegion = defaultRegion.uppercased()
         self.rules = rules
         regionSupported = self.defaultRegion == "ZZ" || PhoneNumber.isSupported(region: self.defaultRegion)
-        shards = (0..<Self.shardCount).map { _ in Shard() }
+        shards = (0..<Self.shardCount).map { _ in Locked([:]) }
         shardCapacity = max(16, capacity / Self.shardCount)
     }
 
     public func check(_ input: String) -> Verdict {
         let shard = shards[Int(UInt(bitPattern: input.hashValue) % UInt(Self.shardCount))]
-        shard.lock.lock()
-        let known = shard.entries[input]
-        shard.lock.unlock()
+        let known = shard.withLock { $0[input] }
         if let known, let verdict = Self.unpack(known) { return verdict }
         guard regionSupported else { return .failure(.unknownRegion) }
         let verdict = PhoneNumber.check(input, supportedRegion: defaultRegion, rules: rules)
         guard let packed = Self.pack(verdict) else { return verdict }
-        shard.lock.lock()
-        // Room for the whole shard at once: growing by doubling rehashed every entry several times.
-        if shard.entries.isEmpty { shard.entries.reserveCapacity(shardCapacity) }
-        if shard.entries.count >= shardCapacity { shard.entries.removeAll(keepingCapacity: true) }
-        shard.entries[input] = packed
-        shard.lock.unlock()
+        shard.withLock { entries in
+            // Room for the whole shard at once: growing by doubling rehashed every entry several times.
+            if entries.isEmpty { entries.reserveCapacity(shardCapacity) }
+            if entries.count >= shardCapacity { entries.removeAll(keepingCapacity: true) }
+            entries[input] = packed
+        }
         return verdict
     }
 

@@ -28,7 +28,7 @@ struct DetachedPartitions {
     @discardableResult
     func finish(_ relations: [String]) throws -> Outcome {
         guard !relations.isEmpty else { return Outcome() }
-        return try LockRetry.run(db, attempts: 20) {
+        return try LockTimeoutRetry(attempts: 20, logger: logger).transaction(db, "dropping detached partitions") {
             var outcome = Outcome()
             try db.setLockTimeout(milliseconds: lockTimeoutMilliseconds, local: true)
             try db.execute("LOCK TABLE lethe.legal_holds IN SHARE MODE")
@@ -125,7 +125,7 @@ struct PartitionDetach {
         try db.setLockTimeout(milliseconds: lockTimeoutMilliseconds)
         defer { _ = try? db.execute("RESET lock_timeout") }
         // Each attempt reads the state again: a timed-out CONCURRENTLY leaves the partition pending, to FINALIZE.
-        try LockTimeoutRetry(attempts: attempts, stop: .never, logger: logger).run("detaching \(partition)") {
+        try LockTimeoutRetry(attempts: attempts, logger: logger).run("detaching \(partition)") {
             let mode: String
             switch try state(of: partition) {
             case .detached: return

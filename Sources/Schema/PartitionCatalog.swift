@@ -117,7 +117,7 @@ public struct PartitionCatalog {
     /// itself from dates (no outside text).
     func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, range: PartitionGapPlan.Range,
                 authority: TableAuthority = .owner) throws {
-        try LockRetry.run(db, attempts: 5) {
+        try LockTimeoutRetry(attempts: 5).transaction(db, "creating \(name)") {
             try db.execute("SET LOCAL lock_timeout = '2s'")
             guard authority == .owner else {
                 // The same two steps, run as the table's owner by the guarded function (migration 0015).
@@ -136,18 +136,3 @@ public struct PartitionCatalog {
     }
 }
 
-/// Runs a short transaction, retrying it when it times out waiting for a lock, so that Lethe's DDL
-/// yields to application traffic rather than queueing it behind an exclusive lock.
-public enum LockRetry {
-    public static func run<T>(_ db: PostgresConnection, attempts: Int, _ body: () throws -> T) throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try db.transaction(body)
-            } catch let error as PostgresError where error.isLockTimeout && attempt < attempts {
-                attempt += 1
-                Thread.sleep(forTimeInterval: Double(attempt) * 0.2)
-            }
-        }
-    }
-}

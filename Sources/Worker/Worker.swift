@@ -1,22 +1,22 @@
 import Foundation
+import Jobs
 import LetheCore
 import Logging
 import Policy
 import Postgres
 import Schema
-import Telemetry
 
 /// The schedule around the jobs: which are due, one run per slot across every worker of a database, each
 /// run recorded and logged (ECS fields), the metrics file rewritten after each. Synchronous: the service
 /// (`WorkerService`) calls `tick` off the cooperative pool and sleeps between ticks.
 public final class Worker: @unchecked Sendable {
-    let configuration: WorkerConfiguration
+    let configuration: JobSettings
     let logger: Logger
     /// The slot each job was last considered for, so a slot another worker ran is logged once as skipped.
     private var handledSlots: [JobName: Date] = [:]
     private var connectFailures = 0
 
-    public init(configuration: WorkerConfiguration, logger: Logger = Logger(label: "lethe.worker")) {
+    public init(configuration: JobSettings, logger: Logger = Logger(label: "lethe.worker")) {
         self.configuration = configuration
         self.logger = logger
     }
@@ -51,7 +51,7 @@ public final class Worker: @unchecked Sendable {
         }
         for job in JobName.allCases {
             guard !stop.isRequested else { break }
-            guard let schedule = configuration.policy.schedule[job], !schedule.isOff else { continue }
+            guard let schedule = (configuration.policy?.schedule ?? [:])[job], !schedule.isOff else { continue }
             do {
                 let now = try DatabaseClock.now(db)
                 guard let slot = schedule.previous(atOrBefore: now) else { continue }
@@ -81,47 +81,19 @@ public final class Worker: @unchecked Sendable {
         return report
     }
 
-    /// Runs `job` for `slot` under its advisory lock, unless a run holds the lock (another worker, or a one-shot
-    /// command) or another worker already recorded this slot. Returns nil when skipped.
+    /// Runs `job` for `slot` through the runner every caller uses. Returns nil when skipped: a run holds the
+    /// lock (another worker, or a one-shot command) or another worker already recorded this slot.
     private func runSlot(_ job: JobName, slot: Date, db: PostgresConnection, stop: StopRequest) throws -> JobRuns.Outcome? {
-        let lock = job.advisoryLock
-        guard try db.tryAdvisoryLock(lock) else {
-            logger.info("skipped: the job is running elsewhere", metadata: ["event.action": "\(job.rawValue)", "slot": "\(Timestamps.isoFractional(slot))"])
-            return nil
-        }
-        defer { _ = try? db.advisoryUnlock(lock) }
-        let runs = JobRuns(db)
-        guard let id = try runs.start(job, slot: slot, startedBy: .worker) else {
-            logger.info("skipped: this slot already ran elsewhere", metadata: ["event.action": "\(job.rawValue)", "slot": "\(Timestamps.isoFractional(slot))"])
-            return nil
-        }
-        let started = DispatchTime.now().uptimeNanoseconds
-        var outcome: JobRuns.Outcome
-        var metadata: Logger.Metadata = ["run_id": "\(id)", "slot": "\(Timestamps.isoFractional(slot))"]
-        let jobLogger = Logger(label: "lethe.\(job.rawValue)")
+        let runner = JobRunner(db: db, settings: configuration, caller: .worker(slot: slot), stop: stop, logger: logger)
         do {
-            let result = try ScheduledJob(job: job, configuration: configuration, stop: stop, logger: jobLogger).run(db)
-            outcome = result.succeeded ? .success : .failure
-            metadata["detail"] = "\(result.detail)"
-            try runs.finish(id, outcome: outcome, detail: result.detail, counts: result.counts)
-        } catch let stopped as StopRequested {
-            outcome = .interrupted
-            metadata["detail"] = "\(stopped.letheError.message)"
-            if db.isAlive { try? runs.finish(id, outcome: .interrupted, detail: stopped.letheError.message) }
+            guard let result = try runner.result(of: job.scheduled) else { return nil }
+            return result.succeeded ? .success : .failure
+        } catch is StopRequested {
+            return .interrupted
         } catch {
-            outcome = .failure
-            let message = error.asLetheError.message
-            metadata["error.message"] = "\(message)"
-            if db.isAlive { try? runs.finish(id, outcome: .failure, detail: message) }
+            // Recorded and logged by the runner; the worker goes on to the next job.
+            return .failure
         }
-        metadata.merge(JobLine.end(job, outcome: outcome, started: started, db: db)) { _, end in end }
-        switch outcome {
-        case .success: logger.info("job finished", metadata: metadata)
-        case .interrupted: logger.warning("job stopped by a shutdown request; the next run finishes it", metadata: metadata)
-        default: logger.error("job failed", metadata: metadata)
-        }
-        writeMetrics(db)
-        return outcome
     }
 
     private func writeMetrics(_ db: PostgresConnection) {
@@ -135,22 +107,8 @@ public final class Worker: @unchecked Sendable {
 
     private func secondsUntilNextSlot(db: PostgresConnection) -> Double {
         guard db.isAlive, let now = try? DatabaseClock.now(db) else { return 1 }
-        let next = JobName.allCases.compactMap { configuration.policy.schedule[$0]?.next(after: now) }.min()
+        let next = JobName.allCases.compactMap { (configuration.policy?.schedule ?? [:])[$0]?.next(after: now) }.min()
         // Wake at least hourly to notice a clock jump; never spin.
         return max(0.05, min(3600, next.map { $0.timeIntervalSince(now) } ?? 3600))
-    }
-}
-
-extension JobName {
-    /// The advisory lock shared with the one-shot command of the same job.
-    var advisoryLock: AdvisoryLockKey {
-        switch self {
-        case .partitions: .partitions
-        case .purge: .purge
-        case .backup: .backup
-        case .backupExpire: .backupExpire
-        case .requestsCheck: .requestsCheck
-        case .inspect: .inspect
-        }
     }
 }

@@ -52,19 +52,12 @@ extension WorkerService {
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let finished = DispatchSemaphore(value: 0)
-        let failure = FailureBox()
+        let failure = Locked<(any Error)?>(nil)
         Task {
-            do { try await group.run() } catch { failure.set(error) }
+            do { try await group.run() } catch { failure.withLock { $0 = error } }
             finished.signal()
         }
         finished.wait()
-        if let error = failure.error { throw error }
+        if let error = failure.value { throw error }
     }
-}
-
-private final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Error?
-    func set(_ error: Error) { lock.withLock { stored = error } }
-    var error: Error? { lock.withLock { stored } }
 }

@@ -6,7 +6,7 @@ import Foundation
 import Keys
 import LetheCore
 import Policy
-import Worker
+import Jobs
 
 struct RepositoryOptions: ParsableArguments {
     @Option(name: .customLong("repo"), help: ArgumentHelp("Backup repository directory (default: LETHE_BACKUP_REPO, then the policy's backup.repo, then /var/backups/lethe if it exists).", valueName: "dir"))
@@ -64,14 +64,11 @@ struct BackupCreateCommand: LetheCommand {
     func execute() throws {
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "backup", policy: policy)
-        let manifest = try metrics.recording(.backup, db, repositoryDirectory: repository.directory(policy)) {
-            let publicKeys = try recipients.load()
-            let sealing: BackupSealing = publicKeys.isEmpty ? .keyring(try keyring.load()) : .recipients(publicKeys)
-            var job = BackupJob(db: db, conninfo: database.conninfo, policy: policy, sealing: sealing, repository: try repository.repository(policy))
-            job.signingKey = try signing.load()
-            let manifest = try job.run()
-            return (manifest, JobResult(detail: "backup \(manifest.id): \(manifest.size) bytes"))
-        }
+        var settings = JobSettings(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
+                                   repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
+        settings.backupRecipientPaths = recipients.paths
+        settings.backupSigningKeyPath = signing.path
+        let manifest = try OneShotJob.run(BackupCreateJob(), db: db, settings: settings)
         if json { return try Output.json(manifest) }
         let rows = manifest.tables.filter(\.data).reduce(Int64(0)) { $0 + $1.rows }
         Output.line("backup \(manifest.id): \(manifest.tables.filter(\.data).count) tables, \(rows) rows, \(manifest.size) bytes, sha256 \(manifest.sha256.prefix(16))")
@@ -237,9 +234,9 @@ struct BackupExpireCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        let repo = try repository.repository(policy)
-        let expiry = BackupExpiry(repository: repo, keys: try backupKeys.openingKeys(keyring: keyring))
-        let expire = { try expiry.run(now: Date(), keep: policy.backup.keep, dryRun: dryRun) }
+        var settings = JobSettings(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
+                                   repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
+        settings.backupKeyPaths = backupKeys.paths
         // Unreachable: expire anyway (the run is not recorded); reachable without the duty's privileges: exit 77.
         var db: PostgresConnection?
         if !dryRun {
@@ -250,12 +247,8 @@ struct BackupExpireCommand: LetheCommand {
             }
         }
         if !dryRun && db == nil { Terminal.warn("database not reachable: this run is not recorded in lethe.job_runs") }
-        let plan = try db.map { db in
-            try metrics.recording(.backupExpire, db, repositoryDirectory: repo.directory) {
-                let plan = try expire()
-                return (plan, JobResult(succeeded: plan.untrusted.isEmpty, detail: "\(plan.remove.count) backup(s) removed, \(plan.keep.count) kept, \(plan.untrusted.count) untrusted"))
-            }
-        } ?? expire()
+        let plan = try db.map { try OneShotJob.run(BackupExpireJob(), db: $0, settings: settings) }
+            ?? BackupExpireJob.expire(settings, dryRun: dryRun)
         if json {
             try Output.json(plan)
         } else {

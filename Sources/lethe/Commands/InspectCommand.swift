@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 import Inspect
 import LetheCore
-import Worker
+import Jobs
 
 struct InspectCommand: LetheCommand {
     static let configuration = CommandConfiguration(
@@ -54,8 +54,9 @@ struct InspectCommand: LetheCommand {
     func execute() throws {
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "inspect", policy: policy)
-        let report = try Inspection(db, policy: policy, repositoryDirectory: repository.directory(policy)).run(table: table, samplePercent: sample)
-        metrics.write(db, repositoryDirectory: repository.directory(policy), inspectFindings: report.countsByKind)
+        let report = try OneShotJob.run(InspectJob(table: table, samplePercent: sample), db: db,
+                                        settings: JobSettings(conninfo: database.conninfo, policy: policy,
+                                                              repositoryDirectory: repository.directory(policy), metricsFile: metrics.path))
         if json {
             try Output.json(report)
         } else {

@@ -1,10 +1,11 @@
+import Postgres
 import Access
 import ArgumentParser
 import Foundation
 import LetheCore
 import Policy
 import Schema
-import Worker
+import Jobs
 
 struct PartitionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -83,16 +84,11 @@ struct PartitionsEnsureCommand: LetheCommand {
         let db = try database.connect(for: .worker, .operator, command: "partitions", policy: policy)
         let now = try DatabaseClock.now(db)
         let aheadOverride = ahead.flatMap(aheadDuration) ?? monthsAhead.map { ISODuration(months: $0) }
-        let ensure = {
-            try PartitionCatalog().ensure(db, policy: policy, now: now, from: from.flatMap(Self.fromDate), ahead: aheadOverride, dryRun: dryRun)
-        }
         // A real run is a run of the worker's `partitions` job, recorded for `lethe status`; a dry run is not.
-        let report = dryRun ? try ensure() : try metrics.recording(.partitions, db) {
-            let report = try ensure()
-            return (report, JobResult(succeeded: report.conflicts.isEmpty,
-                                      detail: "\(report.created.count) partition(s) created, \(report.alreadyPresent) interval(s) already covered"
-                                          + (report.conflicts.isEmpty ? "" : ", \(report.conflicts.count) could not be created")))
-        }
+        let report = dryRun
+            ? try PartitionCatalog().ensure(db, policy: policy, now: now, from: from.flatMap(Self.fromDate), ahead: aheadOverride, dryRun: true)
+            : try OneShotJob.run(PartitionsEnsureJob(from: from.flatMap(Self.fromDate), ahead: aheadOverride), db: db,
+                                 settings: JobSettings(conninfo: database.conninfo, policy: policy, metricsFile: metrics.path))
         if json {
             try Output.json(EnsureJSON(dryRun: dryRun, created: report.created.map {
                 EnsureJSON.Created(table: $0.table.description, partition: $0.name.description, from: Timestamps.iso($0.from), to: Timestamps.iso($0.to))

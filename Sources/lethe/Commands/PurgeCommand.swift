@@ -4,7 +4,7 @@ import Foundation
 import LetheCore
 import Policy
 import Purge
-import Worker
+import Jobs
 
 struct PurgeCommand: LetheCommand {
     static let configuration = CommandConfiguration(
@@ -64,15 +64,12 @@ struct PurgeCommand: LetheCommand {
         var settings = PurgeSettings()
         settings.batchRows = batchRows
         settings.lockTimeoutMilliseconds = lockTimeout
-        let job = PurgeJob(db, policy: policy, settings: settings)
         let scope = PurgeScope(customer: customer, table: table)
         let showProgress = !json && isatty(STDERR_FILENO) == 1
-        let report = dryRun ? try job.dryRun(scope: scope) : try metrics.recording(.purge, db) {
-            let report = try job.run(scope: scope, wait: wait, progress: showProgress ? { Terminal.progress($0) } : nil)
-            let rows = report.tables.reduce(Int64(0)) { $0 + $1.totalRows }
-            let partitions = report.tables.reduce(0) { $0 + $1.partitionsDropped.count }
-            return (report, JobResult(succeeded: report.checkPassed, detail: "purge run \(report.runId ?? 0): \(report.status), \(rows) rows, \(partitions) partitions removed"))
-        }
+        let report = dryRun ? try PurgeJob(db, policy: policy, settings: settings).dryRun(scope: scope)
+            : try OneShotJob.run(PurgeRunJob(scope: scope, settings: settings, progress: showProgress ? { Terminal.progress($0) } : nil), db: db,
+                                 settings: JobSettings(conninfo: database.conninfo, policy: policy, metricsFile: metrics.path),
+                                 whenBusy: wait ? .wait : .fail)
         if json {
             try Output.json(report)
         } else {

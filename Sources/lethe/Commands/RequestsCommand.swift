@@ -4,7 +4,7 @@ import Foundation
 import LetheCore
 import Logging
 import Subject
-import Worker
+import Jobs
 
 extension RequestRegister.Kind: ExpressibleByArgument {}
 
@@ -102,15 +102,8 @@ struct RequestsCheckCommand: LetheCommand {
     func execute() throws {
         let db = try database.connect(for: .worker, .dpo, command: "requests check")
         // Recorded as a run of the worker's `requests_check` job; overdue requests make it a failed one.
-        let overdue = try metrics.recording(.requestsCheck, db) {
-            let overdue = try RequestRegister(db).overdue()
-            return (overdue, JobResult(succeeded: overdue.isEmpty, detail: overdue.isEmpty ? "no request is overdue" : "\(overdue.count) request(s) overdue"))
-        }
-        let logger = Logger(label: "lethe.requests")
-        for request in overdue {
-            logger.warning("request past its due date", metadata: ["request": "\(request.id)", "kind": "\(request.kind)",
-                                                                  "due": "\(Timestamps.iso(request.dueAt))"])
-        }
+        let overdue = try OneShotJob.run(RequestsCheckJob(), db: db, settings: JobSettings(conninfo: database.conninfo,
+                                                                                             policy: nil, metricsFile: metrics.path))
         if json { try Output.json(overdue) } else {
             Output.line(overdue.isEmpty ? "no request is overdue" : "\(overdue.count) request(s) overdue: \(overdue.map { String($0.id) }.joined(separator: ", "))")
         }

@@ -2,7 +2,7 @@ import Access
 import ArgumentParser
 import Foundation
 import LetheCore
-import Worker
+import Jobs
 
 struct StatusCommand: LetheCommand {
     static let configuration = CommandConfiguration(

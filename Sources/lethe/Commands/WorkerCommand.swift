@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import Logging
 import Policy
+import Jobs
 import Worker
 
 struct WorkerCommand: LetheCommand {
@@ -53,8 +54,8 @@ struct WorkerCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        var configuration = WorkerConfiguration(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
-                                                repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
+        var configuration = JobSettings(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
+                                        repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
         configuration.backupRecipientPaths = recipients.paths
         configuration.backupSigningKeyPath = signing.path
         configuration.backupKeyPaths = backupKeys.paths
@@ -63,20 +64,13 @@ struct WorkerCommand: LetheCommand {
             "event.action": "worker.start", "policy": "\(policy.source)",
             "schedule": "\(JobName.allCases.map { "\($0.rawValue)=\(policy.schedule[$0]?.description ?? "off")" }.joined(separator: "; "))",
         ])
-        let failed = FailedJobs()
+        let failed = Locked<[String]>([])
         try WorkerService.runBlocking(worker: Worker(configuration: configuration, logger: logger), once: once, logger: logger) { report in
-            failed.add(report.ran.filter { $0.value == .failure }.map(\.key.rawValue) + (report.connected ? [] : ["connect"]))
+            failed.withLock { $0 += report.ran.filter { $0.value == .failure }.map(\.key.rawValue) + (report.connected ? [] : ["connect"]) }
         }
         logger.info("worker stopped", metadata: ["event.action": "worker.stop"])
-        if once && !failed.names.isEmpty {
-            throw LetheError(.checkFailed, "job(s) failed: \(failed.names.joined(separator: ", "))", hint: "see 'lethe status' and the log lines above")
+        if once && !failed.value.isEmpty {
+            throw LetheError(.checkFailed, "job(s) failed: \(failed.value.joined(separator: ", "))", hint: "see 'lethe status' and the log lines above")
         }
     }
-}
-
-private final class FailedJobs: @unchecked Sendable {
-    private let lock = NSLock()
-    private var list: [String] = []
-    func add(_ names: [String]) { lock.withLock { list += names } }
-    var names: [String] { lock.withLock { list } }
 }

@@ -35,22 +35,6 @@ public struct JobRuns {
                        [.int(id), .text(outcome.rawValue), .text(String(detail.prefix(500))), json.sqlValue])
     }
 
-    /// Runs `body` as a recorded one-shot run of `job`: what `lethe purge`, `backup`, `backup expire`, `requests check`
-    /// and `partitions ensure` do, so `lethe status` sees cron-run jobs too. `body` returns its result and a detail
-    /// line; a thrown error is recorded as a failure (its message carries no personal value) and rethrown.
-    public static func recordCommand<T>(_ job: JobName, db: PostgresConnection, _ body: () throws -> (T, JobResult)) throws -> T {
-        let runs = JobRuns(db)
-        let id = try runs.start(job, slot: nil, startedBy: .command)
-        do {
-            let (value, result) = try body()
-            if let id { try? runs.finish(id, outcome: result.succeeded ? .success : .failure, detail: result.detail) }
-            return value
-        } catch {
-            if let id, db.isAlive { try? runs.finish(id, outcome: .failure, detail: error.asLetheError.message) }
-            throw error
-        }
-    }
-
     public struct LastRun: Sendable, Encodable {
         public let startedAt: Date
         public let finishedAt: Date?
@@ -81,19 +65,5 @@ public struct JobRuns {
     private static func lastRun(_ row: Row) throws -> LastRun {
         LastRun(startedAt: try row.date("started_at"), finishedAt: try row.optionalDate("finished_at"),
                 outcome: Outcome(rawValue: try row.string("outcome")) ?? .failure, detail: try row.optionalString("detail"))
-    }
-}
-
-/// How a job run ended, in a line for the job-run table, the logs and `lethe status`.
-public struct JobResult: Sendable {
-    public let succeeded: Bool
-    public let detail: String
-    /// Numbers by name the metrics file reads back (inspect: findings by kind).
-    public let counts: [String: Int64]?
-
-    public init(succeeded: Bool = true, detail: String, counts: [String: Int64]? = nil) {
-        self.succeeded = succeeded
-        self.detail = detail
-        self.counts = counts
     }
 }

@@ -17,12 +17,9 @@ public struct MetricsReader {
         self.repositoryDirectory = repositoryDirectory
     }
 
-    /// Rewrites the metrics file from the database; `inspectFindings` stands in for the latest recorded inspection
-    /// (a one-shot `lethe inspect` records none).
-    public func write(to path: String, inspectFindings: [String: Int64]? = nil) throws {
-        var snapshot = try self.snapshot()
-        if let inspectFindings { snapshot.inspectFindings = inspectFindings }
-        try MetricsTextfile.write(snapshot, to: path)
+    /// Rewrites the metrics file from the database.
+    public func write(to path: String) throws {
+        try MetricsTextfile.write(try snapshot(), to: path)
     }
 
     public func snapshot() throws -> MetricsSnapshot {

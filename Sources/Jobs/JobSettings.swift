@@ -1,17 +1,19 @@
 import Foundation
+import LetheCore
 import Policy
 
-/// What the worker's jobs need besides a database connection: the same settings the one-shot commands take
-/// from their options and environment.
-public struct WorkerConfiguration: Sendable {
+/// What the jobs need besides a database connection, resolved once: from a one-shot command's options and
+/// environment, or from the worker's (the same options, so both callers configure a job the same way).
+public struct JobSettings: Sendable {
     public let conninfo: String?
-    public let policy: RetentionPolicy
+    /// Nil for a command that takes none (`requests check`): a job that needs one says so.
+    public let policy: RetentionPolicy?
     /// Keyring file (LETHE_KEYRING): backups are sealed with it, and expiry verifies with it when present.
-    public let keyringPath: String?
+    public var keyringPath: String?
     /// Backup repository (LETHE_BACKUP_REPO or the policy's backup.repo).
-    public let repositoryDirectory: String?
+    public var repositoryDirectory: String?
     /// Where the metrics file is written after every job, if anywhere.
-    public let metricsFile: String?
+    public var metricsFile: String?
     /// Public keys backups are sealed to (LETHE_BACKUP_RECIPIENT): given, the backup job needs no keyring.
     public var backupRecipientPaths: [String] = []
     /// The key each backup is signed with (LETHE_BACKUP_SIGN_KEY), so restores can prove its origin.
@@ -19,11 +21,17 @@ public struct WorkerConfiguration: Sendable {
     /// Backup private keys (LETHE_BACKUP_KEY) with which expiry authenticates headers of backups sealed to public keys.
     public var backupKeyPaths: [String] = []
 
-    public init(conninfo: String?, policy: RetentionPolicy, keyringPath: String?, repositoryDirectory: String?, metricsFile: String?) {
+    public init(conninfo: String?, policy: RetentionPolicy?, keyringPath: String? = nil, repositoryDirectory: String? = nil,
+                metricsFile: String? = nil) {
         self.conninfo = conninfo
         self.policy = policy
         self.keyringPath = keyringPath
         self.repositoryDirectory = repositoryDirectory
         self.metricsFile = metricsFile
+    }
+
+    public func requiredPolicy() throws -> RetentionPolicy {
+        guard let policy else { throw LetheError.usage("this job needs the policy", hint: "pass --policy FILE or set LETHE_POLICY") }
+        return policy
     }
 }

@@ -3,7 +3,7 @@ import Policy
 import Postgres
 import TestSupport
 import Testing
-import Worker
+import Jobs
 
 /// `lethe status`'s overdue rule (issue 34): a job is overdue once it has not succeeded within its period plus a
 /// twelfth (two hours for a daily job); a job that never ran is not overdue while the database was migrated less

@@ -19,7 +19,7 @@ public struct JobStatus: Sendable, Encodable {
     /// least a minute: two hours for a daily job). A job that never ran is not overdue while the database was
     /// migrated less than one period ago.
     public static func all(_ db: PostgresConnection, policy: RetentionPolicy) throws -> [JobStatus] {
-        let now = try db.query("SELECT now() AS now").single("now").date("now")
+        let now = try DatabaseClock.now(db)
         let migrated = try db.query("SELECT min(applied_at) AS at FROM lethe.schema_migrations").single("migrated").optionalDate("at") ?? now
         let runs = JobRuns(db)
         return try JobName.allCases.compactMap { job in
