@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "LetheCryptoTests", dependencies: ["LetheCrypto"]),
         .testTarget(name: "PhoneTests", dependencies: ["Phone"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Telemetry", "Policy", "Purge", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Jobs", "LetheCore", "Telemetry", "Policy", "Purge", "TestSupport"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Policy", "Postgres", "TestSupport"]),
         .testTarget(name: "SchemaTests", dependencies: ["Schema", "Policy", "TestSupport"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "TestSupport"]),

@@ -75,7 +75,7 @@ public struct BackupJob {
         }
         let started = clock()
         let id = try BackupClock.newId(started)
-        let pgDump = "/usr/lib/postgresql/15/bin/pg_dump"
+        let pgDump = try PostgresTools.find(for: db).pgDump
         let pgDumpVersion = try Self.version(of: pgDump)
 
         // One snapshot for the counts in the header and for pg_dump.
@@ -91,14 +91,14 @@ public struct BackupJob {
         var arguments = ["--format=custom", "--compress=0", "--no-owner", "--snapshot=\(snapshot)"]
         arguments += schemas.map { "--schema=\($0)" }
         arguments += excluded.map { "--exclude-table-data=\($0)" }
-        var environment = try PostgresConnection.environment(for: conninfo)
-        environment["PGAPPNAME"] = "lethe backup"
+        let connection = try ChildConnection(conninfo: conninfo, applicationName: "lethe backup")
+        arguments.append("--dbname=\(connection.connectionString)")
 
         let writer = try BackupFileWriter(path: repository.backupPath(id), essentials: essentials, sealing: sealing, signingKey: signingKey)
         do {
             // Level 1: on dumps of sealed (incompressible) columns it was both faster and smaller than level 3 here.
             let compressor = try ZstdCompressor(level: 1)
-            let dump = try ChildProcess(pgDump, arguments, environment: environment)
+            let dump = try ChildProcess(pgDump, arguments, environment: connection.environment)
             do {
                 try dump.readOutput { piece in
                     try stop.check("writing backup \(id)")

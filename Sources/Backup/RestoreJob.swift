@@ -33,7 +33,9 @@ public struct BackupVerifier {
     public func verify(_ id: String) throws -> Result {
         var bytes = 0
         var signature: BackupSignature?
-        let list = try ChildProcess(PostgresTools.pgRestore, ["--list"], environment: [:], collectingOutput: true)
+        // The server version in the header only chooses the tool; the header is authenticated with every chunk.
+        let tools = try PostgresTools.find(serverVersion: try repository.reader(id).essentials.serverVersion)
+        let list = try ChildProcess(tools.pgRestore, ["--list"], environment: [:], collectingOutput: true)
         // pg_restore --list stops reading once it has the table of contents; from then on the chunks are only
         // authenticated (what they hold was written by Lethe and is proven unaltered), not decompressed.
         var listening = true
@@ -78,10 +80,6 @@ public struct BackupVerifier {
         guard !decompressing || decompressor.frameComplete else { throw LetheError.integrity("backup \(id): the compressed stream ends early") }
         return signature
     }
-}
-
-enum PostgresTools {
-    static let pgRestore = "/usr/lib/postgresql/15/bin/pg_restore"
 }
 
 /// `lethe restore`: verifies the whole backup first (nothing is touched if that fails), refuses a target that
@@ -142,7 +140,7 @@ public struct RestoreJob {
         if let live { try LiveDatabase.refuseAsTarget(target, live: live) }
         let essentials = try repository.reader(id).essentials
         let verified = try BackupVerifier(repository: repository, keys: openingKeys).verify(id)
-        logger.info("backup verified", metadata: ["id": "\(id)", "bytes": "\(verified.bytes)", "origin": "\(verified.origin)"])
+        logger.info("backup verified", metadata: ["id": "\(id)", "bytes": .stringConvertible(verified.bytes), "origin": "\(verified.origin)"])
         if let unproven = verified.origin.reason {
             guard trustUnsigned else {
                 throw LetheError(.integrity, "backup \(id) is intact but its origin cannot be proven: \(unproven); nothing was restored",
@@ -227,7 +225,8 @@ public struct RestoreJob {
         let setAside = clean && full ? try setAsideSchemas(of: essentials, in: target, marker: marker) : [:]
         let roots = full ? nil : Set(wanted.map { policy.table(named: $0)?.name.description ?? $0 })
         let loader = ArchiveDataLoader(target: target, policy: policy, wanted: roots, replacing: full)
-        nonisolated(unsafe) let script = try ChildProcess(PostgresTools.pgRestore, ["--file=-", "--no-owner", "--no-privileges"], environment: [:])
+        nonisolated(unsafe) let script = try ChildProcess(try PostgresTools.find(serverVersion: essentials.serverVersion).pgRestore,
+                                                          ["--file=-", "--no-owner", "--no-privileges"], environment: [:])
         let feeder = StreamFeeder()
         // Used by the feeding thread only (the verifier) or through separate pipes (pg_restore's stdin and stdout).
         nonisolated(unsafe) let verifier = BackupVerifier(repository: repository, keys: openingKeys)
@@ -272,8 +271,8 @@ public struct RestoreJob {
         }
         let result = loader.result
         logger.info("backup data loaded", metadata: [
-            "tables": "\(result.rows.count)", "rows": "\(result.rows.values.reduce(0, +))", "partitions_created": "\(result.partitionsCreated)",
-            "archive_statements_ignored": "\(result.statementsIgnored)", "tables_skipped": "\(result.tablesSkipped.joined(separator: ", "))",
+            "tables": .stringConvertible(result.rows.count), "rows": .stringConvertible(result.rows.values.reduce(0, +)), "partitions_created": .stringConvertible(result.partitionsCreated),
+            "archive_statements_ignored": .stringConvertible(result.statementsIgnored), "tables_skipped": "\(result.tablesSkipped.joined(separator: ", "))",
         ])
         if !result.columnsDropped.isEmpty {
             logger.warning("columns of the backup the target lacks were left out", metadata: ["columns": "\(result.columnsDropped.joined(separator: ", "))"])
@@ -327,7 +326,7 @@ public struct RestoreJob {
         guard let recorded = try BlindIndexReindex.recorded(target), recorded.bits != policy.blindIndexBits || recorded.reindexTo != nil else { return }
         let reindexed = try BlindIndexReindex(db: target, policy: policy, keyring: keyring).run(to: policy.blindIndexBits, dryRun: false)
         logger.info("re-indexed the restored database's blind indexes", metadata: [
-            "from_bits": "\(recorded.bits)", "to_bits": "\(policy.blindIndexBits)", "rows": "\(reindexed.rows.values.reduce(0, +))",
+            "from_bits": .stringConvertible(recorded.bits), "to_bits": .stringConvertible(policy.blindIndexBits), "rows": .stringConvertible(reindexed.rows.values.reduce(0, +)),
         ])
     }
 

@@ -12,7 +12,7 @@ public enum JobLine {
         var metadata: Logger.Metadata = [
             "event.action": "\(job.rawValue)",
             "event.outcome": "\(outcome == .success ? "success" : outcome == .interrupted ? "unknown" : "failure")",
-            "event.duration": "\(DispatchTime.now().uptimeNanoseconds - started)",
+            "event.duration": .stringConvertible(DispatchTime.now().uptimeNanoseconds - started),
         ]
         metadata.merge(auditHead(db)) { _, head in head }
         return metadata
@@ -22,6 +22,6 @@ public enum JobLine {
     /// reach of the database's writers, for `lethe audit verify --head ID:HASH`. Empty when it cannot be read.
     public static func auditHead(_ db: PostgresConnection) -> Logger.Metadata {
         guard db.isAlive, let head = try? AuditLog.head(db) else { return [:] }
-        return ["audit.head_id": "\(head.id)", "audit.head_hash": "\(head.hash)"]
+        return ["audit.head_id": .stringConvertible(head.id), "audit.head_hash": "\(head.hash)"]
     }
 }

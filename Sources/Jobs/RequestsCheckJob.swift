@@ -12,7 +12,7 @@ public struct RequestsCheckJob: RecordedJob {
         let overdue = try RequestRegister(context.db).overdue()
         for request in overdue {
             context.logger.warning("request past its due date", metadata: [
-                "request": "\(request.id)", "kind": "\(request.kind)", "due": "\(Timestamps.iso(request.dueAt))",
+                "request": .stringConvertible(request.id), "kind": "\(request.kind)", "due": "\(Timestamps.iso(request.dueAt))",
             ])
         }
         return overdue

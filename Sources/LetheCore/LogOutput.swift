@@ -63,6 +63,9 @@ public struct StderrLogHandler: LogHandler {
     private static func jsonValue(_ value: Logger.MetadataValue) -> Any {
         switch value {
         case .string(let string): string
+        // Counts, ids and durations are logged as numbers so that the log store indexes them as numbers.
+        case .stringConvertible(let convertible as any BinaryInteger): NSNumber(value: Int64(clamping: convertible))
+        case .stringConvertible(let convertible as Double): convertible
         case .stringConvertible(let convertible): convertible.description
         case .array(let array): array.map(jsonValue)
         case .dictionary(let dictionary): dictionary.mapValues(jsonValue)

@@ -22,7 +22,7 @@ public struct LockTimeoutRetry {
                 return try body()
             } catch let error as PostgresError where error.isLockTimeout && attempt < attempts {
                 try stop.check(what)
-                logger.info("lock timeout, retrying", metadata: ["while": "\(what)", "attempt": "\(attempt)"])
+                logger.info("lock timeout, retrying", metadata: ["while": "\(what)", "attempt": .stringConvertible(attempt)])
                 Thread.sleep(forTimeInterval: Self.backOff(attempt))
                 attempt += 1
             }

@@ -56,7 +56,7 @@ struct DetachedPartitions {
                         try forget(relation)
                         outcome.reattached.append(relation)
                         logger.warning("a customer with rows in a detached partition was put on hold; attached it back",
-                                       metadata: ["partition": "\(relation)", "rows_held": "\(heldRows)"])
+                                       metadata: ["partition": "\(relation)", "rows_held": .stringConvertible(heldRows)])
                         continue
                     }
                 }

@@ -58,7 +58,7 @@ final class PurgeExecutor {
             for drop in table.partitionDrops where !concurrent.contains(drop) {
                 try settings.stop.check("before detaching \(drop.partition)")
                 if try authority == .guarded ? dropPartitionGuarded(drop, of: table) : dropPartition(drop, of: table) {
-                    logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)", "rows": "\(drop.rows)"])
+                    logger.info("dropped partition", metadata: ["table": "\(table.table)", "partition": "\(drop.partition)", "rows": .stringConvertible(drop.rows)])
                     progress?("dropped \(drop.partition) (\(drop.rows) rows)")
                 } else {
                     fallbacks.append(drop.name)
@@ -71,7 +71,7 @@ final class PurgeExecutor {
             for sweep in fallbackSweeps + table.rowSweeps {
                 let deleted = try self.sweep(sweep, of: table, sql: sql)
                 logger.info("swept", metadata: ["table": "\(table.table)", "leaf": "\(sweep.leaf)", "kind": "\(sweep.kind.rawValue)",
-                                                "method": "\(sweep.method.rawValue)", "rows": "\(deleted)"])
+                                                "method": "\(sweep.method.rawValue)", "rows": .stringConvertible(deleted)])
                 if deleted > 0 { progress?("deleted \(deleted) rows from \(sweep.leaf)") }
             }
         }

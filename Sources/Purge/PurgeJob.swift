@@ -32,7 +32,7 @@ public struct PurgeJob {
     /// needs no write privilege on the tombstones.
     func expireTombstoneFingerprints() throws -> Int {
         let expired = try db.query("SELECT lethe.expire_tombstone_fingerprints() AS n").single("expire").int("n")
-        if expired > 0 { logger.info("tombstone fingerprints expired", metadata: ["count": "\(expired)"]) }
+        if expired > 0 { logger.info("tombstone fingerprints expired", metadata: ["count": .stringConvertible(expired)]) }
         return Int(expired)
     }
 
@@ -59,7 +59,7 @@ public struct PurgeJob {
         let ledger = PurgeLedger(db: db)
         let interrupted = try ledger.markInterrupted()
         if !interrupted.isEmpty {
-            logger.warning("earlier purge runs were interrupted; this run finishes their work", metadata: ["runs": "\(interrupted)"])
+            logger.warning("earlier purge runs were interrupted; this run finishes their work", metadata: ["runs": .stringConvertible(interrupted)])
         }
         let authority = try TableAuthority.of(db, tables: policy.retentionTables.map(\.name))
         if authority == .guarded { try PurgeRules(db: db).checkMatches(policy) }
@@ -67,18 +67,18 @@ public struct PurgeJob {
         let ensured = try PartitionCatalog().ensure(db, policy: policy, now: plan.now.date)
         for conflict in ensured.conflicts { logger.warning("could not create a partition", metadata: ["detail": "\(conflict)"]) }
         let run = try ledger.start(plan)
-        logger.info("purge started", metadata: ["run": "\(run)", "ceiling_cutoff": "\(plan.ceilingCutoff.text)"])
+        logger.info("purge started", metadata: ["run": .stringConvertible(run), "ceiling_cutoff": "\(plan.ceilingCutoff.text)"])
         do {
             let customerColumns = Dictionary(policy.retentionTables.compactMap { table in table.customerColumn.map { (table.name.description, $0) } },
                                              uniquingKeysWith: { first, _ in first })
             if authority == .owner {
                 let leftovers = try DetachedPartitions(db: db, run: run, customerColumns: customerColumns,
                                                        lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger).finishLeftovers()
-                if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": "\(leftovers)"]) }
+                if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": .stringConvertible(leftovers)]) }
             } else if let pending = try db.query("SELECT count(*) AS n FROM lethe.purge_detached").first?.int("n"), pending > 0 {
                 // Only the owner can finish a detach or drop a parked table; the rows there are already out of reach.
                 logger.warning("an interrupted purge run by the tables' owner left detached partitions; run 'lethe purge' as the owner to finish them",
-                               metadata: ["count": "\(pending)"])
+                               metadata: ["count": .stringConvertible(pending)])
             }
             try PurgeExecutor(db: db, plan: plan, run: run, settings: settings, logger: logger, progress: progress, authority: authority).execute()
             let expired = plan.scope == PurgeScope() ? try expireTombstoneFingerprints() : 0
@@ -95,7 +95,7 @@ public struct PurgeJob {
                 "tombstone_fingerprints_expired": .int(Int64(expired)),
             ])
             for finding in findings {
-                logger.error("rows past their cutoff remain", metadata: ["table": "\(finding.table)", "customer": "\(finding.customerId)", "rows": "\(finding.rows)"])
+                logger.error("rows past their cutoff remain", metadata: ["table": "\(finding.table)", "customer": .stringConvertible(finding.customerId), "rows": .stringConvertible(finding.rows)])
             }
             return report
         } catch let stop as StopRequested {

@@ -80,7 +80,7 @@ public struct CustomerExport {
                 }
                 try emit(count == 0 ? "]" : "\n    ]")
                 counts[table.name.description] = count
-                logger.info("table exported", metadata: ["table": "\(table.name)", "rows": "\(count)"])
+                logger.info("table exported", metadata: ["table": "\(table.name)", "rows": .stringConvertible(count)])
             }
             try emit("\n  }\n}\n")
         }

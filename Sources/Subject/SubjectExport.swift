@@ -72,7 +72,7 @@ public struct SubjectExport {
         }
         for writer in writers { try writer.publish() }
         let files = writers.map(\.path)
-        logger.info("subject export written", metadata: ["rows": "\(findings.rows.count)", "directory": "\(directory)"])
+        logger.info("subject export written", metadata: ["rows": .stringConvertible(findings.rows.count), "directory": "\(directory)"])
         return Report(request: requestId, files: files, rows: counts, totalRows: findings.rows.count,
                       collisionsDiscarded: findings.collisions, unreadable: findings.unreadable, sha256: sha256,
                       seconds: Date().timeIntervalSince(started))

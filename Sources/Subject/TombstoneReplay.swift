@@ -38,7 +38,7 @@ public struct TombstoneReplay {
         for tombstone in live {
             if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits != policy.blindIndexBits {
                 logger.warning("tombstone recorded with another blind_index_bits; only the rows it listed are erased again",
-                               metadata: ["tombstone": "\(tombstone.id)"])
+                               metadata: ["tombstone": .stringConvertible(tombstone.id)])
             }
             let erased = try target.transaction {
                 var rows: [(TablePolicy, Int64)] = []

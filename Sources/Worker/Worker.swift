@@ -45,7 +45,7 @@ public final class Worker: @unchecked Sendable {
             report.sleepSeconds = min(60, pow(2, Double(min(connectFailures - 1, 6))))
             logger.error("cannot reach the database; retrying", metadata: [
                 "event.action": "connect", "event.outcome": "failure", "error.message": "\(error.asLetheError.message)",
-                "retry_in_seconds": "\(Int(report.sleepSeconds))",
+                "retry_in_seconds": .stringConvertible(Int(report.sleepSeconds)),
             ])
             return report
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LetheCore
+import Logging
 
 @main
 struct Lethe: ParsableCommand {
@@ -16,9 +17,24 @@ struct Lethe: ParsableCommand {
             let code = exitCode(for: error)
             guard code.rawValue == LetheExitCode.usage.rawValue else { exit(withError: error) }
             let message = fullMessage(for: error).trimmingCharacters(in: .newlines)
-            FileHandle.standardError.write(Data("\(message)\nHINT: \(LetheExitCode.usage.defaultHint)\n".utf8))
+            if jsonLogRequested(CommandLine.arguments) {
+                // A log store reads stderr as one ECS object per line: the usage error is one, hint included.
+                let first = message.split(separator: "\n").first.map(String.init) ?? message
+                LetheLogging.bootstrap(format: .json, level: .error)
+                Logger(label: "lethe").error("\(first)", metadata: [
+                    "exit_code": .stringConvertible(code.rawValue), "error.message": "\(first)", "error.type": "usage",
+                    "hint": "\(LetheExitCode.usage.defaultHint)", "usage": "\(message)",
+                ])
+            } else {
+                FileHandle.standardError.write(Data("\(message)\nHINT: \(LetheExitCode.usage.defaultHint)\n".utf8))
+            }
             Foundation.exit(code.rawValue)
         }
+    }
+
+    /// `--log-format json` or `--log-format=json` among the arguments, read before (or without) a successful parse.
+    static func jsonLogRequested(_ arguments: [String]) -> Bool {
+        zip(arguments, arguments.dropFirst()).contains { $0 == "--log-format" && $1 == "json" } || arguments.contains("--log-format=json")
     }
 
     static let configuration = CommandConfiguration(

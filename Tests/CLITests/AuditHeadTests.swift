@@ -14,7 +14,7 @@ import Testing
         #expect(purge.status == 0, "\(purge.stderr)")
         let last = try #require(purge.stderr.split(separator: "\n").last)
         let line = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], "\(purge.stderr)")
-        let headId = try #require(line["lethe.audit.head_id"] as? String, "\(line)")
+        let headId = try #require(line["lethe.audit.head_id"] as? Int, "\(line)")
         let headHash = try #require(line["lethe.audit.head_hash"] as? String, "\(line)")
         #expect(line["event.action"] as? String == "purge" && line["event.outcome"] as? String == "success")
         #expect(try db.connection.query("SELECT hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1").single("head").string("hash") == headHash)

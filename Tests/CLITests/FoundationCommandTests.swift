@@ -129,7 +129,7 @@ import Testing
         let line = try #require(outcome.stderr.split(separator: "\n").first)
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         #expect(object?["log.level"] as? String == "error")
-        #expect(object?["lethe.exit_code"] as? String == "69")
+        #expect(object?["lethe.exit_code"] as? Int == 69)
         #expect(object?["ecs.version"] as? String != nil && object?["service.name"] as? String == "lethe")
         #expect((object?["error.message"] as? String)?.contains("cannot connect to PostgreSQL") == true)
     }

@@ -147,11 +147,14 @@ import Testing
         let directory = try IntakeFixture.directory()
         let keyring = try Keyring.create(at: directory + "/keyring")
         let context = EnvelopeContext(table: "sms.messages", column: "body", customer: 7)
+        // One transaction: now() is its start, so both seals see the same month even at a UTC month boundary.
+        try db.connection.execute("BEGIN")
         let first = try Vault(db: db.connection, keyring: keyring)
         let old = try first.seal(Array("last month".utf8), context, row: 1)
         let oldKey = try #require(Envelope.keyId(of: old))
         #expect(try Vault(db: db.connection, keyring: keyring).seal(Array("same month".utf8), context, row: 3).prefix(12) == old.prefix(12),
                 "within a month, one key")
+        try db.connection.execute("COMMIT")
         // The key was made last month.
         try db.connection.execute("UPDATE lethe.customer_keys SET period = (period - interval '1 month')::date WHERE key_id = $1", [.int(oldKey)])
         let second = try Vault(db: db.connection, keyring: keyring)

@@ -58,10 +58,12 @@ struct BackupCreateCommand: LetheCommand {
     @OptionGroup var recipients: BackupRecipientOptions
     @OptionGroup var signing: BackupSigningOptions
     @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var pgTools: PostgresToolsOptions
     @OptionGroup var metrics: MetricsFileOption
     @Flag(help: "Print the manifest as JSON.") var json = false
 
     func execute() throws {
+        pgTools.export()
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "backup", policy: policy)
         var settings = JobSettings(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
@@ -120,6 +122,7 @@ struct BackupShowCommand: LetheCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var pgTools: PostgresToolsOptions
     @Argument(help: "Backup id (see 'lethe backup list').") var id: String
 
     func execute() throws {
@@ -148,6 +151,7 @@ struct BackupVerifyCommand: LetheCommand {
     @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var signers: SignerOptions
     @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var pgTools: PostgresToolsOptions
     @Argument(help: "Backup id.") var id: String?
     @Flag(name: .customLong("checksum-only"),
           help: "Only compare each file's SHA-256 with its manifest: no key needed (for copies on another host); proves the copy, not the backup's authenticity.")
@@ -160,6 +164,7 @@ struct BackupVerifyCommand: LetheCommand {
     }
 
     func execute() throws {
+        pgTools.export()
         let policy = try policyOptions.load()
         let repo = try repository.repository(policy)
         let ids = all ? try repo.list().map(\.id) : [id!]
@@ -284,6 +289,7 @@ struct RestoreCommand: LetheCommand {
     @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var signers: SignerOptions
     @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var pgTools: PostgresToolsOptions
     @Argument(help: "Backup id (see 'lethe backup list').") var id: String
     @Flag(name: .customLong("trust-unsigned"),
           help: "Restore a backup whose origin cannot be proven (sealed to a public key, signed by no trusted signer): exit 1, said in the report and the audit record.")
@@ -299,6 +305,7 @@ struct RestoreCommand: LetheCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     func execute() throws {
+        pgTools.export()
         let policy = try policyOptions.load()
         let live: Postgres.PostgresConnection?
         do {

@@ -45,6 +45,7 @@ struct WorkerCommand: LetheCommand {
     @OptionGroup var signing: BackupSigningOptions
     @OptionGroup var backupKeys: BackupKeyOptions
     @OptionGroup var repository: RepositoryOptions
+    @OptionGroup var pgTools: PostgresToolsOptions
     @OptionGroup var metrics: MetricsFileOption
 
     @Flag(help: "Run every job that is due now, then exit.")
@@ -53,6 +54,7 @@ struct WorkerCommand: LetheCommand {
     var defaultLogLevel: Logger.Level { .info }
 
     func execute() throws {
+        pgTools.export()
         let policy = try policyOptions.load()
         var configuration = JobSettings(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
                                         repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)

@@ -44,7 +44,7 @@ enum Terminal {
             text += "HINT: \(error.hint ?? error.code.defaultHint)\n"
             FileHandle.standardError.write(Data(text.utf8))
         case .json:
-            var metadata: Logger.Metadata = ["exit_code": "\(error.code.rawValue)", "error.message": "\(error.message)"]
+            var metadata: Logger.Metadata = ["exit_code": .stringConvertible(error.code.rawValue), "error.message": "\(error.message)"]
             metadata["hint"] = "\(error.hint ?? error.code.defaultHint)"
             Logger(label: "lethe").error("\(error.message)", metadata: metadata)
         }
