@@ -5,7 +5,7 @@ SCALE ?= 1
 # Production-like durability for benchmarks (tests run without fsync), and room for bulk loads.
 BENCH_PG_OPTS = -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB
 
-.PHONY: all deps build test test-faults fuzz demo bench clean
+.PHONY: all deps build test test-faults test-deb deb fuzz demo bench clean
 
 all: build
 
@@ -25,6 +25,15 @@ test: deps
 test-faults: deps
 	$(SWIFT) build --build-tests
 	LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --filter FaultInjection
+
+# The Debian package (lethe_<version>_amd64.deb, release binary with the Swift runtime linked in); see scripts/make-deb.sh.
+deb: deps
+	scripts/make-deb.sh
+
+# The package installed with apt-get and run as an operator would (root: it installs and purges the package),
+# against a throwaway server listening on loopback; see scripts/test-deb.sh.
+test-deb: deps
+	LETHE_PG_OPTS="-c listen_addresses=127.0.0.1" scripts/with-postgres.sh scripts/test-deb.sh
 
 # libFuzzer on every parser of untrusted bytes, FUZZ_SECONDS (default 60) per target; see scripts/fuzz.sh.
 FUZZ_SECONDS ?= 60

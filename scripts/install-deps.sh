@@ -2,8 +2,11 @@
 # Installs the Debian packages Lethe builds and tests with, when any is missing.
 set -euo pipefail
 # faketime: the steady-state benchmark's server clock; prometheus: promtool checks the metrics files in tests;
-# postgresql-15-partman: partitions made by pg_partman in the compatibility tests; libjemalloc-dev: lethe's allocator.
-packages=(pkg-config libpq-dev libssl-dev libphonenumber-dev libzstd-dev libjemalloc-dev postgresql-15 postgresql-client-15 openssl time faketime prometheus postgresql-15-partman)
+# postgresql-15-partman: partitions made by pg_partman in the compatibility tests; libjemalloc-dev: lethe's allocator;
+# prometheus-node-exporter: the scrape tests read the metrics file through it; cron, systemd (systemd-analyze) and
+# lintian: the shipped cron file, units and Debian package are tried against them.
+packages=(pkg-config libpq-dev libssl-dev libphonenumber-dev libzstd-dev libjemalloc-dev postgresql-15 postgresql-client-15 openssl time faketime
+          prometheus prometheus-node-exporter postgresql-15-partman cron systemd lintian)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

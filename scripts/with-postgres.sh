@@ -28,6 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 as_postgres "$PGBIN/initdb" -D "$D/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+# One role logs in with a password (SCRAM), for the tests of credentials: a wrong one exits 77, and pg_dump
+# gets the right one without a command line showing it. Everyone else is trusted, as in a throwaway cluster.
+{ echo "local all lethe_password_login scram-sha-256"; cat "$D/data/pg_hba.conf"; } > "$D/pg_hba.conf"
+as_postgres cp "$D/pg_hba.conf" "$D/data/pg_hba.conf"
 SERVER_ENV=()
 if [ -n "${LETHE_PG_FAKETIME:-}" ]; then
     FAKETIME_LIB=$(dpkg -L libfaketime 2>/dev/null | grep -m1 'libfaketime.so.1$' || true)

@@ -147,8 +147,14 @@ struct CSVReader: RecordReader {
         // Just after a closing quote: a second quote means an escaped one (""), anything but a delimiter is an error.
         var afterQuote = false
         var sawAny = false
+        // A CR outside quotes ends a line only as CRLF (or at the end of the file): a bare one inside a field would
+        // otherwise vanish from the value silently.
+        var afterCarriageReturn = false
         while let byte = try input.next() {
             sawAny = true
+            if afterCarriageReturn && byte != newline {
+                throw IntakeFileError(line: line, reason: "has a bare carriage return (CR) outside quotes: end lines with LF or CRLF, or quote a field that holds a CR")
+            }
             if field.count > maxFieldBytes { throw FieldLimit.exceeded(line: line, limit: maxFieldBytes) }
             if quoted {
                 if byte == quote {
@@ -176,7 +182,7 @@ struct CSVReader: RecordReader {
                 line += 1
                 return fields
             case carriageReturn:
-                continue
+                afterCarriageReturn = true
             case quote where field.isEmpty && !afterQuote:
                 quoted = true
             default:

@@ -30,7 +30,7 @@ extension JobSettings {
     /// The keyring a job needs, or a usage error naming both ways to give it.
     func requiredKeyringPath(for job: JobName) throws -> String {
         guard let keyringPath else {
-            throw LetheError.usage("the \(job.rawValue) job needs the keyring",
+            throw LetheError.config("the \(job.rawValue) job needs the keyring",
                                    hint: "pass --keyring FILE or set LETHE_KEYRING (create one with 'lethe keys init --keyring FILE'), or seal to public keys with --recipient / LETHE_BACKUP_RECIPIENT")
         }
         return keyringPath
@@ -39,7 +39,7 @@ extension JobSettings {
     /// The backup repository a job writes to or expires, or a usage error naming every way to give it.
     public func repository(for job: JobName) throws -> BackupRepository {
         guard let repositoryDirectory else {
-            throw LetheError.usage("no backup repository is configured",
+            throw LetheError.config("no backup repository is configured",
                                    hint: "pass --repo DIR, set LETHE_BACKUP_REPO or backup.repo in the policy, or set schedule.\(job.rawValue): off")
         }
         return try BackupRepository(directory: repositoryDirectory)
@@ -49,7 +49,7 @@ extension JobSettings {
     public func backupOpeningKeys(for job: JobName) throws -> BackupOpeningKeys {
         let keys = try BackupOpeningKeys.load(keyringPath: keyringPath, privateKeyPaths: backupKeyPaths)
         guard !keys.isEmpty else {
-            throw LetheError.usage("the \(job.rawValue) job needs a key that opens backups",
+            throw LetheError.config("the \(job.rawValue) job needs a key that opens backups",
                                    hint: "pass --backup-key FILE (LETHE_BACKUP_KEY) for backups sealed to a public key, or --keyring FILE (LETHE_KEYRING) for those sealed with the keyring; or set schedule.\(job.rawValue): off")
         }
         return keys

@@ -24,10 +24,15 @@ public struct MetricsReader {
 
     public func snapshot() throws -> MetricsSnapshot {
         var snapshot = MetricsSnapshot()
-        let durations = Dictionary(try db.query("""
-            SELECT DISTINCT ON (job) job, extract(epoch FROM finished_at - started_at)::float8::text AS seconds
+        var durations: [String: Double] = [:], lastFailed = Set<String>()
+        for row in try db.query("""
+            SELECT DISTINCT ON (job) job, extract(epoch FROM finished_at - started_at)::float8::text AS seconds, outcome = 'failure' AS failed
             FROM lethe.job_runs WHERE finished_at IS NOT NULL ORDER BY job, finished_at DESC
-            """).rows.map { (try $0.string("job"), Double(try $0.string("seconds"))) }, uniquingKeysWith: { first, _ in first })
+            """).rows {
+            let job = try row.string("job")
+            durations[job] = Double(try row.string("seconds"))
+            if try row.bool("failed") { lastFailed.insert(job) }
+        }
         let rows = try db.query("""
             SELECT job, max(started_at) AS last_run, max(finished_at) FILTER (WHERE outcome = 'success') AS last_success,
                    count(*) FILTER (WHERE outcome = 'failure') AS failures
@@ -38,7 +43,8 @@ public struct MetricsReader {
             let job = try row.string("job")
             seen.insert(job)
             snapshot.jobs.append(.init(job: job, lastRun: try row.optionalDate("last_run"), lastSuccess: try row.optionalDate("last_success"),
-                                       lastDuration: durations[job] ?? nil, failures: try row.int("failures")))
+                                       lastDuration: durations[job], failures: try row.int("failures"),
+                                       lastRunFailed: lastFailed.contains(job)))
         }
         // Every job has its failure counter from the start, so rate() and alerts see a series before the first failure.
         for job in JobName.allCases where !seen.contains(job.rawValue) {

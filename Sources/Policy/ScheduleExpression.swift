@@ -35,10 +35,12 @@ public struct ScheduleExpression: Sendable, Equatable, CustomStringConvertible {
         let names = ["minute", "hour", "day of month", "month", "day of week"]
         let ranges = [0...59, 0...23, 1...31, 1...12, 0...7]
         var sets: [Set<Int>] = []
+        // Month and weekday names (jan-dec, sun-sat, any case), as cron and pg_cron take them.
+        let nameSets: [[String]?] = [nil, nil, nil, monthNames, weekdayNames]
         for (index, word) in words.enumerated() {
-            guard let set = field(word, range: ranges[index]) else {
+            guard let set = field(word, range: ranges[index], names: nameSets[index]) else {
                 return .failure(.dataError("'\(trimmed.prefix(40))': the \(names[index]) field '\(word.prefix(20))' is not valid",
-                                           hint: "each field is *, a number in \(ranges[index].lowerBound)-\(ranges[index].upperBound), a list, a range or a /step"))
+                                           hint: "each field is *, a number in \(ranges[index].lowerBound)-\(ranges[index].upperBound)\(nameSets[index].map { " or a name (\($0.first!)-\($0.last!))" } ?? ""), a list, a range or a /step"))
             }
             sets.append(set)
         }
@@ -49,8 +51,17 @@ public struct ScheduleExpression: Sendable, Equatable, CustomStringConvertible {
                                            description: words.joined(separator: " ")))
     }
 
-    /// `*`, `*/n`, `a`, `a-b`, `a-b/n`, and comma-separated lists of those.
-    private static func field(_ text: String, range: ClosedRange<Int>) -> Set<Int>? {
+    static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    static let weekdayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+    /// `*`, `*/n`, `a`, `a-b`, `a-b/n`, and comma-separated lists of those; `names` spell the values from the
+    /// range's lower bound on (jan = 1, sun = 0).
+    private static func field(_ text: String, range: ClosedRange<Int>, names: [String]? = nil) -> Set<Int>? {
+        func value(_ word: Substring) -> Int? {
+            if let n = Int(word) { return n }
+            guard let names, let index = names.firstIndex(of: word.lowercased()) else { return nil }
+            return range.lowerBound + index
+        }
         var values = Set<Int>()
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
@@ -65,7 +76,7 @@ public struct ScheduleExpression: Sendable, Equatable, CustomStringConvertible {
                 span = range
             } else {
                 let bounds = pieces[0].split(separator: "-", omittingEmptySubsequences: false)
-                guard bounds.count <= 2, let low = Int(bounds[0]), let high = Int(bounds.last!), low <= high,
+                guard bounds.count <= 2, let low = value(bounds[0]), let high = value(bounds.last!), low <= high,
                       range.contains(low), range.contains(high) else { return nil }
                 span = low...high
                 if pieces.count == 2 && bounds.count == 1 { return nil }

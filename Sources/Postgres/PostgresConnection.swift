@@ -27,8 +27,7 @@ public final class PostgresConnection {
             var reason = Self.text(PQerrorMessage(conn))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown reason"
             if let password, !password.isEmpty { reason = reason.replacingOccurrences(of: password, with: "********") }
             PQfinish(conn)
-            throw LetheError.unavailable("cannot connect to PostgreSQL (\(target)): \(reason)",
-                               hint: "check --database-url / LETHE_DATABASE_URL or the PG* environment, and that the server is running")
+            throw ConnectionFailure.error(reason, target: target)
         }
         self.conn = conn
         self.target = target

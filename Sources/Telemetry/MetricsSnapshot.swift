@@ -10,13 +10,17 @@ public struct MetricsSnapshot: Sendable {
         /// Duration of the last finished run, in seconds.
         public let lastDuration: Double?
         public let failures: Int64
+        /// Whether the latest finished run failed: an alert sees it on the first scrape, where a counter's
+        /// increase needs two.
+        public let lastRunFailed: Bool
 
-        public init(job: String, lastRun: Date?, lastSuccess: Date?, lastDuration: Double?, failures: Int64) {
+        public init(job: String, lastRun: Date?, lastSuccess: Date?, lastDuration: Double?, failures: Int64, lastRunFailed: Bool = false) {
             self.job = job
             self.lastRun = lastRun
             self.lastSuccess = lastSuccess
             self.lastDuration = lastDuration
             self.failures = failures
+            self.lastRunFailed = lastRunFailed
         }
     }
 

@@ -13,7 +13,9 @@ public enum MetricsTextfile {
             MetricNameDescriptor(namespace: "lethe", subsystem: subsystem, metricName: name, unitName: unit, helpText: help)
         }
         for job in snapshot.jobs {
-            let labels = [("job", job.job)]
+            // `jobname`, as pg_cron names it: Prometheus reserves `job` for the scrape target and renames a `job` label
+            // in a scraped series to `exported_job`.
+            let labels = [("jobname", job.job)]
             if let lastRun = job.lastRun {
                 registry.makeGauge(descriptor: named("job", "last_run_timestamp", "seconds", "Start of the job's last run, in seconds since the epoch."),
                                    labels: labels).set(lastRun.timeIntervalSince1970)
@@ -26,6 +28,8 @@ public enum MetricsTextfile {
                 registry.makeGauge(descriptor: named("job", "duration", "seconds", "Duration of the job's last finished run."), labels: labels).set(duration)
             }
             registry.makeCounter(descriptor: named("job", "failures", "total", "Runs of the job that failed."), labels: labels).increment(by: job.failures)
+            registry.makeGauge(descriptor: named("job", "last_run_failed", "", "1 if the job's latest finished run failed, 0 otherwise."),
+                               labels: labels).set(Double(job.lastRunFailed ? 1 : 0))
         }
         for (table, rows) in snapshot.purgeRowsDeleted.sorted(by: { $0.key < $1.key }) {
             registry.makeCounter(descriptor: named("purge", "rows_deleted", "total", "Rows removed by purges (partition drops and row-wise deletes)."),

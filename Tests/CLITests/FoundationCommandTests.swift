@@ -133,6 +133,27 @@ import Testing
         #expect(object?["ecs.version"] as? String != nil && object?["service.name"] as? String == "lethe")
         #expect((object?["error.message"] as? String)?.contains("cannot connect to PostgreSQL") == true)
     }
+
+    /// With --log-format json every byte on stderr is one JSON object per line, whatever failed: a usage error, a
+    /// failed job (its final line at error with error.message, and the report), each with its hint inside (issue 29).
+    @Test(arguments: [
+        (["purge", "--no-such-flag", "--log-format", "json"], Int32(64)),
+        (["purge", "--log-format=json", "--batch-rows", "many"], Int32(64)),
+        (["purge", "--log-format", "json", "--database-url", "host=127.0.0.1 port=1 connect_timeout=2"], Int32(69)),
+        (["backup", "expire", "--log-format", "json", "--database-url", "host=127.0.0.1 port=1 connect_timeout=2"], Int32(78)),
+    ])
+    func everyStderrLineIsJSONUnderJSONLogs(_ arguments: [String], _ code: Int32) throws {
+        let outcome = try LetheProcess.run(arguments)
+        #expect(outcome.status == code, "\(outcome.stderr)")
+        let lines = outcome.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(!lines.isEmpty && outcome.stderr.hasSuffix("\n"))
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["ecs.version"] != nil, "not an ECS object: \(line)")
+        }
+        let last = try #require(try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])
+        #expect(last["log.level"] as? String == "error" && last["lethe.exit_code"] as? Int == Int(code) && last["lethe.hint"] as? String != nil, "\(last)")
+    }
 }
 
 enum PartitionCount {

@@ -78,6 +78,20 @@ import Testing
         #expect(try LetheProcess.run(["validate", "messages", jsonl]).status == 0)
     }
 
+    /// A bare CR inside an unquoted field is an error naming the line, not a byte silently dropped from the value
+    /// (issue 29); inside quotes it is part of the value, and CRLF still ends a line.
+    @Test func aBareCarriageReturnOutsideQuotesIsRefused() throws {
+        let directory = try IntakeFixture.directory()
+        let bare = try IntakeFixture.write("phone,message\r\n+33612345678,bon\rjour\r\n", name: "bare-cr.csv", in: directory)
+        let refused = try LetheProcess.run(["validate", "messages", bare])
+        #expect(refused.status == 65 && refused.stderr.contains("line 2") && refused.stderr.contains("carriage return") && refused.stderr.contains("HINT:"),
+                "\(refused.stderr)")
+        #expect(!refused.stderr.contains("bon") && !refused.stderr.contains("+33612345678"))
+        let quoted = try IntakeFixture.write("phone,message\r\n+33612345678,\"bon\rjour\"\r\n", name: "quoted-cr.csv", in: directory)
+        let accepted = try LetheProcess.run(["validate", "messages", quoted])
+        #expect(accepted.status == 0 && accepted.stdout.contains("1 rows read, 1 valid"), "\(accepted.stdout)\(accepted.stderr)")
+    }
+
     /// A phone made only of whitespace is reported missing: tab and the space separators (Unicode category Zs:
     /// no-break, ideographic, thin…), the set `CharacterSet.whitespaces` documents. Zero-width and control
     /// characters are not whitespace: such a phone is checked as a number, and refused as one.

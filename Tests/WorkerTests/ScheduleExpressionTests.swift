@@ -32,6 +32,20 @@ import Testing
         #expect(leap.next(after: at("2026-11-26 00:00:00")) == at("2028-02-29 00:00:00"))
     }
 
+    /// Month and weekday names, as cron and pg_cron accept them: the same slots as the numbers (issue 29).
+    @Test(arguments: [("0 3 * * sun", "0 3 * * 0"), ("*/15 9-17 * * MON-fri", "*/15 9-17 * * 1-5"), ("0 0 1 jan,jul *", "0 0 1 1,7 *"),
+                      ("30 2 * mar-may sat", "30 2 * 3-5 6")])
+    func namesAreTheirNumbers(_ named: String, _ numbered: String) throws {
+        var date = at("2026-11-26 00:00:00")
+        for _ in 0..<5 {
+            let next = try #require(try parse(named).next(after: date))
+            #expect(next == (try parse(numbered).next(after: date)), "\(named) vs \(numbered)")
+            date = next
+        }
+        #expect(throws: LetheError.self) { try parse("0 0 * * funday") }
+        #expect(throws: LetheError.self) { try parse("0 0 * sun *") }
+    }
+
     @Test func secondsFormSharesSlotsAcrossWorkers() throws {
         let two = try parse("2 seconds")
         #expect(two.next(after: at("2026-11-26 00:00:01")) == at("2026-11-26 00:00:02"))
