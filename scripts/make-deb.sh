@@ -17,8 +17,9 @@ umask 022
 
 install -D -m 0755 "$BIN" "$ROOT/usr/bin/lethe"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$ROOT/usr/bin/lethe"
-install -D -m 0640 Policies/default.yaml "$ROOT/etc/lethe/policy.yaml"
-install -D -m 0640 contrib/systemd/lethe.env.example "$ROOT/etc/lethe/lethe.env"
+# Shipped 0644 (they hold no secret as shipped); postinst makes them root:lethe 0640 before anyone edits them.
+install -D -m 0644 Policies/default.yaml "$ROOT/etc/lethe/policy.yaml"
+install -D -m 0644 contrib/systemd/lethe.env.example "$ROOT/etc/lethe/lethe.env"
 install -D -m 0644 contrib/cron/lethe "$ROOT/etc/cron.d/lethe"
 install -D -m 0644 contrib/debian/logrotate "$ROOT/etc/logrotate.d/lethe"
 for unit in lethe-worker.service lethe-once.service lethe-once.timer; do
@@ -27,14 +28,14 @@ done
 # Debian's node_exporter reads /var/lib/prometheus/node-exporter, which only root may write: lethe writes its
 # own directory and this link shows the file there.
 install -d "$ROOT/var/lib/prometheus/node-exporter"
-ln -s /var/lib/lethe/metrics/lethe.prom "$ROOT/var/lib/prometheus/node-exporter/lethe.prom"
+ln -s ../../lethe/metrics/lethe.prom "$ROOT/var/lib/prometheus/node-exporter/lethe.prom"
 
 # Man pages (one per command, from the command tree) and completions.
 install -d "$ROOT/usr/share/man/man1"
 python3 scripts/man-pages.py "$BIN" "$ROOT/usr/share/man/man1"
 gzip -9n "$ROOT"/usr/share/man/man1/*.1
 install -d "$ROOT/usr/share/bash-completion/completions" "$ROOT/usr/share/zsh/vendor-completions" "$ROOT/usr/share/fish/vendor_completions.d"
-"$BIN" --generate-completion-script bash > "$ROOT/usr/share/bash-completion/completions/lethe"
+"$BIN" --generate-completion-script bash | sed '1{/^#!/d}' > "$ROOT/usr/share/bash-completion/completions/lethe"
 "$BIN" --generate-completion-script zsh > "$ROOT/usr/share/zsh/vendor-completions/_lethe"
 "$BIN" --generate-completion-script fish > "$ROOT/usr/share/fish/vendor_completions.d/lethe.fish"
 
@@ -45,12 +46,17 @@ gzip -9n "$ROOT/usr/share/doc/lethe/README.md"
 install -m 0644 contrib/prometheus/lethe-alerts.yml contrib/prometheus/lethe-alerts.test.yml "$ROOT/usr/share/doc/lethe/"
 printf 'lethe (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- Lethe maintainers <lethe@example.org>  %s\n' \
     "$VERSION" "$VERSION" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
-    | gzip -9n > "$ROOT/usr/share/doc/lethe/changelog.Debian.gz"
+    | gzip -9n > "$ROOT/usr/share/doc/lethe/changelog.gz"
+install -D -m 0644 contrib/debian/lintian-overrides "$ROOT/usr/share/lintian/overrides/lethe"
 
 # Package metadata: run-time libraries from the binary's own links, and pg_dump/pg_restore's client package.
 install -d "$ROOT/DEBIAN"
-depends=$(ldd "$ROOT/usr/bin/lethe" | awk '/=> \// { print $3 }' | xargs -r realpath | xargs -r dpkg -S 2>/dev/null \
-    | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')
+# Only the libraries the binary itself links (NEEDED), each by the package that ships it.
+needed=$(objdump -p "$ROOT/usr/bin/lethe" | awk '/NEEDED/ { print $2 }')
+depends=$(for soname in $needed; do
+    path=$(ldd "$ROOT/usr/bin/lethe" | awk -v so="$soname" '$1 == so { print $3 }')
+    if [ -n "$path" ]; then dpkg -S "$path" 2>/dev/null || dpkg -S "$(realpath "$path")" 2>/dev/null || true; fi
+done | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')
 depends="$depends, postgresql-client-15 | postgresql-client, adduser"
 size=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@SIZE@/$size/" -e "s/@DEPENDS@/$depends/" contrib/debian/control.in > "$ROOT/DEBIAN/control"

@@ -10,11 +10,22 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "test-deb installs a package: run it as root (CI does)" >&2; exit 77; }
 fail() { echo "test-deb: FAILED: $*" >&2; exit 1; }
 step() { echo "test-deb: $*" >&2; }
+# Never on a host where Lethe is really installed: the test installs, edits /etc/lethe and purges.
+if dpkg-query -W -f='${Status}' lethe 2>/dev/null | grep -q "install ok installed"; then
+    echo "test-deb: lethe is installed on this host; refusing to replace and purge it" >&2; exit 73
+fi
+# Left by an interrupted earlier run of this test (the package was purged, its backups and keyring stay).
+rm -rf /var/backups/lethe /etc/lethe/keyring
 WORK=$(mktemp -d /tmp/lethe-test-deb.XXXXXX)
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    if [ -z "${KEEP_LETHE_PACKAGE:-}" ]; then DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq lethe >/dev/null 2>&1 || true; fi
+    if [ -z "${KEEP_LETHE_PACKAGE:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq lethe >/dev/null 2>&1 || true
+        # The keyring is the test's own (a purge leaves an operator's keyring in place, as it should).
+        rm -f /etc/lethe/keyring; rmdir /etc/lethe 2>/dev/null || true
+        rm -rf /var/backups/lethe
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -49,23 +60,27 @@ sed -i -e "s|^LETHE_DATABASE_URL=.*|LETHE_DATABASE_URL=$URL|" -e 's|^LETHE_BACKU
        -e 's|^# LETHE_KEYRING=.*|LETHE_KEYRING=/etc/lethe/keyring|' -e 's|^LETHE_CRON=no|LETHE_CRON=yes|' /etc/lethe/lethe.env
 as_lethe() { runuser -u lethe -- /bin/sh -c "set -a; . /etc/lethe/lethe.env; set +a; $*"; }
 
-step "lethe migrate, lethe worker --once as lethe"
+step "lethe migrate as lethe"
 as_lethe /usr/bin/lethe migrate > "$WORK/migrate.txt" 2>&1 || { cat "$WORK/migrate.txt" >&2; fail "lethe migrate"; }
-as_lethe /usr/bin/lethe worker --once --log-format json --metrics-file /var/lib/lethe/metrics/lethe.prom 2> "$WORK/worker.txt" \
-    || { tail -5 "$WORK/worker.txt" >&2; fail "lethe worker --once"; }
-ls /var/backups/lethe/*.lethe-backup >/dev/null 2>&1 || ls /var/backups/lethe | grep -q . || fail "no backup written"
+as_postgres_psql() { psql -X -q -d "$DB" -c "$1"; }
 
 step "the exact line of /etc/cron.d/lethe under cron's environment"
 line=$(grep -E '^[*0-9]' /etc/cron.d/lethe | head -1 | awk '{ for (i = 7; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : "") }')
 [ -n "$line" ] || fail "no job line in /etc/cron.d/lethe"
-as_postgres_psql() { psql -X -q -d "$DB" -c "$1"; }
-# The worker ran every slot already: a recorded run of another day lets the cron line's run do one again.
-as_postgres_psql "UPDATE lethe.job_runs SET started_at = started_at - interval '2 days', finished_at = finished_at - interval '2 days'"
 runuser -u lethe -- env -i HOME=/var/lib/lethe LOGNAME=lethe SHELL=/bin/sh PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c "$line" \
     > "$WORK/cron-mail.txt" 2>&1 || { cat "$WORK/cron-mail.txt" /var/log/lethe/lethe.log >&2; fail "the cron line"; }
 [ ! -s "$WORK/cron-mail.txt" ] || fail "the cron line wrote to cron mail: $(cat "$WORK/cron-mail.txt")"
-grep -q '"event.action":"purge"' /var/log/lethe/lethe.log || fail "the cron line's log did not reach /var/log/lethe/lethe.log"
+for job in purge backup; do
+    grep "\"event.action\":\"$job\"" /var/log/lethe/lethe.log | grep -q '"event.outcome":"success"' \
+        || { cat /var/log/lethe/lethe.log >&2; fail "the cron line's $job success did not reach /var/log/lethe/lethe.log"; }
+done
 python3 -c 'import json, sys; [json.loads(l) for l in open("/var/log/lethe/lethe.log")]' || fail "a log line is not JSON"
+
+step "lethe worker --once as lethe: the cron run did what was due, nothing is run twice"
+as_lethe /usr/bin/lethe worker --once --log-format json --metrics-file /var/lib/lethe/metrics/lethe.prom 2> "$WORK/worker.txt" \
+    || { tail -5 "$WORK/worker.txt" >&2; fail "lethe worker --once"; }
+ls /var/backups/lethe | grep -q . || fail "no backup written"
+[ "$(psql -X -At -d "$DB" -c "SELECT count(*) FROM lethe.job_runs WHERE job = 'purge'")" = 1 ] || fail "a slot ran twice"
 
 step "node_exporter (Debian's default textfile directory) scraped by Prometheus"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -86,7 +101,8 @@ firing() { curl -s "http://127.0.0.1:$PROM_PORT/api/v1/alerts" | python3 -c 'imp
 await() { for _ in $(seq 1 300); do if eval "$1"; then return 0; fi; sleep 0.1; done; return 1; }
 for job in purge backup; do
     await "[ \"\$(query 'time() - lethe_job_last_success_timestamp_seconds{jobname=\"$job\", job=\"node\"} < 3600')\" = 1 ]" \
-        || { tail -3 "$WORK/ne.log" "$WORK/prom.log" >&2; fail "Prometheus does not see a recent $job success"; }
+        || { tail -n 3 "$WORK/ne.log" "$WORK/prom.log" >&2; curl -s "127.0.0.1:$NE_PORT/metrics" | grep -E "textfile|lethe_job_last_success" >&2
+             fail "Prometheus does not see a recent $job success"; }
 done
 [ "$(query 'lethe_job_last_run_failed == 1')" = 0 ] || fail "a job's last run failed: $(firing)"
 

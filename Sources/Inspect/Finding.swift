@@ -12,6 +12,8 @@ public struct Finding: Sendable, Encodable, Equatable {
         case partitionsAhead = "partitions_ahead"
         case defaultPartitionRows = "default_partition_rows"
         case requestsOverdue = "requests_overdue"
+        case partmanRetention = "partman_retention"
+        case partmanKeptTable = "partman_kept_table"
     }
 
     public let kind: Kind

@@ -40,7 +40,10 @@ public struct Inspection {
             findings += try undeclaredColumns(table, columns: columns)
             findings += try values(table, columns: columns, samplePercent: samplePercent)
         }
-        if wanted == nil { findings += try undeclaredTables() }
+        let partman = try PgPartman(db)
+        let kept = try partmanFindings(tables, partman)
+        findings += kept
+        if wanted == nil { findings += try undeclaredTables(except: Set(kept.map(\.subject))) }
         findings += try retentionOverdue(tables)
         findings += try partitions(tables, now: now)
         if wanted == nil {
@@ -139,7 +142,23 @@ public struct Inspection {
 
     /// Tables in the policy's schemas that the policy does not list; partitions count as their parent and
     /// Lethe's own schema is exempt.
-    private func undeclaredTables() throws -> [Finding] {
+    /// pg_partman's retention at odds with the policy's, and the tables it detached and kept.
+    private func partmanFindings(_ tables: [TablePolicy], _ partman: PgPartman) throws -> [Finding] {
+        var findings: [Finding] = []
+        for table in tables where partman.manages(table.name) != nil {
+            for problem in try partman.retentionProblems(table, db: db) {
+                findings.append(Finding(kind: .partmanRetention, subject: table.name.description, what: problem.what, rows: nil, hint: problem.hint))
+            }
+            for kept in try partman.keptTables(of: table.name, db: db) {
+                findings.append(Finding(kind: .partmanKeptTable, subject: kept.name.description,
+                                        what: "a partition pg_partman detached from \(table.name) and kept as a table: no purge reaches its rows", rows: kept.rows,
+                                        hint: "check it holds nothing under legal hold ('lethe hold list'), then DROP TABLE \(kept.name); and set retention_keep_table = false"))
+            }
+        }
+        return findings
+    }
+
+    private func undeclaredTables(except exempt: Set<String> = []) throws -> [Finding] {
         let schemas = Set(policy.tables.map(\.name.schema.name)).subtracting(["lethe"]).sorted()
         let listed = Set(policy.tables.map(\.name.description))
         let rows = try db.query("""
@@ -149,7 +168,7 @@ public struct Inspection {
         var findings: [Finding] = []
         for row in rows {
             let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
-            guard !listed.contains(name.description) else { continue }
+            guard !listed.contains(name.description), !exempt.contains(name.description) else { continue }
             let count = try db.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n")
             findings.append(Finding(kind: .undeclaredTable, subject: name.description, what: "table not declared in the policy", rows: count,
                                     hint: "declare it in \(policy.source) with its retention and personal columns, or drop it"))

@@ -77,6 +77,8 @@ public struct PartitionCatalog {
         public var conflicts: [String] = []
         /// Tables whose partitions another tool creates (`partitioning.create: false`).
         public var notManaged: [QualifiedName] = []
+        /// Tables pg_partman manages (its `part_config`), whatever the policy says: Lethe makes none of their partitions.
+        public var pgPartman: [QualifiedName] = []
     }
 
     /// Creates the missing partitions of every partitioned policy table at its policy interval, from the
@@ -86,8 +88,13 @@ public struct PartitionCatalog {
         var report = EnsureReport()
         let tables = try partitionedTables(db, policy: policy)
         let authority = try TableAuthority.of(db, tables: tables.map(\.table.name))
+        let partman = try PgPartman(db)
         for partitioned in tables {
             let layout = partitioned.table.effectivePartitioning
+            if partman.manages(partitioned.table.name) != nil {
+                report.pgPartman.append(partitioned.table.name)
+                continue
+            }
             guard layout.create else {
                 report.notManaged.append(partitioned.table.name)
                 continue

@@ -92,11 +92,13 @@ struct PartitionsEnsureCommand: LetheCommand {
         if json {
             try Output.json(EnsureJSON(dryRun: dryRun, created: report.created.map {
                 EnsureJSON.Created(table: $0.table.description, partition: $0.name.description, from: Timestamps.iso($0.from), to: Timestamps.iso($0.to))
-            }, alreadyPresent: report.alreadyPresent, conflicts: report.conflicts, notManaged: report.notManaged.map(\.description)))
+            }, alreadyPresent: report.alreadyPresent, conflicts: report.conflicts, notManaged: report.notManaged.map(\.description),
+                                      pgPartman: report.pgPartman.map(\.description)))
         } else {
             let verb = dryRun ? "would create" : "created"
             report.created.forEach { Output.line("\(verb) \($0.name) [\(Timestamps.iso($0.from)), \(Timestamps.iso($0.to)))") }
             for table in report.notManaged { Output.line("\(table): partitions are created by another tool (partitioning.create: false)") }
+            for table in report.pgPartman { Output.line("\(table): pg_partman manages its partitions (part_config): Lethe creates none, and only drops expired ones") }
             Output.line("\(report.created.count) partition(s) \(verb), \(report.alreadyPresent) interval(s) already covered")
         }
         for conflict in report.conflicts { Terminal.warn(conflict) }
@@ -120,6 +122,7 @@ private struct EnsureJSON: Encodable {
     let alreadyPresent: Int
     let conflicts: [String]
     let notManaged: [String]
+    let pgPartman: [String]
 }
 
 struct PartitionsListCommand: LetheCommand {

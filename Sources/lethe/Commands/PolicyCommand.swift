@@ -57,6 +57,14 @@ struct PolicyCheckCommand: LetheCommand {
         guard problems.isEmpty else {
             throw LetheError.dataError(problems.joined(separator: "\n"), hint: "fix the policy or migrate the database ('lethe migrate')")
         }
+        // pg_partman beside Lethe: warnings, not errors (the policy is valid; the database's other tool needs a change).
+        let partman = try PgPartman(db)
+        for table in policy.tables {
+            if partman.manages(table.name) != nil, table.partitioning?.create ?? true {
+                Terminal.warn("\(table.name): pg_partman manages its partitions (part_config), so Lethe creates none; HINT: say so with partitioning: { create: false }")
+            }
+            for problem in try partman.retentionProblems(table, db: db) { Terminal.warn("\(problem.what); HINT: \(problem.hint)") }
+        }
         Output.line("\(summary); matches database \(db.target.database)")
     }
 }

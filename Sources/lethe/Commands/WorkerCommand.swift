@@ -32,7 +32,7 @@ struct WorkerCommand: LetheCommand {
             purge, partitions, inspect and requests_check need no key at all.
 
             Examples:
-              lethe worker --log-format json --metrics-file /var/lib/node_exporter/textfile/lethe.prom
+              lethe worker --log-format json --metrics-file /var/lib/lethe/metrics/lethe.prom
               lethe worker --once          # from cron: run whatever is due, then exit (1 if a job failed)
             """
     )
