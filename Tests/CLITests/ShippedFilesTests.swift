@@ -55,18 +55,10 @@ import TestSupport
             let command = job.command.replacingOccurrences(of: " /usr/bin/", with: " \(root)/usr/bin/")
                 .replacingOccurrences(of: " /etc/lethe/", with: " \(root)/etc/lethe/")
                 .replacingOccurrences(of: " /var/", with: " \(root)/var/").replacingOccurrences(of: ">>/var/", with: ">>\(root)/var/")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["-i", "HOME=/var/lib/lethe", "LOGNAME=lethe"] + cron.variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                + ["/bin/sh", "-c", command]
-            process.currentDirectoryURL = URL(fileURLWithPath: "/")
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            try process.run()
-            let mail = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(job.command)\n\(mail)\n\((try? String(contentsOfFile: root + "/var/log/lethe/lethe.log", encoding: .utf8)) ?? "")")
+            let run = try PeerCommand.run("/usr/bin/env", ["-i", "HOME=/var/lib/lethe", "LOGNAME=lethe"]
+                + cron.variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + ["/bin/sh", "-c", command], in: "/")
+            let mail = run.output
+            #expect(run.status == 0, "\(job.command)\n\(mail)\n\((try? String(contentsOfFile: root + "/var/log/lethe/lethe.log", encoding: .utf8)) ?? "")")
             #expect(mail.isEmpty, "cron would mail this instead of logging it: \(mail)")
         }
         // The log store's file: one ECS object per line, every due job's final line among them.
@@ -110,15 +102,8 @@ import TestSupport
     /// lethe-once.service is hardened like the worker (systemd's own offline score) and cannot hang for ever.
     @Test func theTimerServiceIsAsHardenedAsTheWorker() throws {
         func exposure(_ unit: String) throws -> Double {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-            process.arguments = ["security", "--offline=true", "--no-pager", Self.contrib.appendingPathComponent("systemd/\(unit)").path]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = out
-            try process.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let text = try PeerCommand.run("/usr/bin/systemd-analyze",
+                                           ["security", "--offline=true", "--no-pager", Self.contrib.appendingPathComponent("systemd/\(unit)").path]).output
             let line = try #require(text.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(text)")
             return try #require(line.split(separator: " ").compactMap { Double($0) }.first, "\(line)")
         }

@@ -95,17 +95,8 @@ enum WorkerPolicy {
         }
         #expect(jobEnds >= 6)
         // The metrics file passes promtool and holds a recent purge success.
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-        check.arguments = ["check", "metrics"]
-        check.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: metrics))
-        let out = Pipe()
-        check.standardOutput = out
-        check.standardError = out
-        try check.run()
-        let complaints = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0, "\(complaints)")
+        let check = try PeerCommand.run("/usr/bin/promtool", ["check", "metrics"], stdinFile: metrics)
+        #expect(check.status == 0, "\(check.output)")
         let text = try String(contentsOfFile: metrics, encoding: .utf8)
         let success = try #require(text.split(separator: "\n").first { $0.hasPrefix("lethe_job_last_success_timestamp_seconds{jobname=\"purge\"}") })
         let stamp = try #require(Double(success.split(separator: " ").last!))
@@ -209,17 +200,8 @@ enum WorkerPolicy {
     /// scrape labels them) hold.
     @Test(arguments: [["check", "rules", "lethe-alerts.yml"], ["test", "rules", "lethe-alerts.test.yml"]])
     func theSampleAlertRulesPassPromtool(_ arguments: [String]) throws {
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-        check.arguments = arguments
-        check.currentDirectoryURL = LetheProcess.packageRoot.appendingPathComponent("contrib/prometheus")
-        let out = Pipe()
-        check.standardOutput = out
-        check.standardError = out
-        try check.run()
-        let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0, "promtool \(arguments.joined(separator: " ")): \(said)")
+        let check = try PeerCommand.run("/usr/bin/promtool", arguments, in: LetheProcess.packageRoot.appendingPathComponent("contrib/prometheus").path)
+        #expect(check.status == 0, "promtool \(arguments.joined(separator: " ")): \(check.output)")
     }
 }
 
