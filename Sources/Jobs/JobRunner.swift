@@ -91,6 +91,19 @@ public struct JobRunner {
         }
     }
 
+    /// A one-shot command that failed before its run began (a policy that does not load, a key or repository
+    /// missing, a privilege check): recorded as a failed run with its final line and the metrics file, so that the
+    /// alerts and `lethe status` see it like any failure. Best effort: without the rights to record, nothing is.
+    public func recordFailureBeforeRun(_ name: JobName, _ error: any Error) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let runs = JobRuns(db)
+        guard db.isAlive, let id = try? runs.start(name, slot: nil, startedBy: .command) else { return }
+        let message = error.asLetheError.message
+        try? runs.finish(id, outcome: .failure, detail: message)
+        end(name, id, .failure, started: started, ["error.message": "\(message)"])
+        writeMetrics()
+    }
+
     /// For callers that need only how a run ended (the worker, over every kind of job).
     public func result<J: RecordedJob>(of job: J) throws -> JobResult? {
         try run(job)?.result

@@ -99,6 +99,27 @@ import TestSupport
         #expect(final["event.duration"] is Int, "\(final)")
     }
 
+    /// A job command that fails before its run began (here its policy does not load) is recorded all the same:
+    /// a failed run, the metrics file, the final line at error (issue 29). A dry run is never recorded.
+    @Test func aJobCommandFailingBeforeItsRunIsRecorded() throws {
+        let db = try TestDatabase()
+        let root = try IntakeFixture.directory(prefix: "lethe-early")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let arguments = ["purge", "--log-format", "json", "--policy", root + "/missing.yaml", "--metrics-file", root + "/lethe.prom", "--database-url", db.conninfo]
+        let dry = try LetheProcess.run(arguments + ["--dry-run"])
+        #expect(dry.status == 66, "\(dry.stderr)")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.job_runs").single("n").int("n") == 0, "a dry run is not a run")
+        let failed = try LetheProcess.run(arguments)
+        #expect(failed.status == 66, "\(failed.stderr)")
+        let row = try #require(try db.connection.query("SELECT outcome, detail FROM lethe.job_runs WHERE job = 'purge'").first)
+        #expect(try row.string("outcome") == "failure" && (try row.string("detail")).contains("missing.yaml"))
+        let metrics = try String(contentsOfFile: root + "/lethe.prom", encoding: .utf8)
+        #expect(metrics.contains(#"lethe_job_last_run_failed{jobname="purge"} 1"#), "\(metrics)")
+        let lines = failed.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == failed.stderr.split(separator: "\n").count, "every stderr line is JSON: \(failed.stderr)")
+        #expect(lines.contains { $0["event.action"] as? String == "purge" && $0["log.level"] as? String == "error" && $0["error.message"] != nil })
+    }
+
     /// lethe-once.service is hardened like the worker (systemd's own offline score) and cannot hang for ever.
     @Test func theTimerServiceIsAsHardenedAsTheWorker() throws {
         func exposure(_ unit: String) throws -> Double {

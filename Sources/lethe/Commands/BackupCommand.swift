@@ -63,6 +63,10 @@ struct BackupCreateCommand: LetheCommand {
     @Flag(help: "Print the manifest as JSON.") var json = false
 
     func execute() throws {
+        try OneShotJob.guarding(.backup, database: database, metricsFile: metrics.path) { try executeJob() }
+    }
+
+    func executeJob() throws {
         pgTools.export()
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "backup", policy: policy)
@@ -238,6 +242,10 @@ struct BackupExpireCommand: LetheCommand {
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
+        try OneShotJob.guarding(.backupExpire, database: database, metricsFile: metrics.path, recording: !dryRun) { try executeJob() }
+    }
+
+    func executeJob() throws {
         let policy = try policyOptions.load()
         var settings = JobSettings(conninfo: database.conninfo, policy: policy, keyringPath: keyring.path,
                                    repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)

@@ -52,6 +52,10 @@ struct InspectCommand: LetheCommand {
     }
 
     func execute() throws {
+        try OneShotJob.guarding(.inspect, database: database, metricsFile: metrics.path) { try executeJob() }
+    }
+
+    func executeJob() throws {
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "inspect", policy: policy)
         let report = try OneShotJob.run(InspectJob(table: table, samplePercent: sample), db: db,

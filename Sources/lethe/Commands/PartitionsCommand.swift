@@ -80,6 +80,10 @@ struct PartitionsEnsureCommand: LetheCommand {
     }
 
     func execute() throws {
+        try OneShotJob.guarding(.partitions, database: database, metricsFile: metrics.path, recording: !dryRun) { try executeJob() }
+    }
+
+    func executeJob() throws {
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "partitions", policy: policy)
         let now = try DatabaseClock.now(db)

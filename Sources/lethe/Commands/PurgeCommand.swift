@@ -59,6 +59,10 @@ struct PurgeCommand: LetheCommand {
     }
 
     func execute() throws {
+        try OneShotJob.guarding(.purge, database: database, metricsFile: metrics.path, recording: !dryRun) { try executeJob() }
+    }
+
+    func executeJob() throws {
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "purge", policy: policy)
         var settings = PurgeSettings()

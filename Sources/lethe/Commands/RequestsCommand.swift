@@ -100,6 +100,10 @@ struct RequestsCheckCommand: LetheCommand {
     @Flag(help: "Print the overdue requests as JSON.") var json = false
 
     func execute() throws {
+        try OneShotJob.guarding(.requestsCheck, database: database, metricsFile: metrics.path) { try executeJob() }
+    }
+
+    func executeJob() throws {
         let db = try database.connect(for: .worker, .dpo, command: "requests check")
         // Recorded as a run of the worker's `requests_check` job; overdue requests make it a failed one.
         let overdue = try OneShotJob.run(RequestsCheckJob(), db: db, settings: JobSettings(conninfo: database.conninfo,
