@@ -65,9 +65,11 @@ import Testing
         #expect(backup.status == 0, "\(backup.stderr)")
         let inspect = try LetheProcess.run(["inspect", "--repo", directory + "/repo"] + url(db, "lp_worker"), environment: Self.workerEnvironment)
         #expect([0, 1].contains(inspect.status) && !inspect.stderr.contains("needs the"), "\(inspect.stderr)")
-        for arguments in [["partitions", "ensure", "--ahead", "P40D"], ["requests", "check"], ["status"]] {
+        // Exactly 0 where the duty suffices (issue 34: accepting 1 from partitions ensure hid missing grants);
+        // status may say a job is overdue (1), never refuse the worker.
+        for (arguments, codes) in [(["partitions", "ensure", "--ahead", "P40D"], [Int32(0)]), (["requests", "check"], [0]), (["status"], [0, 1])] {
             let ran = try LetheProcess.run(arguments + url(db, "lp_worker"), environment: Self.workerEnvironment)
-            #expect([0, 1].contains(ran.status) && !ran.stderr.contains("needs the"), "\(arguments[0]): \(ran.stderr)")
+            #expect(codes.contains(ran.status) && !ran.stderr.contains("needs the"), "\(arguments[0]): \(ran.status) \(ran.stderr)")
         }
         #expect(try db.connection.query("""
             SELECT count(*) AS n FROM pg_class WHERE relname = 'messages_p' || to_char(now() + interval '35 days', 'YYYY_MM_DD')
