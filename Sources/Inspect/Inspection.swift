@@ -140,8 +140,6 @@ public struct Inspection {
             + "OR NOT \(Envelope.hasSealedHeader(column))\(keyOfCustomer))"
     }
 
-    /// Tables in the policy's schemas that the policy does not list; partitions count as their parent and
-    /// Lethe's own schema is exempt.
     /// pg_partman's retention at odds with the policy's, and the tables it detached and kept.
     private func partmanFindings(_ tables: [TablePolicy], _ partman: PgPartman) throws -> [Finding] {
         var findings: [Finding] = []
@@ -158,6 +156,8 @@ public struct Inspection {
         return findings
     }
 
+    /// Tables in the policy's schemas that the policy does not list; partitions count as their parent, Lethe's own
+    /// schema is exempt, and so are `exempt` (tables already reported as what they are).
     private func undeclaredTables(except exempt: Set<String> = []) throws -> [Finding] {
         let schemas = Set(policy.tables.map(\.name.schema.name)).subtracting(["lethe"]).sorted()
         let listed = Set(policy.tables.map(\.name.description))

@@ -27,7 +27,7 @@ public struct BackupCreateJob: RecordedJob {
 }
 
 extension JobSettings {
-    /// The keyring a job needs, or a usage error naming both ways to give it.
+    /// The keyring a job needs, or a configuration error (78) naming both ways to give it.
     func requiredKeyringPath(for job: JobName) throws -> String {
         guard let keyringPath else {
             throw LetheError.config("the \(job.rawValue) job needs the keyring",
@@ -36,7 +36,7 @@ extension JobSettings {
         return keyringPath
     }
 
-    /// The backup repository a job writes to or expires, or a usage error naming every way to give it.
+    /// The backup repository a job writes to or expires, or a configuration error (78) naming every way to give it.
     public func repository(for job: JobName) throws -> BackupRepository {
         guard let repositoryDirectory else {
             throw LetheError.config("no backup repository is configured",

@@ -3,7 +3,8 @@ import LetheCore
 /// Why a connection could not be made, as an exit code a retrying wrapper can trust: only an unreachable server
 /// (69) is worth retrying as is; credentials (77), a malformed option (64) and a database or TLS setup at odds with
 /// the server (78) fail the same way until someone changes them. libpq reports connection failures without a
-/// SQLSTATE, so its messages (stable across releases, English in the C locale Lethe runs libpq in) are read.
+/// SQLSTATE, so its messages are read: stable across releases, in English unless libpq or the server is set to
+/// translate them, in which case a failure not recognised here stays 69.
 enum ConnectionFailure {
     static func error(_ reason: String, target: ConnectionTarget) -> LetheError {
         let message = "cannot connect to PostgreSQL (\(target)): \(reason)"

@@ -32,13 +32,15 @@ public struct ChildConnection: Sendable {
         self.environment = environment
     }
 
-    /// The options a URL or conninfo sets explicitly (libpq's own parser), in libpq's order.
-    static func options(_ conninfo: String?) throws -> [(String, String)] {
+    /// The options a URL or conninfo sets explicitly (libpq's own parser), in libpq's order. A string libpq cannot
+    /// parse is a usage error that does not echo it (libpq's parse errors can quote any part, the password included).
+    static func options(_ conninfo: String?) throws(LetheError) -> [(String, String)] {
         guard let conninfo, !conninfo.isEmpty else { return [] }
         var error: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(conninfo, &error) else {
             if let error { PQfreemem(error) }
-            throw LetheError.usage("the database URL is neither a postgresql:// URL nor a key=value connection string")
+            throw .usage("the database URL is neither a postgresql:// URL nor a key=value connection string",
+                         hint: "e.g. postgresql://lethe@db.example/sms or 'host=db.example dbname=sms user=lethe'")
         }
         defer { PQconninfoFree(options) }
         var pairs: [(String, String)] = []

@@ -44,22 +44,9 @@ public final class PostgresConnection {
 
     deinit { PQfinish(conn) }
 
-    /// Validates the string without echoing it (libpq's parse errors can quote any part, the password included).
+    /// Validates the string without echoing it, and finds its password (to mask it in libpq's messages).
     private static func password(in conninfo: String) throws(LetheError) -> String? {
-        guard !conninfo.isEmpty else { return nil }
-        var error: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(conninfo, &error) else {
-            if let error { PQfreemem(error) }
-            throw .usage("the database URL is neither a postgresql:// URL nor a key=value connection string",
-                         hint: "e.g. postgresql://lethe@db.example/sms or 'host=db.example dbname=sms user=lethe'")
-        }
-        defer { PQconninfoFree(options) }
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "password", let value = option.pointee.val { return String(cString: value) }
-            option += 1
-        }
-        return nil
+        try ChildConnection.options(conninfo).first { $0.0 == "password" }?.1
     }
 
     static func text(_ pointer: UnsafePointer<CChar>?) -> String? {
