@@ -43,6 +43,9 @@ install -d "$ROOT/usr/share/bash-completion/completions" "$ROOT/usr/share/zsh/ve
 install -D -m 0644 contrib/debian/copyright "$ROOT/usr/share/doc/lethe/copyright"
 install -m 0644 README.md "$ROOT/usr/share/doc/lethe/README.md"
 gzip -9n "$ROOT/usr/share/doc/lethe/README.md"
+# The docs by reader (operations, the DPO's workflow, policy, security, formats), as the README links them.
+install -d "$ROOT/usr/share/doc/lethe/docs"
+for page in docs/*.md; do install -m 0644 "$page" "$ROOT/usr/share/doc/lethe/docs/"; gzip -9n "$ROOT/usr/share/doc/lethe/$page"; done
 install -m 0644 contrib/prometheus/lethe-alerts.yml contrib/prometheus/lethe-alerts.test.yml "$ROOT/usr/share/doc/lethe/"
 printf 'lethe (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- Lethe maintainers <lethe@example.org>  %s\n' \
     "$VERSION" "$VERSION" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \

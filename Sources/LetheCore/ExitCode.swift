@@ -52,7 +52,7 @@ public enum LetheExitCode: Int32, CaseIterable, Sendable {
         case .ioError: "check free space and the file system holding the path named above"
         case .tempFail: "another run holds the lock: rerun later, or pass --wait"
         case .noPermission: "check the file's owner and mode, or the database role's grants"
-        case .config: "check that the keyring, policy and migrations are this database's ('lethe migrate status', 'lethe keys status')"
+        case .config: "check that the keyring, policy and migrations are this database's ('lethe migrate --status', 'lethe keys status')"
         case .integrity: "do not trust this file or value: use another backup ('lethe backup list') or the keyring it was made with"
         case .legalHold: "a legal hold covers this data: 'lethe hold list' shows it; only a DPO's release lifts it"
         }

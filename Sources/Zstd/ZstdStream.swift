@@ -75,7 +75,8 @@ public final class ZstdDecompressor {
                 if inBuffer.pos == inBuffer.size && !full { return }
             }
         }
-        if let failure { throw LetheError.dataError("the backup stream does not decompress: \(failure)") }
+        if let failure { throw LetheError.dataError("the backup stream does not decompress: \(failure)",
+                                                       hint: "the file was not written by lethe backup or was altered after it authenticated: run 'lethe backup verify'") }
     }
 
     /// The whole output of `input` at once, for small trusted inputs (tests).

@@ -51,28 +51,20 @@ struct Lethe: ParsableCommand {
             Exit codes are stable; 'lethe exit-codes' lists them.
             """,
         version: version,
-        subcommands: [
-            MigrateCommand.self,
-            PolicyCommand.self,
-            PartitionsCommand.self,
-            PurgeCommand.self,
-            RetentionCommand.self,
-            HoldCommand.self,
-            AuditCommand.self,
-            KeysCommand.self,
-            ImportCommand.self,
-            ValidateCommand.self,
-            EncryptCommand.self,
-            CustomerCommand.self,
-            BackupCommand.self,
-            RestoreCommand.self,
-            RequestsCommand.self,
-            SubjectCommand.self,
-            InspectCommand.self,
-            WorkerCommand.self,
-            StatusCommand.self,
-            RolesCommand.self,
-            ExitCodesCommand.self,
+        // `lethe --help` lists the commands by duty, as the README and docs/ do.
+        groupedSubcommands: [
+            CommandGroup(name: "Retention", subcommands: [
+                PurgeCommand.self, PartitionsCommand.self, RetentionCommand.self, HoldCommand.self, PolicyCommand.self,
+            ]),
+            CommandGroup(name: "Data subjects", subcommands: [
+                RequestsCommand.self, SubjectCommand.self, CustomerCommand.self, ImportCommand.self, ValidateCommand.self,
+            ]),
+            CommandGroup(name: "Keys and encryption", subcommands: [KeysCommand.self, EncryptCommand.self]),
+            CommandGroup(name: "Backups", subcommands: [BackupCommand.self, RestoreCommand.self]),
+            CommandGroup(name: "Operations", subcommands: [
+                MigrateCommand.self, WorkerCommand.self, StatusCommand.self, InspectCommand.self, RolesCommand.self,
+                AuditCommand.self, ExitCodesCommand.self,
+            ]),
         ]
     )
 }
