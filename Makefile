@@ -5,7 +5,7 @@ SCALE ?= 1
 # Production-like durability for benchmarks (tests run without fsync), and room for bulk loads.
 BENCH_PG_OPTS = -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=1GB -c max_wal_size=8GB -c maintenance_work_mem=512MB
 
-.PHONY: all deps build test test-faults test-deb deb fuzz demo bench clean
+.PHONY: all deps build test test-faults test-profile test-deb deb fuzz demo bench clean
 
 all: build
 
@@ -25,6 +25,11 @@ test: deps
 test-faults: deps
 	$(SWIFT) build --build-tests
 	LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --filter FaultInjection
+
+# What each test costs, one at a time (wall, server CPU, client CPU), sorted: where a slower suite starts.
+test-profile: deps
+	$(SWIFT) build --build-tests
+	LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh scripts/test-profile.sh
 
 # The Debian package (lethe_<version>_amd64.deb, release binary with the Swift runtime linked in); see scripts/make-deb.sh.
 deb: deps

@@ -1,26 +1,24 @@
+import Keys
 import LetheCore
 import Postgres
+import Purge
 import Subject
 
 /// What the live database decided that a restore must re-apply: retention overrides, legal holds, shredded
 /// keys and every erasure. Read once, before anything in the target is set aside or restored, so that nothing
 /// the restore does can change what it replays.
 struct LiveDecisions {
-    let overrides: [Row]
-    let holds: [Row]
-    let shreds: [Row]
+    let overrides: RegisterRows
+    let holds: RegisterRows
+    let shreds: [KeyAdministration.Shred]
     let tombstones: [Tombstones.Tombstone]
 
     init(reading live: PostgresConnection) throws {
         // One snapshot: a decision committed while it is read is either wholly in it or wholly after it.
         (overrides, holds, shreds, tombstones) = try live.transaction {
             try live.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return (try live.query("SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at::text AS set_at FROM lethe.retention_overrides").rows,
-             try live.query("""
-                SELECT id, customer_id, reason, until::text, placed_by_db_user, placed_by_os_user, placed_at::text, released_at::text
-                FROM lethe.legal_holds
-                """).rows,
-             try live.query("SELECT key_id, customer_id, shredded_at::text AS at FROM lethe.customer_keys WHERE shredded_at IS NOT NULL").rows,
+            // Each read by the module that owns the register, as each replays it.
+            return (try RetentionOverrides.snapshot(live), try LegalHolds.snapshot(live), try KeyAdministration.shreds(live),
              try Tombstones(live).all())
         }
     }

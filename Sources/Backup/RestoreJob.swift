@@ -324,7 +324,7 @@ public struct RestoreJob {
     /// so lookups and the tombstone replay work on the restored database.
     private func reindexIfNeeded(_ target: PostgresConnection) throws {
         guard let recorded = try BlindIndexReindex.recorded(target), recorded.bits != policy.blindIndexBits || recorded.reindexTo != nil else { return }
-        let reindexed = try BlindIndexReindex(db: target, policy: policy, keyring: keyring).run(to: policy.blindIndexBits, dryRun: false)
+        let reindexed = try BlindIndexReindex(db: target, policy: policy, keyring: keyring, shortenTombstones: Tombstones.shortenBlindIndexes).run(to: policy.blindIndexBits, dryRun: false)
         logger.info("re-indexed the restored database's blind indexes", metadata: [
             "from_bits": .stringConvertible(recorded.bits), "to_bits": .stringConvertible(policy.blindIndexBits), "rows": .stringConvertible(reindexed.rows.values.reduce(0, +)),
         ])
@@ -334,30 +334,10 @@ public struct RestoreJob {
     private func replay(_ decisions: LiveDecisions?, into target: PostgresConnection, report: inout Report) throws {
         if let decisions {
             try target.transaction {
-                try target.execute("DELETE FROM lethe.retention_overrides")
-                for row in decisions.overrides {
-                    try target.execute("""
-                        INSERT INTO lethe.retention_overrides (customer_id, period, period_interval, reason, set_by_db_user, set_by_os_user, set_at)
-                        VALUES ($1, $2::text, $2::text::interval, $3, $4, $5, $6::timestamptz)
-                        """, [.int(try row.int("customer_id")), .text(try row.string("period")), .text(try row.string("reason")),
-                              .text(try row.string("set_by_db_user")), .text(try row.string("set_by_os_user")), .text(try row.string("set_at"))])
-                }
-                try target.execute("DELETE FROM lethe.legal_holds")
-                for row in decisions.holds {
-                    try target.execute("""
-                        INSERT INTO lethe.legal_holds (id, customer_id, reason, until, placed_by_db_user, placed_by_os_user, placed_at, released_at)
-                        VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7::timestamptz, $8::timestamptz)
-                        """, [.int(try row.int("id")), .int(try row.int("customer_id")), .text(try row.string("reason")), (try row.optionalString("until")).sqlValue,
-                              .text(try row.string("placed_by_db_user")), .text(try row.string("placed_by_os_user")), .text(try row.string("placed_at")),
-                              (try row.optionalString("released_at")).sqlValue])
-                }
-                for row in decisions.shreds {
-                    report.shredsReplayed += try target.execute("""
-                        UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = $2::timestamptz, shredded_by = 'restore replay'
-                        WHERE key_id = $1 AND shredded_at IS NULL
-                        """, [.int(try row.int("key_id")), .text(try row.string("at"))])
-                    _ = try KeyAdministration.forgetBlindIndexes(target, customer: try row.int("customer_id"), policy: policy)
-                }
+                // Every register written by its owner: whole records, so a column a migration adds is kept.
+                try RetentionOverrides.replay(decisions.overrides, into: target)
+                try LegalHolds.replay(decisions.holds, into: target)
+                report.shredsReplayed += try KeyAdministration.replay(decisions.shreds, into: target, policy: policy)
             }
             report.retentionFromLiveDatabase = true
             try reindexIfNeeded(target)

@@ -34,7 +34,7 @@ public final class BlindIndex {
     }
 
     /// The first `bits` bits of a MAC or of a longer index: a shorter index of the same number is a prefix of it.
-    static func truncate(_ tag: [UInt8], to bits: Int) -> [UInt8] {
+    public static func truncate(_ tag: [UInt8], to bits: Int) -> [UInt8] {
         var out = Array(tag.prefix((bits + 7) / 8))
         let spare = out.count * 8 - bits
         if spare > 0 { out[out.count - 1] &= UInt8(0xFF) << spare }

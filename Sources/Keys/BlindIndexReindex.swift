@@ -13,12 +13,18 @@ public struct BlindIndexReindex {
     let policy: RetentionPolicy
     let keyring: Keyring
     let batch: Int
+    /// Shortens the tombstones' blind indexes to the new length, in the transaction that records it: given by the
+    /// module that owns `lethe.tombstones` (Subject's `Tombstones.shortenBlindIndexes`), which Keys cannot import.
+    let shortenTombstones: TombstoneShortening
 
-    public init(db: PostgresConnection, policy: RetentionPolicy, keyring: Keyring, batch: Int = 2000) {
+    public typealias TombstoneShortening = (_ db: PostgresConnection, _ bits: Int) throws -> (shortened: Int, kept: Int)
+
+    public init(db: PostgresConnection, policy: RetentionPolicy, keyring: Keyring, batch: Int = 2000, shortenTombstones: @escaping TombstoneShortening) {
         self.db = db
         self.policy = policy
         self.keyring = keyring
         self.batch = batch
+        self.shortenTombstones = shortenTombstones
     }
 
     public struct Report: Sendable, Encodable {
@@ -62,16 +68,7 @@ public struct BlindIndexReindex {
             report.rows[table.name.description, default: 0] += try rewrite(table, column: column, index: index, vault: vault)
         }
         try db.transaction {
-            for row in try db.query("SELECT id, blind_index, blind_index_bits FROM lethe.tombstones WHERE blind_index IS NOT NULL AND blind_index_bits <> $1",
-                                    [.int(Int64(bits))]).rows {
-                guard try row.int("blind_index_bits") > Int64(bits) else {
-                    report.tombstonesKept += 1
-                    continue
-                }
-                try db.execute("UPDATE lethe.tombstones SET blind_index = $2, blind_index_bits = $3 WHERE id = $1",
-                               [.int(try row.int("id")), .bytes(BlindIndex.truncate(try row.bytes("blind_index"), to: bits)), .int(Int64(bits))])
-                report.tombstonesShortened += 1
-            }
+            (report.tombstonesShortened, report.tombstonesKept) = try shortenTombstones(db, bits)
             try db.execute("UPDATE lethe.blind_index_parameters SET bits = $1, reindex_to = NULL, recorded_at = now()", [.int(Int64(bits))])
             try AuditLog.append(db, action: "keys.reindex", target: "blind indexes", details: [
                 "from_bits": .int(Int64(recorded.bits)), "to_bits": .int(Int64(bits)),

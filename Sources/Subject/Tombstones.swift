@@ -1,6 +1,7 @@
 import Audit
 import Foundation
 import LetheCore
+import Keys
 import Postgres
 
 /// `lethe.tombstones`: one row per erasure, holding the person's fingerprint, the receipt, and the ids of
@@ -83,5 +84,25 @@ public struct Tombstones {
                              rowsRemoved: try row.string("rows_removed"), erasedByDbUser: try row.string("erased_by_db_user"),
                              erasedByOsUser: try row.string("erased_by_os_user"), rows: ids.mapValues { $0.map(\.int64Value) })
         }
+    }
+}
+
+extension Tombstones {
+    /// After `lethe keys reindex --bits N`: every tombstone whose blind index is longer than N is cut to N (a shorter
+    /// index is a prefix of a longer one); shorter ones keep theirs and are replayed through their row ids. Runs in
+    /// the caller's transaction, the one that records the new length.
+    public static func shortenBlindIndexes(_ db: PostgresConnection, to bits: Int) throws -> (shortened: Int, kept: Int) {
+        var shortened = 0, kept = 0
+        for row in try db.query("SELECT id, blind_index, blind_index_bits FROM lethe.tombstones WHERE blind_index IS NOT NULL AND blind_index_bits <> $1",
+                                [.int(Int64(bits))]).rows {
+            guard try row.int("blind_index_bits") > Int64(bits) else {
+                kept += 1
+                continue
+            }
+            try db.execute("UPDATE lethe.tombstones SET blind_index = $2, blind_index_bits = $3 WHERE id = $1",
+                           [.int(try row.int("id")), .bytes(BlindIndex.truncate(try row.bytes("blind_index"), to: bits)), .int(Int64(bits))])
+            shortened += 1
+        }
+        return (shortened, kept)
     }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Keys
 import LetheCore
+import Subject
 
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -118,7 +119,7 @@ struct KeysReindexCommand: LetheCommand {
     }
 
     func execute() throws {
-        let report = try BlindIndexReindex(db: try database.connect(for: .operator, command: "keys reindex"), policy: try policyOptions.load(), keyring: try keyring.load(), batch: batchRows)
+        let report = try BlindIndexReindex(db: try database.connect(for: .operator, command: "keys reindex"), policy: try policyOptions.load(), keyring: try keyring.load(), batch: batchRows, shortenTombstones: Tombstones.shortenBlindIndexes)
             .run(to: bits, dryRun: dryRun)
         if json { return try Output.json(report) }
         if report.fromBits == bits && report.rows.isEmpty { return Output.line("blind indexes are already \(bits) bits: nothing to do") }
