@@ -27,7 +27,10 @@ extension KeyAdministration {
                 UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = $2::timestamptz, shredded_by = 'restore replay'
                 WHERE key_id = $1 AND shredded_at IS NULL
                 """, [.int(shred.keyId), .text(shred.shreddedAt)])
-            _ = try forgetBlindIndexes(target, customer: shred.customerId, policy: policy)
+        }
+        // Once per customer, not per key: a customer has a data key per month, and each pass updates every policy table.
+        for customer in Set(shreds.map(\.customerId)).sorted() {
+            _ = try forgetBlindIndexes(target, customer: customer, policy: policy)
         }
         return destroyed
     }

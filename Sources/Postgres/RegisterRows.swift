@@ -5,12 +5,12 @@ import LetheCore
 /// whole records, not a list of columns, means a column a later migration adds travels with them.
 public struct RegisterRows: Sendable {
     public let table: QualifiedName
-    /// One JSON object per row (`to_jsonb` of the record), in key order.
+    /// One JSON object per row (`to_jsonb` of the record), sorted by that text so that two reads of the same rows agree.
     public let rows: [String]
 
-    /// All rows of `table` (`filter` a fixed SQL condition of the owner's, never a value).
-    public static func read(_ db: PostgresConnection, _ table: QualifiedName, filter: String = "true") throws -> RegisterRows {
-        let rows = try db.query("SELECT to_jsonb(r)::text AS row FROM \(table.quoted) r WHERE \(filter) ORDER BY 1").rows.map { try $0.string("row") }
+    /// All rows of `table`.
+    public static func read(_ db: PostgresConnection, _ table: QualifiedName) throws -> RegisterRows {
+        let rows = try db.query("SELECT to_jsonb(r)::text AS row FROM \(table.quoted) r ORDER BY 1").rows.map { try $0.string("row") }
         return RegisterRows(table: table, rows: rows)
     }
 
