@@ -16,15 +16,19 @@ build: deps
 	$(SWIFT) build
 
 # LETHE_PG_REPORT_CPU: the throwaway server says how much CPU the suite asked of it (the suite's main cost).
+# No autovacuum: test databases live seconds, and its workers analysed every one of them (no test relies on it;
+# `make bench` keeps it, as production does). The cluster on tmpfs (see scripts/with-postgres.sh).
+TEST_PG_OPTS = -c autovacuum=off
+TEST_PG_ENV = LETHE_PG_DIR=/dev/shm LETHE_PG_OPTS="$(TEST_PG_OPTS)"
 test: deps
 	$(SWIFT) build --build-tests
-	LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --skip FaultInjection
+	$(TEST_PG_ENV) LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --skip FaultInjection
 
 # Jobs killed and the server crashed under them (Tests/CLITests/FaultInjectionTests.swift). Alone on their own
 # server: a restart drops every connection, which would fail tests running beside them.
 test-faults: deps
 	$(SWIFT) build --build-tests
-	LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --filter FaultInjection
+	$(TEST_PG_ENV) LETHE_PG_REPORT_CPU=1 LETHE_BIN=$$($(SWIFT) build --show-bin-path)/lethe scripts/with-postgres.sh $(SWIFT) test --skip-build --filter FaultInjection
 
 # What each test costs, one at a time (wall, server CPU, client CPU), sorted: where a slower suite starts.
 test-profile: deps

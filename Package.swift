@@ -51,7 +51,12 @@ let package = Package(
             "LetheCore", "LetheCrypto", "Postgres", "Policy", "Phone", "Keys", "Audit", "Schema",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject"]),
+        // Backups: the format, writer, reader, verifier, expiry and the PostgreSQL tools; nothing that writes a register.
+        .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit"]),
+        // Restores: a verified backup's data into a database, then the live decisions replayed through their owners
+        // (Purge's overrides and holds, Keys' shreds, Subject's tombstones).
+        .target(name: "Restore", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject", "Backup",
+                                                .product(name: "Logging", package: "swift-log")]),
         .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
 
         .target(name: "Access", dependencies: ["LetheCore", "Postgres", "Policy", "Audit", "Purge"]),
@@ -74,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "lethe",
             dependencies: [
-                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Subject",
+                "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Restore", "Subject",
                 "Telemetry", "Jobs", "Worker", "Inspect", "Access",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,8 +118,8 @@ let package = Package(
         .testTarget(name: "PurgeTests", dependencies: ["Purge", "Audit", "Policy", "Schema", "TestSupport"]),
         .testTarget(name: "KeysTests", dependencies: ["Keys", "LetheCrypto", "Phone", "TestSupport"]),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Keys", "Phone", "Policy", "TestSupport"]),
-        .testTarget(name: "BackupTests", dependencies: ["Backup", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
-        .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "LetheCore", "TestSupport"]),
+        .testTarget(name: "BackupTests", dependencies: ["Backup", "Restore", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
+        .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "Restore", "LetheCore", "TestSupport"]),
         .testTarget(name: "FuzzTargetTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy"]),
     ],

@@ -13,13 +13,14 @@ server_cpu() {
 }
 OUT=$(mktemp /tmp/lethe-profile.XXXXXX)
 swift test list --skip-build 2>/dev/null | grep -v FaultInjection | grep -E -- "$FILTER" | while read -r id; do
-    pattern="${id%()}"
+    pattern="${id%%(*}"
     before=$(server_cpu)
     start=$(date +%s.%N)
+    # time(1) adds a line "Command exited with non-zero status" before its figures when a test fails.
     if /usr/bin/time -f '%U %S' -o "$OUT.time" swift test --skip-build --filter "$pattern" >"$OUT.log" 2>&1; then status=ok; else status=FAILED; fi
     wall=$(echo "$(date +%s.%N) - $start" | bc)
     server=$(echo "$(server_cpu) - $before" | bc)
-    client=$(awk '{ print $1 + $2 }' "$OUT.time")
+    client=$(tail -1 "$OUT.time" | awk '{ print $1 + $2 }')
     printf '%.1f\t%.1f\t%.1f\t%s\t%s\n' "$wall" "$server" "$client" "$status" "$id"
 done > "$OUT"
 echo -e "wall_s\tserver_cpu_s\tclient_cpu_s\tstatus\ttest"

@@ -97,6 +97,12 @@ public struct BackupEssentials: Codable, Sendable, Equatable {
         public let rows: Int64
         /// Data restored (false: schema only, e.g. sms.messages, which the policy keeps out of backups).
         public let data: Bool
+
+        public init(name: String, rows: Int64, data: Bool) {
+            self.name = name
+            self.rows = rows
+            self.data = data
+        }
     }
 
     public let id: String

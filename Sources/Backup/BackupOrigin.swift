@@ -2,16 +2,16 @@ import Keys
 import LetheCore
 
 /// A backup's signature trailer as read: who it names, and whether its header signature holds.
-struct BackupSignature: Sendable {
-    let publicKey: [UInt8]
-    let headerValid: Bool
+public struct BackupSignature: Sendable {
+    public let publicKey: [UInt8]
+    public let headerValid: Bool
 
     init(trailer: [UInt8], headerValid: Bool) {
         publicKey = Array(trailer[8..<40])
         self.headerValid = headerValid
     }
 
-    var fingerprint: String { BackupSigner.fingerprint(of: publicKey) }
+    public var fingerprint: String { BackupSigner.fingerprint(of: publicKey) }
 }
 
 /// What a check proved about who made a backup. A format-1 backup proves it by the keyring itself (only a

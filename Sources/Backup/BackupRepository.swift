@@ -104,6 +104,9 @@ public struct BackupRepository: Sendable {
             .map { (directory as NSString).appendingPathComponent($0) }
     }
 
+    /// What backup `id`'s header says (not yet authenticated: `BackupVerifier` does that).
+    public func essentials(_ id: String) throws -> BackupEssentials { try reader(id).essentials }
+
     func reader(_ id: String) throws -> BackupFileReader {
         guard !id.contains("/"), FileManager.default.fileExists(atPath: backupPath(id)) else {
             throw LetheError.noInput("no backup \(id) in \(directory)", hint: "see 'lethe backup list'")

@@ -3,7 +3,7 @@ import LetheCore
 
 /// Runs pg_dump / pg_restore with pipes: Lethe feeds stdin or consumes stdout in pieces; stderr is kept (up to
 /// 64 KiB) for the error message.
-final class ChildProcess {
+public final class ChildProcess {
     let process = Process()
     private let stdinPipe = Pipe()
     private let stdoutPipe = Pipe()
@@ -38,7 +38,7 @@ final class ChildProcess {
     static let setpriv = "/usr/bin/setpriv"
 
     /// With `collectingOutput`, stdout is gathered in the background (up to 16 MiB) and returned by `finish`.
-    init(_ executable: String, _ arguments: [String], environment: [String: String], collectingOutput: Bool = false) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String], collectingOutput: Bool = false) throws {
         name = URL(fileURLWithPath: executable).lastPathComponent
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw LetheError.unavailable("\(executable) is not installed", hint: "install postgresql-client-15 (make deps does)")
@@ -69,14 +69,14 @@ final class ChildProcess {
 
     /// Reads stdout to the end in pieces. With `closingInput` false, another thread feeds stdin (`writeInput`,
     /// then `closeInput`) while this one reads.
-    func readOutput(closingInput: Bool = true, _ body: ([UInt8]) throws -> Void) throws {
+    public func readOutput(closingInput: Bool = true, _ body: ([UInt8]) throws -> Void) throws {
         if closingInput { try stdinPipe.fileHandleForWriting.close() }
         let handle = stdoutPipe.fileHandleForReading
         while let chunk = try handle.readChunk(upToCount: 1 << 20, what: "the output of \(name)") { try body(Array(chunk)) }
     }
 
     /// Writes to stdin; false if the child closed it (it failed: see `finish`).
-    func writeInput(_ bytes: [UInt8]) -> Bool {
+    public func writeInput(_ bytes: [UInt8]) -> Bool {
         do {
             try stdinPipe.fileHandleForWriting.write(contentsOf: bytes)
             return true
@@ -85,12 +85,12 @@ final class ChildProcess {
         }
     }
 
-    func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
+    public func closeInput() { try? stdinPipe.fileHandleForWriting.close() }
 
     /// Closes stdin, drains stdout, waits; returns the exit status, what the child said on stderr, and its
     /// collected stdout (empty unless `collectingOutput`).
     @discardableResult
-    func finish() -> (status: Int32, stderr: String, stdout: String) {
+    public func finish() -> (status: Int32, stderr: String, stdout: String) {
         try? stdinPipe.fileHandleForWriting.close()
         if stdoutBox == nil {
             let handle = stdoutPipe.fileHandleForReading
@@ -102,12 +102,12 @@ final class ChildProcess {
 
     /// SIGKILL: the child inherits the spawning thread's signal mask, in which SIGTERM may be blocked (a
     /// pg_restore blocked on a full pipe then never ends).
-    func kill() {
+    public func kill() {
         if process.isRunning { _ = Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
     /// A short, single-paragraph form of the child's complaint for an error message.
-    static func summary(_ stderr: String) -> String {
+    public static func summary(_ stderr: String) -> String {
         let lines = stderr.split(separator: "\n").prefix(6).map { $0.trimmingCharacters(in: .whitespaces) }
         return lines.isEmpty ? "no message" : lines.joined(separator: " | ")
     }

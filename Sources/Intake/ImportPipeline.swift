@@ -60,7 +60,6 @@ final class RecordWorker: @unchecked Sendable {
 /// With more, `stream` reads the file on a thread of its own while the calling thread applies outcomes and writes
 /// COPY: the reader never waits for the socket, and the database always has the next rows waiting.
 final class ImportPipeline: @unchecked Sendable {
-    static let batchSize = 1024
 
     private final class Slot: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)

@@ -16,15 +16,20 @@ public struct ImportOptions: Sendable {
     public var skipInvalid = false
     /// Threads that validate and seal (`--jobs`); the reading and COPY thread comes on top. 1: sequential.
     public var jobs = ImportOptions.defaultJobs
+    /// Rows a worker validates and seals at a time (`--batch-rows`); memory in flight is 8 × jobs × this.
+    public var batchRows = ImportOptions.defaultBatchRows
 
+    public static let defaultBatchRows = 1024
     public static var defaultJobs: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    public init(format: String? = nil, defaultRegion: String? = nil, dryRun: Bool = false, skipInvalid: Bool = false, jobs: Int? = nil) {
+    public init(format: String? = nil, defaultRegion: String? = nil, dryRun: Bool = false, skipInvalid: Bool = false, jobs: Int? = nil,
+                batchRows: Int? = nil) {
         self.format = format
         self.defaultRegion = defaultRegion
         self.dryRun = dryRun
         self.skipInvalid = skipInvalid
         self.jobs = max(1, jobs ?? Self.defaultJobs)
+        self.batchRows = max(1, batchRows ?? ImportOptions.defaultBatchRows)
     }
 }
 
@@ -202,13 +207,13 @@ public struct Importer {
         func read(submit: ([PendingRecord], Bool) throws -> Void) throws -> (rows: Int, digest: String) {
             var rows = 0
             var batch: [PendingRecord] = []
-            batch.reserveCapacity(ImportPipeline.batchSize)
+            batch.reserveCapacity(options.batchRows)
             while let record = try reader.next() {
                 rows += 1
                 let unknown = format == .jsonl ? record.fields.keys.filter { !allowed.contains($0) }.sorted() : []
                 let id = ids != nil && unknown.isEmpty && !refusedSoFar.isSet ? try ids!.take() : nil
                 batch.append(PendingRecord(record: record, id: id, unknownKeys: unknown))
-                if batch.count == ImportPipeline.batchSize {
+                if batch.count == options.batchRows {
                     try submit(batch, ids != nil && !refusedSoFar.isSet)
                     batch.removeAll(keepingCapacity: true)
                 }

@@ -3,8 +3,9 @@ import Foundation
 import Keys
 import LetheCore
 import Policy
-import Purge
 import Postgres
+import Purge
+import Restore
 import TestSupport
 import Testing
 

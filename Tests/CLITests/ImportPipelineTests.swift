@@ -43,14 +43,15 @@ import Testing
         let directory = try IntakeFixture.directory()
         let keyring = directory + "/keyring"
         #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
-        // 40 batches of 1,024: more than four workers keep in flight (8 each), so the reorder window wraps.
-        let file = try Self.file(rows: 40_000, in: directory)
+        // 40 batches of 64: more than four workers keep in flight (8 each), so the reorder window wraps (as 40
+        // batches of the default 1,024 would; the batch size is the only difference).
+        let file = try Self.file(rows: 2_560, in: directory)
         var reports: [String] = []
         var tables: [[String]] = []
         for jobs in ["1", "4"] {
             let db = try TestDatabase()
             try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet')")
-            let imported = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--jobs", jobs, "--json",
+            let imported = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--jobs", jobs, "--json", "--batch-rows", "64",
                                                  "--database-url", db.conninfo, "--keyring", keyring])
             #expect(imported.status == 0, "--jobs \(jobs): \(imported.stderr)")
             // The import's id and the database's row ids are the only differences two databases may show.
@@ -58,7 +59,7 @@ import Testing
             tables.append(try contents(db, keyring: keyring))
         }
         #expect(reports[0] == reports[1])
-        #expect(tables[0].count == 40_000 && tables[0] == tables[1],
+        #expect(tables[0].count == 2_560 && tables[0] == tables[1],
                 "first difference: \(zip(tables[0], tables[1]).first { $0 != $1 }.map { "\($0.0.prefix(60)) / \($0.1.prefix(60))" } ?? "lengths")")
     }
 
@@ -66,17 +67,17 @@ import Testing
         let directory = try IntakeFixture.directory()
         let keyring = directory + "/keyring"
         #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
-        // The bad line sits past the first window of batches in flight.
-        let file = try Self.file(rows: 40_000, bad: [37_777], in: directory)
+        // The bad line sits past the first window of batches in flight (4 × 8 batches of 64 rows).
+        let file = try Self.file(rows: 2_560, bad: [2_367], in: directory)
         let db = try TestDatabase()
         try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet')")
         for jobs in ["1", "3", "4"] {
-            let refused = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--jobs", jobs, "--json",
+            let refused = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--jobs", jobs, "--json", "--batch-rows", "64",
                                                 "--database-url", db.conninfo, "--keyring", keyring])
             #expect(refused.status == 65, "--jobs \(jobs): \(refused.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])
             let problems = report["problems"] as? [[String: Any]] ?? []
-            #expect(problems.count == 1 && problems.first?["line"] as? Int == 37_777 && problems.first?["field"] as? String == "phone", "--jobs \(jobs): \(problems)")
+            #expect(problems.count == 1 && problems.first?["line"] as? Int == 2_367 && problems.first?["field"] as? String == "phone", "--jobs \(jobs): \(problems)")
             #expect(report["rowsWritten"] as? Int == 0)
         }
         #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 0)

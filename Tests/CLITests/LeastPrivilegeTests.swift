@@ -47,7 +47,8 @@ import Testing
     @Test func theWorkerPurgesAndBacksUpWithoutAKeyAndIsRefusedTheOtherDuties() throws {
         let db = try TestDatabase()
         // The daily layout: the worker's partition drops and creations are what these tests are about.
-        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages, policy: try PolicyFixture.defaultPolicy())
+        let policy = try PolicyFixture.defaultPolicy()
+        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages, policy: policy)
         try db.connection.execute("INSERT INTO lethe.legal_holds (customer_id, reason, placed_by_os_user) VALUES (3, 'case 7', 'test')")
         try applyRoles(db)
         let directory = try IntakeFixture.directory()
@@ -56,7 +57,7 @@ import Testing
         let purge = try LetheProcess.run(["purge", "--json"] + url(db, "lp_worker"), environment: Self.workerEnvironment)
         #expect(purge.status == 0, "\(purge.stderr)")
         #expect(try PurgeFixture.survivingIds(db.connection)
-                == PurgeFixture.expectedLargeSurvivors(db.connection, contacts: Self.contacts, messages: Self.messages, held: [3]))
+                == PurgeFixture.expectedLargeSurvivors(db.connection, contacts: Self.contacts, messages: Self.messages, held: [3], policy: policy))
         let dropped = try db.connection.query("SELECT coalesce(sum(partitions_dropped), 0)::bigint AS n FROM lethe.purge_run_items").single("n").int("n")
         #expect(dropped > 0, "partitions without held rows left through the guarded function")
 
@@ -137,7 +138,8 @@ import Testing
     @Test func theGuardedFunctionsRefuseYoungPartitionsAndHeldRows() throws {
         let db = try TestDatabase()
         // The daily layout: the worker's partition drops and creations are what these tests are about.
-        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages, policy: try PolicyFixture.defaultPolicy())
+        let policy = try PolicyFixture.defaultPolicy()
+        try PurgeFixture.loadLarge(db.connection, contacts: Self.contacts, messages: Self.messages, policy: policy)
         try db.connection.execute("INSERT INTO lethe.legal_holds (customer_id, reason, placed_by_os_user) VALUES (3, 'case 7', 'test')")
         try applyRoles(db)
         let run = try db.connection.query("""

@@ -7,7 +7,11 @@ import Testing
 /// a second connection stops the purge where the test wants it (an open transaction there would also hold up a
 /// partition's concurrent detach, so the stopped runs are scoped to the row-wise table).
 @Suite struct PurgePromiseTests {
-    static let contacts = 60_000, messages = 6_000
+    /// 30,000 contacts fill about 200 heap blocks: the purge's first range (128 blocks) and then ranges of about
+    /// 20 blocks, so a row three quarters of the way in is met mid-run, after batches have committed.
+    static let contacts = 30_000, messages = 3_000
+    /// Where the stopped runs meet their locked row.
+    static let stoppingId = Int64(contacts * 3 / 4)
 
     func loaded() throws -> TestDatabase {
         let db = try TestDatabase()
@@ -53,7 +57,7 @@ import Testing
         try blocker.execute("BEGIN")
         let gate = try blocker.query("""
             SELECT id FROM sms.contacts WHERE customer_id = 3 AND created_at < now() - interval '250 days' AND id > $1 ORDER BY id LIMIT 1 FOR UPDATE
-            """, [.int(Int64(Self.contacts / 2))]).single("id").int("id")
+            """, [.int(Self.stoppingId)]).single("id").int("id")
         // Only the row-wise table: a partition's concurrent detach would wait for the blocker's open transaction.
         let purge = try RunningLethe(["purge", "--table", "sms.contacts", "--batch-rows", "2000", "--lock-timeout", "60000", "--database-url", db.conninfo])
         #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "DELETE"), "the purge reached the locked row")
@@ -84,7 +88,7 @@ import Testing
         let blocker = try db.newConnection()
         try blocker.execute("BEGIN")
         try blocker.execute("SELECT id FROM sms.contacts WHERE customer_id = 1 AND created_at < now() - interval '250 days' AND id > $1 ORDER BY id LIMIT 1 FOR UPDATE",
-                            [.int(Int64(Self.contacts / 2))])
+                            [.int(Self.stoppingId)])
         // Only the row-wise table: a partition's concurrent detach would wait for the blocker's open transaction.
         let purge = try RunningLethe(["purge", "--table", "sms.contacts", "--batch-rows", "2000", "--lock-timeout", "60000", "--database-url", db.conninfo])
         guard try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "DELETE", seconds: 20) else {

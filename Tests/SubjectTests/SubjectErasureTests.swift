@@ -2,12 +2,13 @@ import Audit
 import Backup
 import Foundation
 import Keys
-import LetheCrypto
 import LetheCore
+import LetheCrypto
 import Phone
 import Policy
 import Postgres
 import Purge
+import Restore
 import Subject
 import TestSupport
 import Testing

@@ -1,12 +1,13 @@
 import Access
 import ArgumentParser
 import Backup
-import Postgres
 import Foundation
+import Jobs
 import Keys
 import LetheCore
 import Policy
-import Jobs
+import Postgres
+import Restore
 
 struct RepositoryOptions: ParsableArguments {
     @Option(name: .customLong("repo"), help: ArgumentHelp("Backup repository directory (default: LETHE_BACKUP_REPO, then the policy's backup.repo, then /var/backups/lethe if it exists).", valueName: "dir"))

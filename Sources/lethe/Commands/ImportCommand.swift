@@ -40,14 +40,18 @@ struct ImportCommand: LetheCommand {
     @Flag(name: .customLong("skip-invalid"), help: "Write the valid rows and list the others.") var skipInvalid = false
     @Option(help: ArgumentHelp("Threads that validate and seal rows while one reads the file and streams COPY (default: the machine's cores; 1: all on one thread). Reports and rows do not depend on it.", valueName: "n"))
     var jobs: Int?
+    @Option(name: .customLong("batch-rows"), help: ArgumentHelp("Rows each thread validates and seals at a time (default: \(ImportOptions.defaultBatchRows)); at most 8 batches per thread are in flight, so memory is 8 × jobs × this.", valueName: "n"))
+    var batchRows: Int?
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs takes 1 to 256") }
+        if let batchRows, !(1...1_000_000).contains(batchRows) { throw ValidationError("--batch-rows takes 1 to 1000000") }
     }
 
     func execute() throws {
-        let options = ImportOptions(format: format, defaultRegion: defaultRegion, dryRun: dryRun, skipInvalid: skipInvalid, jobs: jobs)
+        let options = ImportOptions(format: format, defaultRegion: defaultRegion, dryRun: dryRun, skipInvalid: skipInvalid, jobs: jobs,
+                                    batchRows: batchRows)
         let importer = Importer(policy: try policyOptions.load())
         let db = try database.connect(for: .operator, command: "import")
         let showProgress = !json && isatty(STDERR_FILENO) == 1
