@@ -40,9 +40,9 @@ public struct AccessCheck {
                     SELECT CASE WHEN has_schema_privilege(n.oid, 'USAGE') THEN has_function_privilege(to_regprocedure(t.object), t.privilege) END
                     FROM pg_namespace n WHERE n.nspname = split_part(t.object, '.', 1)), false)
                 END AS granted
-            FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(kind, object, privilege, position)
+            FROM unnest(\(.textArray(privileges.map(\.kind.rawValue)))::text[], \(.textArray(privileges.map(\.object)))::text[], \(.textArray(privileges.map(\.privilege)))::text[]) WITH ORDINALITY AS t(kind, object, privilege, position)
             ORDER BY t.position
-            """, [.textArray(privileges.map(\.kind.rawValue)), .textArray(privileges.map(\.object)), .textArray(privileges.map(\.privilege))])
+            """)
             .rows.map { try $0.bool("granted") }
         return zip(privileges, held).filter { !$0.1 }.map(\.0)
     }
@@ -91,8 +91,8 @@ public struct AccessCheck {
         for duty in Duty.allCases {
             let role = try db.query("""
                 SELECT r.oid IS NOT NULL AS present, coalesce(pg_has_role(r.oid, 'USAGE'), false) AS member
-                FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = $1
-                """, [.text(duty.role)]).single("role")
+                FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = \(.text(duty.role))
+                """).single("role")
             let missing = try missing(for: duty)
             duties.append(DutyStatus(duty: duty, role: duty.role, roleExists: try role.bool("present"), member: try role.bool("member"),
                                      permitted: missing.isEmpty, missing: missing.map(\.description)))
@@ -119,10 +119,10 @@ public struct AccessCheck {
             SELECT role.rolname || ' holds ' || privilege.name || ' on ' || c.oid::regclass
             FROM pg_class c
             CROSS JOIN (VALUES ('TRIGGER'), ('REFERENCES'), ('TRUNCATE')) AS privilege(name)
-            JOIN pg_roles role ON role.rolname = ANY ($1::text[])
+            JOIN pg_roles role ON role.rolname = ANY (\(.textArray(Duty.allCases.map(\.role)))::text[])
             WHERE c.relnamespace = 'lethe'::regnamespace AND c.relkind IN ('r', 'p')
               AND c.relowner <> role.oid AND has_table_privilege(role.oid, c.oid, privilege.name)
             ORDER BY 1
-            """, [.textArray(Duty.allCases.map(\.role))]).rows.map { try $0.string("line") }
+            """).rows.map { try $0.string("line") }
     }
 }

@@ -73,7 +73,7 @@ public struct RolesApply {
     }
 
     public func run(dryRun: Bool) throws -> Report {
-        let existing = try Set(db.query("SELECT rolname FROM pg_roles WHERE rolname = ANY ($1::text[])", [.textArray(Duty.allCases.map(\.role))])
+        let existing = try Set(db.query("SELECT rolname FROM pg_roles WHERE rolname = ANY (\(.textArray(Duty.allCases.map(\.role)))::text[])")
             .rows.map { try $0.string("rolname") })
         let missing = Duty.allCases.map(\.role).filter { !existing.contains($0) }
         if !missing.isEmpty {
@@ -90,7 +90,9 @@ public struct RolesApply {
         var rules: [PurgeRules.Rule] = []
         do {
             try db.transaction {
-                for statement in statements { try db.execute(statement) }
+                // Text built from the policy's validated identifiers (quoted) and Lethe's fixed role names only,
+                // and shown as is by --dry-run: nothing from outside.
+                for statement in statements { try db.execute(SQL(unsafeRaw: statement)) }
                 rules = try PurgeRules(db: db).record(policy)
                 try AuditLog.append(db, action: "roles.apply", target: "roles", details: [
                     "created": .array(missing.map { .string($0) }),

@@ -8,8 +8,7 @@ public enum AuditLog {
     /// Appends a record in the caller's transaction, if any, so it commits or rolls back with the work it records.
     @discardableResult
     public static func append(_ db: PostgresConnection, action: String, target: String, details: [String: AuditValue] = [:]) throws -> Int64 {
-        try db.query("SELECT lethe.audit_append($1, $2, $3, $4::jsonb) AS id",
-                     [.text(action), .text(target), .text(OperatorIdentity.osUser), .text(AuditValue.object(details).json)])
+        try db.query("SELECT lethe.audit_append(\(.text(action)), \(.text(target)), \(.text(OperatorIdentity.osUser)), \(.text(AuditValue.object(details).json))::jsonb) AS id")
             .single("audit_append").int("id")
     }
 
@@ -105,9 +104,9 @@ public enum AuditLog {
     public static func recent(_ db: PostgresConnection, limit: Int, action: String? = nil) throws -> [Record] {
         try db.query("""
             SELECT id, at, action, target, db_user, os_user, details::text AS details FROM lethe.audit_log
-            WHERE $2::text IS NULL OR action = $2 OR action LIKE $2 || '.%'
-            ORDER BY id DESC LIMIT $1
-            """, [.int(Int64(limit)), action.sqlValue]).rows.map { row in
+            WHERE \(action.sqlValue)::text IS NULL OR action = \(action.sqlValue) OR action LIKE \(action.sqlValue) || '.%'
+            ORDER BY id DESC LIMIT \(.int(Int64(limit)))
+            """).rows.map { row in
             Record(id: try row.int("id"), at: try row.date("at"), action: try row.string("action"), target: try row.string("target"),
                    dbUser: try row.string("db_user"), osUser: try row.string("os_user"), details: try row.string("details"))
         }

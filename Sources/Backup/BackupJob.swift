@@ -143,14 +143,14 @@ public struct BackupJob {
             SELECT n.nspname AS schema, c.relname AS name, coalesce(p.relname, c.relname) AS root
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
-            WHERE c.relkind = 'r' AND n.nspname = ANY ($1::text[]) ORDER BY 1, 2
-            """, [.text("{" + schemas.sorted().joined(separator: ",") + "}")]).rows
+            WHERE c.relkind = 'r' AND n.nspname = ANY (\(SQLValue.textArray(schemas.sorted()))::text[]) ORDER BY 1, 2
+            """).rows
         var tables: [BackupEssentials.Table] = [], excluded: [String] = []
         for row in rows {
             let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
             let root = try QualifiedName(schema: name.schema, name: SQLIdentifier(catalog: row.string("root")))
             let data = policy.table(named: root.description).map(\.backup) ?? (name.schema.name == "lethe")
-            let count = data ? try db.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
+            let count = data ? try db.query("SELECT count(*) AS n FROM \(name)").single("count").int("n") : 0
             tables.append(BackupEssentials.Table(name: name.description, rows: count, data: data))
             if !data { excluded.append(name.quoted) }  // a pg_dump pattern: quoted, so case and dots are literal
         }

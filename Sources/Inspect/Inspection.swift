@@ -66,8 +66,8 @@ public struct Inspection {
     private func columns(of table: QualifiedName) throws -> [String]? {
         let names = try db.query("""
             SELECT a.attname AS name FROM pg_attribute a
-            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
-            """, [.text(table.quoted)]).rows.map { try $0.string("name") }
+            WHERE a.attrelid = to_regclass(\(.text(table.quoted))) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+            """).rows.map { try $0.string("name") }
         return names.isEmpty ? nil : names
     }
 
@@ -76,7 +76,7 @@ public struct Inspection {
         let declared = table.declaredColumns
         return try columns.filter { !declared.contains($0) }.map { name in
             let column = try SQLIdentifier(catalog: name)
-            let rows = try db.query("SELECT count(\(column.quoted)) AS n FROM \(table.name.quoted)").single("count").int("n")
+            let rows = try db.query("SELECT count(\(column)) AS n FROM \(table.name)").single("count").int("n")
             return Finding(kind: .undeclaredColumn, subject: "\(table.name).\(name)", what: "column not declared in the policy", rows: rows,
                            hint: "declare it in \(policy.source) (operational: if it holds no personal data, personal: if it does), or drop it")
         }
@@ -88,26 +88,26 @@ public struct Inspection {
     private func values(_ table: TablePolicy, columns: [String], samplePercent: Double?) throws -> [Finding] {
         let personal = table.personalColumns.filter { columns.contains($0.name) }
         guard !personal.isEmpty else { return [] }
-        let sample = samplePercent.map { " TABLESAMPLE SYSTEM (\($0))" } ?? ""
-        var aggregates: [String] = []
+        let sample: SQL = samplePercent.map { " TABLESAMPLE SYSTEM (\(literal: $0))" } ?? ""
+        var aggregates: [SQL] = []
         for column in personal {
-            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: table.customerColumn))) AS \(try SQLIdentifier("u_" + column.name).quoted)")
+            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: table.customerColumn))) AS \(try SQLIdentifier("u_" + column.name))")
             if let index = table.blindIndexes[column], columns.contains(index.name) {
                 // A shredded customer's blind indexes are removed on purpose (its values can no longer be opened).
-                let shredded = table.customerColumn.map {
-                    " AND \($0.quoted) NOT IN (SELECT customer_id FROM lethe.customer_keys WHERE shredded_at IS NOT NULL)"
+                let shredded: SQL = table.customerColumn.map {
+                    " AND \($0) NOT IN (SELECT customer_id FROM lethe.customer_keys WHERE shredded_at IS NOT NULL)"
                 } ?? ""
-                aggregates.append("count(*) FILTER (WHERE \(column.quoted) IS NOT NULL AND \(index.quoted) IS NULL\(shredded)) AS \(try SQLIdentifier("b_" + column.name).quoted)")
+                aggregates.append("count(*) FILTER (WHERE \(column) IS NOT NULL AND \(index) IS NULL\(shredded)) AS \(try SQLIdentifier("b_" + column.name))")
             }
         }
-        let counts = try db.query("SELECT \(aggregates.joined(separator: ", ")) FROM \(table.name.quoted)\(sample)").single("values")
+        let counts = try db.query("SELECT \(aggregates.joined(separator: ", ")) FROM \(table.name)\(sample)").single("values")
         let scaled = samplePercent.map { " (in a \($0)% sample)" } ?? ""
         var findings: [Finding] = []
         for column in personal {
             let unsealed = try counts.int("u_" + column.name)
             if unsealed > 0 {
                 let ids = try db.query("""
-                    SELECT \(table.idColumn.quoted) AS id FROM \(table.name.quoted)\(sample) WHERE \(Self.unsealed(column, customer: table.customerColumn))
+                    SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(Self.unsealed(column, customer: table.customerColumn))
                     ORDER BY 1 LIMIT \(Self.listedIds)
                     """).rows.map { try $0.int("id") }
                 findings.append(Finding(kind: .unsealedValue, subject: "\(table.name).\(column.name)",
@@ -131,12 +131,12 @@ public struct Inspection {
     /// version), or naming a data key its customer does not have. Inspect holds no key, so it judges by structure;
     /// a plaintext that happens to begin with the header bytes still fails the key check (`encrypt verify` and
     /// `encrypt migrate` decide by opening).
-    static func unsealed(_ column: SQLIdentifier, customer: SQLIdentifier?) -> String {
-        let keyOfCustomer = customer.map { customer in
-            " OR NOT EXISTS (SELECT 1 FROM lethe.customer_keys k WHERE k.customer_id = \(customer.quoted) "
-                + "AND k.key_id = ('x' || encode(substring(\(column.quoted) FROM 5 FOR 8), 'hex'))::bit(64)::bigint)"
+    static func unsealed(_ column: SQLIdentifier, customer: SQLIdentifier?) -> SQL {
+        let keyOfCustomer: SQL = customer.map { customer in
+            " OR NOT EXISTS (SELECT 1 FROM lethe.customer_keys k WHERE k.customer_id = \(customer) "
+                + "AND k.key_id = ('x' || encode(substring(\(column) FROM 5 FOR 8), 'hex'))::bit(64)::bigint)"
         } ?? ""
-        return "\(column.quoted) IS NOT NULL AND (length(\(column.quoted)) < \(Envelope.headerSize + AESGCM.tagSize) "
+        return "\(column) IS NOT NULL AND (length(\(column)) < \(literal: Int64(Envelope.headerSize + AESGCM.tagSize)) "
             + "OR NOT \(Envelope.hasSealedHeader(column))\(keyOfCustomer))"
     }
 
@@ -163,13 +163,13 @@ public struct Inspection {
         let listed = Set(policy.tables.map(\.name.description))
         let rows = try db.query("""
             SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY ($1::text[]) ORDER BY 1, 2
-            """, [.text("{" + schemas.joined(separator: ",") + "}")]).rows
+            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY (\(SQLValue.textArray(schemas))::text[]) ORDER BY 1, 2
+            """).rows
         var findings: [Finding] = []
         for row in rows {
             let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
             guard !listed.contains(name.description), !exempt.contains(name.description) else { continue }
-            let count = try db.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n")
+            let count = try db.query("SELECT count(*) AS n FROM \(name)").single("count").int("n")
             findings.append(Finding(kind: .undeclaredTable, subject: name.description, what: "table not declared in the policy", rows: count,
                                     hint: "declare it in \(policy.source) with its retention and personal columns, or drop it"))
         }
@@ -205,7 +205,7 @@ public struct Inspection {
                                         rows: nil, hint: layout.create ? "lethe partitions ensure" : "the tool that makes this table's partitions (partitioning.create: false) is behind"))
             }
             for partition in partitions where partition.isDefault {
-                let rows = try db.query("SELECT count(*) AS n FROM \(partition.name.quoted)").single("count").int("n")
+                let rows = try db.query("SELECT count(*) AS n FROM \(partition.name)").single("count").int("n")
                 if rows > 0 {
                     findings.append(Finding(kind: .defaultPartitionRows, subject: partition.name.description,
                                             what: "rows in the DEFAULT partition, which no partition drop reaches", rows: rows,

@@ -15,14 +15,14 @@ enum CopyFormat: Equatable {
 
     var header: [UInt8] { self == .binary ? Self.binaryHeader : [] }
     var trailer: [UInt8] { self == .binary ? Self.binaryTrailer : [] }
-    var copyOption: String { self == .binary ? " (FORMAT binary)" : "" }
+    var copyOption: SQL { self == .binary ? " (FORMAT binary)" : "" }
 
     /// Binary if `columns` (name → the type lethe writes) all have exactly that type in `table`.
     static func choose(for table: QualifiedName, columns: [(name: SQLIdentifier, type: String)], db: PostgresConnection) throws -> CopyFormat {
         let rows = try db.query("""
             SELECT a.attname::text AS name, a.atttypid::regtype::text AS type FROM pg_attribute a
-            WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
-            """, [.text(table.quoted)]).rows
+            WHERE a.attrelid = \(.text(table.quoted))::regclass AND a.attnum > 0 AND NOT a.attisdropped
+            """).rows
         var types: [String: String] = [:]
         for row in rows { types[try row.string("name")] = try row.string("type") }
         return columns.allSatisfy { types[$0.name.name] == $0.type } ? .binary : .text

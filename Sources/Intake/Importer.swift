@@ -101,9 +101,8 @@ public struct Importer {
                 guard let digest else { throw LetheError.software("the import file was not hashed") }
                 report.importId = try db.query("""
                     INSERT INTO lethe.imports (kind, customer_id, file_sha256, rows_read, rows_written, rows_refused, started_at, os_user)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8) RETURNING id
-                    """, [.text(kind.rawValue), .int(customer), .text(digest), .int(Int64(report.rowsRead)),
-                          .int(Int64(report.rowsWritten)), .int(Int64(report.problemCount)), .text(clock.text), .text(OperatorIdentity.osUser)])
+                    VALUES (\(.text(kind.rawValue)), \(.int(customer)), \(.text(digest)), \(.int(Int64(report.rowsRead))), \(.int(Int64(report.rowsWritten))), \(.int(Int64(report.problemCount))), \(.text(clock.text))::timestamptz, \(.text(OperatorIdentity.osUser))) RETURNING id
+                    """)
                     .single("import").int("id")
                 try AuditLog.append(db, action: "import.\(kind.rawValue)", target: "customer \(customer)", details: [
                     "import_id": .int(report.importId ?? 0), "rows_written": .int(Int64(report.rowsWritten)),

@@ -25,9 +25,9 @@ final class RowEncoder {
         }
     }
 
-    var copyStatement: String {
-        let names = Self.columns(target).map(\.name.quoted).joined(separator: ", ")
-        return "COPY \(target.table.name.quoted) (\(names)) FROM STDIN\(format.copyOption)"
+    var copyStatement: SQL {
+        let names = Self.columns(target).map { column -> SQL in "\(column.name)" }.joined(separator: ", ")
+        return "COPY \(target.table.name) (\(names)) FROM STDIN\(format.copyOption)"
     }
 
     /// Associated-data prefixes of the target's two sealed columns (recipient and body, or phone and name), made

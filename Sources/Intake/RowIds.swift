@@ -14,7 +14,7 @@ final class RowIds {
 
     init(session: PostgresConnection, table: TablePolicy) throws {
         self.session = session
-        guard let sequence = try session.query("SELECT pg_get_serial_sequence($1, $2) AS s", [.text(table.name.description), .text(table.idColumn.name)])
+        guard let sequence = try session.query("SELECT pg_get_serial_sequence(\(.text(table.name.description)), \(.text(table.idColumn.name))) AS s")
             .single("sequence").optionalString("s") else {
             throw LetheError.config("\(table.name).\(table.idColumn.name) does not draw from a sequence of its own",
                                     hint: "import needs one to reserve row ids (serial, identity, or a sequence OWNED BY the column)")
@@ -25,8 +25,7 @@ final class RowIds {
     func take() throws -> Int64 {
         if next == reserved.count {
             // One text value rather than 10,000 rows: the client's share of the reservation was most of its cost.
-            let list = try session.query("SELECT string_agg(nextval($1::regclass)::text, ',') AS ids FROM generate_series(1, $2)",
-                                         [.text(sequence), .int(Int64(Self.block))]).single("ids").string("ids")
+            let list = try session.query("SELECT string_agg(nextval(\(.text(sequence))::regclass)::text, ',') AS ids FROM generate_series(1, \(.int(Int64(Self.block))))").single("ids").string("ids")
             reserved = try list.split(separator: ",").map {
                 guard let id = Int64($0) else { throw LetheError.software("unreadable id from \(sequence)") }
                 return id

@@ -20,19 +20,17 @@ public struct JobRuns {
         try db.execute("""
             UPDATE lethe.job_runs SET outcome = 'interrupted', finished_at = clock_timestamp(),
                    detail = 'no end recorded: the process was killed or lost its connection'
-            WHERE job = $1 AND outcome = 'running' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = backend_pid)
-            """, [.text(job.rawValue)])
+            WHERE job = \(.text(job.rawValue)) AND outcome = 'running' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = backend_pid)
+            """)
         return try db.query("""
-            INSERT INTO lethe.job_runs (job, scheduled_for, started_by, host, os_pid) VALUES ($1, $2::timestamptz, $3, $4, $5)
+            INSERT INTO lethe.job_runs (job, scheduled_for, started_by, host, os_pid) VALUES (\(.text(job.rawValue)), \(slot.map { .text(Timestamps.isoFractional($0)) } ?? .null)::timestamptz, \(.text(startedBy.rawValue)), \(.text(ProcessInfo.processInfo.hostName)), \(.int(Int64(getpid()))))
             ON CONFLICT (job, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING RETURNING id
-            """, [.text(job.rawValue), slot.map { .text(Timestamps.isoFractional($0)) } ?? .null, .text(startedBy.rawValue),
-                  .text(ProcessInfo.processInfo.hostName), .int(Int64(getpid()))]).first?.int("id")
+            """).first?.int("id")
     }
 
     public func finish(_ id: Int64, outcome: Outcome, detail: String, counts: [String: Int64]? = nil) throws {
         let json = counts.map { "{" + $0.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}" }
-        try db.execute("UPDATE lethe.job_runs SET outcome = $2, finished_at = clock_timestamp(), detail = $3, counts = $4::jsonb WHERE id = $1",
-                       [.int(id), .text(outcome.rawValue), .text(String(detail.prefix(500))), json.sqlValue])
+        try db.execute("UPDATE lethe.job_runs SET outcome = \(.text(outcome.rawValue)), finished_at = clock_timestamp(), detail = \(.text(String(detail.prefix(500)))), counts = \(json.sqlValue)::jsonb WHERE id = \(.int(id))")
     }
 
     public struct LastRun: Sendable, Encodable {
@@ -46,20 +44,20 @@ public struct JobRuns {
     /// The latest run of `job`, whoever started it.
     public func last(_ job: JobName) throws -> LastRun? {
         try db.query("""
-            SELECT started_at, finished_at, outcome, detail FROM lethe.job_runs WHERE job = $1 ORDER BY started_at DESC, id DESC LIMIT 1
-            """, [.text(job.rawValue)]).first.map(Self.lastRun)
+            SELECT started_at, finished_at, outcome, detail FROM lethe.job_runs WHERE job = \(.text(job.rawValue)) ORDER BY started_at DESC, id DESC LIMIT 1
+            """).first.map(Self.lastRun)
     }
 
     /// The latest successful run of `job`.
     public func lastSuccess(_ job: JobName) throws -> LastRun? {
         try db.query("""
-            SELECT started_at, finished_at, outcome, detail FROM lethe.job_runs WHERE job = $1 AND outcome = 'success'
+            SELECT started_at, finished_at, outcome, detail FROM lethe.job_runs WHERE job = \(.text(job.rawValue)) AND outcome = 'success'
             ORDER BY finished_at DESC, id DESC LIMIT 1
-            """, [.text(job.rawValue)]).first.map(Self.lastRun)
+            """).first.map(Self.lastRun)
     }
 
     public func failures(_ job: JobName) throws -> Int64 {
-        try db.query("SELECT count(*) AS n FROM lethe.job_runs WHERE job = $1 AND outcome = 'failure'", [.text(job.rawValue)]).single("failures").int("n")
+        try db.query("SELECT count(*) AS n FROM lethe.job_runs WHERE job = \(.text(job.rawValue)) AND outcome = 'failure'").single("failures").int("n")
     }
 
     private static func lastRun(_ row: Row) throws -> LastRun {

@@ -54,7 +54,7 @@ public struct BlindIndexReindex {
         guard let recorded, recorded.bits != bits || recorded.reindexTo != nil else { return report }
         guard !dryRun else {
             for (table, _, _) in columns() {
-                report.rows[table.name.description, default: 0] += Int(try db.query("SELECT count(*) AS n FROM \(table.name.quoted)").single("count").int("n"))
+                report.rows[table.name.description, default: 0] += Int(try db.query("SELECT count(*) AS n FROM \(table.name)").single("count").int("n"))
             }
             return report
         }
@@ -62,14 +62,14 @@ public struct BlindIndexReindex {
             throw LetheError(.tempFail, "another lethe keys command is running on this database", hint: "wait for it, then rerun")
         }
         defer { _ = try? db.advisoryUnlock(.keys) }
-        try db.execute("UPDATE lethe.blind_index_parameters SET reindex_to = $1", [.int(Int64(bits))])
+        try db.execute("UPDATE lethe.blind_index_parameters SET reindex_to = \(.int(Int64(bits)))")
         let vault = try Vault(db: db, keyring: keyring, blindIndexBits: bits, reindexing: true)
         for (table, column, index) in columns() {
             report.rows[table.name.description, default: 0] += try rewrite(table, column: column, index: index, vault: vault)
         }
         try db.transaction {
             (report.tombstonesShortened, report.tombstonesKept) = try shortenTombstones(db, bits)
-            try db.execute("UPDATE lethe.blind_index_parameters SET bits = $1, reindex_to = NULL, recorded_at = now()", [.int(Int64(bits))])
+            try db.execute("UPDATE lethe.blind_index_parameters SET bits = \(.int(Int64(bits))), reindex_to = NULL, recorded_at = now()")
             try AuditLog.append(db, action: "keys.reindex", target: "blind indexes", details: [
                 "from_bits": .int(Int64(recorded.bits)), "to_bits": .int(Int64(bits)),
                 "rows": .int(Int64(report.rows.values.reduce(0, +))), "tombstones_shortened": .int(Int64(report.tombstonesShortened)),
@@ -96,13 +96,12 @@ public struct BlindIndexReindex {
             }
             try db.transaction {
                 for (id, tag, timestamp) in updates {
-                    var parameters: [SQLValue] = [.int(id), tag.map { .bytes($0) } ?? .null]
-                    var prune = ""
+                    var prune: SQL = ""
                     if let timestampColumn = table.timestampColumn, let timestamp {
-                        parameters.append(.text(timestamp))
-                        prune = " AND \(timestampColumn.quoted) = $3::timestamptz"
+                        prune = " AND \(timestampColumn) = \(text: timestamp)::timestamptz"
                     }
-                    rewritten += try db.execute("UPDATE \(table.name.quoted) SET \(index.quoted) = $2 WHERE \(table.idColumn.quoted) = $1\(prune)", parameters)
+                    let value: SQLValue = tag.map { .bytes($0) } ?? .null
+                    rewritten += try db.execute("UPDATE \(table.name) SET \(index) = \(value) WHERE \(table.idColumn) = \(id)\(prune)")
                 }
             }
         }

@@ -30,8 +30,8 @@ public final class DataKeys {
         if let id = liveByCustomer[customer], let key = byId[id] { return (id, key) }
         if let row = try db.query("""
             SELECT key_id FROM lethe.customer_keys
-            WHERE customer_id = $1 AND shredded_at IS NULL AND period = date_trunc('month', now() AT TIME ZONE 'UTC')::date
-            """, [.int(customer)]).first {
+            WHERE customer_id = \(.int(customer)) AND shredded_at IS NULL AND period = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+            """).first {
             let id = try row.int("key_id")
             let key = try self.key(id: id, customer: customer)
             liveByCustomer[customer] = id
@@ -44,9 +44,9 @@ public final class DataKeys {
         let wrapped = nonce + (try cipher.seal(key: kek.key, nonce: nonce, plaintext: key.unsafeRawBytes,
                                                associatedData: Self.wrapContext(customer: customer, keyId: id, kekId: kek.id)))
         let inserted = try db.execute("""
-            INSERT INTO lethe.customer_keys (key_id, customer_id, kek_id, wrapped) VALUES ($1, $2, $3, $4)
+            INSERT INTO lethe.customer_keys (key_id, customer_id, kek_id, wrapped) VALUES (\(.int(id)), \(.int(customer)), \(.int(Int64(kek.id))), \(.bytes(wrapped)))
             ON CONFLICT (customer_id, period) WHERE shredded_at IS NULL DO NOTHING
-            """, [.int(id), .int(customer), .int(Int64(kek.id)), .bytes(wrapped)])
+            """)
         guard inserted == 1 else { return try sealingKey(customer: customer) }  // another process created it first
         byId[id] = key
         liveByCustomer[customer] = id
@@ -56,8 +56,7 @@ public final class DataKeys {
     /// The data key an envelope names. Integrity error if it is missing, shredded, or not the customer's.
     public func key(id: Int64, customer: Int64) throws -> SecretKey {
         if let key = byId[id] { return key }
-        guard let row = try db.query("SELECT customer_id, kek_id, wrapped, shredded_at IS NOT NULL AS shredded FROM lethe.customer_keys WHERE key_id = $1",
-                                     [.int(id)]).first else {
+        guard let row = try db.query("SELECT customer_id, kek_id, wrapped, shredded_at IS NOT NULL AS shredded FROM lethe.customer_keys WHERE key_id = \(.int(id))").first else {
             throw LetheError.integrity("data key \(id) does not exist", hint: "the value was sealed in another database, or its key row was deleted")
         }
         guard try row.int("customer_id") == customer else {
@@ -83,15 +82,14 @@ public final class DataKeys {
     /// Re-wraps every live data key with `kek` (rotation). Data is not re-encrypted. Returns keys re-wrapped.
     public func rewrapAll(to kek: Keyring.KEK) throws -> Int {
         try db.transaction {
-            let rows = try db.query("SELECT key_id, customer_id FROM lethe.customer_keys WHERE shredded_at IS NULL AND kek_id <> $1 FOR UPDATE",
-                                    [.int(Int64(kek.id))]).rows
+            let rows = try db.query("SELECT key_id, customer_id FROM lethe.customer_keys WHERE shredded_at IS NULL AND kek_id <> \(.int(Int64(kek.id))) FOR UPDATE").rows
             for row in rows {
                 let id = try row.int("key_id"), customer = try row.int("customer_id")
                 let key = try self.key(id: id, customer: customer)
                 let nonce = try SecureRandom.bytes(AESGCM.nonceSize)
                 let wrapped = nonce + (try cipher.seal(key: kek.key, nonce: nonce, plaintext: key.unsafeRawBytes,
                                                        associatedData: Self.wrapContext(customer: customer, keyId: id, kekId: kek.id)))
-                try db.execute("UPDATE lethe.customer_keys SET kek_id = $2, wrapped = $3 WHERE key_id = $1", [.int(id), .int(Int64(kek.id)), .bytes(wrapped)])
+                try db.execute("UPDATE lethe.customer_keys SET kek_id = \(.int(Int64(kek.id))), wrapped = \(.bytes(wrapped)) WHERE key_id = \(.int(id))")
             }
             return rows.count
         }

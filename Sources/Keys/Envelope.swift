@@ -1,4 +1,5 @@
 import LetheCore
+import Postgres
 import LetheCrypto
 
 /// Where a sealed value lives: bound into the ciphertext as associated data, so a value copied into another
@@ -109,9 +110,10 @@ public enum Envelope {
     }
 
     /// SQL: the column's value starts like an envelope of a readable version.
-    public static func hasSealedHeader(_ column: SQLIdentifier) -> String {
+    public static func hasSealedHeader(_ column: SQLIdentifier) -> SQL {
+        // Lethe's own constants, hex-encoded: no outside text.
         let headers = readableVersions.map { "'\\x\(Hex.encode(magic + [$0]))'::bytea" }.joined(separator: ", ")
-        return "substring(\(column.quoted) FROM 1 FOR 4) IN (\(headers))"
+        return "substring(\(column) FROM 1 FOR 4) IN (\(unsafeRaw: headers))"
     }
 
     /// The key id's 8 bytes, big-endian.

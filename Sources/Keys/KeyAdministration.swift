@@ -82,8 +82,7 @@ public struct KeyAdministration {
         try db.transaction {
             let forgotten = try Self.forgetBlindIndexes(db, customer: customer, policy: policy)
             // The keys go, with the audit record, through the function (migration 0019): the DPO writes no key row.
-            let destroyed = try db.query("SELECT lethe.customer_shred($1, $2, $3) AS n",
-                                         [.int(customer), .int(Int64(forgotten)), .text(OperatorIdentity.osUser)]).single("shred").int("n")
+            let destroyed = try db.query("SELECT lethe.customer_shred(\(.int(customer)), \(.int(Int64(forgotten))), \(.text(OperatorIdentity.osUser))) AS n").single("shred").int("n")
             return (Int(destroyed), forgotten)
         }
     }
@@ -94,8 +93,7 @@ public struct KeyAdministration {
         for table in policy.subjectTables {
             guard let customerColumn = table.customerColumn else { continue }
             for index in table.blindIndexes.values.sorted(by: { $0.name < $1.name }) {
-                removed += try db.execute("UPDATE \(table.name.quoted) SET \(index.quoted) = NULL WHERE \(customerColumn.quoted) = $1 AND \(index.quoted) IS NOT NULL",
-                                          [.int(customer)])
+                removed += try db.execute("UPDATE \(table.name) SET \(index) = NULL WHERE \(customerColumn) = \(.int(customer)) AND \(index) IS NOT NULL")
             }
         }
         return removed

@@ -23,8 +23,7 @@ public enum KeyringMatch {
                 hint: "use the keyring this database's keys were wrapped with (its fingerprints are in lethe.kek_fingerprints); nothing was sealed")
         }
         for (id, fingerprint) in ours where recorded[id] == nil {
-            try db.execute("INSERT INTO lethe.kek_fingerprints (kek_id, fingerprint) VALUES ($1, $2) ON CONFLICT (kek_id) DO NOTHING",
-                           [.int(Int64(id)), .text(fingerprint)])
+            try db.execute("INSERT INTO lethe.kek_fingerprints (kek_id, fingerprint) VALUES (\(.int(Int64(id))), \(.text(fingerprint))) ON CONFLICT (kek_id) DO NOTHING")
         }
     }
 }

@@ -104,20 +104,17 @@ public struct LegacyColumnMigration {
             }
             try db.transaction {
                 for update in updates {
-                    var parameters: [SQLValue] = [.int(update.id), .bytes(update.old), .bytes(update.new)]
-                    let setIndex = indexColumn.map { ", \($0.quoted) = $\(parameters.count + 1)" } ?? ""
-                    if let index = update.index { parameters.append(.bytes(index)) }
+                    let setIndex: SQL = indexColumn.map { column in ", \(column) = \(update.index.map { SQLValue.bytes($0) } ?? .null)" } ?? ""
                     // Naming the partition key prunes the update to one partition (daily layouts have hundreds).
-                    var prune = ""
+                    var prune: SQL = ""
                     if let timestampColumn = table.timestampColumn, let timestamp = update.timestamp {
-                        parameters.append(.text(timestamp))
-                        prune = " AND \(timestampColumn.quoted) = $\(parameters.count)::timestamptz"
+                        prune = " AND \(timestampColumn) = \(text: timestamp)::timestamptz"
                     }
                     // Only if the value is still the one read: a concurrent change is left for the next run.
                     report.converted += try db.execute("""
-                        UPDATE \(table.name.quoted) SET \(column.quoted) = $3\(setIndex)
-                        WHERE \(table.idColumn.quoted) = $1 AND \(column.quoted) = $2\(prune)
-                        """, parameters)
+                        UPDATE \(table.name) SET \(column) = \(update.new)\(setIndex)
+                        WHERE \(table.idColumn) = \(update.id) AND \(column) = \(update.old)\(prune)
+                        """)
                 }
             }
         }

@@ -27,18 +27,19 @@ struct SealedColumnScan {
     func forEachBatch(customer: Int64?, onlyUnsealed: Bool, _ body: ([Value]) throws -> Void) throws {
         guard let customerColumn = table.customerColumn else { return }
         var last = Int64.min
-        let filter = onlyUnsealed ? "AND NOT \(Envelope.hasSealedHeader(column))" : ""
+        let filter: SQL = onlyUnsealed ? "AND NOT \(Envelope.hasSealedHeader(column))" : ""
+        let customerValue: SQLValue = customer.map { .int($0) } ?? .null
         while true {
-            let timestamp = table.timestampColumn.map { "\($0.quoted)::text" } ?? "NULL::text"
-            let companion = self.companion.map(\.quoted) ?? "NULL::bytea"
+            let timestamp: SQL = table.timestampColumn.map { "\($0)::text" } ?? "NULL::text"
+            let companion: SQL = self.companion.map { "\($0)" } ?? "NULL::bytea"
             let rows = try db.query("""
-                SELECT \(table.idColumn.quoted) AS id, \(customerColumn.quoted) AS customer, \(column.quoted) AS value, \(timestamp) AS ts,
+                SELECT \(table.idColumn) AS id, \(customerColumn) AS customer, \(column) AS value, \(timestamp) AS ts,
                        \(companion) AS companion
-                FROM \(table.name.quoted)
-                WHERE \(table.idColumn.quoted) > $1 AND \(column.quoted) IS NOT NULL \(filter)
-                  AND ($3::bigint IS NULL OR \(customerColumn.quoted) = $3)
-                ORDER BY \(table.idColumn.quoted) LIMIT $2
-                """, [.int(last), .int(Int64(batch)), customer.map { .int($0) } ?? .null]).rows
+                FROM \(table.name)
+                WHERE \(table.idColumn) > \(.int(last)) AND \(column) IS NOT NULL \(filter)
+                  AND (\(customerValue)::bigint IS NULL OR \(customerColumn) = \(customerValue))
+                ORDER BY \(table.idColumn) LIMIT \(.int(Int64(batch)))
+                """).rows
             guard !rows.isEmpty else { return }
             let values = try rows.map {
                 Value(id: try $0.int("id"), customer: try $0.int("customer"), bytes: try $0.bytes("value"), timestamp: try $0.optionalString("ts"),

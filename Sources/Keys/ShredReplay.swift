@@ -24,9 +24,9 @@ extension KeyAdministration {
         var destroyed = 0
         for shred in shreds {
             destroyed += try target.execute("""
-                UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = $2::timestamptz, shredded_by = 'restore replay'
-                WHERE key_id = $1 AND shredded_at IS NULL
-                """, [.int(shred.keyId), .text(shred.shreddedAt)])
+                UPDATE lethe.customer_keys SET wrapped = NULL, kek_id = NULL, shredded_at = \(.text(shred.shreddedAt))::timestamptz, shredded_by = 'restore replay'
+                WHERE key_id = \(.int(shred.keyId)) AND shredded_at IS NULL
+                """)
         }
         // Once per customer, not per key: a customer has a data key per month, and each pass updates every policy table.
         for customer in Set(shreds.map(\.customerId)).sorted() {

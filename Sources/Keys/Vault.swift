@@ -26,7 +26,7 @@ public final class Vault {
     /// for another would silently find nobody, so it is refused (exit 78) before anything is sealed or searched.
     static func checkBlindIndexBits(_ db: PostgresConnection, _ bits: Int, reindexing: Bool = false) throws {
         guard let (recorded, reindexTo) = try BlindIndexReindex.recorded(db) else {
-            try db.execute("INSERT INTO lethe.blind_index_parameters (bits) VALUES ($1) ON CONFLICT DO NOTHING", [.int(Int64(bits))])
+            try db.execute("INSERT INTO lethe.blind_index_parameters (bits) VALUES (\(.int(Int64(bits)))) ON CONFLICT DO NOTHING")
             return
         }
         if let target = reindexTo {

@@ -19,16 +19,16 @@ public enum AdvisoryLockKey: Int32, Sendable {
 extension PostgresConnection {
     /// Takes the lock if free; false when another session holds it.
     public func tryAdvisoryLock(_ key: AdvisoryLockKey) throws -> Bool {
-        try query("SELECT pg_try_advisory_lock($1::int, $2::int) AS locked", [.int(Int64(AdvisoryLockKey.namespace)), .int(Int64(key.rawValue))])
+        try query("SELECT pg_try_advisory_lock(\(Int(AdvisoryLockKey.namespace))::int, \(Int(key.rawValue))::int) AS locked")
             .single("pg_try_advisory_lock").bool("locked")
     }
 
     /// Waits for the lock.
     public func advisoryLock(_ key: AdvisoryLockKey) throws {
-        try execute("SELECT pg_advisory_lock($1::int, $2::int)", [.int(Int64(AdvisoryLockKey.namespace)), .int(Int64(key.rawValue))])
+        try execute("SELECT pg_advisory_lock(\(Int(AdvisoryLockKey.namespace))::int, \(Int(key.rawValue))::int)")
     }
 
     public func advisoryUnlock(_ key: AdvisoryLockKey) throws {
-        try execute("SELECT pg_advisory_unlock($1::int, $2::int)", [.int(Int64(AdvisoryLockKey.namespace)), .int(Int64(key.rawValue))])
+        try execute("SELECT pg_advisory_unlock(\(Int(AdvisoryLockKey.namespace))::int, \(Int(key.rawValue))::int)")
     }
 }

@@ -61,11 +61,12 @@ public final class PostgresConnection {
 
     // MARK: Queries
 
-    /// Runs one statement with bound parameters and returns its rows.
+    /// Runs one statement, its interpolated values bound as parameters (`SQL`), and returns its rows.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [SQLValue] = []) throws -> QueryResult {
+    public func query(_ sql: SQL) throws -> QueryResult {
+        let (text, parameters) = sql.rendered
         let result = try withBoundParameters(parameters) { count, values, lengths, formats in
-            PQexecParams(conn, sql, count, nil, values, lengths, formats, 0)
+            PQexecParams(conn, text, count, nil, values, lengths, formats, 0)
         }
         defer { PQclear(result) }
         _ = try Self.check(result, connection: conn, expectCopy: false)
@@ -74,15 +75,24 @@ public final class PostgresConnection {
 
     /// Runs one statement and returns the number of rows it affected.
     @discardableResult
-    public func execute(_ sql: String, _ parameters: [SQLValue] = []) throws -> Int {
-        try query(sql, parameters).affectedRows
+    public func execute(_ sql: SQL) throws -> Int {
+        try query(sql).affectedRows
     }
 
-    /// Runs a script of several statements (simple query protocol, no parameters): for migrations.
-    public func executeScript(_ sql: String) throws {
-        let result = PQexec(conn, sql)
+    /// Runs a script of several statements (simple query protocol, so no bound values): for migrations. A value
+    /// interpolated into the script is refused.
+    public func executeScript(_ script: SQL) throws {
+        let result = PQexec(conn, try Self.unbound(script))
         defer { PQclear(result) }
         _ = try Self.check(result, connection: conn, expectCopy: false)
+    }
+
+    /// The text of a statement sent by the simple protocol (scripts, COPY), which binds nothing: an interpolated
+    /// value is refused rather than spliced.
+    static func unbound(_ sql: SQL) throws -> String {
+        let (text, values) = sql.rendered
+        guard values.isEmpty else { throw LetheError.software("a script or COPY cannot bind values: \(text.prefix(80))") }
+        return text
     }
 
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
@@ -108,7 +118,7 @@ public final class PostgresConnection {
 
     /// Sets a run-time parameter for this session (`lock_timeout`, `statement_timeout`, …), value bound.
     public func setParameter(_ name: String, _ value: String, local: Bool = false) throws {
-        try execute("SELECT set_config($1, $2, $3)", [.text(name), .text(value), .bool(local)])
+        try execute("SELECT set_config(\(text: name), \(text: value), \(local))")
     }
 
     public func setLockTimeout(milliseconds: Int, local: Bool = false) throws {
@@ -218,8 +228,8 @@ public final class PostgresConnection {
     /// `COPY … FROM STDIN`: `produce` writes the data through the writer; returns rows copied.
     /// If `produce` throws, the COPY is aborted server-side, so nothing of it is kept.
     @discardableResult
-    public func copyIn(_ sql: String, _ produce: (CopyInWriter) throws -> Void) throws -> Int {
-        let start = PQexec(conn, sql)
+    public func copyIn(_ statement: SQL, _ produce: (CopyInWriter) throws -> Void) throws -> Int {
+        let start = PQexec(conn, try Self.unbound(statement))
         defer { PQclear(start) }
         _ = try Self.check(start, connection: conn, expectCopy: true)
         guard PQresultStatus(start) == PGRES_COPY_IN else { throw LetheError.software("statement did not start COPY FROM STDIN") }
@@ -238,8 +248,8 @@ public final class PostgresConnection {
 
     /// A COPY FROM STDIN left open across calls, for rows that arrive from a stream in pieces (a restore's
     /// script): `beginCopyIn`, then `putCopyLine` per row, then `endCopyIn` (or `abortCopyIn`).
-    public func beginCopyIn(_ sql: String) throws {
-        let start = PQexec(conn, sql)
+    public func beginCopyIn(_ statement: SQL) throws {
+        let start = PQexec(conn, try Self.unbound(statement))
         defer { PQclear(start) }
         _ = try Self.check(start, connection: conn, expectCopy: true)
         guard PQresultStatus(start) == PGRES_COPY_IN else { throw LetheError.software("statement did not start COPY FROM STDIN") }
@@ -278,8 +288,8 @@ public final class PostgresConnection {
 
     /// `COPY … TO STDOUT`: `consume` receives each chunk libpq returns (one row per chunk in text format).
     @discardableResult
-    public func copyOut(_ sql: String, _ consume: ([UInt8]) throws -> Void) throws -> Int {
-        let start = PQexec(conn, sql)
+    public func copyOut(_ statement: SQL, _ consume: ([UInt8]) throws -> Void) throws -> Int {
+        let start = PQexec(conn, try Self.unbound(statement))
         defer { PQclear(start) }
         _ = try Self.check(start, connection: conn, expectCopy: true)
         guard PQresultStatus(start) == PGRES_COPY_OUT else { throw LetheError.software("statement did not start COPY TO STDOUT") }

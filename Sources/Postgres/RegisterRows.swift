@@ -10,7 +10,7 @@ public struct RegisterRows: Sendable {
 
     /// All rows of `table`.
     public static func read(_ db: PostgresConnection, _ table: QualifiedName) throws -> RegisterRows {
-        let rows = try db.query("SELECT to_jsonb(r)::text AS row FROM \(table.quoted) r ORDER BY 1").rows.map { try $0.string("row") }
+        let rows = try db.query("SELECT to_jsonb(r)::text AS row FROM \(table) r ORDER BY 1").rows.map { try $0.string("row") }
         return RegisterRows(table: table, rows: rows)
     }
 
@@ -18,17 +18,17 @@ public struct RegisterRows: Sendable {
     /// id sequence, if it has one, past every copied id. Returns the rows written.
     @discardableResult
     public func replace(in target: PostgresConnection) throws -> Int {
-        try target.execute("DELETE FROM \(table.quoted)")
+        try target.execute("DELETE FROM \(table)")
         let written = try target.execute("""
-            INSERT INTO \(table.quoted) OVERRIDING SYSTEM VALUE
-            SELECT (jsonb_populate_record(NULL::\(table.quoted), value)).* FROM jsonb_array_elements($1::jsonb)
-            """, [.text("[" + rows.joined(separator: ",") + "]")])
+            INSERT INTO \(table) OVERRIDING SYSTEM VALUE
+            SELECT (jsonb_populate_record(NULL::\(table), value)).* FROM jsonb_array_elements(\(.text("[" + rows.joined(separator: ",") + "]"))::jsonb)
+            """)
         let sequence = try target.query("""
-            SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname = 'id' AND NOT attisdropped)
-                        THEN pg_get_serial_sequence($1::text, 'id') END AS sequence
-            """, [.text(table.quoted)]).single("sequence of \(table)").optionalString("sequence")
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = \(.text(table.quoted))::text::regclass AND attname = 'id' AND NOT attisdropped)
+                        THEN pg_get_serial_sequence(\(.text(table.quoted))::text, 'id') END AS sequence
+            """).single("sequence of \(table)").optionalString("sequence")
         if let sequence {
-            try target.execute("SELECT setval($1::regclass, greatest((SELECT max(id) FROM \(table.quoted)), 1))", [.text(sequence)])
+            try target.execute("SELECT setval(\(.text(sequence))::regclass, greatest((SELECT max(id) FROM \(table)), 1))")
         }
         return written
     }

@@ -44,4 +44,9 @@ extension SQLValue {
         .text("{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
             .joined(separator: ",") + "}")
     }
+
+    /// A `bigint[]` parameter (cast with `$n::bigint[]`).
+    public static func intArray(_ values: some Sequence<Int64>) -> SQLValue { .text(arrayLiteral(values)) }
+
+    static func arrayLiteral(_ values: some Sequence<Int64>) -> String { "{" + values.map(String.init).joined(separator: ",") + "}" }
 }

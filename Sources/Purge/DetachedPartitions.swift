@@ -38,8 +38,8 @@ struct DetachedPartitions {
                     SELECT n.table_name, n.partition_name, n.rows_kept, n.bound, n.holds_checked,
                            to_regclass(n.relation) IS NOT NULL AS present,
                            EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = to_regclass(n.relation)) AS attached
-                    FROM lethe.purge_detached n WHERE n.relation = $1 FOR UPDATE
-                    """, [.text(relation)]).first else { continue }
+                    FROM lethe.purge_detached n WHERE n.relation = \(.text(relation)) FOR UPDATE
+                    """).first else { continue }
                 let tableName = try note.string("table_name")
                 // Killed before its detach began (still attached, the planner will see it again) or already gone.
                 if try note.bool("attached") || !note.bool("present") {
@@ -47,12 +47,11 @@ struct DetachedPartitions {
                     continue
                 }
                 let table = try QualifiedName(parsing: relation)
-                if try !note.bool("holds_checked"), held != "{}", let customer = customerColumns[tableName] {
-                    let heldRows = try db.query("SELECT count(*) AS n FROM \(table.quoted) WHERE \(customer.quoted) = ANY ($1::bigint[])",
-                                                [.text(held)]).single("held").int("n")
+                if try !note.bool("holds_checked"), !held.isEmpty, let customer = customerColumns[tableName] {
+                    let heldRows = try db.query("SELECT count(*) AS n FROM \(table) WHERE \(customer) = ANY (\(held)::bigint[])").single("held").int("n")
                     if heldRows > 0, let bound = try note.optionalString("bound") {
                         // The bound clause is PostgreSQL's own rendering, read from the catalog before the detach.
-                        try db.execute("ALTER TABLE \(try QualifiedName(parsing: tableName).quoted) ATTACH PARTITION \(table.quoted) \(bound)")
+                        try db.execute("ALTER TABLE \(try QualifiedName(parsing: tableName)) ATTACH PARTITION \(table) \(unsafeRaw: bound)")
                         try forget(relation)
                         outcome.reattached.append(relation)
                         logger.warning("a customer with rows in a detached partition was put on hold; attached it back",
@@ -60,16 +59,16 @@ struct DetachedPartitions {
                         continue
                     }
                 }
-                let rows = try db.query("SELECT count(*) AS n FROM \(table.quoted)").single("count").int("n")
+                let rows = try db.query("SELECT count(*) AS n FROM \(table)").single("count").int("n")
                 let kept = try note.int("rows_kept")
-                try db.execute("DROP TABLE \(table.quoted)")
+                try db.execute("DROP TABLE \(table)")
                 try db.execute("""
                     INSERT INTO lethe.purge_run_items (run_id, table_name, partition_name, rows_deleted, rows_kept, partitions_dropped)
-                    VALUES ($1, $2, $3, $4, $5, 1)
+                    VALUES (\(.int(run)), \(.text(tableName)), \(.text(try note.string("partition_name"))), \(.int(rows - kept)), \(.int(kept)), 1)
                     ON CONFLICT (run_id, table_name, customer_id, partition_name) DO UPDATE
                     SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted, rows_kept = EXCLUDED.rows_kept,
                         partitions_dropped = lethe.purge_run_items.partitions_dropped + 1
-                    """, [.int(run), .text(tableName), .text(try note.string("partition_name")), .int(rows - kept), .int(kept)])
+                    """)
                 try forget(relation)
                 outcome.dropped += 1
             }
@@ -79,7 +78,7 @@ struct DetachedPartitions {
 
     /// Removes a partition's note from `lethe.purge_detached`.
     func forget(_ relation: String) throws {
-        try db.execute("DELETE FROM lethe.purge_detached WHERE relation = $1", [.text(relation)])
+        try db.execute("DELETE FROM lethe.purge_detached WHERE relation = \(.text(relation))")
     }
 
     /// Work an interrupted run left: partitions half-detached by a killed `DETACH … CONCURRENTLY` are finalized,
@@ -113,8 +112,7 @@ struct PartitionDetach {
     enum State { case attached, pending, detached }
 
     func state(of partition: QualifiedName) throws -> State {
-        guard let row = try db.query("SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = to_regclass($1)",
-                                     [.text(partition.quoted)]).first else { return .detached }
+        guard let row = try db.query("SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = to_regclass(\(.text(partition.quoted)))").first else { return .detached }
         return try row.bool("pending") ? .pending : .attached
     }
 
@@ -126,13 +124,13 @@ struct PartitionDetach {
         defer { _ = try? db.execute("RESET lock_timeout") }
         // Each attempt reads the state again: a timed-out CONCURRENTLY leaves the partition pending, to FINALIZE.
         try LockTimeoutRetry(attempts: attempts, logger: logger).run("detaching \(partition)") {
-            let mode: String
+            let mode: SQL
             switch try state(of: partition) {
             case .detached: return
             case .pending: mode = "FINALIZE"
             case .attached: mode = "CONCURRENTLY"
             }
-            try db.executeScript("ALTER TABLE \(parent.quoted) DETACH PARTITION \(partition.quoted) \(mode)")
+            try db.executeScript("ALTER TABLE \(parent) DETACH PARTITION \(partition) \(mode)")
         }
     }
 }

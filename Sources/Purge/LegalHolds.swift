@@ -37,20 +37,19 @@ public struct LegalHolds {
         try customers.requireExists(customer)
         return try db.transaction {
             if let until {
-                let future = try db.query("SELECT $1::timestamptz > now() AS future", [.timestamp(until)]).single("until").bool("future")
+                let future = try db.query("SELECT \(.timestamp(until))::timestamptz > now() AS future").single("until").bool("future")
                 guard future else { throw LetheError.dataError("--until is in the past", hint: "give a future date, or omit --until for a hold until released") }
             }
             let open = try db.query("""
-                SELECT id FROM lethe.legal_holds WHERE customer_id = $1 AND released_at IS NULL AND (until IS NULL OR until > now())
-                """, [.int(customer)]).first
+                SELECT id FROM lethe.legal_holds WHERE customer_id = \(.int(customer)) AND released_at IS NULL AND (until IS NULL OR until > now())
+                """).first
             if let open {
                 throw LetheError.dataError("customer \(customer) is already under legal hold \(try open.int("id"))",
                                            hint: "release it first ('lethe hold release --customer \(customer)') to change its reason or end date")
             }
             // The register changes only through its function, which writes the audit record (migration 0019).
-            let id = try db.query("SELECT lethe.hold_place($1, $2, $3::timestamptz, $4) AS id",
-                                  [.int(customer), .text(reason), until.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)]).single("hold").int("id")
-            return try Self.decode(try db.query("SELECT *, true AS active FROM lethe.legal_holds WHERE id = $1", [.int(id)]).single("hold"))
+            let id = try db.query("SELECT lethe.hold_place(\(.int(customer)), \(.text(reason)), \(until.map { .timestamp($0) } ?? .null)::timestamptz, \(.text(OperatorIdentity.osUser))) AS id").single("hold").int("id")
+            return try Self.decode(try db.query("SELECT *, true AS active FROM lethe.legal_holds WHERE id = \(.int(id))").single("hold"))
         }
     }
 
@@ -58,11 +57,11 @@ public struct LegalHolds {
     @discardableResult
     public func release(customer: Int64) throws -> Hold {
         try db.transaction {
-            guard let id = try db.query("SELECT lethe.hold_release($1, $2) AS id", [.int(customer), .text(OperatorIdentity.osUser)])
+            guard let id = try db.query("SELECT lethe.hold_release(\(.int(customer)), \(.text(OperatorIdentity.osUser))) AS id")
                 .single("release").optionalInt("id") else {
                 throw LetheError.noInput("customer \(customer) has no open legal hold", hint: "see 'lethe hold list'")
             }
-            return try Self.decode(try db.query("SELECT *, false AS active FROM lethe.legal_holds WHERE id = $1", [.int(id)]).single("hold"))
+            return try Self.decode(try db.query("SELECT *, false AS active FROM lethe.legal_holds WHERE id = \(.int(id))").single("hold"))
         }
     }
 
@@ -70,8 +69,8 @@ public struct LegalHolds {
     public func list(all: Bool = false) throws -> [Hold] {
         try db.query("""
             SELECT *, (released_at IS NULL AND (until IS NULL OR until > now())) AS active FROM lethe.legal_holds
-            WHERE $1 OR released_at IS NULL ORDER BY customer_id, id
-            """, [.bool(all)]).rows.map(Self.decode)
+            WHERE \(.bool(all)) OR released_at IS NULL ORDER BY customer_id, id
+            """).rows.map(Self.decode)
     }
 
     static func decode(_ row: Row) throws -> Hold {
@@ -82,18 +81,19 @@ public struct LegalHolds {
 
     /// The customers under a hold active at `clock` (the database's `now()` when nil), as a `bigint[]` literal
     /// (`{3,7}`; `{}` when none) to bind as a parameter. Callers lock the holds first when the answer must stay true.
-    static func activeCustomerIds(_ db: PostgresConnection, at clock: SQLValue? = nil) throws -> String {
+    static func activeCustomerIds(_ db: PostgresConnection, at clock: SQLValue? = nil) throws -> [Int64] {
         try db.query("""
-            SELECT coalesce(array_agg(customer_id), '{}')::text AS ids FROM lethe.legal_holds
-            WHERE released_at IS NULL AND (until IS NULL OR until > coalesce($1::timestamptz, now()))
-            """, [clock ?? .null]).single("holds").string("ids")
+            SELECT customer_id FROM lethe.legal_holds
+            WHERE released_at IS NULL AND (until IS NULL OR until > coalesce(\(clock ?? .null)::timestamptz, now()))
+            ORDER BY customer_id
+            """).rows.map { try $0.int("customer_id") }
     }
 
-    /// SQL predicate: the customer in `column` is under a hold active at the run's clock (`$n`).
-    static func activeHoldPredicate(column: SQLIdentifier, clockParameter: Int) -> String {
+    /// SQL predicate: the customer in `column` is under a hold active at the run's clock.
+    static func activeHoldPredicate(column: SQLIdentifier, at clock: SQLValue) -> SQL {
         """
-        \(column.quoted) IN (SELECT customer_id FROM lethe.legal_holds
-            WHERE released_at IS NULL AND (until IS NULL OR until > $\(clockParameter)::timestamptz))
+        \(column) IN (SELECT customer_id FROM lethe.legal_holds
+            WHERE released_at IS NULL AND (until IS NULL OR until > \(clock)::timestamptz))
         """
     }
 }

@@ -81,16 +81,14 @@ final class PurgeExecutor {
         if authority == .guarded { return try sweepGuarded(sweep, of: table) }
         switch (sweep.kind, sweep.method) {
         case (.tableCutoff, _):
-            return try sweepByBlocks(sweep, of: table, predicate: sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil),
-                                     parameters: sql.tableCutoffParameters(cutoff: table.tableCutoff, now: plan.now, customer: plan.scope.customer))
+            return try sweepByBlocks(sweep, of: table, predicate: sql.tableCutoff(table.tableCutoff, now: plan.now, customer: plan.scope.customer))
         case (.customerCutoffs, .blockRanges):
-            return try sweepByBlocks(sweep, of: table, predicate: sql.customerCutoffsPredicate,
-                                     parameters: sql.customerCutoffsParameters(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: sweep.customerCutoffs))
+            return try sweepByBlocks(sweep, of: table,
+                                     predicate: sql.customerCutoffs(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: sweep.customerCutoffs))
         case (.customerCutoffs, .customerIndex):
             var total: Int64 = 0
             for cutoff in sweep.customerCutoffs {
-                total += try sweepByIndex(sweep, of: table, predicate: sql.customerCutoffsPredicate,
-                                          parameters: sql.customerCutoffsParameters(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: [cutoff]))
+                total += try sweepByIndex(sweep, of: table, predicate: sql.customerCutoffs(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: [cutoff]))
             }
             return total
         }
@@ -125,8 +123,8 @@ final class PurgeExecutor {
             }
             try db.execute("""
                 INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name, rows_kept, bound, holds_checked)
-                VALUES ($1, $2, $3, $4, 0, $5, false) ON CONFLICT (relation) DO NOTHING
-                """, [.text(drop.name.description), .int(run), .text(table.table), .text(drop.partition), drop.boundClause.sqlValue])
+                VALUES (\(.text(drop.name.description)), \(.int(run)), \(.text(table.table)), \(.text(drop.partition)), 0, \(drop.boundClause.sqlValue), false) ON CONFLICT (relation) DO NOTHING
+                """)
             do {
                 try detacher.detach(drop.name, from: table.name)
             } catch let error as PostgresError where error.isLockTimeout {
@@ -160,21 +158,20 @@ final class PurgeExecutor {
                 try db.transaction {
                     try beginBatch()
                     let held = try LegalHolds.activeCustomerIds(db, at: plan.now.sql)
-                    try db.execute("ALTER TABLE \(table.name.quoted) DETACH PARTITION \(drop.name.quoted)")
+                    try db.execute("ALTER TABLE \(table.name) DETACH PARTITION \(drop.name)")
                     // Through the customer index; with no customer on hold there is nothing to count (and no scan).
-                    let kept = held == "{}" ? 0 : try db.query(
-                        "SELECT count(*) AS n FROM \(drop.name.quoted) WHERE \(table.customerColumn.quoted) = ANY ($1::bigint[])",
-                        [.text(held)]).single("held").int("n")
+                    let kept = held.isEmpty ? 0 : try db.query(
+                        "SELECT count(*) AS n FROM \(drop.name) WHERE \(table.customerColumn) = ANY (\(held)::bigint[])").single("held").int("n")
                     guard PartitionDrop.worthDropping(total: drop.rows + drop.keptRows, held: kept) else { throw SweepInstead() }
-                    try db.execute("ALTER TABLE \(drop.name.quoted) SET SCHEMA lethe")
-                    try db.execute("ALTER TABLE \(QualifiedName(schema: parked.schema, name: drop.name.name).quoted) RENAME TO \(parked.name.quoted)")
+                    try db.execute("ALTER TABLE \(drop.name) SET SCHEMA lethe")
+                    try db.execute("ALTER TABLE \(QualifiedName(schema: parked.schema, name: drop.name.name)) RENAME TO \(parked.name)")
                     if kept > 0 {
                         guard let bound = drop.boundClause else { throw SweepInstead() }
                         try rebuild(drop, of: table, from: parked, heldIds: held, bound: bound)
                     }
                     try db.execute("""
-                        INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name, rows_kept) VALUES ($1, $2, $3, $4, $5)
-                        """, [.text(parked.description), .int(run), .text(table.table), .text(drop.partition), .int(kept)])
+                        INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name, rows_kept) VALUES (\(.text(parked.description)), \(.int(run)), \(.text(table.table)), \(.text(drop.partition)), \(.int(kept)))
+                        """)
                 }
             }
         } catch is SweepInstead {
@@ -191,15 +188,14 @@ final class PurgeExecutor {
 
     /// Inside the detach transaction: a new table shaped like the parent receives the held rows and is
     /// attached under the old name and bounds, so held rows never leave the table.
-    private func rebuild(_ drop: PartitionDrop, of table: TablePlan, from parked: QualifiedName, heldIds: String, bound: String) throws {
+    private func rebuild(_ drop: PartitionDrop, of table: TablePlan, from parked: QualifiedName, heldIds: [Int64], bound: String) throws {
         let columns = try db.query("""
-            SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-            """, [.text(table.name.quoted)]).rows.map { try SQLIdentifier(catalog: $0.string("attname")).quoted }.joined(separator: ", ")
-        try db.execute("CREATE TABLE \(drop.name.quoted) (LIKE \(table.name.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-        try db.execute("INSERT INTO \(drop.name.quoted) (\(columns)) SELECT \(columns) FROM \(parked.quoted) WHERE \(table.customerColumn.quoted) = ANY ($1::bigint[])",
-                       [.text(heldIds)])
+            SELECT attname FROM pg_attribute WHERE attrelid = \(.text(table.name.quoted))::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+            """).rows.map { row -> SQL in "\(try SQLIdentifier(catalog: row.string("attname")))" }.joined(separator: ", ")
+        try db.execute("CREATE TABLE \(drop.name) (LIKE \(table.name) INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        try db.execute("INSERT INTO \(drop.name) (\(columns)) SELECT \(columns) FROM \(parked) WHERE \(table.customerColumn) = ANY (\(heldIds)::bigint[])")
         // The bound clause is PostgreSQL's own rendering of the old partition's bounds, read from the catalog.
-        try db.execute("ALTER TABLE \(table.name.quoted) ATTACH PARTITION \(drop.name.quoted) \(bound)")
+        try db.execute("ALTER TABLE \(table.name) ATTACH PARTITION \(drop.name) \(unsafeRaw: bound)")
     }
 
     /// A partition dropped by `lethe.purge_drop_partition`, which checks its bounds and the holds itself. False
@@ -209,7 +205,7 @@ final class PurgeExecutor {
             try withLockRetry("detaching \(drop.partition)") {
                 try db.transaction {
                     try db.setLockTimeout(milliseconds: settings.lockTimeoutMilliseconds, local: true)
-                    try db.execute("SELECT lethe.purge_drop_partition($1, $2::regclass, $3)", [.text(table.table), .text(drop.name.quoted), .int(run)])
+                    try db.execute("SELECT lethe.purge_drop_partition(\(.text(table.table)), \(.text(drop.name.quoted))::regclass, \(.int(run)))")
                 }
             }
             return true
@@ -243,15 +239,19 @@ final class PurgeExecutor {
                 calls = [(table.tableCutoff.sql, cutoffs)]
             }
         }
-        let statement = "SELECT lethe.purge_delete_rows($1, $2::regclass, $3, $4::timestamptz, $5::bigint[], $6::timestamptz[], $7::tid, $8::tid, $9) AS n"
         var total: Int64 = 0
         for (cutoff, customers) in calls {
-            let common: [SQLValue] = [.text(table.table), .text(sweep.leafName.quoted), .int(run), cutoff,
-                                      customers.map { PurgeSQL.customerIds($0) } ?? .null, customers.map { PurgeSQL.cutoffTimes($0) } ?? .null]
+            let ids = customers.map { PurgeSQL.customerIds($0) } ?? .null, times = customers.map { PurgeSQL.cutoffTimes($0) } ?? .null
+            func call(from: SQLValue, to: SQLValue, limit: SQLValue) -> SQL {
+                """
+                SELECT lethe.purge_delete_rows(\(text: table.table), \(text: sweep.leafName.quoted)::regclass, \(run), \(cutoff)::timestamptz,
+                                               \(ids)::bigint[], \(times)::timestamptz[], \(from)::tid, \(to)::tid, \(limit)) AS n
+                """
+            }
             if sweep.method == .customerIndex {
-                total += try untilEmpty(sweep) { try db.query(statement, common + [.null, .null, .int(Int64(settings.batchRows))]).single("batch").int("n") }
+                total += try untilEmpty(sweep) { try db.query(call(from: .null, to: .null, limit: .int(Int64(settings.batchRows)))).single("batch").int("n") }
             } else {
-                total += try byBlockRanges(sweep) { from, to in try db.query(statement, common + [from, to, .null]).single("batch").int("n") }
+                total += try byBlockRanges(sweep) { from, to in try db.query(call(from: from, to: to, limit: .null)).single("batch").int("n") }
             }
         }
         return total
@@ -259,31 +259,27 @@ final class PurgeExecutor {
 
     /// Rows matching `predicate`, batched by ranges of heap blocks (TID range scans): each batch reads only its blocks,
     /// so the cost stays linear however many dead rows earlier batches left behind.
-    private func sweepByBlocks(_ sweep: RowSweep, of table: TablePlan, predicate: String, parameters: [SQLValue]) throws -> Int64 {
-        let n = parameters.count
-        let statement = """
-            WITH deleted AS (
-                DELETE FROM \(sweep.leafName.quoted) WHERE ctid >= $\(n + 1)::tid AND ctid < $\(n + 2)::tid AND \(predicate)
-                RETURNING \(table.customerColumn.quoted) AS customer_id),
-            \(Self.ledgerTail(runParameter: n + 3))
-            """
-        return try byBlockRanges(sweep) { from, to in
-            try db.query(statement, parameters + [from, to, .int(run), .text(table.table)]).single("batch").int("n")
+    private func sweepByBlocks(_ sweep: RowSweep, of table: TablePlan, predicate: SQL) throws -> Int64 {
+        try byBlockRanges(sweep) { from, to in
+            try db.query("""
+                WITH deleted AS (
+                    DELETE FROM \(sweep.leafName) WHERE ctid >= \(from)::tid AND ctid < \(to)::tid AND \(predicate)
+                    RETURNING \(table.customerColumn) AS customer_id),
+                \(Self.ledgerTail(run: run, table: table.table))
+                """).single("batch").int("n")
         }
     }
 
     /// One customer's rows between the table cutoff and its own, in batches found through its index.
-    private func sweepByIndex(_ sweep: RowSweep, of table: TablePlan, predicate: String, parameters: [SQLValue]) throws -> Int64 {
-        let n = parameters.count
-        let statement = """
-            WITH target AS (SELECT ctid FROM \(sweep.leafName.quoted) WHERE \(predicate) LIMIT $\(n + 1)),
-            deleted AS (
-                DELETE FROM \(sweep.leafName.quoted) WHERE ctid = ANY (ARRAY(SELECT ctid FROM target ORDER BY ctid)) AND \(predicate)
-                RETURNING \(table.customerColumn.quoted) AS customer_id),
-            \(Self.ledgerTail(runParameter: n + 2))
-            """
-        return try untilEmpty(sweep) {
-            try db.query(statement, parameters + [.int(Int64(settings.batchRows)), .int(run), .text(table.table)]).single("batch").int("n")
+    private func sweepByIndex(_ sweep: RowSweep, of table: TablePlan, predicate: SQL) throws -> Int64 {
+        try untilEmpty(sweep) {
+            try db.query("""
+                WITH target AS (SELECT ctid FROM \(sweep.leafName) WHERE \(predicate) LIMIT \(settings.batchRows)),
+                deleted AS (
+                    DELETE FROM \(sweep.leafName) WHERE ctid = ANY (ARRAY(SELECT ctid FROM target ORDER BY ctid)) AND \(predicate)
+                    RETURNING \(table.customerColumn) AS customer_id),
+                \(Self.ledgerTail(run: run, table: table.table))
+                """).single("batch").int("n")
         }
     }
 
@@ -329,12 +325,12 @@ final class PurgeExecutor {
     /// The end of every batch statement: counts the `deleted` CTE's rows per customer and adds them to the
     /// ledger in the same statement (so in the same transaction). Run id and table name are the parameters
     /// `runParameter` and `runParameter + 1`.
-    static func ledgerTail(runParameter: Int) -> String {
+    static func ledgerTail(run: Int64, table: String) -> SQL {
         """
         counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
         logged AS (
             INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
-            SELECT $\(runParameter), $\(runParameter + 1), customer_id, n FROM counted
+            SELECT \(run)::bigint, \(text: table), customer_id, n FROM counted
             ON CONFLICT (run_id, table_name, customer_id, partition_name)
             DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
         SELECT coalesce(sum(n), 0)::bigint AS n FROM counted
@@ -349,7 +345,7 @@ final class PurgeExecutor {
     }
 
     private func relationPages(_ relation: QualifiedName) throws -> Int64 {
-        try db.query("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint AS pages", [.text(relation.quoted)])
+        try db.query("SELECT pg_relation_size(\(.text(relation.quoted))::regclass) / current_setting('block_size')::bigint AS pages")
             .single("pages").int("pages")
     }
 

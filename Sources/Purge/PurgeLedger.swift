@@ -32,9 +32,8 @@ struct PurgeLedger {
                                        "table": plan.scope.table.map { .string($0) } ?? .null])
         return try db.query("""
             INSERT INTO lethe.purge_runs (started_at, status, policy_hash, ceiling_cutoff, cutoffs, scope, os_user)
-            VALUES ($1::timestamptz, 'running', $2, $3::timestamptz, $4::jsonb, $5::jsonb, $6) RETURNING id
-            """, [plan.now.sql, .text(plan.policyHash), plan.ceilingCutoff.sql, .text(cutoffs.json), .text(scope.json),
-                  .text(OperatorIdentity.osUser)]).single("purge run").int("id")
+            VALUES (\(plan.now.sql)::timestamptz, 'running', \(.text(plan.policyHash)), \(plan.ceilingCutoff.sql)::timestamptz, \(.text(cutoffs.json))::jsonb, \(.text(scope.json))::jsonb, \(.text(OperatorIdentity.osUser))) RETURNING id
+            """).single("purge run").int("id")
     }
 
     func finish(run: Int64, status: String, check: [CheckFinding]?, error: String?) throws {
@@ -44,8 +43,8 @@ struct PurgeLedger {
             })]).json
         }
         try db.execute("""
-            UPDATE lethe.purge_runs SET status = $2, finished_at = clock_timestamp(), check_result = $3::jsonb, error = $4 WHERE id = $1
-            """, [.int(run), .text(status), checkJSON.sqlValue, error.sqlValue])
+            UPDATE lethe.purge_runs SET status = \(.text(status)), finished_at = clock_timestamp(), check_result = \(checkJSON.sqlValue)::jsonb, error = \(error.sqlValue) WHERE id = \(.int(run))
+            """)
     }
 
     struct Item {
@@ -58,9 +57,9 @@ struct PurgeLedger {
 
     func items(run: Int64) throws -> [Item] {
         try db.query("""
-            SELECT table_name, customer_id, partition_name, rows_deleted, rows_kept FROM lethe.purge_run_items WHERE run_id = $1
+            SELECT table_name, customer_id, partition_name, rows_deleted, rows_kept FROM lethe.purge_run_items WHERE run_id = \(.int(run))
             ORDER BY table_name, partition_name, customer_id
-            """, [.int(run)]).rows.map { row in
+            """).rows.map { row in
             let customer = try row.int("customer_id")
             let partition = try row.string("partition_name")
             return Item(table: try row.string("table_name"), customerId: customer < 0 ? nil : customer,
@@ -83,8 +82,8 @@ struct PurgeLedger {
             SELECT r.id, r.started_at, r.finished_at, r.status,
                    coalesce(sum(i.rows_deleted), 0) AS rows, coalesce(sum(i.partitions_dropped), 0) AS partitions
             FROM lethe.purge_runs r LEFT JOIN lethe.purge_run_items i ON i.run_id = r.id
-            GROUP BY r.id ORDER BY r.id DESC LIMIT $1
-            """, [.int(Int64(limit))]).rows.map {
+            GROUP BY r.id ORDER BY r.id DESC LIMIT \(.int(Int64(limit)))
+            """).rows.map {
             RunSummary(id: try $0.int("id"), startedAt: try $0.date("started_at"), finishedAt: try $0.optionalDate("finished_at"),
                        status: try $0.string("status"), rowsDeleted: try $0.int("rows"), partitionsDropped: try $0.int("partitions"))
         }

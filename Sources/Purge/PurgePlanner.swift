@@ -21,8 +21,7 @@ public struct PurgePlanner {
     public func plan(scope: PurgeScope, counting: Bool = true) throws -> PurgePlan {
         let tables = try tablesInScope(scope)
         // The single time source of the run: the database clock, read once.
-        let clock = try db.query("SELECT now()::text AS now, (now() - $1::interval)::text AS ceiling",
-                                 [.text(ISODuration.ceiling.description)]).single("clock")
+        let clock = try db.query("SELECT now()::text AS now, (now() - \(.text(ISODuration.ceiling.description))::interval)::text AS ceiling").single("clock")
         let now = try DatabaseTime(text: clock.string("now"))
         let ceiling = try DatabaseTime(text: clock.string("ceiling"))
         let holds = try activeHolds(at: now)
@@ -45,8 +44,8 @@ public struct PurgePlanner {
     func activeHolds(at now: DatabaseTime) throws -> [HeldCustomer] {
         try db.query("""
             SELECT id, customer_id, reason, until FROM lethe.legal_holds
-            WHERE released_at IS NULL AND (until IS NULL OR until > $1::timestamptz) ORDER BY customer_id
-            """, [now.sql]).rows.map {
+            WHERE released_at IS NULL AND (until IS NULL OR until > \(now.sql)::timestamptz) ORDER BY customer_id
+            """).rows.map {
             HeldCustomer(customerId: try $0.int("customer_id"), holdId: try $0.int("id"), reason: try $0.string("reason"), until: try $0.optionalDate("until"))
         }
     }
@@ -57,13 +56,12 @@ public struct PurgePlanner {
         }
         let sql = PurgeSQL(timestamp: timestamp, customer: customer)
         let tableCutoff = try DatabaseTime(text: db.query(
-            "SELECT greatest($1::timestamptz - $2::interval, $1::timestamptz - $3::interval)::text AS cutoff",
-            [now.sql, .text(ISODuration.ceiling.description), .text(retention.description)]).single("cutoff").string("cutoff"))
+            "SELECT greatest(\(now.sql)::timestamptz - \(.text(ISODuration.ceiling.description))::interval, \(now.sql)::timestamptz - \(.text(retention.description))::interval)::text AS cutoff").single("cutoff").string("cutoff"))
         let heldIds = Set(holds.map(\.customerId))
         let overrides = try db.query("""
-            SELECT customer_id, period, greatest($1::timestamptz, $2::timestamptz - period_interval)::text AS cutoff
-            FROM lethe.retention_overrides WHERE $3::bigint IS NULL OR customer_id = $3 ORDER BY customer_id
-            """, [tableCutoff.sql, now.sql, scope.customer.map { .int($0) } ?? .null]).rows.map {
+            SELECT customer_id, period, greatest(\(tableCutoff.sql)::timestamptz, \(now.sql)::timestamptz - period_interval)::text AS cutoff
+            FROM lethe.retention_overrides WHERE \(scope.customer.map { .int($0) } ?? .null)::bigint IS NULL OR customer_id = \(scope.customer.map { .int($0) } ?? .null) ORDER BY customer_id
+            """).rows.map {
             CustomerCutoff(customerId: try $0.int("customer_id"), period: try $0.string("period"), cutoff: try DatabaseTime(text: $0.string("cutoff")))
         }.filter { $0.cutoff > tableCutoff }
 
@@ -98,10 +96,9 @@ public struct PurgePlanner {
         }
 
         var sweeps: [RowSweep] = []
-        let tableParameters = sql.tableCutoffParameters(cutoff: tableCutoff, now: now, customer: scope.customer)
+        let pastTableCutoff = sql.tableCutoff(tableCutoff, now: now, customer: scope.customer)
         for leaf in sweepLeaves where leaf.from.map({ $0 < tableCutoff.date }) ?? true {
-            let rows = !counting ? [] : try db.query(sql.countByCustomer(leaf.name, where: sql.tableCutoffPredicate(scopedToCustomer: scope.customer != nil)),
-                                                     tableParameters).customerRows()
+            let rows = !counting ? [] : try db.query(sql.countByCustomer(leaf.name, where: pastTableCutoff)).customerRows()
             sweeps.append(RowSweep(leaf: leaf.name.description, kind: .tableCutoff, method: .blockRanges, customerIds: scope.customer.map { [$0] } ?? [],
                                    rowsByCustomer: rows, leafName: leaf.name, customerCutoffs: []))
         }
@@ -111,10 +108,10 @@ public struct PurgePlanner {
                 (leaf.from.map { $0 < cutoff.cutoff.date } ?? true) && (leaf.to.map { $0 > tableCutoff.date } ?? true)
             }
             guard !here.isEmpty else { continue }
-            let parameters = sql.customerCutoffsParameters(tableCutoff: tableCutoff, now: now, cutoffs: here)
-            let rows = !counting ? [] : try db.query(sql.countByCustomer(leaf.name, where: sql.customerCutoffsPredicate), parameters).customerRows()
+            let pastOwnCutoffs = sql.customerCutoffs(tableCutoff: tableCutoff, now: now, cutoffs: here)
+            let rows = !counting ? [] : try db.query(sql.countByCustomer(leaf.name, where: pastOwnCutoffs)).customerRows()
             sweeps.append(RowSweep(leaf: leaf.name.description, kind: .customerCutoffs,
-                                   method: try sweepMethod(leaf.name, predicate: sql.customerCutoffsPredicate, parameters: parameters),
+                                   method: try sweepMethod(leaf.name, predicate: pastOwnCutoffs),
                                    customerIds: here.map(\.customerId), rowsByCustomer: rows, leafName: leaf.name, customerCutoffs: here))
         }
 
@@ -129,9 +126,9 @@ public struct PurgePlanner {
     /// heap visit for each. In `make bench` (5M rows, three customers holding 30% of them) the index path
     /// deleted 200,000 rows/s and block ranges 127,000, so block ranges are kept for customers holding most
     /// of a leaf; the choice follows the planner's estimate of that share.
-    private func sweepMethod(_ leaf: QualifiedName, predicate: String, parameters: [SQLValue]) throws -> RowSweep.Method {
-        let plan = try db.query("EXPLAIN (FORMAT JSON) SELECT 1 FROM \(leaf.quoted) WHERE \(predicate)", parameters).first?.values.first ?? nil
-        let total = try db.query("SELECT greatest(reltuples, 1)::float8 AS n FROM pg_class WHERE oid = $1::regclass", [.text(leaf.quoted)])
+    private func sweepMethod(_ leaf: QualifiedName, predicate: SQL) throws -> RowSweep.Method {
+        let plan = try db.query("EXPLAIN (FORMAT JSON) SELECT 1 FROM \(leaf) WHERE \(predicate)").first?.values.first ?? nil
+        let total = try db.query("SELECT greatest(reltuples, 1)::float8 AS n FROM pg_class WHERE oid = \(.text(leaf.quoted))::regclass")
             .single("reltuples").string("n")
         guard let plan, let range = plan.range(of: "\"Plan Rows\": "), let totalRows = Double(total) else { return .blockRanges }
         let estimate = Double(plan[range.upperBound...].prefix { $0.isNumber || $0 == "." }) ?? totalRows
@@ -141,14 +138,12 @@ public struct PurgePlanner {
     /// Rows in a partition, and how many belong to held customers: exact, or (for a real run's decision to
     /// drop) the planner's estimate of the total and an index count of the held rows. The drop itself recounts.
     private func partitionRows(_ leaf: QualifiedName, customer: SQLIdentifier, holds: [HeldCustomer], exact: Bool) throws -> (Int64, Int64) {
-        let heldIds = "{" + holds.map { String($0.customerId) }.joined(separator: ",") + "}"
-        let held = holds.isEmpty ? 0 : try db.query("SELECT count(*) AS n FROM \(leaf.quoted) WHERE \(customer.quoted) = ANY ($1::bigint[])",
-                                                    [.text(heldIds)]).single("held").int("n")
-        if !exact, let estimate = try db.query("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass",
-                                                [.text(leaf.quoted)]).single("reltuples").optionalInt("n"), estimate >= 0 {
+        let held = holds.isEmpty ? 0 : try db.query("SELECT count(*) AS n FROM \(leaf) WHERE \(customer) = ANY (\(holds.map(\.customerId))::bigint[])")
+            .single("held").int("n")
+        if !exact, let estimate = try db.query("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = \(.text(leaf.quoted))::regclass").single("reltuples").optionalInt("n"), estimate >= 0 {
             return (max(estimate, held), held)
         }
-        return (try db.query("SELECT count(*) AS n FROM \(leaf.quoted)").single("count").int("n"), held)
+        return (try db.query("SELECT count(*) AS n FROM \(leaf)").single("count").int("n"), held)
     }
 
     /// Rows that would be past their cutoff but are kept because their customer is on hold.
@@ -157,11 +152,10 @@ public struct PurgePlanner {
         var kept: [CustomerRows] = []
         for hold in holds where scope.customer == nil || scope.customer == hold.customerId {
             let cutoff = try db.query("""
-                SELECT coalesce((SELECT greatest($1::timestamptz, $2::timestamptz - period_interval) FROM lethe.retention_overrides
-                                 WHERE customer_id = $3), $1::timestamptz)::text AS cutoff
-                """, [tableCutoff.sql, now.sql, .int(hold.customerId)]).single("cutoff").string("cutoff")
-            let rows = try db.query("SELECT count(*) AS n FROM \(table.name.quoted) WHERE \(sql.customer.quoted) = $1 AND \(sql.timestamp.quoted) < $2::timestamptz",
-                                    [.int(hold.customerId), .text(cutoff)]).single("count").int("n")
+                SELECT coalesce((SELECT greatest(\(tableCutoff.sql)::timestamptz, \(now.sql)::timestamptz - period_interval) FROM lethe.retention_overrides
+                                 WHERE customer_id = \(.int(hold.customerId))), \(tableCutoff.sql)::timestamptz)::text AS cutoff
+                """).single("cutoff").string("cutoff")
+            let rows = try db.query("SELECT count(*) AS n FROM \(table.name) WHERE \(sql.customer) = \(.int(hold.customerId)) AND \(sql.timestamp) < \(.text(cutoff))::timestamptz").single("count").int("n")
             if rows > 0 { kept.append(CustomerRows(customerId: hold.customerId, rows: rows)) }
         }
         return kept

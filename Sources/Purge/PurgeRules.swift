@@ -33,14 +33,13 @@ public struct PurgeRules {
         for rule in rules {
             try db.execute("""
                 INSERT INTO lethe.purge_rules (table_name, relation, timestamp_column, customer_column, retention)
-                VALUES ($1::text, $1::text::regclass, $2, $3, $4::interval)
+                VALUES (\(.text(rule.table))::text, \(.text(rule.table))::text::regclass, \(.text(rule.timestampColumn)), \(.text(rule.customerColumn)), \(.text(rule.retention))::interval)
                 ON CONFLICT (table_name) DO UPDATE SET relation = EXCLUDED.relation, timestamp_column = EXCLUDED.timestamp_column,
                     customer_column = EXCLUDED.customer_column, retention = EXCLUDED.retention,
                     recorded_by = session_user, recorded_at = now()
-                """, [.text(rule.table), .text(rule.timestampColumn), .text(rule.customerColumn), .text(rule.retention)])
+                """)
         }
-        try db.execute("DELETE FROM lethe.purge_rules WHERE NOT (table_name = ANY ($1::text[]))",
-                       [.text("{" + rules.map(\.table).joined(separator: ",") + "}")])
+        try db.execute("DELETE FROM lethe.purge_rules WHERE NOT (table_name = ANY (\(SQLValue.textArray(rules.map(\.table)))::text[]))")
         return rules
     }
 
@@ -49,9 +48,9 @@ public struct PurgeRules {
     public func checkMatches(_ policy: RetentionPolicy) throws {
         for rule in Self.rules(of: policy) {
             let row = try db.query("""
-                SELECT timestamp_column::text AS ts, customer_column::text AS customer, retention = $2::interval AS same
-                FROM lethe.purge_rules WHERE table_name = $1
-                """, [.text(rule.table), .text(rule.retention)]).first
+                SELECT timestamp_column::text AS ts, customer_column::text AS customer, retention = \(.text(rule.retention))::interval AS same
+                FROM lethe.purge_rules WHERE table_name = \(.text(rule.table))
+                """).first
             guard let row, try row.bool("same"), try row.string("ts") == rule.timestampColumn, try row.string("customer") == rule.customerColumn else {
                 throw LetheError(.noPermission,
                                  "this role purges through the database's recorded rules, and those for \(rule.table) \(row == nil ? "are missing" : "differ from the policy (retention \(rule.retention))")",

@@ -2,49 +2,39 @@ import LetheCore
 import Postgres
 
 /// The predicates shared by planning (counts), execution (deletes) and the final check, so that what
-/// `--dry-run` counts is exactly what a run deletes. Identifiers come from the validated policy.
+/// `--dry-run` counts is exactly what a run deletes. Each is an `SQL` fragment carrying its own values;
+/// identifiers come from the validated policy.
 struct PurgeSQL {
     let timestamp: SQLIdentifier
     let customer: SQLIdentifier
 
-    /// Rows older than the table cutoff ($1), customer not held at the run clock ($2), optionally one customer ($3).
-    func tableCutoffPredicate(scopedToCustomer: Bool) -> String {
-        var predicate = "\(timestamp.quoted) < $1::timestamptz AND NOT \(LegalHolds.activeHoldPredicate(column: customer, clockParameter: 2))"
-        if scopedToCustomer { predicate += " AND \(customer.quoted) = $3" }
+    /// Rows older than the table cutoff whose customer is not held at the run clock `now`; only `customer`'s
+    /// rows when the run is scoped to one.
+    func tableCutoff(_ cutoff: DatabaseTime, now: DatabaseTime, customer only: Int64?) -> SQL {
+        var predicate: SQL = "\(timestamp) < \(cutoff.sql)::timestamptz AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))"
+        if let only { predicate += " AND \(customer) = \(only)" }
         return predicate
     }
 
-    func tableCutoffParameters(cutoff: DatabaseTime, now: DatabaseTime, customer: Int64?) -> [SQLValue] {
-        [cutoff.sql, now.sql] + (customer.map { [.int($0)] } ?? [])
-    }
-
-    /// Rows of the customers in $3 (bigint[]) from the table cutoff ($1) up to each one's own cutoff ($4, a
-    /// timestamptz[] aligned with $3), below the latest of those ($5: bounds index ranges and partition
-    /// pruning), unless held at the run clock ($2).
-    var customerCutoffsPredicate: String {
-        """
-        \(customer.quoted) = ANY ($3::bigint[]) AND \(timestamp.quoted) >= $1::timestamptz AND \(timestamp.quoted) < $5::timestamptz
-        AND \(timestamp.quoted) < ($4::timestamptz[])[array_position($3::bigint[], \(customer.quoted))]
-        AND NOT \(LegalHolds.activeHoldPredicate(column: customer, clockParameter: 2))
-        """
-    }
-
-    func customerCutoffsParameters(tableCutoff: DatabaseTime, now: DatabaseTime, cutoffs: [CustomerCutoff]) -> [SQLValue] {
+    /// Rows of the customers in `cutoffs` from the table cutoff up to each one's own cutoff (aligned arrays),
+    /// below the latest of those (which bounds index ranges and partition pruning), unless held at `now`.
+    func customerCutoffs(tableCutoff: DatabaseTime, now: DatabaseTime, cutoffs: [CustomerCutoff]) -> SQL {
         let latest = cutoffs.map(\.cutoff).max() ?? tableCutoff
-        return [tableCutoff.sql, now.sql, Self.customerIds(cutoffs), Self.cutoffTimes(cutoffs), latest.sql]
+        let ids = Self.customerIds(cutoffs)
+        return """
+            \(customer) = ANY (\(ids)::bigint[]) AND \(timestamp) >= \(tableCutoff.sql)::timestamptz AND \(timestamp) < \(latest.sql)::timestamptz
+            AND \(timestamp) < (\(Self.cutoffTimes(cutoffs))::timestamptz[])[array_position(\(ids)::bigint[], \(customer))]
+            AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))
+            """
     }
 
-    /// The customers of `cutoffs` as a `bigint[]` parameter, and their cutoffs, aligned, as a `timestamptz[]` one.
-    static func customerIds(_ cutoffs: [CustomerCutoff]) -> SQLValue {
-        .text("{" + cutoffs.map { String($0.customerId) }.joined(separator: ",") + "}")
-    }
+    /// The customers of `cutoffs` as a `bigint[]` value, and their cutoffs, aligned, as a `timestamptz[]` one.
+    static func customerIds(_ cutoffs: [CustomerCutoff]) -> SQLValue { .intArray(cutoffs.map(\.customerId)) }
 
-    static func cutoffTimes(_ cutoffs: [CustomerCutoff]) -> SQLValue {
-        .textArray(cutoffs.map(\.cutoff.text))
-    }
+    static func cutoffTimes(_ cutoffs: [CustomerCutoff]) -> SQLValue { .textArray(cutoffs.map(\.cutoff.text)) }
 
-    func countByCustomer(_ relation: QualifiedName, where predicate: String) -> String {
-        "SELECT \(customer.quoted) AS customer_id, count(*) AS n FROM \(relation.quoted) WHERE \(predicate) GROUP BY 1 ORDER BY 1"
+    func countByCustomer(_ relation: QualifiedName, where predicate: SQL) -> SQL {
+        "SELECT \(customer) AS customer_id, count(*) AS n FROM \(relation) WHERE \(predicate) GROUP BY 1 ORDER BY 1"
     }
 }
 

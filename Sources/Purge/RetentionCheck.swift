@@ -17,13 +17,12 @@ struct RetentionCheck {
         var findings: [CheckFinding] = []
         for table in plan.tables {
             let sql = PurgeSQL(timestamp: table.timestampColumn, customer: table.customerColumn)
-            let rows = try db.query(sql.countByCustomer(table.name, where: sql.tableCutoffPredicate(scopedToCustomer: plan.scope.customer != nil)),
-                                    sql.tableCutoffParameters(cutoff: table.tableCutoff, now: plan.now, customer: plan.scope.customer)).customerRows()
+            let rows = try db.query(sql.countByCustomer(table.name, where: sql.tableCutoff(table.tableCutoff, now: plan.now, customer: plan.scope.customer)))
+                .customerRows()
             findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
             if !table.customerCutoffs.isEmpty {
-                let rows = try db.query(sql.countByCustomer(table.name, where: sql.customerCutoffsPredicate),
-                                        sql.customerCutoffsParameters(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: table.customerCutoffs))
-                    .customerRows()
+                let pastOwnCutoffs = sql.customerCutoffs(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: table.customerCutoffs)
+                let rows = try db.query(sql.countByCustomer(table.name, where: pastOwnCutoffs)).customerRows()
                 findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
             }
         }

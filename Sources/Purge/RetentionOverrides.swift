@@ -35,11 +35,10 @@ public struct RetentionOverrides {
         try customers.requireExists(customer)
         return try db.transaction {
             // The database derives the interval from the text and writes the audit record (migration 0019).
-            try db.execute("SELECT lethe.retention_set($1, $2, $3, $4)",
-                           [.int(customer), .text(period.description), .text(reason), .text(OperatorIdentity.osUser)])
+            try db.execute("SELECT lethe.retention_set(\(.int(customer)), \(.text(period.description)), \(.text(reason)), \(.text(OperatorIdentity.osUser)))")
             return try Self.decode(try db.query("""
-                SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at FROM lethe.retention_overrides WHERE customer_id = $1
-                """, [.int(customer)]).single("override"))
+                SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at FROM lethe.retention_overrides WHERE customer_id = \(.int(customer))
+                """).single("override"))
         }
     }
 
@@ -47,15 +46,15 @@ public struct RetentionOverrides {
     @discardableResult
     public func clear(customer: Int64) throws -> Bool {
         try db.transaction {
-            try db.query("SELECT lethe.retention_clear($1, $2) AS removed", [.int(customer), .text(OperatorIdentity.osUser)]).single("clear").bool("removed")
+            try db.query("SELECT lethe.retention_clear(\(.int(customer)), \(.text(OperatorIdentity.osUser))) AS removed").single("clear").bool("removed")
         }
     }
 
     public func list(customer: Int64? = nil) throws -> [Override] {
         try db.query("""
             SELECT customer_id, period, reason, set_by_db_user, set_by_os_user, set_at FROM lethe.retention_overrides
-            WHERE $1::bigint IS NULL OR customer_id = $1 ORDER BY customer_id
-            """, [customer.map { .int($0) } ?? .null]).rows.map(Self.decode)
+            WHERE \(customer.map { .int($0) } ?? .null)::bigint IS NULL OR customer_id = \(customer.map { .int($0) } ?? .null) ORDER BY customer_id
+            """).rows.map(Self.decode)
     }
 
     static func decode(_ row: Row) throws -> Override {

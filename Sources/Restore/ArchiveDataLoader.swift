@@ -72,12 +72,12 @@ final class ArchiveDataLoader {
         deferred = try target.query("""
             SELECT n.nspname AS schema, c.relname AS table, k.conname AS name
             FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE k.contype = 'f' AND NOT k.condeferrable AND k.conparentid = 0 AND n.nspname = ANY ($1::text[])
-            """, [.textArray(schemas)]).rows.map {
+            WHERE k.contype = 'f' AND NOT k.condeferrable AND k.conparentid = 0 AND n.nspname = ANY (\(.textArray(schemas))::text[])
+            """).rows.map {
             (QualifiedName(schema: try SQLIdentifier(catalog: $0.string("schema")), name: try SQLIdentifier(catalog: $0.string("table"))),
              try SQLIdentifier(catalog: $0.string("name")))
         }
-        for key in deferred { try target.execute("ALTER TABLE \(key.table.quoted) ALTER CONSTRAINT \(key.constraint.quoted) DEFERRABLE INITIALLY DEFERRED") }
+        for key in deferred { try target.execute("ALTER TABLE \(key.table) ALTER CONSTRAINT \(key.constraint) DEFERRABLE INITIALLY DEFERRED") }
         try target.execute("SET CONSTRAINTS ALL DEFERRED")
     }
 
@@ -98,7 +98,7 @@ final class ArchiveDataLoader {
         guard copy == nil && !skipping else { throw LetheError.integrity("the backup's dump ends inside a table's data") }
         // Every foreign key checked now, then made as the migrations left it.
         try target.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for key in deferred { try target.execute("ALTER TABLE \(key.table.quoted) ALTER CONSTRAINT \(key.constraint.quoted) NOT DEFERRABLE") }
+        for key in deferred { try target.execute("ALTER TABLE \(key.table) ALTER CONSTRAINT \(key.constraint) NOT DEFERRABLE") }
         deferred = []
     }
 
@@ -153,16 +153,16 @@ final class ArchiveDataLoader {
             return
         }
         let present = Set(try target.query("""
-            SELECT attname::text AS name FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
-            """, [.text(root.quoted)]).rows.map { try $0.string("name") })
+            SELECT attname::text AS name FROM pg_attribute WHERE attrelid = to_regclass(\(.text(root.quoted))) AND attnum > 0 AND NOT attisdropped
+            """).rows.map { try $0.string("name") })
         guard !present.isEmpty else {
             throw LetheError(.config, "the restore target has no table \(root) for the backup's rows", hint: "restore into a database Lethe migrates, or without --table")
         }
         let keep = columns.map { present.contains($0.name) }
         for (column, kept) in zip(columns, keep) where !kept { result.columnsDropped.append("\(root).\(column.name)") }
-        if replacing && result.rows[root.description] == nil { try target.execute("DELETE FROM \(root.quoted)") }
-        let kept = zip(columns, keep).filter(\.1).map(\.0.quoted).joined(separator: ", ")
-        try target.beginCopyIn("COPY \(root.quoted) (\(kept)) FROM STDIN")
+        if replacing && result.rows[root.description] == nil { try target.execute("DELETE FROM \(root)") }
+        let kept = zip(columns, keep).filter(\.1).map { pair -> SQL in "\(pair.0)" }.joined(separator: ", ")
+        try target.beginCopyIn("COPY \(root) (\(kept)) FROM STDIN")
         copy = ActiveCopy(table: root, keep: keep, dropsAny: keep.contains(false))
     }
 
@@ -202,13 +202,13 @@ final class ArchiveDataLoader {
         }
         let sequence = String(match.1).replacingOccurrences(of: "''", with: "'")
         guard let row = try target.query("""
-            SELECT c.relnamespace::regnamespace::text AS schema FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind = 'S'
-            """, [.text(sequence)]).first, sequenceSchemas.contains(try row.string("schema")) else {
+            SELECT c.relnamespace::regnamespace::text AS schema FROM pg_class c WHERE c.oid = to_regclass(\(.text(sequence))) AND c.relkind = 'S'
+            """).first, sequenceSchemas.contains(try row.string("schema")) else {
             result.statementsIgnored += 1
             return
         }
         guard let value = Int64(match.2) else { return }
-        try target.execute("SELECT setval($1::regclass, $2, $3)", [.text(sequence), .int(value), .bool(match.3 == "true")])
+        try target.execute("SELECT setval(\(.text(sequence))::regclass, \(.int(value)), \(.bool(match.3 == "true")))")
     }
 
     /// `ALTER TABLE ONLY sms.messages ATTACH PARTITION sms.messages_p2026_10 FOR VALUES FROM ('…') TO ('…');`:
@@ -227,19 +227,19 @@ final class ArchiveDataLoader {
         let root = partitionParents[parent.description] ?? parent
         partitionParents[child.description] = root
         guard try takes(root), parent == root else { return }
-        let exists = try target.query("SELECT to_regclass($1) IS NOT NULL AS e", [.text(child.quoted)]).single("partition").bool("e")
+        let exists = try target.query("SELECT to_regclass(\(.text(child.quoted))) IS NOT NULL AS e").single("partition").bool("e")
         guard !exists else { return }
-        let bound: String
+        let bound: SQL
         if let from = match.4, let to = match.5 {
             // Read as timestamps by the server, then written by Lethe: no text of the archive reaches the DDL.
-            let range = try target.query("SELECT $1::timestamptz AS f, $2::timestamptz AS t", [.text(String(from)), .text(String(to))]).single("bounds")
+            let range = try target.query("SELECT \(.text(String(from)))::timestamptz AS f, \(.text(String(to)))::timestamptz AS t").single("bounds")
             let lower = try range.date("f"), upper = try range.date("t")
-            bound = "FOR VALUES FROM ('\(Timestamps.isoFractional(lower))') TO ('\(Timestamps.isoFractional(upper))')"
+            bound = "FOR VALUES FROM (\(literal: lower)) TO (\(literal: upper))"
         } else {
             bound = "DEFAULT"
         }
-        try target.execute("CREATE TABLE \(child.quoted) PARTITION OF \(parent.quoted) \(bound)")
-        try target.execute("SELECT lethe.inherit_parent_privileges($1::regclass, $2::regclass)", [.text(parent.quoted), .text(child.quoted)])
+        try target.execute("CREATE TABLE \(child) PARTITION OF \(parent) \(bound)")
+        try target.execute("SELECT lethe.inherit_parent_privileges(\(.text(parent.quoted))::regclass, \(.text(child.quoted))::regclass)")
         result.partitionsCreated += 1
     }
 }

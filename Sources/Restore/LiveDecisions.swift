@@ -30,7 +30,7 @@ enum LiveDatabase {
     /// same database oid, whatever host name, port or socket reached it. A --clean restore there would replace
     /// the registers the replay reads, and undo every erasure since the backup.
     static func refuseAsTarget(_ target: PostgresConnection, live: PostgresConnection) throws {
-        let identity = "SELECT (SELECT system_identifier FROM pg_control_system())::text AS cluster, (SELECT oid FROM pg_database WHERE datname = current_database())::text AS db"
+        let identity: SQL = "SELECT (SELECT system_identifier FROM pg_control_system())::text AS cluster, (SELECT oid FROM pg_database WHERE datname = current_database())::text AS db"
         let (ours, theirs) = (try target.query(identity).single("identity"), try live.query(identity).single("identity"))
         guard try ours.string("cluster") == theirs.string("cluster"), try ours.string("db") == theirs.string("db") else { return }
         throw LetheError(.cannotCreate, "the restore target \(target.target) is the live database itself (same cluster and database oid)",

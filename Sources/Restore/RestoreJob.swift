@@ -86,7 +86,7 @@ public struct RestoreJob {
         }
         let selected = try selectTables(essentials, wanted)
         let present = try selected.filter { table in
-            try target.query("SELECT to_regclass($1) IS NOT NULL AS present", [.text(try QualifiedName(catalogParsing: table.name).quoted)]).single("present").bool("present")
+            try target.query("SELECT to_regclass(\(.text(try QualifiedName(catalogParsing: table.name).quoted))) IS NOT NULL AS present").single("present").bool("present")
         }
         // A full restore killed after its data committed: the data is there, kept unreachable; replay and finish.
         // Killed before: the marker is there and the target as it was; the load runs again.
@@ -114,7 +114,7 @@ public struct RestoreJob {
         if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: target) }
         report.tables = try selected.map { table in
             let name = try QualifiedName(catalogParsing: table.name)
-            let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name.quoted)").single("count").int("n") : 0
+            let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name)").single("count").int("n") : 0
             return BackupEssentials.Table(name: table.name, rows: rows, data: table.data)
         }
         try replay(decisions, into: target, report: &report)
@@ -216,10 +216,10 @@ public struct RestoreJob {
         var renamed: [SQLIdentifier: SQLIdentifier] = [:]
         try target.transaction {
             for schema in schemas.sorted() {
-                let exists = try target.query("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS e", [.text(schema.name)]).single("e").bool("e")
+                let exists = try target.query("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(.text(schema.name))) AS e").single("e").bool("e")
                 guard exists else { continue }
                 let aside = try SQLIdentifier(String(schema.name.prefix(30)) + "_replaced_\(suffix)")
-                try target.execute("ALTER SCHEMA \(schema.quoted) RENAME TO \(aside.quoted)")
+                try target.execute("ALTER SCHEMA \(schema) RENAME TO \(aside)")
                 renamed[schema] = aside
             }
             // Named in the marker in the same transaction, so a restore killed later still drops (or a failed one
@@ -232,7 +232,7 @@ public struct RestoreJob {
     private func putBack(_ renamed: [SQLIdentifier: SQLIdentifier], in target: PostgresConnection) throws {
         guard !renamed.isEmpty else { return }
         try target.transaction {
-            for (schema, aside) in renamed { try target.execute("ALTER SCHEMA \(aside.quoted) RENAME TO \(schema.quoted)") }
+            for (schema, aside) in renamed { try target.execute("ALTER SCHEMA \(aside) RENAME TO \(schema)") }
         }
     }
 

@@ -24,7 +24,7 @@ struct RestoreMarker {
         let loaded = try target.query("""
             SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'lethe_restore.pending'::regclass AND attname = 'data_loaded') AS known
             """).single("marker").bool("known")
-        guard let row = try target.query("SELECT backup_id, set_aside, \(loaded ? "data_loaded" : "true AS data_loaded") FROM lethe_restore.pending").first else { return nil }
+        guard let row = try target.query("SELECT backup_id, set_aside, \(loaded ? "data_loaded" : "true AS data_loaded" as SQL) FROM lethe_restore.pending").first else { return nil }
         let aside = try row.optionalString("set_aside") ?? "{}"
         return Pending(backupId: try row.string("backup_id"),
                        setAside: aside.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").map(String.init),
@@ -45,10 +45,10 @@ struct RestoreMarker {
             let existing = try target.query("SELECT count(*) AS n FROM lethe_restore.pending").single("marker").int("n")
             if existing == 0 {
                 let could = try target.query("SELECT has_database_privilege('public', current_database(), 'CONNECT') AS c").single("connect").bool("c")
-                try target.execute("INSERT INTO lethe_restore.pending (backup_id, public_could_connect) VALUES ($1, $2)", [.text(backupId), .bool(could)])
+                try target.execute("INSERT INTO lethe_restore.pending (backup_id, public_could_connect) VALUES (\(.text(backupId)), \(.bool(could)))")
             }
             if isolate {
-                try target.execute("REVOKE CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) FROM PUBLIC")
+                try target.execute("REVOKE CONNECT ON DATABASE \(try SQLIdentifier(target.target.database)) FROM PUBLIC")
             }
         }
     }
@@ -60,8 +60,7 @@ struct RestoreMarker {
 
     func recordSetAside(_ schemas: [SQLIdentifier]) throws {
         guard !schemas.isEmpty else { return }
-        try target.execute("UPDATE lethe_restore.pending SET set_aside = set_aside || $1::text[]",
-                           [.text("{" + schemas.map(\.name).joined(separator: ",") + "}")])
+        try target.execute("UPDATE lethe_restore.pending SET set_aside = set_aside || \(SQLValue.textArray(schemas.map(\.name)))::text[]")
     }
 
     /// pg_restore failed (its transaction rolled back, set-aside schemas put back): the target is as it was.
@@ -84,7 +83,7 @@ struct RestoreMarker {
                 kept.append(schema)
                 continue
             }
-            try target.execute("DROP SCHEMA IF EXISTS \(aside.quoted) CASCADE")
+            try target.execute("DROP SCHEMA IF EXISTS \(aside) CASCADE")
         }
         try reopenAndRemove()
         return kept
@@ -92,14 +91,14 @@ struct RestoreMarker {
 
     private func holdsUnreplayedErasures(_ aside: SQLIdentifier) throws -> Bool {
         let tables = try target.query("""
-            SELECT to_regclass(format('%I.tombstones', $1::text)) IS NOT NULL AS tombstones,
-                   to_regclass(format('%I.customer_keys', $1::text)) IS NOT NULL AS keys
-            """, [.text(aside.name)]).single("set-aside tables")
+            SELECT to_regclass(format('%I.tombstones', \(.text(aside.name))::text)) IS NOT NULL AS tombstones,
+                   to_regclass(format('%I.customer_keys', \(.text(aside.name))::text)) IS NOT NULL AS keys
+            """).single("set-aside tables")
         if try tables.bool("tombstones"), try target.query("""
-            SELECT EXISTS (SELECT 1 FROM \(aside.quoted).tombstones t WHERE NOT EXISTS (SELECT 1 FROM lethe.tombstones l WHERE l.id = t.id)) AS lost
+            SELECT EXISTS (SELECT 1 FROM \(aside).tombstones t WHERE NOT EXISTS (SELECT 1 FROM lethe.tombstones l WHERE l.id = t.id)) AS lost
             """).single("tombstones").bool("lost") { return true }
         if try tables.bool("keys"), try target.query("""
-            SELECT EXISTS (SELECT 1 FROM \(aside.quoted).customer_keys k WHERE k.shredded_at IS NOT NULL
+            SELECT EXISTS (SELECT 1 FROM \(aside).customer_keys k WHERE k.shredded_at IS NOT NULL
                            AND NOT EXISTS (SELECT 1 FROM lethe.customer_keys l WHERE l.key_id = k.key_id AND l.shredded_at IS NOT NULL)) AS lost
             """).single("shreds").bool("lost") { return true }
         return false
@@ -108,7 +107,7 @@ struct RestoreMarker {
     /// Gives PUBLIC its CONNECT back if it had it, and removes the marker (in the caller's transaction).
     private func reopenAndRemove() throws {
         if try target.query("SELECT public_could_connect FROM lethe_restore.pending").single("marker").bool("public_could_connect") {
-            try target.execute("GRANT CONNECT ON DATABASE \(try SQLIdentifier(target.target.database).quoted) TO PUBLIC")
+            try target.execute("GRANT CONNECT ON DATABASE \(try SQLIdentifier(target.target.database)) TO PUBLIC")
         }
         try target.execute("DROP SCHEMA lethe_restore CASCADE")
     }

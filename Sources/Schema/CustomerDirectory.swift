@@ -14,7 +14,7 @@ public struct CustomerDirectory {
 
     public func requireExists(_ customer: Int64) throws {
         guard let table else { return }
-        let found = try db.query("SELECT EXISTS (SELECT 1 FROM \(table.quoted) WHERE id = $1) AS found", [.int(customer)]).single("customer").bool("found")
+        let found = try db.query("SELECT EXISTS (SELECT 1 FROM \(table) WHERE id = \(.int(customer))) AS found").single("customer").bool("found")
         guard found else { throw LetheError.noInput("customer \(customer) does not exist in \(table)", hint: "check the id in \(table)") }
     }
 }
@@ -24,8 +24,8 @@ public struct CustomerDirectory {
 public enum CustomerCutoff {
     public static func at(_ now: String, tableRetention: ISODuration, customer: Int64, db: PostgresConnection) throws -> String {
         try db.query("""
-            SELECT greatest($1::timestamptz - $2::interval, $1::timestamptz - $3::interval,
-                            coalesce((SELECT $1::timestamptz - period_interval FROM lethe.retention_overrides WHERE customer_id = $4), '-infinity'))::text AS cutoff
-            """, [.text(now), .text(ISODuration.ceiling.description), .text(tableRetention.description), .int(customer)]).single("cutoff").string("cutoff")
+            SELECT greatest(\(.text(now))::timestamptz - \(.text(ISODuration.ceiling.description))::interval, \(.text(now))::timestamptz - \(.text(tableRetention.description))::interval,
+                            coalesce((SELECT \(.text(now))::timestamptz - period_interval FROM lethe.retention_overrides WHERE customer_id = \(.int(customer))), '-infinity'))::text AS cutoff
+            """).single("cutoff").string("cutoff")
     }
 }

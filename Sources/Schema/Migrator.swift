@@ -48,7 +48,7 @@ public struct Migrator {
             throw LetheError(.tempFail, "another lethe migrate is running on this database", hint: "wait for it to finish, then rerun")
         }
         defer { _ = try? db.advisoryUnlock(.migrate) }
-        try db.executeScript(Self.bootstrap)
+        try db.executeScript(SQL(unsafeRaw: Self.bootstrap))
         let applied = try appliedRows(db)
         try verify(applied)
         let done = Set(applied.map(\.version))
@@ -63,7 +63,7 @@ public struct Migrator {
     /// Applies every pending migration inside the caller's open transaction: a restore builds its target's schema
     /// and loads the data in one commit, so a restore killed at any instant leaves the target as it was.
     public func migrateInOpenTransaction(on db: PostgresConnection) throws {
-        try db.executeScript(Self.bootstrap)
+        try db.executeScript(SQL(unsafeRaw: Self.bootstrap))
         let applied = try appliedRows(db)
         try verify(applied)
         let done = Set(applied.map(\.version))
@@ -73,14 +73,13 @@ public struct Migrator {
     /// Runs one migration and records it, in the caller's transaction.
     private func apply(_ migration: Migration, on db: PostgresConnection) throws {
         do {
-            try db.executeScript(migration.sql)
+            try db.executeScript(SQL(unsafeRaw: migration.sql))  // Lethe's own migrations, embedded at build time
         } catch let error as PostgresError {
             var located = error
             located.context = "applying \(set.origin)\(migration.fileName)"
             throw located
         }
-        try db.execute("INSERT INTO lethe.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                       [.int(Int64(migration.version)), .text(migration.name), .text(migration.checksum)])
+        try db.execute("INSERT INTO lethe.schema_migrations (version, name, checksum) VALUES (\(.int(Int64(migration.version))), \(.text(migration.name)), \(.text(migration.checksum)))")
     }
 
     struct AppliedRow {

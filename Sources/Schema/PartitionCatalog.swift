@@ -26,8 +26,8 @@ public struct PartitionCatalog {
     public func isPartitioned(_ db: PostgresConnection, _ name: QualifiedName) throws -> Bool {
         let row = try db.query("""
             SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relname = $2
-            """, [.text(name.schema.name), .text(name.name.name)]).first
+            WHERE n.nspname = \(.text(name.schema.name)) AND c.relname = \(.text(name.name.name))
+            """).first
         return try row?.bool("partitioned") ?? false
     }
 
@@ -41,9 +41,9 @@ public struct PartitionCatalog {
             FROM pg_inherits i
             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
             JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
-            WHERE pn.nspname = $1 AND p.relname = $2
+            WHERE pn.nspname = \(.text(parent.schema.name)) AND p.relname = \(.text(parent.name.name))
             ORDER BY c.relname
-            """, [.text(parent.schema.name), .text(parent.name.name)]).rows
+            """).rows
         return try rows.map { row in
             let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
             let bound = try row.string("bound")
@@ -128,16 +128,15 @@ public struct PartitionCatalog {
             try db.execute("SET LOCAL lock_timeout = '2s'")
             guard authority == .owner else {
                 // The same two steps, run as the table's owner by the guarded function (migration 0015).
-                try db.execute("SELECT lethe.create_partition($1, $2, $3::timestamptz, $4::timestamptz)",
-                               [.text(parent.description), .text(name.name.name), .text(Timestamps.iso(range.from)), .text(Timestamps.iso(range.to))])
+                try db.execute("SELECT lethe.create_partition(\(.text(parent.description)), \(.text(name.name.name)), \(.text(Timestamps.iso(range.from)))::timestamptz, \(.text(Timestamps.iso(range.to)))::timestamptz)")
                 return
             }
-            try db.execute("CREATE TABLE \(name.quoted) (LIKE \(parent.quoted) INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)")
+            try db.execute("CREATE TABLE \(name) (LIKE \(parent) INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)")
             // The parent's grants (the duty roles'), which a new table does not inherit (migration 0018).
-            try db.execute("SELECT lethe.inherit_parent_privileges($1::regclass, $2::regclass)", [.text(parent.quoted), .text(name.quoted)])
+            try db.execute("SELECT lethe.inherit_parent_privileges(\(.text(parent.quoted))::regclass, \(.text(name.quoted))::regclass)")
             try db.execute("""
-                ALTER TABLE \(parent.quoted) ATTACH PARTITION \(name.quoted)
-                FOR VALUES FROM ('\(Timestamps.iso(range.from))') TO ('\(Timestamps.iso(range.to))')
+                ALTER TABLE \(parent) ATTACH PARTITION \(name)
+                FOR VALUES FROM (\(literal: range.from)) TO (\(literal: range.to))
                 """)
         }
     }

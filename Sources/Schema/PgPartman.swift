@@ -26,7 +26,7 @@ public struct PgPartman {
         }
         let config = QualifiedName(schema: try SQLIdentifier(catalog: schema), name: try SQLIdentifier("part_config"))
         var managed: [String: Managed] = [:]
-        for row in try db.query("SELECT parent_table, retention, retention_keep_table FROM \(config.quoted)").rows {
+        for row in try db.query("SELECT parent_table, retention, retention_keep_table FROM \(config)").rows {
             guard let parent = try? QualifiedName(parsing: try row.string("parent_table")) else { continue }
             managed[parent.description] = Managed(parent: parent, retention: try row.optionalString("retention"), keepTable: try row.bool("retention_keep_table"))
         }
@@ -46,8 +46,7 @@ public struct PgPartman {
                              "\(config); then drop the tables it kept ('lethe inspect' lists them)"))
         }
         if let retention = table.retention, let theirs = managed.retention {
-            let longer = try db.query("SELECT $1::interval > make_interval(months => $2::int, days => $3::int, secs => $4::int) AS longer",
-                                      [.text(theirs), .int(Int64(retention.months)), .int(Int64(retention.days)), .int(Int64(retention.seconds))])
+            let longer = try db.query("SELECT \(.text(theirs))::interval > make_interval(months => \(.int(Int64(retention.months)))::int, days => \(.int(Int64(retention.days)))::int, secs => \(.int(Int64(retention.seconds)))::int) AS longer")
                 .single("longer").bool("longer")
             if longer {
                 problems.append(("pg_partman keeps partitions of \(table.name) for \(theirs), longer than the policy's \(retention)",
@@ -63,12 +62,12 @@ public struct PgPartman {
         guard manages(parent) != nil else { return [] }
         let rows = try db.query("""
             SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind = 'r' AND NOT c.relispartition AND n.nspname = $1 AND starts_with(c.relname, $2)
+            WHERE c.relkind = 'r' AND NOT c.relispartition AND n.nspname = \(.text(parent.schema.name)) AND starts_with(c.relname, \(.text(parent.name.name + "_p")))
             ORDER BY 2
-            """, [.text(parent.schema.name), .text(parent.name.name + "_p")]).rows
+            """).rows
         return try rows.map { row in
             let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
-            return (name, try db.query("SELECT count(*) AS n FROM \(name.quoted)").single("n").int("n"))
+            return (name, try db.query("SELECT count(*) AS n FROM \(name)").single("n").int("n"))
         }
     }
 }

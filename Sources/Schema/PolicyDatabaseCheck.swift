@@ -47,8 +47,8 @@ public struct PolicyDatabaseCheck {
         let rows = try db.query("""
             SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-            """, [.text(table.schema.name), .text(table.name.name)]).rows
+            WHERE n.nspname = \(.text(table.schema.name)) AND c.relname = \(.text(table.name.name)) AND a.attnum > 0 AND NOT a.attisdropped
+            """).rows
         var types: [String: String] = [:]
         for row in rows { types[try row.string("name")] = try row.string("type") }
         return types

@@ -13,8 +13,8 @@ public enum TableAuthority: String, Sendable, Encodable {
         guard !tables.isEmpty else { return .owner }
         let all = try db.query("""
             SELECT coalesce(bool_and(pg_has_role(c.relowner, 'USAGE')), true) AS owner
-            FROM pg_class c WHERE c.oid = ANY (ARRAY(SELECT to_regclass(unnest($1::text[]))))
-            """, [.text("{" + tables.map(\.description).joined(separator: ",") + "}")])  // validated lower-case names
+            FROM pg_class c WHERE c.oid = ANY (ARRAY(SELECT to_regclass(unnest(\(SQLValue.textArray(tables.map(\.description)))::text[]))))
+            """)  // validated lower-case names
             .single("owner").bool("owner")
         return all ? .owner : .guarded
     }

@@ -63,8 +63,8 @@ public struct CustomerExport {
                 var last = Int64.min
                 var count = 0
                 while true {
-                    let rows = try reader.read(table, where: "t.\(owner.quoted) = $1 AND t.\(table.idColumn.quoted) > $2", [.int(customer), .int(last)],
-                                               content: .full, orderAndLimit: "ORDER BY t.\(table.idColumn.quoted) LIMIT \(batch)")
+                    let rows = try reader.read(table, where: "t.\(owner) = \(customer) AND t.\(table.idColumn) > \(last)",
+                                               content: .full, orderAndLimit: "ORDER BY t.\(table.idColumn) LIMIT \(batch)")
                     for row in rows {
                         var fields = row.exported.fields
                         if !row.exported.unreadable.isEmpty {

@@ -25,7 +25,7 @@ public struct RequestRegister {
         public let overdue: Bool
     }
 
-    private static let columns = """
+    private static let columns: SQL = """
         id, kind, reference, received_at, due_at, extended_at IS NOT NULL AS extended, closed_at,
         (closed_at IS NULL AND due_at < now()) AS overdue
         """
@@ -37,12 +37,11 @@ public struct RequestRegister {
         }
         return try db.transaction {
             if let received {
-                let future = try db.query("SELECT $1::timestamptz > now() + interval '5 minutes' AS future", [.timestamp(received)]).single("received").bool("future")
+                let future = try db.query("SELECT \(.timestamp(received))::timestamptz > now() + interval '5 minutes' AS future").single("received").bool("future")
                 guard !future else { throw LetheError.dataError("--received is in the future") }
             }
             // The register changes only through its functions, which write the audit records (migration 0019).
-            let id = try db.query("SELECT lethe.request_open($1, $2, $3::timestamptz, $4) AS id",
-                                  [.text(kind.rawValue), .text(reference), received.map { .timestamp($0) } ?? .null, .text(OperatorIdentity.osUser)])
+            let id = try db.query("SELECT lethe.request_open(\(.text(kind.rawValue)), \(.text(reference)), \(received.map { .timestamp($0) } ?? .null)::timestamptz, \(.text(OperatorIdentity.osUser))) AS id")
                 .single("request").int("id")
             return try fetch(id)
         }
@@ -55,7 +54,7 @@ public struct RequestRegister {
             let current = try fetch(id)
             guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is closed") }
             guard !current.extended else { throw LetheError.dataError("request \(id) was already extended", hint: "the deadline can be extended once, to three months") }
-            try db.execute("SELECT lethe.request_extend($1, $2, $3)", [.int(id), .text(reason), .text(OperatorIdentity.osUser)])
+            try db.execute("SELECT lethe.request_extend(\(.int(id)), \(.text(reason)), \(.text(OperatorIdentity.osUser)))")
             return try fetch(id)
         }
     }
@@ -70,7 +69,7 @@ public struct RequestRegister {
         // No row lock here (the DPO holds no UPDATE): the function closes only an open request, and raises otherwise.
         let current = try fetch(id)
         guard current.closedAt == nil else { throw LetheError.dataError("request \(id) is already closed") }
-        try db.execute("SELECT lethe.request_close($1, $2)", [.int(id), .text(by)])
+        try db.execute("SELECT lethe.request_close(\(.int(id)), \(.text(by)))")
         return try fetch(id)
     }
 
@@ -89,7 +88,7 @@ public struct RequestRegister {
     }
 
     public func list(openOnly: Bool = false) throws -> [Request] {
-        try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE NOT $1 OR closed_at IS NULL ORDER BY due_at, id", [.bool(openOnly)])
+        try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE NOT \(.bool(openOnly)) OR closed_at IS NULL ORDER BY due_at, id")
             .rows.map(Self.decode)
     }
 
@@ -97,7 +96,7 @@ public struct RequestRegister {
     public func overdue() throws -> [Request] { try list(openOnly: true).filter(\.overdue) }
 
     func fetch(_ id: Int64, forUpdate: Bool = false) throws -> Request {
-        guard let row = try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE id = $1 \(forUpdate ? "FOR UPDATE" : "")", [.int(id)]).first else {
+        guard let row = try db.query("SELECT \(Self.columns) FROM lethe.requests WHERE id = \(.int(id)) \(forUpdate ? "FOR UPDATE" : "" as SQL)").first else {
             throw LetheError.noInput("no request \(id)", hint: "see 'lethe requests list'")
         }
         return try Self.decode(row)

@@ -68,8 +68,8 @@ public struct SubjectErasure {
         guard !customers.isEmpty else { return }
         let holds = try db.query("""
             SELECT id, customer_id FROM lethe.legal_holds
-            WHERE customer_id = ANY($1::bigint[]) AND released_at IS NULL AND (until IS NULL OR until > now()) ORDER BY id
-            """, [.text(SubjectLocator.arrayLiteral(customers))]).rows
+            WHERE customer_id = ANY(\(customers)::bigint[]) AND released_at IS NULL AND (until IS NULL OR until > now()) ORDER BY id
+            """).rows
         guard let first = holds.first else { return }
         let named = try holds.map { "hold \(try $0.int("id")) on customer \(try $0.int("customer_id"))" }.joined(separator: ", ")
         throw LetheError(.legalHold, "refusing to erase: this person's data includes rows of a customer under legal hold (\(named)); nothing was erased",
@@ -90,7 +90,7 @@ struct SubjectRowDeleter {
             let ids = rows.filter { $0.0.name == table.name }.map(\.1)
             guard !ids.isEmpty else { continue }
             deleted[table.name.description, default: 0] += try db.execute(
-                "DELETE FROM \(table.name.quoted) WHERE \(table.idColumn.quoted) = ANY($1::bigint[])", [.text(SubjectLocator.arrayLiteral(ids))])
+                "DELETE FROM \(table.name) WHERE \(table.idColumn) = ANY(\(ids)::bigint[])")
         }
         return deleted
     }

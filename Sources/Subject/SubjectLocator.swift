@@ -46,7 +46,7 @@ public struct SubjectLocator {
             for (column, indexColumn) in table.blindIndexes.sorted(by: { $0.key < $1.key }) {
                 // Candidates are read without their content: only the indexed number is opened, so a colliding
                 // person's other values are never decrypted.
-                let candidates = try reader.read(table, where: "t.\(indexColumn.quoted) = $1", [.bytes(fingerprint.blindIndex)], content: .identity)
+                let candidates = try reader.read(table, where: "t.\(indexColumn) = \(fingerprint.blindIndex)", content: .identity)
                 findings.candidates += candidates.count
                 for candidate in candidates where !confirmed.contains(where: { $0.id == candidate.exported.id }) {
                     guard let sealed = candidate.sealed[column], let customer = candidate.exported.customer else { continue }
@@ -69,20 +69,19 @@ public struct SubjectLocator {
             }
             let parents = confirmed.map(\.id)
             if content == .full && !parents.isEmpty {
-                confirmed = try reader.read(table, where: "t.\(table.idColumn.quoted) = ANY($1::bigint[])", [.text(Self.arrayLiteral(parents))],
+                confirmed = try reader.read(table, where: "t.\(table.idColumn) = ANY(\(parents)::bigint[])",
                                             content: .full).map(\.exported)
             }
             findings.rows += confirmed
             for linked in policy.tables(linkedTo: table) where !parents.isEmpty {
                 guard let via = linked.subjectVia else { continue }
-                findings.rows += try reader.read(linked, where: "t.\(via.column.quoted) = ANY($1::bigint[])", [.text(Self.arrayLiteral(parents))],
+                findings.rows += try reader.read(linked, where: "t.\(via.column) = ANY(\(parents)::bigint[])",
                                                  content: content).map(\.exported)
             }
         }
         return findings
     }
 
-    static func arrayLiteral(_ ids: [Int64]) -> String { "{" + ids.map(String.init).joined(separator: ",") + "}" }
 }
 
 /// What an export and an erasure both start from: the run's vault, the person's fingerprint and a locator.

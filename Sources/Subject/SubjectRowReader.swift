@@ -54,26 +54,23 @@ struct SubjectRowReader {
         let sealed: [SQLIdentifier: [UInt8]]
     }
 
-    /// `predicate` is SQL over alias `t` using parameters `$1…$n` given in `parameters`.
-    func read(_ table: TablePolicy, where predicate: String, _ parameters: [SQLValue], content: Content,
-              orderAndLimit: String = "ORDER BY 1") throws -> [RawRow] {
-        let t = "t"
-        var select = ["\(t).\(table.idColumn.quoted)::bigint AS lethe_row_id",
-                      table.customerColumn.map { "\(t).\($0.quoted)::bigint AS lethe_customer" } ?? "NULL::bigint AS lethe_customer"]
-        for (index, column) in table.personalColumns.enumerated() { select.append("\(t).\(column.quoted) AS lethe_p\(index)") }
+    /// `predicate` is a fragment over alias `t`, with its own values.
+    func read(_ table: TablePolicy, where predicate: SQL, content: Content, orderAndLimit: SQL = "ORDER BY 1") throws -> [RawRow] {
+        var select: [SQL] = ["t.\(table.idColumn)::bigint AS lethe_row_id",
+                             table.customerColumn.map { "t.\($0)::bigint AS lethe_customer" } ?? "NULL::bigint AS lethe_customer"]
+        for (index, column) in table.personalColumns.enumerated() { select.append("t.\(column) AS \(try SQLIdentifier("lethe_p\(index)"))") }
         if content == .full {
-            let hidden = table.personalColumns.map { "'\($0.name.replacingOccurrences(of: "'", with: "''"))'" }
-            select.append("(to_jsonb(\(t)) \(hidden.isEmpty ? "" : "- ARRAY[\(hidden.joined(separator: ", "))]::text[]"))::text AS lethe_doc")
+            let hidden = table.personalColumns.map(\.name)
+            select.append(hidden.isEmpty ? "to_jsonb(t)::text AS lethe_doc" : "(to_jsonb(t) - \(SQLValue.textArray(hidden))::text[])::text AS lethe_doc")
         }
-        var joins = ""
-        var parameters = parameters
+        var joins: SQL = ""
         if let timestamp = table.timestampColumn, let retention = table.retention, let customer = table.customerColumn {
-            parameters += [.text(retention.description), .text(ISODuration.ceiling.description), .text(retention.description)]
-            let r = "$\(parameters.count - 2)::interval", c = "$\(parameters.count - 1)::interval", label = "$\(parameters.count)::text"
-            let ts = "\(t).\(timestamp.quoted)"
+            let r: SQL = "\(text: retention.description)::interval", c: SQL = "\(text: ISODuration.ceiling.description)::interval"
+            let label: SQL = "\(text: retention.description)::text"
+            let ts: SQL = "t.\(timestamp)"
             joins = """
-                LEFT JOIN lethe.retention_overrides o ON o.customer_id = \(t).\(customer.quoted)
-                LEFT JOIN LATERAL (SELECT true AS held FROM lethe.legal_holds h WHERE h.customer_id = \(t).\(customer.quoted)
+                LEFT JOIN lethe.retention_overrides o ON o.customer_id = t.\(customer)
+                LEFT JOIN LATERAL (SELECT true AS held FROM lethe.legal_holds h WHERE h.customer_id = t.\(customer)
                     AND h.released_at IS NULL AND (h.until IS NULL OR h.until > now()) LIMIT 1) h ON true
                 """
             select += [
@@ -84,8 +81,7 @@ struct SubjectRowReader {
         } else {
             select += ["NULL::text AS lethe_retention", "NULL::timestamptz AS lethe_due", "false AS lethe_held"]
         }
-        let rows = try db.query("SELECT \(select.joined(separator: ", ")) FROM \(table.name.quoted) \(t) \(joins) WHERE \(predicate) \(orderAndLimit)",
-                                parameters).rows
+        let rows = try db.query("SELECT \(select.joined(separator: ", ")) FROM \(table.name) t \(joins) WHERE \(predicate) \(orderAndLimit)").rows
         return try rows.map { row in
             var sealed: [SQLIdentifier: [UInt8]] = [:]
             for (index, column) in table.personalColumns.enumerated() {

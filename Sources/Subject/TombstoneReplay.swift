@@ -50,8 +50,7 @@ public struct TombstoneReplay {
                     rows += listed.map { (table, $0) }
                     for linked in policy.tables(linkedTo: table) where !listed.isEmpty {
                         guard let via = linked.subjectVia else { continue }
-                        rows += try target.query("SELECT \(linked.idColumn.quoted)::bigint AS id FROM \(linked.name.quoted) WHERE \(via.column.quoted) = ANY($1::bigint[])",
-                                                 [.text(SubjectLocator.arrayLiteral(listed))]).rows.map { (linked, try $0.int("id")) }
+                        rows += try target.query("SELECT \(linked.idColumn)::bigint AS id FROM \(linked.name) WHERE \(via.column) = ANY(\(listed)::bigint[])").rows.map { (linked, try $0.int("id")) }
                     }
                 }
                 let deleted = try deleter.delete(rows).values.reduce(0, +)

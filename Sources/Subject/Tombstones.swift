@@ -31,17 +31,14 @@ public struct Tombstones {
         let byTable = Dictionary(grouping: rows, by: \.0).mapValues { $0.map(\.1) }
         let rowIds = AuditValue.object(byTable.mapValues { .array($0.map { .int($0) }) }).json
         let audit = AuditValue.object(auditRows.mapValues { .int(Int64($0)) }).json
-        return try db.query("SELECT lethe.tombstone_record($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8) AS id", [
-            request.map { .int($0) } ?? .null, .bytes(fingerprint.blindIndex), .int(Int64(fingerprint.blindIndexBits)),
-            .bytes(fingerprint.hmac), .text(receipt), .text(rowIds), .text(audit), .text(OperatorIdentity.osUser),
-        ]).single("tombstone").int("id")
+        return try db.query("SELECT lethe.tombstone_record(\(request.map { .int($0) } ?? .null), \(.bytes(fingerprint.blindIndex)), \(.int(Int64(fingerprint.blindIndexBits))), \(.bytes(fingerprint.hmac)), \(.text(receipt))::jsonb, \(.text(rowIds))::jsonb, \(.text(audit))::jsonb, \(.text(OperatorIdentity.osUser))) AS id").single("tombstone").int("id")
     }
 
     private func insertRows(_ id: Int64, _ rows: [(String, Int64)]) throws {
         for (table, group) in Dictionary(grouping: rows, by: \.0) {
             try db.execute("""
-                INSERT INTO lethe.tombstone_rows (tombstone_id, table_name, row_id) SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING
-                """, [.int(id), .text(table), .text(SubjectLocator.arrayLiteral(group.map(\.1)))])
+                INSERT INTO lethe.tombstone_rows (tombstone_id, table_name, row_id) SELECT \(.int(id)), \(.text(table)), unnest(\(group.map(\.1))::bigint[]) ON CONFLICT DO NOTHING
+                """)
         }
     }
 
@@ -49,15 +46,13 @@ public struct Tombstones {
     /// `replacing`, whatever this database holds under that id gives way to it.
     func copy(_ tombstone: Tombstone, replacing: Bool = false) throws {
         if replacing {
-            try db.execute("DELETE FROM lethe.tombstone_rows WHERE tombstone_id = $1", [.int(tombstone.id)])
-            try db.execute("DELETE FROM lethe.tombstones WHERE id = $1", [.int(tombstone.id)])
+            try db.execute("DELETE FROM lethe.tombstone_rows WHERE tombstone_id = \(.int(tombstone.id))")
+            try db.execute("DELETE FROM lethe.tombstones WHERE id = \(.int(tombstone.id))")
         }
         try db.execute("""
             INSERT INTO lethe.tombstones (id, erased_at, request_id, blind_index, blind_index_bits, subject_hmac, rows_removed, erased_by_db_user, erased_by_os_user)
-            VALUES ($1, $2::timestamptz, NULL, $3, $4, $5, $6::jsonb, $7, $8)
-            """, [.int(tombstone.id), .text(tombstone.erasedAt), tombstone.fingerprint.map { .bytes($0.blindIndex) } ?? .null,
-                  .int(Int64(tombstone.fingerprint?.blindIndexBits ?? 32)), tombstone.fingerprint.map { .bytes($0.hmac) } ?? .null,
-                  .text(tombstone.rowsRemoved), .text(tombstone.erasedByDbUser), .text(tombstone.erasedByOsUser)])
+            VALUES (\(.int(tombstone.id)), \(.text(tombstone.erasedAt))::timestamptz, NULL, \(tombstone.fingerprint.map { .bytes($0.blindIndex) } ?? .null), \(.int(Int64(tombstone.fingerprint?.blindIndexBits ?? 32))), \(tombstone.fingerprint.map { .bytes($0.hmac) } ?? .null), \(.text(tombstone.rowsRemoved))::jsonb, \(.text(tombstone.erasedByDbUser)), \(.text(tombstone.erasedByOsUser)))
+            """)
         try insertRows(tombstone.id, tombstone.rows.flatMap { table, ids in ids.map { (table, $0) } })
         // Later erasures in this database must not reuse the copied ids.
         try db.execute("SELECT setval(pg_get_serial_sequence('lethe.tombstones', 'id'), greatest((SELECT max(id) FROM lethe.tombstones), 1))")
@@ -93,14 +88,12 @@ extension Tombstones {
     /// the caller's transaction, the one that records the new length.
     public static func shortenBlindIndexes(_ db: PostgresConnection, to bits: Int) throws -> (shortened: Int, kept: Int) {
         var shortened = 0, kept = 0
-        for row in try db.query("SELECT id, blind_index, blind_index_bits FROM lethe.tombstones WHERE blind_index IS NOT NULL AND blind_index_bits <> $1",
-                                [.int(Int64(bits))]).rows {
+        for row in try db.query("SELECT id, blind_index, blind_index_bits FROM lethe.tombstones WHERE blind_index IS NOT NULL AND blind_index_bits <> \(.int(Int64(bits)))").rows {
             guard try row.int("blind_index_bits") > Int64(bits) else {
                 kept += 1
                 continue
             }
-            try db.execute("UPDATE lethe.tombstones SET blind_index = $2, blind_index_bits = $3 WHERE id = $1",
-                           [.int(try row.int("id")), .bytes(BlindIndex.truncate(try row.bytes("blind_index"), to: bits)), .int(Int64(bits))])
+            try db.execute("UPDATE lethe.tombstones SET blind_index = \(.bytes(BlindIndex.truncate(try row.bytes("blind_index"), to: bits))), blind_index_bits = \(.int(Int64(bits))) WHERE id = \(.int(try row.int("id")))")
             shortened += 1
         }
         return (shortened, kept)

@@ -86,4 +86,28 @@ import Testing
             }
         }
     }
+
+    /// SQL binds by construction (issue 27 item 3): the connection takes only `SQL`, whose interpolations bind values
+    /// and quote identifiers, and no product module takes SQL as a `String`. Text spliced as is goes through
+    /// `unsafeRaw:`, allowed only in these files, each for a reason a reviewer can check.
+    @Test func sqlTextIsSplicedOnlyThroughTheListedEscapeHatches() throws {
+        let allowed = [
+            "Access/RolesApply.swift": 1,  // grant statements from quoted policy identifiers and fixed role names
+            "Keys/Envelope.swift": 1,  // the envelope header constants, hex
+            "Purge/DetachedPartitions.swift": 1,  // a partition's bound clause as PostgreSQL rendered it
+            "Purge/PurgeExecutor.swift": 1,  // the same, when a partition is rebuilt around held rows
+            "Schema/Migrator.swift": 3,  // Lethe's own embedded migrations
+            "LetheBench/TextSQL.swift": 3,  // the benchmarks' data sets, written as text like the tests' fixtures
+        ]
+        var found: [String: Int] = [:]
+        for source in try Self.swiftSources() where !(source.module == "Postgres" && source.file == "SQL.swift") {
+            let uses = source.text.components(separatedBy: "unsafeRaw:").count - 1
+            if uses > 0 { found["\(source.module)/\(source.file)"] = uses }
+            if source.module != "LetheBench" {
+                #expect(source.text.firstMatch(of: /func (query|execute|executeScript)\(_ \w+: String/) == nil,
+                        "\(source.module)/\(source.file) takes SQL as a String")
+            }
+        }
+        #expect(found == allowed, "unsafeRaw: is used \(found), allowed \(allowed): bind the value or quote the identifier instead")
+    }
 }
