@@ -44,7 +44,7 @@ public struct Inspection {
         let kept = try partmanFindings(tables, partman)
         findings += kept
         if wanted == nil { findings += try undeclaredTables(except: Set(kept.map(\.subject))) }
-        findings += try retentionOverdue(tables)
+        findings += try retentionOverdue(tables, now: now)
         findings += try partitions(tables, now: now)
         if wanted == nil {
             findings += try staleBackups(now: now)
@@ -176,15 +176,19 @@ public struct Inspection {
         return findings
     }
 
-    /// What a purge's final check counts: rows past their customer's cutoff outside legal holds.
-    private func retentionOverdue(_ tables: [TablePolicy]) throws -> [Finding] {
+    /// What a purge's final check counts, less what crossed its cutoff since the last scheduled purge (issue 30,
+    /// defect 5: under live traffic rows cross their cutoff every second): rows past their customer's cutoff,
+    /// outside legal holds, by more than the purge schedule's allowed lateness (a day and two hours when daily,
+    /// or when the worker does not schedule the purge and cron runs it).
+    private func retentionOverdue(_ tables: [TablePolicy], now: Date) throws -> [Finding] {
         let names = Set(tables.map(\.name.description))
+        let lateness = policy.schedule[.purge].flatMap { $0.isOff ? nil : $0.allowedLateness(at: now) } ?? 26 * 3600
         var byTable: [String: Int64] = [:]
-        for finding in try PurgeJob(db, policy: policy).overdueRows() where names.contains(finding.table) {
+        for finding in try PurgeJob(db, policy: policy).overdueRows(slack: lateness) where names.contains(finding.table) {
             byTable[finding.table, default: 0] += finding.rows
         }
         return byTable.sorted { $0.key < $1.key }.map { table, rows in
-            Finding(kind: .retentionOverdue, subject: table, what: "rows past their customer's retention, outside legal holds", rows: rows,
+            Finding(kind: .retentionOverdue, subject: table, what: "rows past their customer's retention by more than the purge schedule allows, outside legal holds", rows: rows,
                     hint: "lethe purge (and check that the worker or cron runs it daily: lethe status)")
         }
     }

@@ -22,10 +22,18 @@ public struct JobRuns {
                    detail = 'no end recorded: the process was killed or lost its connection'
             WHERE job = \(.text(job.rawValue)) AND outcome = 'running' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = backend_pid)
             """)
-        return try db.query("""
-            INSERT INTO lethe.job_runs (job, scheduled_for, started_by, host, os_pid) VALUES (\(.text(job.rawValue)), \(slot.map { .text(Timestamps.isoFractional($0)) } ?? .null)::timestamptz, \(.text(startedBy.rawValue)), \(.text(ProcessInfo.processInfo.hostName)), \(.int(Int64(getpid()))))
+        let insert: SQL = """
+            INSERT INTO lethe.job_runs (job, scheduled_for, started_by, host, os_pid) VALUES (\(.text(job.rawValue)), \(slot.map { .timestamp($0) } ?? .null)::timestamptz, \(.text(startedBy.rawValue)), \(.text(ProcessInfo.processInfo.hostName)), \(.int(Int64(getpid()))))
             ON CONFLICT (job, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING RETURNING id
-            """).first?.int("id")
+            """
+        do {
+            return try db.query(insert).first?.int("id")
+        } catch let error as PostgresError where error.sqlState == "23505" && error.constraint == "job_runs_pkey" {
+            // The id sequence is behind the table (issue 30, defect 10: seen after a crash of the server under a
+            // run): move it past the highest id and record the run; the next runs need nothing more.
+            try db.execute("SELECT setval(pg_get_serial_sequence('lethe.job_runs', 'id'), (SELECT max(id) FROM lethe.job_runs))")
+            return try db.query(insert).first?.int("id")
+        }
     }
 
     public func finish(_ id: Int64, outcome: Outcome, detail: String, counts: [String: Int64]? = nil) throws {

@@ -26,10 +26,8 @@ public struct JobStatus: Sendable, Encodable {
             guard let schedule = policy.schedule[job], !schedule.isOff else { return nil }
             let last = try runs.last(job)
             let success = try runs.lastSuccess(job)?.finishedAt
-            let period = schedule.period(at: now) ?? 86_400
-            let grace = max(period / 12, 60)
             let reference = success ?? migrated
-            let overdue = now.timeIntervalSince(reference) > period + grace
+            let overdue = now.timeIntervalSince(reference) > schedule.allowedLateness(at: now)
             let failed = last.map { $0.outcome == .failure } ?? false
             return JobStatus(job: job.rawValue, schedule: schedule.description, lastRun: last, lastSuccessAt: success,
                              nextDue: schedule.next(after: now), overdue: overdue, lastRunFailed: failed)

@@ -69,6 +69,10 @@ public struct SealedDataCheck {
         public var checked = 0
         public var failures: [String] = []
         public var failureCount = 0
+        /// Values without an envelope's shape (clear text, legacy AES-128-CBC): not yet sealed, not tampering.
+        public var unsealed = 0
+        /// "table.column" -> unsealed values in it.
+        public var unsealedByColumn: [String: Int] = [:]
     }
 
     public func run(table wanted: String?, customer: Int64?) throws -> Report {
@@ -78,6 +82,11 @@ public struct SealedDataCheck {
                 let index = table.blindIndexes[column]
                 try SealedColumnScan(db: db, table: table, column: column, batch: 5000, companion: index).forEachBatch(customer: customer, onlyUnsealed: false) { values in
                     for value in values {
+                        guard Envelope.looksSealed(value.bytes) else {
+                            report.unsealed += 1
+                            report.unsealedByColumn["\(table.name).\(column.name)", default: 0] += 1
+                            continue
+                        }
                         report.checked += 1
                         do {
                             let plaintext = try vault.open(value.bytes, EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer), row: value.id)

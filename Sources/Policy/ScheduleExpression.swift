@@ -131,6 +131,14 @@ public struct ScheduleExpression: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// How late a job may run before it is overdue: its period plus a twelfth (at least a minute), a day and two
+    /// hours for a daily job. `lethe status` calls a job overdue past it; `lethe inspect` calls rows overdue only
+    /// once they are past their cutoff by more than this (rows cross their cutoff every second between two purges).
+    public func allowedLateness(at date: Date) -> TimeInterval {
+        let period = period(at: date) ?? 86_400
+        return period + max(period / 12, 60)
+    }
+
     /// The time between the slot at or before `date` and the one after it: how often the job is expected to run.
     public func period(at date: Date) -> TimeInterval? {
         guard let previous = previous(atOrBefore: date), let next = next(after: previous) else { return nil }

@@ -38,8 +38,10 @@ public struct PurgeJob {
 
     /// Rows past their customer's cutoff outside legal holds right now (what a run's final check counts), without
     /// purging anything: for `lethe inspect`.
-    public func overdueRows() throws -> [CheckFinding] {
-        try RetentionCheck(db: db).findings(try plan(scope: PurgeScope(), counting: false))
+    /// Rows past their customer's cutoff by more than `slack` seconds, outside holds: what a purge running on
+    /// schedule would already have removed.
+    public func overdueRows(slack: TimeInterval = 0) throws -> [CheckFinding] {
+        try RetentionCheck(db: db).findings(try plan(scope: PurgeScope(), counting: false), slack: Int64(slack.rounded(.up)))
     }
 
     public func dryRun(scope: PurgeScope) throws -> PurgeReport {

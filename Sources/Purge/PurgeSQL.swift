@@ -9,23 +9,29 @@ struct PurgeSQL {
     let customer: SQLIdentifier
 
     /// Rows older than the table cutoff whose customer is not held at the run clock `now`; only `customer`'s
-    /// rows when the run is scoped to one.
-    func tableCutoff(_ cutoff: DatabaseTime, now: DatabaseTime, customer only: Int64?) -> SQL {
-        var predicate: SQL = "\(timestamp) < \(cutoff.sql)::timestamptz AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))"
+    /// rows when the run is scoped to one. With `slack` (seconds), only rows older than the cutoff by more than
+    /// that (`inspect`'s overdue rows).
+    func tableCutoff(_ cutoff: DatabaseTime, now: DatabaseTime, customer only: Int64?, slack: Int64 = 0) -> SQL {
+        var predicate: SQL = "\(timestamp) < \(Self.shifted(cutoff.sql, by: slack)) AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))"
         if let only { predicate += " AND \(customer) = \(only)" }
         return predicate
     }
 
     /// Rows of the customers in `cutoffs` from the table cutoff up to each one's own cutoff (aligned arrays),
     /// below the latest of those (which bounds index ranges and partition pruning), unless held at `now`.
-    func customerCutoffs(tableCutoff: DatabaseTime, now: DatabaseTime, cutoffs: [CustomerCutoff]) -> SQL {
+    func customerCutoffs(tableCutoff: DatabaseTime, now: DatabaseTime, cutoffs: [CustomerCutoff], slack: Int64 = 0) -> SQL {
         let latest = cutoffs.map(\.cutoff).max() ?? tableCutoff
         let ids = Self.customerIds(cutoffs)
+        let own: SQL = "(\(Self.cutoffTimes(cutoffs))::timestamptz[])[array_position(\(ids)::bigint[], \(customer))]"
         return """
             \(customer) = ANY (\(ids)::bigint[]) AND \(timestamp) >= \(tableCutoff.sql)::timestamptz AND \(timestamp) < \(latest.sql)::timestamptz
-            AND \(timestamp) < (\(Self.cutoffTimes(cutoffs))::timestamptz[])[array_position(\(ids)::bigint[], \(customer))]
+            AND \(timestamp) < \(slack == 0 ? own : "\(own) - \(slack) * interval '1 second'")
             AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))
             """
+    }
+
+    static func shifted(_ cutoff: SQLValue, by slack: Int64) -> SQL {
+        slack == 0 ? "\(cutoff)::timestamptz" : "(\(cutoff)::timestamptz - \(slack) * interval '1 second')"
     }
 
     /// The customers of `cutoffs` as a `bigint[]` value, and their cutoffs, aligned, as a `timestamptz[]` one.

@@ -13,15 +13,16 @@ public struct CheckFinding: Sendable, Encodable, Equatable {
 struct RetentionCheck {
     let db: PostgresConnection
 
-    func findings(_ plan: PurgePlan) throws -> [CheckFinding] {
+    /// With `slack` (seconds), only rows past their cutoff by more than that.
+    func findings(_ plan: PurgePlan, slack: Int64 = 0) throws -> [CheckFinding] {
         var findings: [CheckFinding] = []
         for table in plan.tables {
             let sql = PurgeSQL(timestamp: table.timestampColumn, customer: table.customerColumn)
-            let rows = try db.query(sql.countByCustomer(table.name, where: sql.tableCutoff(table.tableCutoff, now: plan.now, customer: plan.scope.customer)))
+            let rows = try db.query(sql.countByCustomer(table.name, where: sql.tableCutoff(table.tableCutoff, now: plan.now, customer: plan.scope.customer, slack: slack)))
                 .customerRows()
             findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
             if !table.customerCutoffs.isEmpty {
-                let pastOwnCutoffs = sql.customerCutoffs(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: table.customerCutoffs)
+                let pastOwnCutoffs = sql.customerCutoffs(tableCutoff: table.tableCutoff, now: plan.now, cutoffs: table.customerCutoffs, slack: slack)
                 let rows = try db.query(sql.countByCustomer(table.name, where: pastOwnCutoffs)).customerRows()
                 findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }
             }

@@ -124,4 +124,24 @@ import Testing
         let after = try LetheProcess.run(["inspect", "--table", "sms.contacts", "--database-url", db.conninfo])
         #expect(after.stdout.contains("UNSEALED_VALUE sms.contacts.phone:") && !after.stdout.contains("RETENTION_OVERDUE"), "\(after.stdout)")
     }
+
+    /// Under live traffic rows cross their cutoff every second; minutes after a clean purge they are not overdue
+    /// (issue 30, defect 5). Overdue is past the cutoff by more than the daily purge allows (a day and two hours).
+    @Test func rowsThatCrossedTheirCutoffSinceTheLastPurgeAreNotOverdue() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        #expect(try LetheProcess.run(["purge", "--database-url", db.conninfo]).status == 0)
+        // Customer 1 keeps six months: one row an hour past its cutoff, as if it crossed it since the purge.
+        try db.connection.execute("""
+            INSERT INTO sms.contacts (customer_id, phone, created_at) VALUES (1, '\\x03'::bytea, now() - interval '6 months' - interval '1 hour')
+            """)
+        let justCrossed = try LetheProcess.run(["inspect", "--table", "sms.contacts", "--database-url", db.conninfo])
+        #expect(!justCrossed.stdout.contains("RETENTION_OVERDUE"), "\(justCrossed.stdout)")
+        // One a purge on schedule would have removed: past its cutoff by more than a day and two hours.
+        try db.connection.execute("""
+            INSERT INTO sms.contacts (customer_id, phone, created_at) VALUES (1, '\\x03'::bytea, now() - interval '6 months' - interval '27 hours')
+            """)
+        let missed = try LetheProcess.run(["inspect", "--table", "sms.contacts", "--database-url", db.conninfo])
+        #expect(missed.status == 1 && missed.stdout.contains("RETENTION_OVERDUE sms.contacts:") && missed.stdout.contains("allows, outside legal holds, 1 row"), "\(missed.stdout)")
+    }
 }

@@ -67,6 +67,28 @@ import Testing
         }
     }
 
+    /// Clear text a foreign writer left in a sealed column is not tampering (issue 30, defect 6): verify counts it
+    /// as unsealed and exits 1 with the command that seals it; 79 stays for envelopes that do not open.
+    @Test func clearTextIsCountedAsUnsealedAndTamperingKeepsTheIntegrityCode() throws {
+        let (db, directory, common) = try setUp()
+        let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
+        #expect(try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common).status == 0)
+        try db.connection.execute("""
+            INSERT INTO sms.messages (customer_id, created_at, recipient, body) VALUES (1, now(), convert_to('+33611112222', 'UTF8'), convert_to('Votre code est 4242', 'UTF8'))
+            """)
+        let unsealed = try LetheProcess.run(["encrypt", "verify"] + common)
+        #expect(unsealed.status == 1, "\(unsealed.status): \(unsealed.stderr)")
+        #expect(unsealed.stdout.contains("failed, 2 not sealed yet") && unsealed.stderr.contains("sms.messages.body: 1")
+                && unsealed.stderr.contains("HINT: lethe encrypt migrate --table sms.messages --column body --from plaintext"), "\(unsealed.stdout)\(unsealed.stderr)")
+        #expect(!(unsealed.stdout + unsealed.stderr).contains("4242") && !(unsealed.stdout + unsealed.stderr).contains("611112222"))
+        // A sealed value altered on top: that one is 79, whatever else is unsealed.
+        try db.connection.execute("""
+            UPDATE sms.messages SET body = overlay(body PLACING decode(lpad(to_hex(get_byte(body, 30) # 1), 2, '0'), 'hex') FROM 31 FOR 1)
+            WHERE id = (SELECT min(id) FROM sms.messages)
+            """)
+        #expect(try LetheProcess.run(["encrypt", "verify"] + common).status == 79)
+    }
+
     @Test func tamperedOrSwappedCiphertextsFailWithTheIntegrityCode() throws {
         let (db, directory, common) = try setUp()
         let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)

@@ -4,6 +4,20 @@ import TestSupport
 import Testing
 
 @Suite struct PurgeCommandTests {
+    /// The state a server crash under a purge left (issue 30, defect 10): job_runs' id sequence behind its rows.
+    /// The next purge records its run and succeeds, and the one after needs nothing more.
+    @Test func aJobRunsSequenceBehindItsRowsDoesNotStopTheNextPurge() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        for _ in 0..<3 { #expect(try LetheProcess.run(["purge", "--database-url", db.conninfo]).status == 0) }
+        try db.connection.execute("SELECT setval(pg_get_serial_sequence('lethe.job_runs', 'id'), 1)")
+        for attempt in 0..<2 {
+            let purge = try LetheProcess.run(["purge", "--database-url", db.conninfo])
+            #expect(purge.status == 0, "run \(attempt): \(purge.status) \(purge.stderr.suffix(300))")
+        }
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.job_runs WHERE job = 'purge' AND outcome = 'success'").single("n").int("n") == 5)
+    }
+
     @Test func retentionSetRefusesLongerThanSixMonths() throws {
         let db = try TestDatabase()
         try PurgeFixture.load(db.connection)

@@ -120,6 +120,24 @@ import Testing
         }
     }
 
+    /// A unique violation on an application table is bad input (65); on Lethe's own tables it is Lethe's internal
+    /// error (70), never "fix the input named above" (issue 30, defect 10).
+    @Test func aConstraintOfLethesOwnTablesIsAnInternalError() throws {
+        let db = try TestDatabase(migrated: false)
+        try db.connection.execute("CREATE SCHEMA lethe")
+        try db.connection.execute("CREATE TABLE lethe.job_runs (id bigint PRIMARY KEY)")
+        try db.connection.execute("CREATE TABLE public.t (id bigint PRIMARY KEY)")
+        try db.connection.execute("INSERT INTO lethe.job_runs VALUES (1)")
+        try db.connection.execute("INSERT INTO public.t VALUES (1)")
+        #expect(performing: { try db.connection.execute("INSERT INTO lethe.job_runs VALUES (1)") }, throws: { error in
+            let lethe = (error as? PostgresError)?.letheError
+            return lethe?.code == .software && lethe?.hint?.contains("lethe.job_runs") == true
+        })
+        #expect(performing: { try db.connection.execute("INSERT INTO public.t VALUES (1)") }, throws: { error in
+            (error as? PostgresError)?.letheError.code == .dataError
+        })
+    }
+
     @Test func failedConnectionNamesTargetButNeverThePassword() throws {
         do {
             _ = try PostgresConnection(conninfo: "postgresql://lethe:S3cretPassw0rd@127.0.0.1:1/nowhere?connect_timeout=2")

@@ -77,7 +77,13 @@ struct EncryptMigrateCommand: LetheCommand {
 struct EncryptVerifyCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Open every sealed personal value; exit 79 naming table, column and row of each that does not open."
+        abstract: "Open every sealed personal value; exit 79 naming table, column and row of each that does not open.",
+        discussion: """
+            A value without an envelope's shape (clear text written before Lethe, or the legacy AES-128-CBC format) is \
+            not tampering: it is counted as unsealed, by column, and the command exits 1 with the 'encrypt migrate' \
+            command that seals it. Exit 79 is kept for envelopes that do not open (altered, moved to another row, or \
+            sealed under a key this keyring does not hold) and for blind indexes that are not their number's.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -93,10 +99,20 @@ struct EncryptVerifyCommand: LetheCommand {
         let policy = try policyOptions.load()
         let vault = try Vault(db: db, keyring: try keyring.load(), blindIndexBits: policy.blindIndexBits)
         let report = try SealedDataCheck(db: db, policy: policy, vault: vault).run(table: table, customer: customer)
-        if json { try Output.json(report) } else { Output.line("\(report.checked) sealed value(s) checked, \(report.failureCount) failed") }
+        if json {
+            try Output.json(report)
+        } else {
+            Output.line("\(report.checked) sealed value(s) checked, \(report.failureCount) failed, \(report.unsealed) not sealed yet")
+        }
         guard report.failureCount == 0 else {
             throw LetheError.integrity(report.failures.prefix(20).joined(separator: "\n"),
                                        hint: "\(report.failureCount) value(s) do not open: restore them from a backup, or investigate tampering")
+        }
+        if let (column, count) = report.unsealedByColumn.sorted(by: { $0.key < $1.key }).first {
+            let (tableName, columnName) = (String(column[..<column.lastIndex(of: ".")!]), String(column[column.index(after: column.lastIndex(of: ".")!)...]))
+            let columns = report.unsealedByColumn.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            throw LetheError(.checkFailed, "\(report.unsealed) personal value(s) are not sealed yet (\(columns))",
+                             hint: "lethe encrypt migrate --table \(tableName) --column \(columnName) --from plaintext (or aes-128-cbc); \(count) in that column")
         }
     }
 }
