@@ -109,7 +109,7 @@ public struct Inspection {
                 let ids = try db.query("""
                     SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(Self.unsealed(column, customer: table.customerColumn))
                     ORDER BY 1 LIMIT \(Self.listedIds)
-                    """).rows.map { try $0.int("id") }
+                    """).rows.compactMap { try $0.optionalInt("id") }  // a row without an id is counted above, not listed
                 findings.append(Finding(kind: .unsealedValue, subject: "\(table.name).\(column.name)",
                                         what: "personal values that are not sealed envelopes\(scaled)", rows: unsealed,
                                         hint: "lethe encrypt migrate --table \(table.name) --column \(column.name) --from plaintext (or aes-128-cbc)",

@@ -26,7 +26,18 @@ struct SealedColumnScan {
     /// `onlyUnsealed` skips values that already carry the envelope's magic and version.
     func forEachBatch(customer: Int64?, onlyUnsealed: Bool, _ body: ([Value]) throws -> Void) throws {
         guard let customerColumn = table.customerColumn else { return }
-        var last = Int64.min
+        // A row without an id would never be reached by the id-ordered walk, and a job would report success having
+        // sealed or checked nothing (issue 30, defect 1: an unrelated, never-filled `id` column taken as row id).
+        let withoutId = try db.query("""
+            SELECT count(*) AS n FROM \(table.name) WHERE \(table.idColumn) IS NULL AND \(column) IS NOT NULL
+            """).single("rows without an id").int("n")
+        guard withoutId == 0 else {
+            throw LetheError.config("\(table.name): \(withoutId) row(s) with a \(column.name) value have no row id (\(table.idColumn.name) is NULL)",
+                                    hint: "the policy's id column for \(table.name) must be NOT NULL and unique: name the table's real one ('id:'), then run 'lethe policy check'")
+        }
+        // No lower bound on the first batch: a cursor starting at Int64.min is out of range for an integer id
+        // column (issue 30, defect 2).
+        var last: Int64? = nil
         let filter: SQL = onlyUnsealed ? "AND NOT \(Envelope.hasSealedHeader(column))" : ""
         let customerValue: SQLValue = customer.map { .int($0) } ?? .null
         while true {
@@ -36,7 +47,7 @@ struct SealedColumnScan {
                 SELECT \(table.idColumn) AS id, \(customerColumn) AS customer, \(column) AS value, \(timestamp) AS ts,
                        \(companion) AS companion
                 FROM \(table.name)
-                WHERE \(table.idColumn) > \(.int(last)) AND \(column) IS NOT NULL \(filter)
+                WHERE (\(last)::bigint IS NULL OR \(table.idColumn) > \(last)) AND \(column) IS NOT NULL \(filter)
                   AND (\(customerValue)::bigint IS NULL OR \(customerColumn) = \(customerValue))
                 ORDER BY \(table.idColumn) LIMIT \(.int(Int64(batch)))
                 """).rows

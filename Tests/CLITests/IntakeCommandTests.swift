@@ -67,6 +67,45 @@ import Testing
         }
     }
 
+    /// A gateway's queue table, declared with only a policy (issue 30, defects 1 and 2): with no `id:` the
+    /// never-filled `id` column would be the row id, and a migration that sealed nothing must not succeed; with
+    /// its real `integer` id, the walk starts without an out-of-range cursor and seals every value.
+    @Test func aRowIdThatIsNeverFilledIsRefusedAndAnIntegerIdIsWalked() throws {
+        let (db, directory, common) = try setUp()
+        try db.connection.execute("CREATE TABLE sms.outbox (msg_id serial PRIMARY KEY, id integer, account bigint NOT NULL, receiver bytea, sent timestamptz NOT NULL)")
+        try db.connection.execute("""
+            INSERT INTO sms.outbox (account, receiver, sent) SELECT 1, convert_to('+3361234' || lpad(g::text, 4, '0'), 'UTF8'), now() FROM generate_series(1, 30) g
+            """)
+        func policy(id: String?) throws -> String {
+            let base = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+            let table = """
+                tables:
+                  - table: sms.outbox
+                \(id.map { "    id: \($0)\n" } ?? "")    timestamp: sent
+                    customer: account
+                    retention: P6M
+                    personal: [receiver]
+                    category: Outgoing queue
+
+                """
+            let path = directory + "/policy-\(id ?? "none").yaml"
+            try base.replacingOccurrences(of: "tables:\n", with: table).write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let migrate = ["encrypt", "migrate", "--table", "sms.outbox", "--column", "receiver", "--from", "plaintext"]
+        let unfilled = try LetheProcess.run(migrate + ["--policy", try policy(id: nil)] + common)
+        #expect(unfilled.status == 78 && unfilled.stderr.contains("sms.outbox: 30 row(s) with a receiver value have no row id (id is NULL)")
+                && unfilled.stderr.contains("HINT:"), "\(unfilled.status): \(unfilled.stderr)")
+        let verifyUnfilled = try LetheProcess.run(["encrypt", "verify", "--table", "sms.outbox", "--policy", try policy(id: nil)] + common)
+        #expect(verifyUnfilled.status == 78, "\(verifyUnfilled.status): \(verifyUnfilled.stderr)")
+        let integer = try policy(id: "msg_id")
+        let sealed = try LetheProcess.run(migrate + ["--policy", integer] + common)
+        #expect(sealed.status == 0, "\(sealed.status): \(sealed.stderr)")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.outbox WHERE substring(receiver FROM 1 FOR 3) = 'LTH'::bytea").single("n").int("n") == 30)
+        let verified = try LetheProcess.run(["encrypt", "verify", "--table", "sms.outbox", "--policy", integer] + common)
+        #expect(verified.status == 0 && verified.stdout.contains("30 sealed value(s) checked, 0 failed"), "\(verified.stdout)\(verified.stderr)")
+    }
+
     /// Clear text a foreign writer left in a sealed column is not tampering (issue 30, defect 6): verify counts it
     /// as unsealed and exits 1 with the command that seals it; 79 stays for envelopes that do not open.
     @Test func clearTextIsCountedAsUnsealedAndTamperingKeepsTheIntegrityCode() throws {
