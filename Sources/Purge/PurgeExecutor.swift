@@ -323,8 +323,7 @@ final class PurgeExecutor {
     }
 
     /// The end of every batch statement: counts the `deleted` CTE's rows per customer and adds them to the
-    /// ledger in the same statement (so in the same transaction). Run id and table name are the parameters
-    /// `runParameter` and `runParameter + 1`.
+    /// ledger in the same statement (so in the same transaction), under the run and the table.
     static func ledgerTail(run: Int64, table: String) -> SQL {
         """
         counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
