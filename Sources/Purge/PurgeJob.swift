@@ -66,6 +66,10 @@ public struct PurgeJob {
         let authority = try TableAuthority.of(db, tables: policy.retentionTables.map(\.name))
         if authority == .guarded { try PurgeRules(db: db).checkMatches(policy) }
         let plan = try self.plan(scope: scope, counting: false)
+        // What the planner could not do as usual is said on every run, not only in a dry run's report.
+        for table in plan.tables {
+            for warning in table.warnings { logger.warning("\(warning)", metadata: ["table": "\(table.table)"]) }
+        }
         let ensured = try PartitionCatalog().ensure(db, policy: policy, now: plan.now.date)
         for conflict in ensured.conflicts { logger.warning("could not create a partition", metadata: ["detail": "\(conflict)"]) }
         let run = try ledger.start(plan)
@@ -74,6 +78,18 @@ public struct PurgeJob {
             let customerColumns = Dictionary(policy.retentionTables.compactMap { table in table.customerColumn.map { (table.name.description, $0) } },
                                              uniquingKeysWith: { first, _ in first })
             if authority == .owner {
+                // Another session's pending detaches wholly past the cutoff become this run's, noted with their bounds
+                // and holds unchecked: finishing them below re-attaches any that hold rows of a customer on hold.
+                for table in plan.tables {
+                    for partition in table.pendingToFinish {
+                        try db.execute("""
+                            INSERT INTO lethe.purge_detached (relation, run_id, table_name, partition_name, bound, holds_checked)
+                            VALUES (\(text: partition.name.description), \(run), \(text: table.table), \(text: partition.name.description),
+                                    \(text: partition.boundClause), false) ON CONFLICT (relation) DO NOTHING
+                            """)
+                        logger.warning("finishing a detach another session left pending", metadata: ["partition": "\(partition.name)"])
+                    }
+                }
                 let leftovers = try DetachedPartitions(db: db, run: run, customerColumns: customerColumns,
                                                        lockTimeoutMilliseconds: settings.lockTimeoutMilliseconds, logger: logger).finishLeftovers()
                 if leftovers > 0 { logger.warning("dropped partitions an interrupted run had detached", metadata: ["count": .stringConvertible(leftovers)]) }

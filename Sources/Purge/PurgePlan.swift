@@ -1,6 +1,7 @@
 import Foundation
 import LetheCore
 import Postgres
+import Schema
 
 /// A database timestamp kept in PostgreSQL's exact text form, so a cutoff read from the database clock
 /// is bound back without rounding (Date carries only ~microsecond precision, ISO text milliseconds).
@@ -113,6 +114,10 @@ public struct TablePlan: Sendable, Encodable {
     let isPartitioned: Bool
     /// PostgreSQL refuses DETACH … CONCURRENTLY on a table with a DEFAULT partition.
     let hasDefaultPartition: Bool
+    /// Partitions another session left "detach pending" (an interrupted `DETACH … CONCURRENTLY` by an operator or
+    /// pg_partman) whose bounds lie wholly past the table cutoff: the run finalizes them and drops them (or attaches
+    /// them back if a customer on hold has rows there), as it does its own.
+    var pendingToFinish: [Partition] = []
 
     enum CodingKeys: String, CodingKey { case table, retention, tableCutoff, customerCutoffs, partitionDrops, rowSweeps, keptByHold, warnings }
 

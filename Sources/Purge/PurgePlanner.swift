@@ -72,8 +72,19 @@ public struct PurgePlanner {
             : [Partition(parent: table.name, name: table.name, from: nil, to: nil)]
         // A half-detached partition is no longer the table's: the run finalizes and drops it before planning matters.
         let leaves = all.filter { !$0.detachPending }
-        let warnings = leaves.filter(\.boundsUnreadable).map {
+        var warnings = leaves.filter(\.boundsUnreadable).map {
             "partition \($0.name) has bounds Lethe cannot read (\($0.boundClause?.prefix(60) ?? "")); its old rows are deleted row by row"
+        }
+        // Detaches another session left pending (issue 30, defect 8): while one is pending PostgreSQL refuses every
+        // other concurrent detach of the table. Those wholly past the cutoff are finished by the run; a younger one
+        // is not Lethe's to finish, so the table's old partitions are swept row by row this time.
+        let noted = try Set(db.query("SELECT relation FROM lethe.purge_detached").rows.map { try $0.string("relation") })
+        let foreignPending = all.filter { $0.detachPending && !noted.contains($0.name.description) }
+        let youngPending = foreignPending.filter { !$0.liesEntirelyBefore(tableCutoff.date) }
+        for partition in youngPending {
+            warnings.append("partition \(partition.name) was left detach pending by another session and holds rows younger than the cutoff: "
+                            + "the old partitions of \(table.name) are swept row by row until it is finished "
+                            + "(ALTER TABLE \(table.name) DETACH PARTITION \(partition.name) FINALIZE, or attach it back)")
         }
 
         // Whole partitions past the table cutoff go by DETACH + DROP. Rows of held customers in one are moved
@@ -82,7 +93,7 @@ public struct PurgePlanner {
         var drops: [PartitionDrop] = []
         var sweepLeaves: [Partition] = []
         for leaf in leaves {
-            guard partitioned && scope.customer == nil && leaf.liesEntirelyBefore(tableCutoff.date) else {
+            guard partitioned && scope.customer == nil && youngPending.isEmpty && leaf.liesEntirelyBefore(tableCutoff.date) else {
                 sweepLeaves.append(leaf)
                 continue
             }
@@ -119,7 +130,8 @@ public struct PurgePlanner {
                          customerCutoffs: overrides, partitionDrops: drops, rowSweeps: sweeps,
                          keptByHold: try keptByHold(table, sql: sql, now: now, tableCutoff: tableCutoff, holds: holds, scope: scope),
                          warnings: warnings, name: table.name, timestampColumn: timestamp, customerColumn: customer,
-                         isPartitioned: partitioned, hasDefaultPartition: leaves.contains(where: \.isDefault))
+                         isPartitioned: partitioned, hasDefaultPartition: leaves.contains(where: \.isDefault),
+                         pendingToFinish: scope.customer == nil ? foreignPending.filter { $0.liesEntirelyBefore(tableCutoff.date) } : [])
     }
 
     /// Block ranges read the whole leaf once; the index reads only the customers' rows but pays a random
