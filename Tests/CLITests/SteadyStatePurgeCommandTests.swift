@@ -4,14 +4,8 @@ import TestSupport
 import Testing
 
 @Suite struct SteadyStatePurgeCommandTests {
-    /// A purge killed between the two transactions of `DETACH PARTITION … CONCURRENTLY` leaves the partition
-    /// "detach pending"; the next run finalizes and drops it, and the ledger shows both runs.
-    @Test func aPurgeKilledInsideAConcurrentDetachIsFinishedByTheNextRun() throws {
-        let db = try TestDatabase()
-        try PurgeFixture.load(db.connection, policy: try PolicyFixture.defaultPolicy())
-        // The catch-up run first (it drops a year of daily partitions in groups); then the daily run's situation:
-        // one day past the cutoff, left by a partition made by hand, is what a concurrent detach removes.
-        #expect(try LetheProcess.run(["purge", "--policy", "Policies/default.yaml", "--database-url", db.conninfo]).status == 0)
+    /// A day of messages 250 days old in a partition made by hand (`sms.messages_old_day`), past the cutoff.
+    static func addOldDay(_ db: TestDatabase, rows: Int) throws {
         try db.connection.execute("""
             DO $$ BEGIN
               EXECUTE format('CREATE TABLE sms.messages_old_day PARTITION OF sms.messages FOR VALUES FROM (%L) TO (%L)',
@@ -21,8 +15,19 @@ import Testing
         try db.connection.execute("""
             INSERT INTO sms.messages (customer_id, created_at, recipient, body)
             SELECT 1, date_trunc('day', now() - interval '250 days') + g * interval '1 minute', '\\x01'::bytea, '\\x02'::bytea
-            FROM generate_series(1, 50) g
-            """)
+            FROM generate_series(1, $1) g
+            """, [.int(Int64(rows))])
+    }
+
+    /// A purge killed between the two transactions of `DETACH PARTITION … CONCURRENTLY` leaves the partition
+    /// "detach pending"; the next run finalizes and drops it, and the ledger shows both runs.
+    @Test func aPurgeKilledInsideAConcurrentDetachIsFinishedByTheNextRun() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection, policy: try PolicyFixture.defaultPolicy())
+        // The catch-up run first (it drops a year of daily partitions in groups); then the daily run's situation:
+        // one day past the cutoff, left by a partition made by hand, is what a concurrent detach removes.
+        #expect(try LetheProcess.run(["purge", "--policy", "Policies/default.yaml", "--database-url", db.conninfo]).status == 0)
+        try Self.addOldDay(db, rows: 50)
         // An application transaction that has read the table: the detach's second step waits for it to end.
         let application = try db.newConnection()
         try application.execute("BEGIN")
@@ -122,16 +127,7 @@ import Testing
         // partition is left to whoever started its detach, and the run says so.
         let young = try partition(db, daysAgo: 10)
         try leavePending(db, young)
-        try db.connection.execute("""
-            DO $$ BEGIN
-              EXECUTE format('CREATE TABLE sms.messages_old_day PARTITION OF sms.messages FOR VALUES FROM (%L) TO (%L)',
-                             date_trunc('day', now() - interval '250 days'), date_trunc('day', now() - interval '249 days'));
-            END $$
-            """)
-        try db.connection.execute("""
-            INSERT INTO sms.messages (customer_id, created_at, recipient, body)
-            SELECT 1, date_trunc('day', now() - interval '250 days') + g * interval '1 minute', '\\x01'::bytea, '\\x02'::bytea FROM generate_series(1, 20) g
-            """)
+        try SteadyStatePurgeCommandTests.addOldDay(db, rows: 20)
         let second = try LetheProcess.run(["purge", "--json", "--policy", "Policies/default.yaml", "--database-url", db.conninfo])
         #expect(second.status == 0, "\(second.status): \(second.stderr.suffix(400))")
         #expect((second.stdout + second.stderr).contains("was left detach pending by another session"), "\(second.stdout.suffix(600))")
