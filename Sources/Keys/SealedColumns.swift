@@ -28,7 +28,11 @@ struct SealedColumnScan {
         guard let customerColumn = table.customerColumn else { return }
         // A row without an id would never be reached by the id-ordered walk, and a job would report success having
         // sealed or checked nothing (issue 30, defect 1: an unrelated, never-filled `id` column taken as row id).
-        let withoutId = try db.query("""
+        // The catalog answers for a NOT NULL id (a primary key); only a nullable one costs a scan.
+        let nullable = try db.query("""
+            SELECT NOT attnotnull AS nullable FROM pg_attribute WHERE attrelid = \(text: table.name.quoted)::regclass AND attname = \(text: table.idColumn.name)
+            """).first?.bool("nullable") ?? true
+        let withoutId = !nullable ? 0 : try db.query("""
             SELECT count(*) AS n FROM \(table.name) WHERE \(table.idColumn) IS NULL AND \(column) IS NOT NULL
             """).single("rows without an id").int("n")
         guard withoutId == 0 else {

@@ -72,11 +72,11 @@ public struct PostgresError: Error, LetheErrorConvertible, CustomStringConvertib
             hint = hint ?? "is the schema migrated? run 'lethe migrate --status'"
         } else if errorClass == "08" || errorClass == "53" || (errorClass == "57" && !isQueryCanceled) {
             code = .unavailable
-        } else if errorClass == "23", table?.hasPrefix("lethe.") ?? false {
+        } else if errorClass == "23", let table, table.hasPrefix("lethe.") {
             // A constraint of Lethe's own tables (a duplicate job run id, a register's key) is Lethe's fault, never
             // the operator's input (issue 30, defect 10).
             code = .software
-            hint = "an internal error on Lethe's own table \(table ?? ""): rerun the command; if it happens again, report it with this line and 'lethe status'"
+            hint = "an internal error on Lethe's own table \(table): rerun the command; if it happens again, report it with this line and 'lethe status'"
         } else if errorClass == "22" || errorClass == "23" {
             code = .dataError
         } else {

@@ -25,8 +25,10 @@ public struct PurgePlanner {
         let now = try DatabaseTime(text: clock.string("now"))
         let ceiling = try DatabaseTime(text: clock.string("ceiling"))
         let holds = try activeHolds(at: now)
+        // Partitions Lethe's own interrupted runs detached: any other pending detach is another session's.
+        let noted = try Set(db.query("SELECT relation FROM lethe.purge_detached").rows.map { try $0.string("relation") })
         var plans: [TablePlan] = []
-        for table in tables { plans.append(try plan(table, now: now, scope: scope, holds: holds, counting: counting)) }
+        for table in tables { plans.append(try plan(table, now: now, scope: scope, holds: holds, noted: noted, counting: counting)) }
         return PurgePlan(now: now, ceilingCutoff: ceiling, policyHash: try SHA256.hex(policy.sourceBytes), scope: scope,
                          holds: holds.filter { scope.customer == nil || $0.customerId == scope.customer }, tables: plans)
     }
@@ -50,7 +52,8 @@ public struct PurgePlanner {
         }
     }
 
-    private func plan(_ table: TablePolicy, now: DatabaseTime, scope: PurgeScope, holds: [HeldCustomer], counting: Bool) throws -> TablePlan {
+    private func plan(_ table: TablePolicy, now: DatabaseTime, scope: PurgeScope, holds: [HeldCustomer], noted: Set<String>,
+                      counting: Bool) throws -> TablePlan {
         guard let timestamp = table.timestampColumn, let customer = table.customerColumn, let retention = table.retention else {
             throw LetheError.software("table \(table.name) has no retention")
         }
@@ -78,7 +81,6 @@ public struct PurgePlanner {
         // Detaches another session left pending (issue 30, defect 8): while one is pending PostgreSQL refuses every
         // other concurrent detach of the table. Those wholly past the cutoff are finished by the run; a younger one
         // is not Lethe's to finish, so the table's old partitions are swept row by row this time.
-        let noted = try Set(db.query("SELECT relation FROM lethe.purge_detached").rows.map { try $0.string("relation") })
         let foreignPending = all.filter { $0.detachPending && !noted.contains($0.name.description) }
         let youngPending = foreignPending.filter { !$0.liesEntirelyBefore(tableCutoff.date) }
         for partition in youngPending {
