@@ -89,11 +89,12 @@ public struct LegalHolds {
             """).rows.map { try $0.int("customer_id") }
     }
 
-    /// SQL predicate: the customer in `column` is under a hold active at the run's clock.
+    /// SQL predicate: the customer in `column` is under a hold active at the run's clock. Never NULL: a row
+    /// without a customer is not held (a bare `IN` is NULL there, so `NOT` of it would keep such rows forever).
     static func activeHoldPredicate(column: SQLIdentifier, at clock: SQLValue) -> SQL {
         """
-        \(column) IN (SELECT customer_id FROM lethe.legal_holds
-            WHERE released_at IS NULL AND (until IS NULL OR until > \(clock)::timestamptz))
+        coalesce(\(column) IN (SELECT customer_id FROM lethe.legal_holds
+            WHERE released_at IS NULL AND (until IS NULL OR until > \(clock)::timestamptz)), false)
         """
     }
 }

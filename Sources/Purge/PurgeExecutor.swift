@@ -329,7 +329,7 @@ final class PurgeExecutor {
         counted AS (SELECT customer_id, count(*) AS n FROM deleted GROUP BY customer_id),
         logged AS (
             INSERT INTO lethe.purge_run_items (run_id, table_name, customer_id, rows_deleted)
-            SELECT \(run)::bigint, \(text: table), customer_id, n FROM counted
+            SELECT \(run)::bigint, \(text: table), coalesce(customer_id, \(PurgeLedger.noCustomer)), n FROM counted
             ON CONFLICT (run_id, table_name, customer_id, partition_name)
             DO UPDATE SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted)
         SELECT coalesce(sum(n), 0)::bigint AS n FROM counted

@@ -113,7 +113,7 @@ public struct PurgeJob {
                 "tombstone_fingerprints_expired": .int(Int64(expired)),
             ])
             for finding in findings {
-                logger.error("rows past their cutoff remain", metadata: ["table": "\(finding.table)", "customer": .stringConvertible(finding.customerId), "rows": .stringConvertible(finding.rows)])
+                logger.error("rows past their cutoff remain", metadata: ["table": "\(finding.table)", "customer": "\(finding.customerId.map(String.init) ?? "none")", "rows": .stringConvertible(finding.rows)])
             }
             return report
         } catch let stop as StopRequested {

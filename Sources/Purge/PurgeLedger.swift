@@ -5,6 +5,9 @@ import Postgres
 
 /// `lethe.purge_runs` and `lethe.purge_run_items`: what each run set out to do and what it removed.
 struct PurgeLedger {
+    /// `purge_run_items.customer_id` of rows without a customer (the key cannot be NULL; -1 marks a whole partition).
+    static let noCustomer: Int64 = -2
+
     let db: PostgresConnection
 
     /// Runs left 'running' by a killed process. Only called while holding the purge lock, so none is live.
@@ -39,7 +42,7 @@ struct PurgeLedger {
     func finish(run: Int64, status: String, check: [CheckFinding]?, error: String?) throws {
         let checkJSON = check.map { findings in
             AuditValue.object(["passed": .bool(findings.isEmpty), "remaining": .array(findings.map {
-                .object(["table": .string($0.table), "customer_id": .int($0.customerId), "rows": .int($0.rows)])
+                .object(["table": .string($0.table), "customer_id": $0.customerId.map(AuditValue.int) ?? .null, "rows": .int($0.rows)])
             })]).json
         }
         try db.execute("""

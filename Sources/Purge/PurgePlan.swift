@@ -37,9 +37,20 @@ public struct PurgeScope: Sendable, Encodable, Equatable {
     }
 }
 
+/// Rows of one customer; `customerId` nil for rows without a customer (a nullable customer column), which
+/// follow the table's retention.
 public struct CustomerRows: Sendable, Encodable, Equatable {
-    public let customerId: Int64
+    public let customerId: Int64?
     public let rows: Int64
+
+    /// `customerId` is written as `null`, not left out: a report's reader sees rows without a customer as such.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(customerId, forKey: .customerId)
+        try container.encode(rows, forKey: .rows)
+    }
+
+    private enum CodingKeys: String, CodingKey { case customerId, rows }
 }
 
 public struct HeldCustomer: Sendable, Encodable {
@@ -138,9 +149,10 @@ public struct PurgePlan: Sendable, Encodable {
 
 extension CustomerRows {
     static func merge(_ rows: [CustomerRows]) -> [CustomerRows] {
-        var totals: [Int64: Int64] = [:]
+        var totals: [Int64?: Int64] = [:]
         for row in rows { totals[row.customerId, default: 0] += row.rows }
-        return totals.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { CustomerRows(customerId: $0.key, rows: $0.value) }
+        // Rows without a customer first, then by customer id.
+        return totals.filter { $0.value > 0 }.sorted { ($0.key ?? .min) < ($1.key ?? .min) }.map { CustomerRows(customerId: $0.key, rows: $0.value) }
     }
 }
 

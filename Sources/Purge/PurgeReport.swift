@@ -47,7 +47,7 @@ public struct PurgeReport: Sendable, Encodable {
                 partitionsDropped: try mine.compactMap { item in
                     try item.partition.map { PartitionDrop(partition: $0, rows: item.rows, keptRows: item.keptRows, name: try QualifiedName(parsing: $0), boundClause: nil) }
                 },
-                rowsDeleted: CustomerRows.merge(mine.compactMap { item in item.customerId.map { CustomerRows(customerId: $0, rows: item.rows) } }),
+                rowsDeleted: CustomerRows.merge(mine.filter { $0.partition == nil }.map { CustomerRows(customerId: $0.customerId, rows: $0.rows) }),
                 keptByHold: table.keptByHold)
         }
         return PurgeReport(runId: run, dryRun: false, status: status, databaseClock: plan.now, ceilingCutoff: plan.ceilingCutoff,

@@ -46,6 +46,6 @@ struct PurgeSQL {
 
 extension QueryResult {
     func customerRows() throws -> [CustomerRows] {
-        try rows.map { CustomerRows(customerId: try $0.int("customer_id"), rows: try $0.int("n")) }
+        try rows.map { CustomerRows(customerId: try $0.optionalInt("customer_id"), rows: try $0.int("n")) }
     }
 }

@@ -4,7 +4,7 @@ import Postgres
 /// Rows still older than their customer's cutoff, outside holds, after a run.
 public struct CheckFinding: Sendable, Encodable, Equatable {
     public let table: String
-    public let customerId: Int64
+    public let customerId: Int64?
     public let rows: Int64
 }
 

@@ -186,6 +186,9 @@ import Testing
             try worker.execute("SELECT lethe.purge_delete_rows('sms.contacts', 'lethe.audit_log', $1, now() - interval '7 months', p_limit => 10)", [.int(run)])
         }
         #expect(try counts() == before, "nothing changed")
+        // Rows without a customer (a nullable customer column) are not held: the hold must not keep them (defect 3).
+        try db.connection.execute("ALTER TABLE sms.contacts ALTER COLUMN customer_id DROP NOT NULL")
+        try db.connection.execute("INSERT INTO sms.contacts (id, customer_id, phone, created_at) SELECT (SELECT max(id) FROM sms.contacts) + g, NULL, '\\x03'::bytea, now() - interval '200 days' FROM generate_series(1, 7) g")
         // A legitimate call deletes only old rows of customers not on hold.
         let deleted = try worker.query("""
             SELECT lethe.purge_delete_rows('sms.contacts', 'sms.contacts', $1, now() - interval '6 months', p_from => '(0,0)', p_to => '(100000,0)') AS n
@@ -194,6 +197,10 @@ import Testing
         #expect(try db.connection.query("""
             SELECT count(*) AS n FROM sms.contacts WHERE customer_id = 3 AND created_at < now() - interval '6 months'
             """).single("n").int("n") > 0, "held rows stay")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM sms.contacts WHERE customer_id IS NULL").single("n").int("n") == 0)
+        #expect(try db.connection.query("""
+            SELECT rows_deleted AS n FROM lethe.purge_run_items WHERE run_id = $1 AND table_name = 'sms.contacts' AND customer_id = -2
+            """, [.int(run)]).single("n").int("n") == 7, "counted in the run's ledger as rows without a customer")
     }
 
     @Test func theDPOExportsAndErasesButCannotPurgeOrRestoreAndTheAuditorReadsOnlyRegisters() throws {

@@ -18,6 +18,41 @@ import Testing
         #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.job_runs WHERE job = 'purge' AND outcome = 'success'").single("n").int("n") == 5)
     }
 
+    /// Issue 30, defect 3: rows without a customer (a nullable customer column) follow the table's retention.
+    /// Before, `--dry-run` exited 70 on them, and while any hold was active `NOT (NULL IN (held))` kept them forever.
+    @Test func rowsWithoutACustomerArePurgedWhileAHoldIsActive() throws {
+        let db = try TestDatabase()
+        try PurgeFixture.load(db.connection)
+        #expect(try LetheProcess.run(["retention", "set", "--customer", "2", "--period", "P30D", "--reason", "contract", "--database-url", db.conninfo]).status == 0)
+        #expect(try LetheProcess.run(["hold", "add", "--customer", "3", "--reason", "court order 17", "--database-url", db.conninfo]).status == 0)
+        // Messages are dropped by partition (held rows moved out), contacts swept row by row: both paths.
+        let tables = [("sms.messages", "created_at", "recipient, body", "'\\x01'::bytea, '\\x02'::bytea"), ("sms.contacts", "created_at", "phone", "'\\x03'::bytea")]
+        for (table, timestamp, columns, values) in tables {
+            try db.connection.execute("ALTER TABLE \(table) ALTER COLUMN customer_id DROP NOT NULL")
+            for age in [10, 100, 200, 300] {
+                try db.connection.execute("""
+                    INSERT INTO \(table) (customer_id, \(timestamp), \(columns))
+                    SELECT NULL, now() - interval '\(age) days', \(values) FROM generate_series(1, 5)
+                    """)
+            }
+        }
+        let dry = try LetheProcess.run(["purge", "--dry-run", "--json", "--database-url", db.conninfo])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("\"customerId\" : null"), "the report counts rows without a customer: \(dry.stdout.prefix(1500))")
+        let run = try LetheProcess.run(["purge", "--json", "--database-url", db.conninfo])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try JSONReport(dry.stdout).totals == JSONReport(run.stdout).totals)
+        for (table, timestamp, _, _) in tables {
+            let survivors = try PurgeFixture.survivors(db.connection, table: table, timestamp: timestamp)
+            #expect(survivors == PurgeFixture.expectedSurvivors(table: table).merging(["null@10": 5, "null@100": 5]) { $0 + $1 },
+                    "\(table): no row without a customer outlives the table's retention, the younger ones stay: \(survivors.sorted { $0.key < $1.key })")
+        }
+        let text = try LetheProcess.run(["purge", "--dry-run", "--database-url", db.conninfo])
+        #expect(text.status == 0 && text.stdout.contains("total: 0 rows"), "\(text.stdout)")
+        let inspect = try LetheProcess.run(["inspect", "--database-url", db.conninfo])
+        #expect(!inspect.stdout.contains("overdue"), "\(inspect.stdout.prefix(1500))")
+    }
+
     @Test func retentionSetRefusesLongerThanSixMonths() throws {
         let db = try TestDatabase()
         try PurgeFixture.load(db.connection)

@@ -89,7 +89,7 @@ public enum PurgeFixture {
             SELECT customer_id, round(extract(epoch FROM now() - \(timestamp)) / 86400)::int AS age, count(*) AS n
             FROM \(try QualifiedName(parsing: table).quoted) GROUP BY 1, 2
             """).rows {
-            result["\(try row.int("customer_id"))@\(try row.int("age"))"] = try row.int("n")
+            result["\(try row.optionalInt("customer_id").map(String.init) ?? "null")@\(try row.int("age"))"] = try row.int("n")
         }
         return result
     }

@@ -102,8 +102,8 @@ enum PurgeReportText {
             }
             let cutoffs = Dictionary(uniqueKeysWithValues: table.customerCutoffs.map { ($0.customerId, $0.cutoff) })
             for deleted in table.rowsDeleted {
-                let cutoff = cutoffs[deleted.customerId] ?? table.tableCutoff
-                rows.append([table.table, "rows", "\(deleted.customerId)", Timestamps.iso(cutoff.date), "\(deleted.rows)"])
+                let cutoff = deleted.customerId.flatMap { cutoffs[$0] } ?? table.tableCutoff
+                rows.append([table.table, "rows", deleted.customerId.map(String.init) ?? "(none)", Timestamps.iso(cutoff.date), "\(deleted.rows)"])
             }
             if table.partitionsDropped.isEmpty && table.rowsDeleted.isEmpty {
                 rows.append([table.table, "-", "-", Timestamps.iso(table.tableCutoff.date), "0"])
@@ -124,7 +124,7 @@ enum PurgeReportText {
             Output.line("check: no row older than its customer's cutoff remains outside legal holds")
         } else {
             for finding in check {
-                Output.line("CHECK FAILED: \(finding.table) customer \(finding.customerId): \(finding.rows) rows past cutoff remain")
+                Output.line("CHECK FAILED: \(finding.table) customer \(finding.customerId.map(String.init) ?? "(none)"): \(finding.rows) rows past cutoff remain")
             }
         }
     }
