@@ -10,6 +10,7 @@ public struct Finding: Sendable, Encodable, Equatable {
         case retentionOverdue = "retention_overdue"
         case staleBackup = "stale_backup"
         case partitionsAhead = "partitions_ahead"
+        case partitionHole = "partition_hole"
         case defaultPartitionRows = "default_partition_rows"
         case requestsOverdue = "requests_overdue"
         case partmanRetention = "partman_retention"

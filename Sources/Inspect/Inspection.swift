@@ -193,7 +193,8 @@ public struct Inspection {
         }
     }
 
-    /// Partitions that do not reach as far ahead as the policy asks, and rows sitting in a DEFAULT partition.
+    /// Holes in a table's layout (from its first partition, or its oldest retained instant, on), partitions that do
+    /// not reach as far ahead as the policy asks, and rows sitting in a DEFAULT partition.
     private func partitions(_ tables: [TablePolicy], now: Date) throws -> [Finding] {
         let catalog = PartitionCatalog()
         var findings: [Finding] = []
@@ -202,8 +203,19 @@ public struct Inspection {
             let partitions = try catalog.partitions(of: table.name, db)
             let layout = table.effectivePartitioning
             let wanted = layout.ahead.added(to: now)
-            let gaps = PartitionGapPlan(interval: layout.interval, from: now, through: wanted, existing: partitions.filter { !$0.detachPending })
-            if let first = gaps.missing.first {
+            let live = partitions.filter { !$0.detachPending }
+            let continuous = PartitionGapPlan.continuousFrom(existing: live, now: now, floor: (table.retention ?? .ceiling).subtracted(from: now))
+            let current = layout.interval.start(containing: now)
+            let gaps = PartitionGapPlan(interval: layout.interval, from: min(continuous, now), through: wanted, existing: live)
+            let holes = gaps.coalesced(before: current).filter { $0.from < current }
+            if let first = holes.first {
+                let fallsTo = partitions.contains(where: \.isDefault) ? "rows there go to the DEFAULT partition" : "inserts there fail"
+                findings.append(Finding(kind: .partitionHole, subject: table.name.description,
+                                        what: "no partition covers \(first)\(holes.count > 1 ? " and \(holes.count - 1) more range(s)" : ""): \(fallsTo)",
+                                        rows: nil, hint: layout.create ? "lethe partitions ensure (it fills holes from the first partition on)"
+                                                                       : "the tool that makes this table's partitions (partitioning.create: false) left a hole"))
+            }
+            if let first = gaps.missing.first(where: { $0.from >= current }) {
                 findings.append(Finding(kind: .partitionsAhead, subject: table.name.description,
                                         what: "partitions do not cover \(Timestamps.iso(first.from)) onwards; the policy asks for \(layout.ahead) ahead",
                                         rows: nil, hint: layout.create ? "lethe partitions ensure" : "the tool that makes this table's partitions (partitioning.create: false) is behind"))

@@ -159,4 +159,9 @@ extension ISODuration {
     public func added(to date: Date) -> Date {
         Month.adding(months: months, to: date).addingTimeInterval(Double(days) * 86_400 + Double(seconds))
     }
+
+    /// `date` minus this duration, the same way.
+    public func subtracted(from date: Date) -> Date {
+        Month.adding(months: -months, to: date).addingTimeInterval(-(Double(days) * 86_400 + Double(seconds)))
+    }
 }

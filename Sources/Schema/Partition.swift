@@ -102,4 +102,27 @@ public struct PartitionGapPlan: Sendable, Equatable {
         self.missing = missing
         self.alreadyPresent = present
     }
+
+    /// `missing`, with the ranges that end by `instant` merged where they touch: a hole in the past takes one
+    /// partition, not one per interval (it holds only rows that arrive late; the interval layout resumes after it).
+    public func coalesced(before instant: Date) -> [Range] {
+        var ranges: [Range] = []
+        for range in missing {
+            if range.to <= instant, let last = ranges.last, last.to == range.from, last.to <= instant {
+                ranges[ranges.count - 1] = Range(from: last.from, to: range.to)
+            } else {
+                ranges.append(range)
+            }
+        }
+        return ranges
+    }
+
+    /// Where a table's layout must be continuous from: the start of its first partition, but not before `floor`
+    /// (the oldest instant its retention keeps; rows older are purged anyway), and `now` for a table without
+    /// partitions. A layout that ends before today (a monthly history, a tool that stopped) is then continued from
+    /// its last partition's end, not from today's interval, which would leave a hole where inserts fail.
+    public static func continuousFrom(existing: [Partition], now: Date, floor: Date) -> Date {
+        guard let first = existing.compactMap(\.span).map(\.from).min() else { return now }
+        return min(now, max(floor, first))
+    }
 }

@@ -82,7 +82,8 @@ public struct PartitionCatalog {
     }
 
     /// Creates the missing partitions of every partitioned policy table at its policy interval, from the
-    /// interval holding `from` (default: `now`) through the one holding `now + ahead` (default: the policy's).
+    /// interval holding `from` (default: `now`) through the one holding `now + ahead` (default: the policy's),
+    /// and every hole between the table's first partition (or its oldest retained instant, if later) and then.
     public func ensure(_ db: PostgresConnection, policy: RetentionPolicy, now: Date, from: Date? = nil, ahead: ISODuration? = nil,
                        dryRun: Bool = false) throws -> EnsureReport {
         var report = EnsureReport()
@@ -100,9 +101,11 @@ public struct PartitionCatalog {
                 continue
             }
             let through = (ahead ?? layout.ahead).added(to: now)
-            let plan = PartitionGapPlan(interval: layout.interval, from: min(from ?? now, now), through: through, existing: partitioned.partitions)
+            let continuous = PartitionGapPlan.continuousFrom(existing: partitioned.partitions.filter { !$0.detachPending }, now: now,
+                                                             floor: (partitioned.table.retention ?? .ceiling).subtracted(from: now))
+            let plan = PartitionGapPlan(interval: layout.interval, from: min(from ?? now, continuous), through: through, existing: partitioned.partitions)
             report.alreadyPresent += plan.alreadyPresent
-            for range in plan.missing {
+            for range in plan.coalesced(before: layout.interval.start(containing: min(from ?? now, now))) {
                 let name = try partitionName(partitioned.table.name, from: range.from, to: range.to)
                 if !dryRun {
                     do {

@@ -1,8 +1,10 @@
 import Backup
 import Foundation
 import Keys
+import LetheCore
 import Policy
 import Postgres
+import Schema
 import TestSupport
 import Testing
 
@@ -123,6 +125,46 @@ import Testing
         // The fixture's contacts are not sealed (still a finding); nothing is overdue any more.
         let after = try LetheProcess.run(["inspect", "--table", "sms.contacts", "--database-url", db.conninfo])
         #expect(after.stdout.contains("UNSEALED_VALUE sms.contacts.phone:") && !after.stdout.contains("RETENTION_OVERDUE"), "\(after.stdout)")
+    }
+
+    /// Issue 30, defect 9: over a monthly layout that ends before today, `partitions ensure` started daily partitions
+    /// at today's midnight, leaving a hole where inserts failed. Inspect names the hole; ensure continues from the
+    /// last partition's end (one partition for the hole), and an insert into it then succeeds.
+    @Test func aLayoutThatEndsBeforeTodayIsContinuedAndItsHoleReported() throws {
+        let db = try TestDatabase()
+        let daily = ["--policy", LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path, "--database-url", db.conninfo]
+        let now = try DatabaseClock.now(db.connection)
+        let end = Month(containing: now.addingTimeInterval(-2 * 86_400)).start
+        for table in ["messages", "delivery_reports"] {
+            var start = Month.adding(months: -3, to: end)
+            while start < end {
+                let next = Month.adding(months: 1, to: start)
+                try db.connection.execute("""
+                    CREATE TABLE sms.\(table)_m\(Int(start.timeIntervalSince1970)) PARTITION OF sms.\(table)
+                    FOR VALUES FROM ('\(Timestamps.iso(start))') TO ('\(Timestamps.iso(next))')
+                    """)
+                start = next
+            }
+        }
+        let yesterday = now.addingTimeInterval(-86_400)
+        let insert = "INSERT INTO sms.messages (customer_id, created_at, recipient, body) VALUES (1, $1::timestamptz, '\\x01', '\\x02')"
+        #expect(throws: PostgresError.self, "no partition for yesterday yet") { try db.connection.execute(insert, [.text(Timestamps.iso(yesterday))]) }
+        let before = try LetheProcess.run(["inspect", "--json"] + daily)
+        #expect(before.status == 1 && before.stdout.contains("\"partition_hole\""), "\(before.stdout.prefix(3000))")
+        let text = try LetheProcess.run(["inspect"] + daily)
+        #expect(text.stdout.contains("PARTITION_HOLE sms.messages: no partition covers [\(Timestamps.iso(end))"), "\(text.stdout)")
+
+        let dry = try LetheProcess.run(["partitions", "ensure", "--dry-run"] + daily)
+        #expect(dry.status == 0 && dry.stdout.contains(Timestamps.iso(end)), "\(dry.stdout)")
+        let ensure = try LetheProcess.run(["partitions", "ensure"] + daily)
+        #expect(ensure.status == 0, "\(ensure.stderr)")
+        try db.connection.execute(insert, [.text(Timestamps.iso(yesterday))])
+        try db.connection.execute(insert, [.text(Timestamps.iso(end))])
+        let partitions = try PartitionCatalog().partitions(of: try QualifiedName(parsing: "sms.messages"), db.connection)
+        let filler = partitions.filter { $0.from == end }.count
+        #expect(filler == 1, "one partition starts where the monthly layout ended")
+        let after = try LetheProcess.run(["inspect"] + daily)
+        #expect(!after.stdout.contains("PARTITION_HOLE") && !after.stdout.contains("PARTITIONS_AHEAD"), "\(after.stdout)")
     }
 
     /// Under live traffic rows cross their cutoff every second; minutes after a clean purge they are not overdue
