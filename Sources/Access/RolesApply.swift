@@ -24,13 +24,46 @@ public struct RolesApply {
         public let purgeRules: [PurgeRules.Rule]
     }
 
-    /// The grant statements, in order. Identifiers come from the validated policy and fixed role names.
-    public func statements() -> [String] {
+    /// The application relations a duty may be granted: the policy's tables, every partition of them (at any
+    /// depth) and the sequences they own (serial and identity columns), as quoted names from the catalog. Never a
+    /// whole schema: in a shop whose application lives in `public`, `ALL TABLES IN SCHEMA public` reached its
+    /// billing and user tables (issue 30, defect 11). Partitions made later inherit their parent's grants (0018).
+    public struct Relations: Sendable, Equatable {
+        public var tables: [String] = []
+        public var sequences: [String] = []
+    }
+
+    public func relations() throws -> Relations {
+        let names = policy.tables.filter { $0.name.schema.name != "lethe" }.map(\.name.quoted)
+        guard !names.isEmpty else { return Relations() }
+        let tables = try db.query("""
+            SELECT DISTINCT format('%I.%I', n.nspname, c.relname) AS name
+            FROM unnest(\(.textArray(names))::text[]) AS p(name)
+            -- pg_partition_tree gives no row for a table that is not partitioned: the table itself, then its tree.
+            CROSS JOIN LATERAL (SELECT to_regclass(p.name) AS relid UNION SELECT relid FROM pg_partition_tree(to_regclass(p.name))) t
+            JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+            ORDER BY 1
+            """).rows.map { try $0.string("name") }
+        let sequences = try db.query("""
+            SELECT DISTINCT format('%I.%I', n.nspname, s.relname) AS name
+            FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace n ON n.oid = s.relnamespace
+            WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+              AND d.refobjid = ANY (SELECT to_regclass(x) FROM unnest(\(.textArray(tables))::text[]) AS x) ORDER BY 1
+            """).rows.map { try $0.string("name") }
+        return Relations(tables: tables, sequences: sequences)
+    }
+
+    /// The grant statements, in order. Identifiers come from the validated policy, the catalog (quoted by
+    /// `format('%I')`) and fixed role names.
+    public func statements(_ relations: Relations) -> [String] {
         let applicationSchemas = Set(policy.tables.map(\.name.schema)).filter { $0.name != "lethe" }.sorted()
         let schemas = (["\"lethe\""] + applicationSchemas.map(\.quoted)).joined(separator: ", ")
-        let applicationRows = applicationSchemas.isEmpty ? [] : [
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(applicationSchemas.map(\.quoted).joined(separator: ", ")) TO lethe_dpo",
-        ]
+        let appTables = relations.tables.joined(separator: ", "), appSequences = relations.sequences.joined(separator: ", ")
+        /// `GRANT what ON lethe's own, and the application's relations of the policy`.
+        func grant(_ privileges: String, tables lethe: String, to role: String, sequences: Bool = false) -> [String] {
+            let application = sequences ? appSequences : appTables
+            return ["GRANT \(privileges) ON \(lethe) TO \(role)"] + (application.isEmpty ? [] : ["GRANT \(privileges) ON \(sequences ? "SEQUENCE " : "")\(application) TO \(role)"])
+        }
         var sql: [String] = []
         for duty in Duty.allCases {
             sql += [
@@ -45,24 +78,24 @@ public struct RolesApply {
             // The worker reads what it purges, plans, checks and backs up (sealed values and wrapped keys only: it
             // holds no key), records its runs, and changes tables only through the guarded functions.
             "GRANT USAGE ON SCHEMA \(schemas) TO lethe_worker",
-            "GRANT SELECT ON ALL TABLES IN SCHEMA \(schemas) TO lethe_worker",
-            "GRANT SELECT ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_worker",
+        ] + grant("SELECT", tables: "ALL TABLES IN SCHEMA lethe", to: "lethe_worker")
+          + grant("SELECT", tables: "ALL SEQUENCES IN SCHEMA lethe", to: "lethe_worker", sequences: true) + [
             "GRANT INSERT, UPDATE ON lethe.purge_runs, lethe.purge_run_items, lethe.job_runs TO lethe_worker",
             "GRANT USAGE ON SEQUENCE lethe.purge_runs_id_seq, lethe.job_runs_id_seq TO lethe_worker",
             "GRANT EXECUTE ON FUNCTION \(functions) TO lethe_worker",
             // The DPO reads and erases application rows, and keeps the registers of overrides, holds, requests and erasures.
             "GRANT USAGE ON SCHEMA \(schemas) TO lethe_dpo",
-        ] + applicationRows + [
+        ] + (appTables.isEmpty ? [] : ["GRANT SELECT, INSERT, UPDATE, DELETE ON \(appTables) TO lethe_dpo"]) + [
             // Its registers only through functions that write the audit record too: no direct INSERT, UPDATE or DELETE.
             "GRANT SELECT ON ALL TABLES IN SCHEMA lethe TO lethe_dpo",
-            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_dpo",
+        ] + grant("USAGE, SELECT", tables: "ALL SEQUENCES IN SCHEMA lethe", to: "lethe_dpo", sequences: true) + [
             "GRANT EXECUTE ON FUNCTION \((Duty.dpoFunctions + [Duty.auditAppend]).joined(separator: ", ")) TO lethe_dpo",
             // The operator administers: schema changes, restores, keys, intake. The audit log stays append-only.
             // Rows only, never TRIGGER, REFERENCES or TRUNCATE: a trigger of its own on a table that a SECURITY
             // DEFINER function writes would run as that function's owner (the tables' owner, often a superuser).
             "GRANT USAGE, CREATE ON SCHEMA \(schemas) TO lethe_operator",
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \(schemas) TO lethe_operator",
-            "GRANT ALL ON ALL SEQUENCES IN SCHEMA \(schemas) TO lethe_operator",
+        ] + grant("SELECT, INSERT, UPDATE, DELETE", tables: "ALL TABLES IN SCHEMA lethe", to: "lethe_operator")
+          + grant("ALL", tables: "ALL SEQUENCES IN SCHEMA lethe", to: "lethe_operator", sequences: true) + [
             "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA lethe TO lethe_operator",
             "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON lethe.audit_log FROM lethe_operator",
             // The auditor reads the registers, never application data.
@@ -83,7 +116,7 @@ public struct RolesApply {
                                  hint: "run 'lethe roles apply' as the tables' owner with CREATEROLE, or as a superuser")
             }
         }
-        let statements = missing.map { "CREATE ROLE \($0) NOLOGIN" } + self.statements()
+        let statements = missing.map { "CREATE ROLE \($0) NOLOGIN" } + self.statements(try relations())
         guard !dryRun else {
             return Report(dryRun: true, rolesCreated: missing, statements: statements, purgeRules: PurgeRules.rules(of: policy))
         }

@@ -25,6 +25,8 @@ public struct BackupManifest: Codable, Sendable {
     public var recipients: [String]? = nil
     /// Fingerprint of the key that signed it (`--sign-key`); nil when unsigned.
     public var signer: String? = nil
+    /// Tables and views of the dumped schemas that the policy does not list: left out of the backup altogether.
+    public var notBackedUp: [String]? = nil
     public let compression: String
     public let size: Int
     public let sha256: String
@@ -83,14 +85,20 @@ public struct BackupJob {
         defer { _ = try? db.execute("ROLLBACK") }
         let snapshot = try db.query("SELECT pg_export_snapshot() AS s").single("snapshot").string("s")
         let serverVersion = try db.query("SELECT current_setting('server_version') AS v").single("version").string("v")
-        let (tables, excluded) = try backupTables()
+        let relations = try backupTables(), tables = relations.tables
+        if !relations.undeclared.isEmpty {
+            logger.warning("tables the policy does not list are not backed up", metadata: [
+                "tables": "\(relations.undeclared.joined(separator: ", "))",
+                "hint": "declare them in the policy (backup: true or false) to back them up; 'lethe policy check' lists them"])
+        }
         let essentials = BackupEssentials(id: id, createdAt: started, database: db.target.database, tables: tables,
                                           serverVersion: serverVersion, pgDumpVersion: pgDumpVersion,
                                           policyHash: try SHA256.hex(policy.sourceBytes), compression: "zstd")
         let schemas = Set(policy.tables.map(\.name.schema.name) + ["lethe"]).sorted()
         var arguments = ["--format=custom", "--compress=0", "--no-owner", "--snapshot=\(snapshot)"]
         arguments += schemas.map { "--schema=\($0)" }
-        arguments += excluded.map { "--exclude-table-data=\($0)" }
+        arguments += relations.dataLeftOut.map { "--exclude-table-data=\($0)" }
+        arguments += relations.leftOut.map { "--exclude-table=\($0)" }
         let connection = try ChildConnection(conninfo: conninfo, applicationName: "lethe backup")
         arguments.append("--dbname=\(connection.connectionString)")
 
@@ -119,6 +127,7 @@ public struct BackupJob {
                                           serverVersion: serverVersion, pgDumpVersion: pgDumpVersion, policyHash: essentials.policyHash,
                                           kekId: sealing.kekId, compression: "zstd", size: size, sha256: sha)
             manifest.recipients = sealing.recipientFingerprints
+            manifest.notBackedUp = relations.undeclared.isEmpty ? nil : relations.undeclared
             manifest.signer = signingKey?.signer.fingerprint
             let encoder = BackupEssentials.encoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -127,6 +136,7 @@ public struct BackupJob {
             try AuditLog.append(db, action: "backup", target: "backup \(id)", details: [
                 "size": .int(Int64(size)), "sha256": .string(sha), "tables": .int(Int64(tables.count)),
                 "signed_by": signingKey.map { .string($0.signer.fingerprint) } ?? .null,
+                "not_backed_up": .array(relations.undeclared.map { .string($0) }),
             ])
             return manifest
         } catch {
@@ -135,26 +145,53 @@ public struct BackupJob {
         }
     }
 
-    /// Leaf tables of every schema that is backed up, with their row counts in the snapshot, and the tables
-    /// whose data stays out (the policy's `backup: false` tables and their partitions).
-    private func backupTables() throws -> ([BackupEssentials.Table], [String]) {
+    /// Leaf tables of the policy (and Lethe's own), with their row counts in the snapshot; the patterns whose
+    /// data stays out (the policy's `backup: false` tables and their partitions); and the relations of the
+    /// dumped schemas the policy does not list (tables, views, sequences they own), left out of the backup
+    /// altogether and named: they are not Lethe's to back up, and the worker may not even read them (its grants
+    /// reach the policy's tables only; pg_dump locks every table it dumps, structure included).
+    private func backupTables() throws -> BackupRelations {
         let schemas = Set(policy.tables.map(\.name.schema.name) + ["lethe"])
         let rows = try db.query("""
-            SELECT n.nspname AS schema, c.relname AS name, coalesce(p.relname, c.relname) AS root
+            SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+                   coalesce(rn.nspname, n.nspname) AS root_schema, coalesce(r.relname, o.relname, c.relname) AS root
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
-            WHERE c.relkind = 'r' AND n.nspname = ANY (\(SQLValue.textArray(schemas.sorted()))::text[]) ORDER BY 1, 2
+            LEFT JOIN pg_class r ON c.relispartition AND r.oid = pg_partition_root(c.oid)
+            LEFT JOIN pg_depend d ON c.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                 AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+            LEFT JOIN pg_class o ON o.oid = coalesce(pg_partition_root(d.refobjid), d.refobjid)
+            LEFT JOIN pg_namespace rn ON rn.oid = coalesce(r.relnamespace, o.relnamespace)
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname = ANY (\(SQLValue.textArray(schemas.sorted()))::text[])
+            ORDER BY 1, 2
             """).rows
-        var tables: [BackupEssentials.Table] = [], excluded: [String] = []
+        var result = BackupRelations()
         for row in rows {
             let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
-            let root = try QualifiedName(schema: name.schema, name: SQLIdentifier(catalog: row.string("root")))
-            let data = policy.table(named: root.description).map(\.backup) ?? (name.schema.name == "lethe")
+            let root = try QualifiedName(schema: SQLIdentifier(catalog: row.string("root_schema")), name: SQLIdentifier(catalog: row.string("root")))
+            guard name.schema.name == "lethe" || policy.table(named: root.description) != nil else {
+                // A pg_dump pattern: quoted, so case and dots are literal. Partitions and owned sequences follow
+                // their table; the report names only what an operator made.
+                result.leftOut.append(name.quoted)
+                if root == name { result.undeclared.append(name.description) }
+                continue
+            }
+            guard try row.string("kind") == "r" else { continue }
+            let data = policy.table(named: root.description).map(\.backup) ?? true
             let count = data ? try db.query("SELECT count(*) AS n FROM \(name)").single("count").int("n") : 0
-            tables.append(BackupEssentials.Table(name: name.description, rows: count, data: data))
-            if !data { excluded.append(name.quoted) }  // a pg_dump pattern: quoted, so case and dots are literal
+            result.tables.append(BackupEssentials.Table(name: name.description, rows: count, data: data))
+            if !data { result.dataLeftOut.append(name.quoted) }
         }
-        return (tables, excluded)
+        return result
+    }
+
+    struct BackupRelations {
+        var tables: [BackupEssentials.Table] = []
+        /// `--exclude-table-data` patterns: the policy's `backup: false` tables (their structure is kept).
+        var dataLeftOut: [String] = []
+        /// `--exclude-table` patterns: every relation of the dumped schemas the policy does not list.
+        var leftOut: [String] = []
+        /// The tables and views among those, by name, for the report.
+        var undeclared: [String] = []
     }
 
     static func version(of program: String) throws -> String {

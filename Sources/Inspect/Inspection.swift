@@ -159,21 +159,13 @@ public struct Inspection {
     /// Tables in the policy's schemas that the policy does not list; partitions count as their parent, Lethe's own
     /// schema is exempt, and so are `exempt` (tables already reported as what they are).
     private func undeclaredTables(except exempt: Set<String> = []) throws -> [Finding] {
-        let schemas = Set(policy.tables.map(\.name.schema.name)).subtracting(["lethe"]).sorted()
-        let listed = Set(policy.tables.map(\.name.description))
-        let rows = try db.query("""
-            SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY (\(SQLValue.textArray(schemas))::text[]) ORDER BY 1, 2
-            """).rows
-        var findings: [Finding] = []
-        for row in rows {
-            let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
-            guard !listed.contains(name.description), !exempt.contains(name.description) else { continue }
-            let count = try db.query("SELECT count(*) AS n FROM \(name)").single("count").int("n")
-            findings.append(Finding(kind: .undeclaredTable, subject: name.description, what: "table not declared in the policy", rows: count,
-                                    hint: "declare it in \(policy.source) with its retention and personal columns, or drop it"))
+        try PolicyDatabaseCheck().undeclaredTables(policy, db: db).filter { !exempt.contains($0.name.description) }.map { table in
+            // A duty login may not read a table outside the policy (roles apply grants the policy's tables only).
+            let count = table.readable ? try db.query("SELECT count(*) AS n FROM \(table.name)").single("count").int("n") : nil
+            return Finding(kind: .undeclaredTable, subject: table.name.description,
+                           what: "table not declared in the policy: never purged, not backed up" + (table.readable ? "" : " (rows not readable by this login)"),
+                           rows: count, hint: "declare it in \(policy.source) with its retention and personal columns, or drop it")
         }
-        return findings
     }
 
     /// What a purge's final check counts, less what crossed its cutoff since the last scheduled purge (issue 30,

@@ -43,6 +43,27 @@ public struct PolicyDatabaseCheck {
         return problems
     }
 
+    /// A table of the policy's schemas that the policy does not list: never purged, left out of backups, and
+    /// out of every duty role's reach. `readable` says whether this login may count its rows.
+    public struct UndeclaredTable: Sendable, Equatable {
+        public let name: QualifiedName
+        public let readable: Bool
+    }
+
+    /// Tables (partitions count as their parent) of the policy's schemas, schema `lethe` apart, that the policy does not list.
+    public func undeclaredTables(_ policy: RetentionPolicy, db: PostgresConnection) throws -> [UndeclaredTable] {
+        let schemas = Set(policy.tables.map(\.name.schema.name)).subtracting(["lethe"]).sorted()
+        let listed = Set(policy.tables.map(\.name.description))
+        return try db.query("""
+            SELECT n.nspname AS schema, c.relname AS name, has_table_privilege(c.oid, 'SELECT') AS readable
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY (\(SQLValue.textArray(schemas))::text[]) ORDER BY 1, 2
+            """).rows.compactMap { row in
+            let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
+            return listed.contains(name.description) ? nil : UndeclaredTable(name: name, readable: try row.bool("readable"))
+        }
+    }
+
     private func columnTypes(_ db: PostgresConnection, _ table: QualifiedName) throws -> [String: String] {
         let rows = try db.query("""
             SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type

@@ -81,6 +81,10 @@ struct BackupCreateCommand: LetheCommand {
         Output.line("backup \(manifest.id): \(manifest.tables.filter(\.data).count) tables, \(rows) rows, \(manifest.size) bytes, sha256 \(manifest.sha256.prefix(16))")
         Output.line("written to \(manifest.file) (mode 0600), sealed \(manifest.recipients.map { "to public key(s) \($0.joined(separator: ", "))" } ?? "with key-encryption key \(manifest.kekId)")"
                     + (manifest.signer.map { ", signed by \($0)" } ?? ""))
+        if let left = manifest.notBackedUp, !left.isEmpty {
+            Output.line("not backed up (not in the policy): \(left.joined(separator: ", "))")
+            Output.line("HINT: declare them in the policy (backup: true, or backup: false for structure only) to back them up")
+        }
     }
 }
 

@@ -65,6 +65,12 @@ struct PolicyCheckCommand: LetheCommand {
             }
             for problem in try partman.retentionProblems(table, db: db) { Terminal.warn("\(problem.what); HINT: \(problem.hint)") }
         }
+        let undeclared = try PolicyDatabaseCheck().undeclaredTables(policy, db: db)
+        if !undeclared.isEmpty {
+            Terminal.warn("tables in the policy's schemas that the policy does not list (never purged, not backed up, out of the duty roles' reach): "
+                          + undeclared.map(\.name.description).joined(separator: ", ")
+                          + "; HINT: declare each in the policy with its retention (backup: false keeps only its structure), or move it out of these schemas")
+        }
         Output.line("\(summary); matches database \(db.target.database)")
     }
 }
