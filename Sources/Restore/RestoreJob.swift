@@ -28,6 +28,8 @@ public struct RestoreJob {
     public var signers: [BackupSigner] = []
     /// Restore a backup whose origin cannot be proven (said in the report and the audit record).
     public var trustUnsigned = false
+    /// The live database's connection string, for the structure of application tables Lethe's migrations do not make.
+    public var liveConninfo: String?
 
     public init(live: PostgresConnection?, policy: RetentionPolicy, keyring: Keyring, backupKeys: [BackupPrivateKey] = [],
                 repository: BackupRepository, logger: Logger = Logger(label: "lethe.restore")) {
@@ -62,6 +64,9 @@ public struct RestoreJob {
         public var archiveStatementsIgnored = 0
         /// Columns of the archive the target's schema lacks (a backup from an older Lethe): left out.
         public var columnsDropped: [String] = []
+        /// The policy's tables Lethe's migrations do not make (an adopted application's), whose structure was (or,
+        /// with --dry-run, would be) copied from the live database's catalog.
+        public var structureFromLive: [String] = []
     }
 
     public func run(id: String, targetConninfo: String, tables wanted: [String], clean: Bool, dryRun: Bool) throws -> Report {
@@ -97,6 +102,13 @@ public struct RestoreJob {
         }
         guard !dryRun else {
             report.tables = selected
+            // What the restore's own transaction will find: Lethe's migrations run, then the tables they do not make.
+            try target.execute("BEGIN")
+            defer { _ = try? target.execute("ROLLBACK") }
+            try Migrator(set: try MigrationSet.embedded()).migrateInOpenTransaction(on: target)
+            let lacking = try tablesLackingStructure(in: target, wanted: wanted)
+            if !lacking.isEmpty { _ = try structure(for: lacking) }
+            report.structureFromLive = lacking.map(\.description)
             return report
         }
         // Every replay input, read before anything in the target is set aside or restored.
@@ -104,8 +116,9 @@ public struct RestoreJob {
         if resuming {
             logger.warning("finishing a restore that was interrupted after its data committed", metadata: ["id": "\(id)"])
         } else {
-            let loaded = try loadData(id, essentials: essentials, target: target, wanted: wanted, clean: clean, marker: marker,
-                                      reloading: pending != nil)
+            let (loaded, structure) = try loadData(id, essentials: essentials, target: target, wanted: wanted, clean: clean, marker: marker,
+                                                   reloading: pending != nil)
+            report.structureFromLive = structure
             report.partitionsCreated = loaded.partitionsCreated
             report.archiveStatementsIgnored = loaded.statementsIgnored
             report.columnsDropped = loaded.columnsDropped
@@ -147,13 +160,14 @@ public struct RestoreJob {
     /// archive reaches the server. A full restore first writes the marker that keeps the result unreachable until
     /// the replay has finished.
     private func loadData(_ id: String, essentials: BackupEssentials, target: PostgresConnection, wanted: [String], clean: Bool,
-                          marker: RestoreMarker, reloading: Bool) throws -> ArchiveDataLoader.Result {
+                          marker: RestoreMarker, reloading: Bool) throws -> (ArchiveDataLoader.Result, structure: [String]) {
         let full = wanted.isEmpty
         if full && !reloading { try marker.begin(backupId: id, isolate: true) }
         // --clean: the target's schemas are set aside (renamed) and dropped only once the restore has finished.
         let setAside = clean && full ? try setAsideSchemas(of: essentials, in: target, marker: marker) : [:]
         let roots = full ? nil : Set(wanted.map { policy.table(named: $0)?.name.description ?? $0 })
         let loader = ArchiveDataLoader(target: target, policy: policy, wanted: roots, replacing: full)
+        var loadedStructure: [String] = []
         nonisolated(unsafe) let script = try ChildProcess(try PostgresTools.find(serverVersion: essentials.serverVersion).pgRestore,
                                                           ["--file=-", "--no-owner", "--no-privileges"], environment: [:])
         let feeder = StreamFeeder()
@@ -175,6 +189,13 @@ public struct RestoreJob {
             try target.transaction {
                 do {
                     if full { try Migrator(set: try MigrationSet.embedded()).migrateInOpenTransaction(on: target) }
+                    let lacking = try tablesLackingStructure(in: target, wanted: wanted)
+                    if !lacking.isEmpty {
+                        let (copier, script) = try structure(for: lacking)
+                        try copier.apply(script, to: target, schemas: Set(lacking.map(\.schema)))
+                        logger.info("application tables created from the live database's structure", metadata: ["tables": "\(lacking.map(\.description).joined(separator: ", "))"])
+                    }
+                    loadedStructure = lacking.map(\.description)
                     try loader.start()
                     try script.readOutput(closingInput: false) { try loader.feed($0) }
                     feeder.done.wait()
@@ -206,10 +227,30 @@ public struct RestoreJob {
         if !result.columnsDropped.isEmpty {
             logger.warning("columns of the backup the target lacks were left out", metadata: ["columns": "\(result.columnsDropped.joined(separator: ", "))"])
         }
-        return result
+        return (result, loadedStructure)
     }
 
     /// Renames the target's schemas that the backup holds (`sms` -> `sms_replaced_<time>`), in one transaction.
+    /// The policy's tables (those asked for, or all but Lethe's own) the target lacks once Lethe's migrations have run.
+    private func tablesLackingStructure(in target: PostgresConnection, wanted: [String]) throws -> [QualifiedName] {
+        let names = wanted.isEmpty ? policy.tables.filter { $0.name.schema.name != "lethe" }.map(\.name)
+                                   : wanted.compactMap { policy.table(named: $0)?.name }
+        return try names.filter { name in
+            try target.query("SELECT to_regclass(\(.text(name.quoted))) IS NULL AS lacking").single("lacking").bool("lacking")
+        }
+    }
+
+    /// Their structure from the live database; refused, saying so, when there is none to read it from.
+    private func structure(for tables: [QualifiedName]) throws -> (ApplicationStructure, String) {
+        guard let live else {
+            throw LetheError(.unavailable, "the target lacks \(tables.map(\.description).joined(separator: ", ")), which Lethe's migrations do not create, and a restore takes only data from a backup; nothing was restored",
+                             hint: "make the live database reachable (--database-url: the structure is copied from its catalog), or create those tables in the target first (the application's own migrations), then rerun")
+        }
+        let version = try live.query("SELECT current_setting('server_version') AS v").single("version").string("v")
+        let copier = ApplicationStructure(liveConninfo: liveConninfo, liveServerVersion: version)
+        return (copier, try copier.script(for: tables))
+    }
+
     private func setAsideSchemas(of essentials: BackupEssentials, in target: PostgresConnection, marker: RestoreMarker) throws -> [SQLIdentifier: SQLIdentifier] {
         let schemas = Set(try essentials.tables.map { try QualifiedName(catalogParsing: $0.name).schema })
         let suffix = Int(Date().timeIntervalSince1970)

@@ -38,6 +38,67 @@ import Testing
         #expect(try target.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname IN ('sms', 'lethe')").single("n").int("n") == 0)
     }
 
+    /// Issue 30, defect 4: a policy whose tables are the application's own, in `public`. Restoring into a new
+    /// database failed (and `--dry-run` said it would work): Lethe's migrations do not make those tables and the
+    /// archive's structure is never run. Their structure now comes from the live database's catalog (tables,
+    /// defaults, sequences, keys; no trigger), the data from the backup; the undeclared table stays out.
+    @Test func aRestoreIntoANewDatabaseTakesTheApplicationsTablesStructureFromTheLiveDatabase() throws {
+        let source = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
+        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+        let policy = directory + "/gateway.yaml"
+        try ("""
+            version: 1
+            region: FR
+            tables:
+              - table: public.sent_log
+                timestamp: created_at
+                customer: account_id
+                retention: P6M
+                operational: [status]
+                backup: true
+                category: Sent SMS log
+
+            """ + defaults[defaults.range(of: "\ndpo:")!.lowerBound...]).write(toFile: policy, atomically: true, encoding: .utf8)
+        try source.connection.execute("""
+            CREATE TABLE public.sent_log (id bigserial PRIMARY KEY, account_id bigint, created_at timestamptz NOT NULL DEFAULT now(),
+                                          status text CHECK (status <> ''))
+            """)
+        try source.connection.execute("CREATE INDEX sent_log_account_idx ON public.sent_log (account_id, created_at)")
+        try source.connection.execute("CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$")
+        try source.connection.execute("CREATE TRIGGER sent_log_touch BEFORE INSERT ON public.sent_log FOR EACH ROW EXECUTE FUNCTION public.touch()")
+        try source.connection.execute("CREATE TABLE public.billing (id bigint, card text)")
+        try source.connection.execute("INSERT INTO public.sent_log (account_id, created_at, status) SELECT g % 3, now() - g * interval '1 hour', 'sent' FROM generate_series(1, 40) g")
+        let common = ["--policy", policy, "--database-url", source.conninfo, "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        let backup = try LetheProcess.run(["backup"] + common)
+        #expect(backup.status == 0 && backup.stdout.contains("not backed up (not in the policy): public.billing"), "\(backup.stdout) \(backup.stderr)")
+        let id = try onlyBackup(directory)
+        let target = try TestDatabase(migrated: false)
+        let dry = try LetheProcess.run(["restore", id, "--dry-run", "--target-database", target.conninfo] + common)
+        #expect(dry.status == 0 && dry.stdout.contains("structure to be copied from the live database (tables Lethe's migrations do not make): public.sent_log"),
+                "\(dry.stdout) \(dry.stderr)")
+        #expect(try target.connection.query("SELECT to_regclass('public.sent_log') IS NULL AS absent").single("a").bool("absent"), "--dry-run changes nothing")
+        let restore = try LetheProcess.run(["restore", id, "--target-database", target.conninfo] + common)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let restored = try PostgresConnection(conninfo: target.conninfo)
+        let digest = "SELECT count(*) AS n, md5(string_agg(id || ':' || account_id || ':' || created_at || ':' || status, ',' ORDER BY id)) AS h FROM public.sent_log"
+        #expect(try restored.query(digest).single("r").string("h") == source.connection.query(digest).single("r").string("h"))
+        #expect(try restored.query("""
+            SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.sent_log'::regclass) AS triggers,
+                   (SELECT count(*) FROM pg_indexes WHERE tablename = 'sent_log') AS indexes,
+                   to_regclass('public.billing') IS NULL AS billing_absent
+            """).single("r").int("indexes") == 2)
+        #expect(try restored.query("SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = 'public.sent_log'::regclass").single("n").int("n") == 0, "no trigger from the live database")
+        #expect(try restored.query("SELECT to_regclass('public.billing') IS NULL AS a").single("a").bool("a"), "the undeclared table is not restored")
+        try restored.execute("INSERT INTO public.sent_log (account_id, status) VALUES (1, 'queued')")
+        // Without the live database there is nothing to take the structure from: refused, naming the table.
+        let other = try TestDatabase(migrated: false)
+        let unreachable = ["--policy", policy, "--database-url", "host=/nonexistent dbname=x", "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
+        let refused = try LetheProcess.run(["restore", id, "--without-erasure-replay", "--target-database", other.conninfo] + unreachable)
+        #expect(refused.status == 69 && refused.stderr.contains("public.sent_log") && refused.stderr.contains("HINT:"), "\(refused.status) \(refused.stderr)")
+    }
+
     /// The attack of issue 28 item 4: `restore --clean` with the live database (the default connection) as target.
     /// Refused with exit 73 before anything is touched, whichever spelling of the connection names it.
     @Test func restoringIntoTheLiveDatabaseIsRefused() throws {

@@ -336,12 +336,16 @@ struct RestoreCommand: LetheCommand {
                              repository: try repository.repository(policy))
         job.signers = try signers.load(policy)
         job.trustUnsigned = trustUnsigned
+        job.liveConninfo = database.conninfo
         let report = try job.run(id: id, targetConninfo: targetDatabase, tables: tables, clean: clean, dryRun: dryRun)
         if json {
             try Output.json(report)
         } else {
             Output.line(dryRun ? "backup \(id) verified; would restore into \(report.target):" : "backup \(id) restored into \(report.target):")
             Output.table(["TABLE", "ROWS"], report.tables.filter(\.data).map { [$0.name, "\($0.rows)"] })
+            if !report.structureFromLive.isEmpty {
+                Output.line("structure \(dryRun ? "to be copied" : "copied") from the live database (tables Lethe's migrations do not make): \(report.structureFromLive.joined(separator: ", "))")
+            }
             if !dryRun {
                 Output.line("retention re-applied\(report.retentionFromLiveDatabase ? " with the live database's overrides and holds" : ""): \(report.rowsPurgedAfterRestore) row(s) purged; \(report.shredsReplayed) shredded key(s) replayed")
                 if live == nil {
