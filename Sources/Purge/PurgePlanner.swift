@@ -75,9 +75,13 @@ public struct PurgePlanner {
             : [Partition(parent: table.name, name: table.name, from: nil, to: nil)]
         // A half-detached partition is no longer the table's: the run finalizes and drops it before planning matters.
         let leaves = all.filter { !$0.detachPending }
-        var warnings = leaves.filter(\.boundsUnreadable).map {
-            "partition \($0.name) has bounds Lethe cannot read (\($0.boundClause?.prefix(60) ?? "")); its old rows are deleted row by row"
-        }
+        // A key Lethe cannot read as the policy's time (another column, another type): bounds say nothing about
+        // the rows' age, so no partition is dropped and the whole table is swept row by row.
+        let keyProblem = partitioned ? try catalog.keyProblem(db, table: table) : nil
+        var warnings = keyProblem.map { ["\($0): its old rows are deleted row by row, no partition is dropped"] }
+            ?? leaves.filter(\.boundsUnreadable).map {
+                "partition \($0.name) has bounds Lethe cannot read (\($0.boundClause?.prefix(60) ?? "")); its old rows are deleted row by row"
+            }
         // Detaches another session left pending (issue 30, defect 8): while one is pending PostgreSQL refuses every
         // other concurrent detach of the table. Those wholly past the cutoff are finished by the run; a younger one
         // is not Lethe's to finish, so the table's old partitions are swept row by row this time.
@@ -95,7 +99,7 @@ public struct PurgePlanner {
         var drops: [PartitionDrop] = []
         var sweepLeaves: [Partition] = []
         for leaf in leaves {
-            guard partitioned && scope.customer == nil && youngPending.isEmpty && leaf.liesEntirelyBefore(tableCutoff.date) else {
+            guard partitioned && keyProblem == nil && scope.customer == nil && youngPending.isEmpty && leaf.liesEntirelyBefore(tableCutoff.date) else {
                 sweepLeaves.append(leaf)
                 continue
             }

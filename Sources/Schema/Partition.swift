@@ -49,7 +49,8 @@ public struct Partition: Sendable, Equatable {
     }
 
     /// Parses `pg_get_expr(relpartbound)` output printed in UTC, e.g.
-    /// `FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`.
+    /// `FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`; a `timestamp` key's bounds
+    /// (no offset) and a `date` key's (`'2026-11-01'`) are read as UTC.
     static func bounds(fromExpression expression: String) -> (from: Date?, to: Date?, isDefault: Bool)? {
         if expression == "DEFAULT" { return (nil, nil, true) }
         guard let fromRange = expression.range(of: "FROM ("), let toRange = expression.range(of: ") TO (") else { return nil }
@@ -57,7 +58,11 @@ public struct Partition: Sendable, Equatable {
         let upper = String(expression[toRange.upperBound...].dropLast())
         func value(_ text: String) -> Date?? {
             if text == "MINVALUE" || text == "MAXVALUE" { return .some(nil) }
-            guard text.hasPrefix("'"), text.hasSuffix("'"), let date = PostgresTimestamp.parse(String(text.dropFirst().dropLast())) else { return nil }
+            guard text.hasPrefix("'"), text.hasSuffix("'") else { return nil }
+            var literal = String(text.dropFirst().dropLast())
+            // A `date` key's bound (`'2026-12-03'`) is that day's UTC midnight; a `timestamp` one is read as UTC.
+            if literal.utf8.count == 10 { literal += " 00:00:00" }
+            guard let date = PostgresTimestamp.parse(literal) else { return nil }
             return .some(date)
         }
         guard let from = value(lower), let to = value(upper) else { return nil }

@@ -23,6 +23,34 @@ public struct PartitionCatalog {
         return result
     }
 
+    /// The types of a range partition key whose bounds Lethe reads as instants (a `timestamp` or a `date` as UTC).
+    public static let timeKeyTypes: Set<String> = ["timestamp with time zone", "timestamp without time zone", "date"]
+
+    /// Why `table`'s partitions cannot be judged by time, if they cannot: its key is not one plain column, not the
+    /// policy's timestamp column, or not of a time type. Such a table's old rows are deleted row by row and Lethe
+    /// creates none of its partitions; the reason names table, column and type (catalog names, never data).
+    public func keyProblem(_ db: PostgresConnection, table: TablePolicy) throws -> String? {
+        guard let timestamp = table.timestampColumn else { return nil }
+        let rows = try db.query("""
+            SELECT p.partstrat::text AS strategy, p.partnatts AS columns, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type
+            FROM pg_partitioned_table p LEFT JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+            WHERE p.partrelid = to_regclass(\(.text(table.name.quoted)))
+            """).rows
+        guard let key = rows.first else { return nil }
+        let where_ = "\(table.name) is partitioned"
+        guard try key.string("strategy") == "r", try key.int("columns") == 1, let column = try key.optionalString("column") else {
+            return "\(where_) by a key that is not one column's range"
+        }
+        let type = try key.string("type")
+        guard column == timestamp.name else {
+            return "\(where_) by \(column) (\(type)), not by its policy timestamp column \(timestamp.name)"
+        }
+        guard Self.timeKeyTypes.contains(type) else {
+            return "\(where_) by \(column) of type \(type), which Lethe cannot lay out by time (it needs timestamptz, timestamp or date)"
+        }
+        return nil
+    }
+
     public func isPartitioned(_ db: PostgresConnection, _ name: QualifiedName) throws -> Bool {
         let row = try db.query("""
             SELECT c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -98,6 +126,11 @@ public struct PartitionCatalog {
             }
             guard layout.create else {
                 report.notManaged.append(partitioned.table.name)
+                continue
+            }
+            if let problem = try keyProblem(db, table: partitioned.table) {
+                report.conflicts.append("\(problem); no partition was created for it. HINT: partition it by its timestamp column, "
+                                        + "or say partitioning: { create: false } and let the tool that made it create them")
                 continue
             }
             let through = (ahead ?? layout.ahead).added(to: now)

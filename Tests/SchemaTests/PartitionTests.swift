@@ -76,6 +76,11 @@ func defaultPolicy() throws -> RetentionPolicy {
         #expect(bounds?.from == Month(year: 2026, month: 11).start)
         #expect(bounds?.to == Month(year: 2026, month: 12).start)
         #expect(Partition.bounds(fromExpression: "DEFAULT")?.isDefault == true)
+        // A date key's and a timestamp key's bounds, read as UTC (issue 30, defect 7).
+        let days = Partition.bounds(fromExpression: "FOR VALUES FROM ('2026-11-01') TO ('2026-11-02')")
+        #expect(days?.from == Month(year: 2026, month: 11).start && days?.to == Month(year: 2026, month: 11).start.addingTimeInterval(86_400))
+        #expect(Partition.bounds(fromExpression: "FOR VALUES FROM ('2026-11-01 00:00:00') TO ('2026-12-01 00:00:00')")?.to == Month(year: 2026, month: 12).start)
+        #expect(Partition.bounds(fromExpression: "FOR VALUES FROM ('0') TO ('1000')") == nil)
         #expect(Partition.bounds(fromExpression: "FOR VALUES FROM (MINVALUE) TO ('2026-12-01 00:00:00+00')")?.from == nil)
     }
 
