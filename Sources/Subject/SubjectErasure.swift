@@ -9,8 +9,8 @@ import Postgres
 
 /// `lethe subject erase` (GDPR art. 17): deletes every row about one phone number in every policy table, records
 /// a tombstone (fingerprint only, never the number) so that restores erase them again, and returns the receipt.
-/// One transaction: killed at any point, nothing is erased and the rerun does it all. A customer under legal hold
-/// stops it before anything is deleted.
+/// One transaction: killed at any point, nothing is erased and the rerun does it all. Rows of a customer under
+/// legal hold are kept and listed in the receipt (the command then exits 80); every other row is erased.
 public struct SubjectErasure {
     let db: PostgresConnection
     let policy: RetentionPolicy
@@ -34,6 +34,16 @@ public struct SubjectErasure {
         public let totalRows: Int
         public let collisionsKept: Int
         public let unreadable: Int
+        /// Rows of this person that a legal hold covers: kept (and, with --dry-run, would be), per table and hold.
+        public var keptByHold: [KeptRows] = []
+    }
+
+    /// Rows an erasure kept because a legal hold covers their customer: counts, never values.
+    public struct KeptRows: Sendable, Encodable, Equatable {
+        public let table: String
+        public let customerId: Int64
+        public let holdId: Int64
+        public let rows: Int
     }
 
     public func run(number: PhoneNumber, request requestId: Int64?, dryRun: Bool) throws -> Receipt {
@@ -44,14 +54,20 @@ public struct SubjectErasure {
         return try db.transaction {
             // Holds are taken and released under this lock by `lethe hold`; a hold placed now waits for this erasure.
             try db.execute("SELECT lethe.lock_holds()")
-            let findings = try search.locate(content: .identity)
-            try refuseIfHeld(findings)
+            var findings = try search.locate(content: .identity)
+            // Rows a hold covers are kept and reported; every other row of this person is erased (issue 30).
+            let holds = try activeHolds(findings)
+            let kept = findings.rows.filter { $0.customer.map { holds[$0] != nil } ?? false }
+            findings.rows.removeAll { $0.customer.map { holds[$0] != nil } ?? false }
+            let keptByHold = Dictionary(grouping: kept) { KeptKey(table: $0.table.name.description, customer: $0.customer ?? 0) }
+                .map { KeptRows(table: $0.key.table, customerId: $0.key.customer, holdId: holds[$0.key.customer] ?? 0, rows: $0.value.count) }
+                .sorted { ($0.table, $0.customerId) < ($1.table, $1.customerId) }
             var removed = Dictionary(uniqueKeysWithValues: policy.subjectTables.flatMap { [$0] + policy.tables(linkedTo: $0) }.map { ($0.name.description, 0) })
             removed.merge(findings.countsByTable) { $1 }
             let erasedAt = Date()
             guard !dryRun else {
                 return Receipt(tombstone: nil, request: requestId, erasedAt: erasedAt, dryRun: true, rowsRemoved: removed,
-                               totalRows: findings.rows.count, collisionsKept: findings.collisions, unreadable: findings.unreadable)
+                               totalRows: findings.rows.count, collisionsKept: findings.collisions, unreadable: findings.unreadable, keptByHold: keptByHold)
             }
             let deleted = try SubjectRowDeleter(db: db, policy: policy).delete(findings.rows.map { ($0.table, $0.id) })
             removed.merge(deleted) { $1 }
@@ -59,21 +75,28 @@ public struct SubjectErasure {
                                                       rows: findings.rows.map { ($0.table.name.description, $0.id) }, auditRows: removed)
             if let requestId { _ = try register.closeInTransaction(id: requestId) }
             return Receipt(tombstone: tombstone, request: requestId, erasedAt: erasedAt, dryRun: false, rowsRemoved: removed,
-                           totalRows: deleted.values.reduce(0, +), collisionsKept: findings.collisions, unreadable: findings.unreadable)
+                           totalRows: deleted.values.reduce(0, +), collisionsKept: findings.collisions, unreadable: findings.unreadable,
+                           keptByHold: keptByHold)
         }
     }
 
-    private func refuseIfHeld(_ findings: SubjectLocator.Findings) throws {
+    private struct KeptKey: Hashable {
+        let table: String
+        let customer: Int64
+    }
+
+    /// The open holds on the customers of `findings`' rows: customer -> hold id.
+    private func activeHolds(_ findings: SubjectLocator.Findings) throws -> [Int64: Int64] {
         let customers = Set(findings.rows.compactMap(\.customer)).sorted()
-        guard !customers.isEmpty else { return }
-        let holds = try db.query("""
+        guard !customers.isEmpty else { return [:] }
+        var holds: [Int64: Int64] = [:]
+        for row in try db.query("""
             SELECT id, customer_id FROM lethe.legal_holds
             WHERE customer_id = ANY(\(customers)::bigint[]) AND released_at IS NULL AND (until IS NULL OR until > now()) ORDER BY id
-            """).rows
-        guard let first = holds.first else { return }
-        let named = try holds.map { "hold \(try $0.int("id")) on customer \(try $0.int("customer_id"))" }.joined(separator: ", ")
-        throw LetheError(.legalHold, "refusing to erase: this person's data includes rows of a customer under legal hold (\(named)); nothing was erased",
-                         hint: "the hold must be released first ('lethe hold release --customer \(try first.int("customer_id"))') once the legal obligation ends")
+            """).rows {
+            holds[try row.int("customer_id")] = try row.int("id")
+        }
+        return holds
     }
 }
 

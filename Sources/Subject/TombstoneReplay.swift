@@ -43,7 +43,12 @@ public struct TombstoneReplay {
             let erased = try target.transaction {
                 var rows: [(TablePolicy, Int64)] = []
                 if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits == policy.blindIndexBits {
-                    rows += try locator.locate(fingerprint, content: .identity).rows.map { ($0.table, $0.id) }
+                    // Rows a hold covers were kept by the erasure, and stay kept while the hold is open.
+                    let held = Set(try target.query("""
+                        SELECT customer_id FROM lethe.legal_holds WHERE released_at IS NULL AND (until IS NULL OR until > now())
+                        """).rows.map { try $0.int("customer_id") })
+                    rows += try locator.locate(fingerprint, content: .identity).rows
+                        .filter { row in row.customer.map { !held.contains($0) } ?? true }.map { ($0.table, $0.id) }
                 }
                 for table in policy.tables {
                     let listed = tombstone.rows[table.name.description] ?? []

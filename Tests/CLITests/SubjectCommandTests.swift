@@ -83,7 +83,7 @@ import Testing
         #expect(mode == 0o600)
     }
 
-    @Test func eraseIsRefusedUnderHoldThenErasesAndARestoreDoesNotBringThePersonBack() throws {
+    @Test func eraseUnderHoldKeepsTheHeldRowsThenErasesAndARestoreDoesNotBringThePersonBack() throws {
         let (db, directory, common) = try setUp()
         defer { withExtendedLifetime(db) {} }
         let repo = ["--repo", directory + "/repo"]
@@ -92,9 +92,10 @@ import Testing
             .replacingOccurrences(of: ".lethe-backup", with: "")
 
         #expect(try LetheProcess.run(["hold", "add", "--customer", "2", "--reason", "Enquête 118", "--database-url", db.conninfo]).status == 0)
-        let refused = try LetheProcess.run(["subject", "erase", "--phone", Self.alice.e164] + common)
-        #expect(refused.status == 80)
-        #expect(refused.stderr.contains("hold 1 on customer 2") && leaks(refused).isEmpty, "\(refused.stderr)")
+        // Under a hold the plan keeps the held customer's rows and erases the rest: 80, and it says which.
+        let held = try LetheProcess.run(["subject", "erase", "--phone", Self.alice.e164, "--dry-run"] + common)
+        #expect(held.status == 80 && held.stderr.contains("under legal hold") && held.stderr.contains("HINT:"), "\(held.stderr)")
+        #expect(held.stdout.contains("would keep") && held.stdout.contains("customer 2 is under legal hold 1") && leaks(held).isEmpty, "\(held.stdout)")
         #expect(try db.connection.query("SELECT count(*) AS n FROM sms.messages").single("n").int("n") == 3)
         #expect(try LetheProcess.run(["hold", "release", "--customer", "2", "--database-url", db.conninfo]).status == 0)
 

@@ -52,25 +52,29 @@ import Testing
         #expect(try record.int("n") == 1 && record.string("request") == "\(request.id)" && record.string("contacts") == "1")
     }
 
-    @Test func erasureOfAHeldCustomersRowsIsRefusedNamingTheHold() throws {
+    /// Issue 30: an erasure under a hold erases every row no hold covers, keeps the held ones and lists both in the
+    /// receipt. Before, it refused the whole erasure, customer 1's rows included. A restore's replay keeps them too.
+    @Test func erasureUnderAHoldErasesWhatNoHoldCoversAndKeepsTheHeldRows() throws {
         let world = try SubjectWorld.standard()
         let hold = try LegalHolds(world.db.connection, policy: world.policy).add(customer: 2, reason: "Enquête 2026-118", until: nil)
+        let heldIds = try Set(world.db.connection.query("SELECT id FROM sms.messages WHERE customer_id = 2").rows.map { try $0.int("id") })
         let before = try world.rowsAbout(SubjectWorld.alice)
-        do {
-            _ = try SubjectErasure(db: world.db.connection, policy: world.policy, keyring: world.keyring)
-                .run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)
-            Issue.record("expected a refusal")
-        } catch let error as LetheError {
-            #expect(error.code == .legalHold)
-            #expect(error.message.contains("hold \(hold.id) on customer 2"))
-            #expect(!error.message.contains("612345678"))
-        }
-        #expect(try world.rowsAbout(SubjectWorld.alice) == before, "nothing erased, not even customer 1's rows")
-        #expect(try Tombstones(world.db.connection).all().isEmpty)
-        // Bob's customer is not held: his erasure goes through.
-        let bob = try SubjectErasure(db: world.db.connection, policy: world.policy, keyring: world.keyring)
-            .run(number: try world.phone(SubjectWorld.bob), request: nil, dryRun: false)
-        #expect(bob.totalRows == 1)
+        let erasure = SubjectErasure(db: world.db.connection, policy: world.policy, keyring: world.keyring)
+        let dry = try erasure.run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: true)
+        #expect(try world.rowsAbout(SubjectWorld.alice) == before, "--dry-run changes nothing")
+        let receipt = try erasure.run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)
+        #expect(receipt.keptByHold == dry.keptByHold && receipt.totalRows == dry.totalRows)
+        #expect(!receipt.keptByHold.isEmpty && receipt.keptByHold.allSatisfy { $0.customerId == 2 && $0.holdId == hold.id })
+        #expect(receipt.totalRows > 0, "customer 1's rows are erased")
+        let after = try world.rowsAbout(SubjectWorld.alice)
+        #expect(after["sms.messages"]!.isSubset(of: heldIds) && !after["sms.messages"]!.isEmpty, "only the held customer's rows stay")
+        #expect(after["sms.contacts"]!.count == receipt.keptByHold.filter { $0.table == "sms.contacts" }.reduce(0) { $0 + $1.rows })
+        #expect(try Tombstones(world.db.connection).all().count == 1)
+        // Released, the next erasure removes the rest.
+        _ = try LegalHolds(world.db.connection, policy: world.policy).release(customer: 2)
+        let rest = try erasure.run(number: try world.phone(SubjectWorld.alice), request: nil, dryRun: false)
+        #expect(rest.keptByHold.isEmpty && rest.totalRows > 0)
+        #expect(try world.rowsAbout(SubjectWorld.alice).values.allSatisfy(\.isEmpty))
     }
 
     /// A backup taken before an erasure, restored into a fresh database, comes back without the person, and the

@@ -113,7 +113,18 @@ struct SubjectEraseCommand: LetheCommand {
         if let out, !dryRun {
             written = try SubjectErasure.writeReceipt(receipt, directory: out)
         }
-        if json { return try Output.json(receipt) }
+        if json {
+            try Output.json(receipt)
+        } else {
+            printReceipt(receipt, written: written)
+        }
+        guard !receipt.keptByHold.isEmpty else { return }
+        let rows = receipt.keptByHold.reduce(0) { $0 + $1.rows }
+        throw LetheError(.legalHold, "\(dryRun ? "would keep" : "kept") \(rows) row(s) of this person under legal hold; every other row \(dryRun ? "would be" : "was") erased",
+                         hint: "the receipt lists them; once the hold is released ('lethe hold release --customer ID'), erase again to remove them")
+    }
+
+    private func printReceipt(_ receipt: SubjectErasure.Receipt, written: String?) {
         if dryRun {
             Output.line("dry run: would erase \(receipt.totalRows) row(s); nothing was changed")
         } else {
@@ -124,5 +135,8 @@ struct SubjectEraseCommand: LetheCommand {
         if receipt.collisionsKept > 0 { Output.line("\(receipt.collisionsKept) blind-index candidate(s) were another number and were kept") }
         if receipt.unreadable > 0 { Terminal.warn("\(receipt.unreadable) candidate row(s) could not be opened and were not erased; see the log") }
         if let written { Output.line("wrote \(written)") }
+        for kept in receipt.keptByHold {
+            Output.line("\(dryRun ? "would keep" : "kept") \(kept.rows) row(s) of \(kept.table): customer \(kept.customerId) is under legal hold \(kept.holdId)")
+        }
     }
 }
