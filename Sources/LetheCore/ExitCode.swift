@@ -34,7 +34,7 @@ public enum LetheExitCode: Int32, CaseIterable, Sendable {
         case .noPermission: "permission denied: file modes, database privileges, or credentials refused (wrong password, no pg_hba.conf entry; not worth retrying)"
         case .config: "configuration error: schema or migrations out of step with this binary, a keyring that is not this database's, a policy at odds with the database, a job without the key or repository it needs, a database or TLS setup the server does not have"
         case .integrity: "integrity or authentication failure: tampered backup, ciphertext that does not open, wrong key"
-        case .legalHold: "refused because a legal hold covers the data (`subject erase` of a held customer's rows)"
+        case .legalHold: "a legal hold covers the data: `subject erase` kept a held customer's rows (and erased the rest)"
         }
     }
 

@@ -89,8 +89,8 @@ struct SubjectEraseCommand: LetheCommand {
             Deletes the person's rows in every policy table (messages, contacts, the delivery reports of those messages) \
             in one transaction, records a tombstone (the blind index and a keyed hash of the number, never the number) so \
             that 'lethe restore' erases them again, and prints the receipt: request, time, rows removed per table. \
-            If any of the rows belongs to a customer under legal hold, nothing is erased and the command exits 80, \
-            naming the hold. With --request the erasure request is closed in the same transaction.
+            Rows of a customer under legal hold are kept and listed in the receipt, every other row is erased, and \
+            the command exits 80 when it kept something, naming the hold. With --request the erasure request is closed in the same transaction.
             """
     )
 
