@@ -11,7 +11,7 @@ struct PolicyBuilder {
     static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo", "schedule",
                                        "phone_validation", "phone_ranges"]
     static let phoneRangeKeys: Set<String> = ["prefix", "lengths"]
-    static let tableKeys: Set<String> = ["table", "id", "timestamp", "customer", "retention", "personal", "blind_index",
+    static let tableKeys: Set<String> = ["table", "id", "timestamp", "timestamp_zone", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category", "subject_via", "partitioning", "operational"]
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
     static let subjectViaKeys: Set<String> = ["table", "column"]
@@ -85,6 +85,11 @@ struct PolicyBuilder {
         let idColumn = map["id"].flatMap { identifier($0, "\(path).id") } ?? (try! SQLIdentifier("id"))
         let timestamp = map["timestamp"].flatMap { identifier($0, "\(path).timestamp") }
         let customer = map["customer"].flatMap { identifier($0, "\(path).customer") }
+        let zone = map["timestamp_zone"].flatMap { string($0, "\(path).timestamp_zone") }
+        if let zone, zone != "UTC" {
+            issues.add(map["timestamp_zone"], "\(path).timestamp_zone", "'\(zone)' is not supported: Lethe reads a timestamp without time zone as UTC (timestamp_zone: UTC)")
+        }
+        if zone != nil && timestamp == nil { issues.add(map["timestamp_zone"], "\(path).timestamp_zone", "a timestamp_zone needs a timestamp column") }
         var retention: ISODuration?
         if let retentionNode = map["retention"], let text = string(retentionNode, "\(path).retention") {
             switch ISODuration.retention(text) {
@@ -150,7 +155,7 @@ struct PolicyBuilder {
         return TablePolicy(name: name, idColumn: idColumn, timestampColumn: timestamp, customerColumn: customer,
                            retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
                            backup: backup, category: category, subjectVia: subjectVia, partitioning: partitioning,
-                           operationalColumns: operational, line: node.mark?.line ?? 0)
+                           operationalColumns: operational, line: node.mark?.line ?? 0, timestampZone: zone)
     }
 
     /// Partitions a day, a week or a month wide, aligned on UTC midnight; `ahead` at most two years.

@@ -63,6 +63,9 @@ public struct TablePolicy: Sendable {
     public let operationalColumns: [SQLIdentifier]
     /// 1-based line of the table's entry in the policy file.
     public let line: Int
+    /// How a `timestamp without time zone` column is read (`timestamp_zone: UTC`, the only zone accepted): nil for
+    /// a `timestamptz` column.
+    public var timestampZone: String? = nil
 
     /// Every column the policy accounts for: id, timestamp, customer, personal, blind-index, subject link and
     /// operational columns. `lethe inspect` reports any other column of the table.

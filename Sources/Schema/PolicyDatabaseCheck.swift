@@ -27,7 +27,16 @@ public struct PolicyDatabaseCheck {
                 }
             }
             expect(table.idColumn, "id", types: ["bigint", "integer"])
-            expect(table.timestampColumn, "timestamp", types: ["timestamp with time zone"])
+            if let problem = try rowIdProblem(db, table: table), columns[table.idColumn.name] != nil {
+                problems.append("\(at).id: \(problem)")
+            }
+            if let timestamp = table.timestampColumn, columns[timestamp.name] == "timestamp without time zone" {
+                if table.timestampZone == nil {
+                    problems.append("\(at).timestamp: column \(table.name).\(timestamp) is timestamp without time zone: say how to read it (timestamp_zone: UTC)")
+                }
+            } else {
+                expect(table.timestampColumn, "timestamp", types: ["timestamp with time zone"])
+            }
             expect(table.customerColumn, "customer", types: ["bigint", "integer"])
             for (position, column) in table.personalColumns.enumerated() {
                 expect(column, "personal[\(position)]", types: ["bytea"])
@@ -41,6 +50,28 @@ public struct PolicyDatabaseCheck {
             }
         }
         return problems
+    }
+
+    /// Why the table's row id cannot name one row, if it cannot: it may be NULL, or no unique index or primary key
+    /// holds it alone (or with the table's timestamp, as a partitioned table's key must). Erasure, tombstones,
+    /// exports and sealing (each envelope is bound to its row id) all name rows by it.
+    func rowIdProblem(_ db: PostgresConnection, table: TablePolicy) throws -> String? {
+        let id = table.idColumn.name
+        let row = try db.query("""
+            SELECT a.attnotnull AS not_null,
+                   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indpred IS NULL
+                           AND a.attnum = ANY (i.indkey::int2[])
+                           AND (i.indnatts = 1 OR (i.indnatts = 2
+                                AND (SELECT attnum FROM pg_attribute WHERE attrelid = a.attrelid AND attname = \(.text(table.timestampColumn?.name ?? ""))) = ANY (i.indkey::int2[])))) AS unique
+            FROM pg_attribute a WHERE a.attrelid = to_regclass(\(.text(table.name.quoted))) AND a.attname = \(.text(id)) AND NOT a.attisdropped
+            """).first
+        guard let row else { return nil }
+        let notNull = try row.bool("not_null"), unique = try row.bool("unique")
+        guard notNull && unique else {
+            let why = [notNull ? nil : "may be NULL", unique ? nil : "is not unique (no primary key or unique index holds it)"].compactMap { $0 }.joined(separator: " and ")
+            return "row id \(table.name).\(id) \(why): Lethe names rows by it (erasures, exports, sealed values); name a NOT NULL unique column with id:, or add the key"
+        }
+        return nil
     }
 
     /// A table of the policy's schemas that the policy does not list: never purged, left out of backups, and

@@ -89,6 +89,38 @@ import Testing
         #expect(outcome.stderr.contains("\(policy.path):\(line(of: "forever", in: policy.text)): backup.forever: unknown key"))
     }
 
+    /// Issue 30, what to build 1: a column Lethe cannot use is refused with the reason. A row id must name one
+    /// row (NOT NULL, unique); a `timestamp without time zone` is accepted once the policy says how to read it.
+    @Test func policyCheckRefusesARowIdThatIsNullableOrNotUniqueAndReadsATimestampAsUTCWhenTold() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("CREATE TABLE public.gateway_log (id integer, account bigint, sent_at timestamp NOT NULL, status text)")
+        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+        let directory = try IntakeFixture.directory()
+        func check(_ extra: String) throws -> LetheProcess.Outcome {
+            let path = directory + "/gateway-\(UUID().uuidString).yaml"
+            try ("""
+                version: 1
+                region: FR
+                tables:
+                  - table: public.gateway_log
+                    timestamp: sent_at
+                    customer: account
+                    operational: [status]
+                    category: Gateway log
+                \(extra)
+                """ + defaults[defaults.range(of: "\ndpo:")!.lowerBound...]).write(toFile: path, atomically: true, encoding: .utf8)
+            return try LetheProcess.run(["policy", "check", path, "--database-url", db.conninfo])
+        }
+        let bare = try check("")
+        #expect(bare.status == 65, "\(bare.stderr)")
+        #expect(bare.stderr.contains("row id public.gateway_log.id may be NULL and is not unique"), "\(bare.stderr)")
+        #expect(bare.stderr.contains("public.gateway_log.sent_at is timestamp without time zone: say how to read it (timestamp_zone: UTC)"), "\(bare.stderr)")
+        try db.connection.execute("ALTER TABLE public.gateway_log ADD PRIMARY KEY (id)")
+        let keyed = try check("    timestamp_zone: UTC")
+        #expect(keyed.status == 0, "\(keyed.stderr)")
+        #expect(try check("    timestamp_zone: Europe/Paris").status == 65)
+    }
+
     @Test func policyCheckRefusesAMissingColumn() throws {
         let db = try TestDatabase()
         let policy = try writePolicy { $0.replacingOccurrences(of: "personal: [phone, name]", with: "personal: [phone, nickname]") }
