@@ -16,7 +16,7 @@ struct PendingRecord: Sendable {
 enum RecordOutcome: Sendable {
     case unknownKeys([String], line: Int)
     case problem(ImportReport.LineProblem)
-    case valid(byLengthOnly: Bool, encoding: SMSEncoding?, line: [UInt8]?)
+    case valid(acceptance: PhoneAcceptance, encoding: SMSEncoding?, line: [UInt8]?)
 }
 
 /// What one worker thread owns: a validator (its phone verdict cache is shared) and, when the import writes, an
@@ -46,7 +46,7 @@ final class RecordWorker: @unchecked Sendable {
             case .success(let row):
                 var line: [UInt8]?
                 if let encoder, let id = pending.id { line = try encoder.line(row, id: id) }
-                outcomes.append(.valid(byLengthOnly: row.phoneByLengthOnly, encoding: row.encoding, line: line))
+                outcomes.append(.valid(acceptance: row.phoneAcceptance, encoding: row.encoding, line: line))
             }
         }
         return outcomes

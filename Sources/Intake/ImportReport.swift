@@ -34,6 +34,10 @@ public struct ImportReport: Sendable, Encodable {
     /// Valid rows whose number was accepted by its length only (`phone_validation: length`): from ranges
     /// libphonenumber's metadata does not know. Counted, never listed.
     public var numbersAcceptedByLengthOnly = 0
+    /// Numbers written without their `+`, read as international (`phone_without_plus: international`).
+    public var numbersWithoutPlus = 0
+    /// Short codes kept as their digits (`short_codes: accept`).
+    public var shortCodes = 0
     public var unknownFields: [UnknownField] = []
     public var missingFields: [String] = []
     /// Header columns (1-based) whose name is not a field name at all: likely a data line where the header

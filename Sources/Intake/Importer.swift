@@ -183,9 +183,14 @@ public struct Importer {
                     }
                 case .problem(let problem):
                     report.add(problem)
-                case .valid(let byLengthOnly, let encoding, let line):
+                case .valid(let acceptance, let encoding, let line):
                     report.rowsValid += 1
-                    if byLengthOnly { report.numbersAcceptedByLengthOnly += 1 }
+                    switch acceptance {
+                    case .lengthOnly: report.numbersAcceptedByLengthOnly += 1
+                    case .internationalWithoutPlus: report.numbersWithoutPlus += 1
+                    case .shortCode: report.shortCodes += 1
+                    case .ranges, .operatorRange: break
+                    }
                     if let encoding {
                         if encoding.alphabet == .gsm7 { report.gsm7 += 1 } else { report.ucs2 += 1 }
                         report.segments += encoding.segments

@@ -17,8 +17,8 @@ struct RowValidator {
 
     struct ValidRow {
         let phone: PhoneNumber
-        /// Accepted by its length only: from a range libphonenumber's metadata does not know.
-        let phoneByLengthOnly: Bool
+        /// How the number was accepted (by its length only, written without `+`, a short code...), for the report.
+        let phoneAcceptance: PhoneAcceptance
         let message: String?
         let name: String?
         let sentAt: Date?
@@ -32,11 +32,11 @@ struct RowValidator {
         }
         guard let rawPhone = record.fields["phone"], !Self.isBlank(rawPhone) else { return problem("phone", "missing") }
         let phone: PhoneNumber
-        let byLength: Bool
+        let acceptance: PhoneAcceptance
         switch phones.check(rawPhone) {
         case .success(let verdict):
             phone = verdict.number
-            byLength = verdict.acceptance == .lengthOnly
+            acceptance = verdict.acceptance
         case .failure(let reason): return problem("phone", reason.rawValue)
         }
         switch kind {
@@ -44,7 +44,7 @@ struct RowValidator {
             let name = record.fields["name"].flatMap { $0.isEmpty ? nil : $0 }
             if let name, name.utf8.count > 1000 { return problem("name", "longer than 1000 bytes") }
             if let name, let control = Self.controlCharacter(in: name) { return problem("name", "contains the control character \(control)") }
-            return .success(ValidRow(phone: phone, phoneByLengthOnly: byLength, message: nil, name: name, sentAt: nil, encoding: nil))
+            return .success(ValidRow(phone: phone, phoneAcceptance: acceptance, message: nil, name: name, sentAt: nil, encoding: nil))
         case .messages:
             guard let message = record.fields["message"], !message.isEmpty else { return problem("message", "empty") }
             if let control = Self.controlCharacter(in: message) {
@@ -63,7 +63,7 @@ struct RowValidator {
                 if date < earliest { return problem("sent_at", "older than the customer's retention period: it would be purged at once") }
                 sentAt = date
             }
-            return .success(ValidRow(phone: phone, phoneByLengthOnly: byLength, message: message, name: nil, sentAt: sentAt, encoding: encoding))
+            return .success(ValidRow(phone: phone, phoneAcceptance: acceptance, message: message, name: nil, sentAt: sentAt, encoding: encoding))
         }
     }
 }

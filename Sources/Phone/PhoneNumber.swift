@@ -42,6 +42,24 @@ public struct PhoneNumber: Hashable, Sendable, CustomStringConvertible, CustomDe
     /// `check` in a region already checked (upper case, supported or ZZ): `PhoneVerdictCache` checks it once.
     static func check(_ input: String, supportedRegion region: String, rules: PhoneRules,
                       validityShortcut: Bool = true) -> Result<(number: PhoneNumber, acceptance: PhoneAcceptance), Problem> {
+        let verdict = checkAsWritten(input, supportedRegion: region, rules: rules, validityShortcut: validityShortcut)
+        guard case .failure(let problem) = verdict, rules.internationalWithoutPlus || rules.acceptShortCodes else { return verdict }
+        // The gateways' spellings, only after the number failed as written, so a number that is valid as written
+        // reads the same whatever the policy says; the same rules run at intake, lookups and erasure.
+        let digits = input.filter { $0 != " " }
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return verdict }
+        if rules.internationalWithoutPlus, problem == .tooLong || problem == .invalidNumber, digits.first != "0",
+           case .success(let international) = checkAsWritten("+" + digits, supportedRegion: region, rules: rules, validityShortcut: validityShortcut) {
+            return .success((international.number, .internationalWithoutPlus))
+        }
+        if rules.acceptShortCodes, (3...8).contains(digits.count), problem == .tooShort || problem == .invalidNumber || problem == .notANumber {
+            return .success((PhoneNumber(e164: digits), .shortCode))
+        }
+        return verdict
+    }
+
+    private static func checkAsWritten(_ input: String, supportedRegion region: String, rules: PhoneRules,
+                                       validityShortcut: Bool) -> Result<(number: PhoneNumber, acceptance: PhoneAcceptance), Problem> {
         var byLength: Int32 = 0
         let (status, e164) = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer -> (Int32, String) in
             buffer.initialize(repeating: 0)

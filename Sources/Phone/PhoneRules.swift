@@ -15,6 +15,10 @@ public struct PhoneRules: Sendable, Equatable {
     public var mode: Mode
     /// Operator-declared ranges the metadata lacks, accepted in every mode.
     public var extraRanges: [PhoneRange]
+    /// Digits without `+` that are too long for a national number of the default region are read as international.
+    public var internationalWithoutPlus = false
+    /// A short code (3 to 8 digits, no `+`) is accepted as it is: a service's number, not a person's.
+    public var acceptShortCodes = false
 
     public init(mode: Mode = .length, extraRanges: [PhoneRange] = []) {
         self.mode = mode
@@ -43,4 +47,8 @@ public enum PhoneAcceptance: String, Sendable {
     case ranges
     case lengthOnly
     case operatorRange
+    /// Written without its `+` (policy `phone_without_plus: international`).
+    case internationalWithoutPlus
+    /// A short code, kept as its digits (policy `short_codes: accept`): not a person's number.
+    case shortCode
 }

@@ -53,7 +53,8 @@ public final class PhoneVerdictCache: @unchecked Sendable {
         return verdict
     }
 
-    private static let acceptances: [PhoneAcceptance] = [.ranges, .lengthOnly, .operatorRange]
+    /// Cached with their E.164 digits; a short code (no `+`) is checked again each time, which is cheap.
+    private static let acceptances: [PhoneAcceptance] = [.ranges, .lengthOnly, .operatorRange, .internationalWithoutPlus]
     private static let problems = PhoneNumber.Problem.allCases
 
     private static func pack(_ verdict: Verdict) -> Packed? {

@@ -9,7 +9,7 @@ struct PolicyBuilder {
     init(issues: PolicyIssues) { self.issues = issues }
 
     static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo", "schedule",
-                                       "phone_validation", "phone_ranges"]
+                                       "phone_validation", "phone_ranges", "phone_without_plus", "short_codes"]
     static let phoneRangeKeys: Set<String> = ["prefix", "lengths"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "timestamp_zone", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category", "subject_via", "partitioning", "operational"]
@@ -61,7 +61,21 @@ struct PolicyBuilder {
         let backup = self.backup(top["backup"])
         let dpo = self.dpo(top["dpo"])
         let schedule = self.schedule(top["schedule"])
-        let phoneValidation = self.phoneValidation(top["phone_validation"], ranges: top["phone_ranges"])
+        var phoneValidation = self.phoneValidation(top["phone_validation"], ranges: top["phone_ranges"])
+        if let node = top["phone_without_plus"], let text = string(node, "phone_without_plus") {
+            switch text {
+            case "international": phoneValidation.internationalWithoutPlus = true
+            case "refuse": break
+            default: issues.add(node, "phone_without_plus", "'\(text.prefix(20))' is not a choice (expected international or refuse)")
+            }
+        }
+        if let node = top["short_codes"], let text = string(node, "short_codes") {
+            switch text {
+            case "accept": phoneValidation.acceptShortCodes = true
+            case "refuse": break
+            default: issues.add(node, "short_codes", "'\(text.prefix(20))' is not a choice (expected accept or refuse)")
+            }
+        }
         guard let backup, let dpo else { return (nil, issues) }
         let policy = RetentionPolicy(source: issues.source, sourceBytes: bytes, version: version, defaultRegion: region,
                                      maxSegments: maxSegments, blindIndexBits: blindIndexBits, tables: tables, backup: backup, dpo: dpo,

@@ -135,6 +135,12 @@ public struct PhoneValidationPolicy: Sendable, Equatable {
 
     public let mode: Mode
     public let ranges: [Range]
+    /// `phone_without_plus: international`: digits without `+`, too long for a national number of the default
+    /// region, are read as an international number (gateways store `33612345678`).
+    public var internationalWithoutPlus = false
+    /// `short_codes: accept`: a 3 to 8 digit short code (`36180`) is accepted as it is, never refused: it is a
+    /// service's number, not a person's.
+    public var acceptShortCodes = false
 
     public static let standard = PhoneValidationPolicy(mode: .length, ranges: [])
 }

@@ -50,6 +50,37 @@ import Testing
         #expect(exported.contains("Dalal ak jamm") && !exported.contains("bonjour"))
     }
 
+    /// Issue 30, what to build 4: with `phone_without_plus: international` and `short_codes: accept`, a gateway's
+    /// spellings import, are counted, and the person is found again by the number written with its `+`.
+    @Test func numbersWithoutPlusAndShortCodesImportByPolicyAndAreFoundAgain() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Passerelle')")
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let common = ["--database-url", db.conninfo, "--keyring", keyring]
+        let file = try IntakeFixture.write("phone,message\n447911123456,Cheers mate\n36180,STOP\n+33612345678,bonjour\n", name: "gw.csv", in: directory)
+        let refused = try LetheProcess.run(["import", "messages", file, "--customer", "1"] + common)
+        #expect(refused.status == 65, "refused by default: \(refused.stdout)")
+        let gateway = try policy("phone_validation: length\nphone_without_plus: international\nshort_codes: accept")
+        let imported = try LetheProcess.run(["import", "messages", file, "--customer", "1", "--policy", gateway] + common)
+        #expect(imported.status == 0, "\(imported.stdout)\(imported.stderr)")
+        #expect(imported.stdout.contains("1 numbers written without their +") && imported.stdout.contains("1 short codes"), "\(imported.stdout)")
+        #expect(!imported.stdout.contains("7911123456") && !imported.stderr.contains("7911123456"))
+        let out = directory + "/out"
+        let export = try LetheProcess.run(["subject", "export", "--phone", "+44 7911 123456", "--out", out, "--policy", gateway] + common)
+        #expect(export.status == 0, "\(export.stderr)")
+        let exported = try FileManager.default.contentsOfDirectory(atPath: out).first { $0.hasSuffix(".json") }.map {
+            try String(contentsOfFile: out + "/" + $0, encoding: .utf8)
+        } ?? ""
+        #expect(exported.contains("Cheers mate") && !exported.contains("bonjour"))
+        let erase = try LetheProcess.run(["subject", "erase", "--phone", "447911123456", "--policy", gateway] + common)
+        #expect(erase.status == 0 && erase.stdout.contains("erased 1 row(s)"), "the gateway's spelling erases the same person: \(erase.stdout) \(erase.stderr)")
+        #expect(try LetheProcess.run(["policy", "check", gateway, "--offline"]).status == 0)
+        let bad = try policy("phone_validation: length\nshort_codes: maybe")
+        #expect(try LetheProcess.run(["policy", "check", bad, "--offline"]).status == 65)
+    }
+
     @Test func versionInfoNamesTheLibraryAndItsAge() throws {
         let info = try LetheProcess.run(["validate", "--version-info"])
         #expect(info.status == 0)

@@ -54,3 +54,47 @@ import Testing
         }
     }
 }
+
+/// Issue 30, what to build 4: numbers as gateways write them, by policy: international without `+` and short
+/// codes. The same rules run at intake, lookups and erasure, so each spelling finds the same person.
+@Suite struct GatewaySpellingTests {
+    static let gateway: PhoneRules = {
+        var rules = PhoneRules()
+        rules.internationalWithoutPlus = true
+        rules.acceptShortCodes = true
+        return rules
+    }()
+
+    func verdict(_ input: String, _ rules: PhoneRules, region: String = "FR") -> (String, PhoneAcceptance)? {
+        guard case .success(let accepted) = PhoneNumber.check(input, defaultRegion: region, rules: rules) else { return nil }
+        return (accepted.number.e164, accepted.acceptance)
+    }
+
+    @Test func digitsTooLongForANationalNumberAreReadAsInternational() throws {
+        #expect(verdict("447911123456", Self.gateway)! == ("+447911123456", .internationalWithoutPlus))
+        #expect(verdict("221 77 234 56 78", Self.gateway)! == ("+221772345678", .internationalWithoutPlus))
+        #expect(verdict("447911123456", .standard) == nil, "refused unless the policy says so")
+        // A number valid as written reads the same whatever the policy says.
+        #expect(verdict("0612345678", Self.gateway)! == ("+33612345678", .ranges))
+        #expect(verdict("+447911123456", Self.gateway)! == ("+447911123456", .ranges))
+        #expect(verdict("0044791112345678", Self.gateway) == nil, "a leading 0 is a trunk or exit prefix, never read as international")
+        #expect(verdict("44791A123456", Self.gateway) == nil)
+        let cache = PhoneVerdictCache(defaultRegion: "FR", rules: Self.gateway)
+        for _ in 0..<2 {
+            guard case .success(let cached) = cache.check("447911123456") else { Issue.record("refused"); return }
+            #expect(cached.number.e164 == "+447911123456" && cached.acceptance == .internationalWithoutPlus)
+        }
+    }
+
+    @Test func shortCodesAreAcceptedAsWrittenWhenThePolicySaysSo() throws {
+        #expect(verdict("36180", Self.gateway)! == ("36180", .shortCode))
+        #expect(verdict("36 65", Self.gateway)! == ("3665", .shortCode))
+        #expect(verdict("36180", .standard) == nil)
+        #expect(verdict("12", Self.gateway) == nil && verdict("123456789012345678", Self.gateway) == nil)
+        let cache = PhoneVerdictCache(defaultRegion: "FR", rules: Self.gateway)
+        for _ in 0..<2 {
+            guard case .success(let cached) = cache.check("36180") else { Issue.record("refused"); return }
+            #expect(cached.number.e164 == "36180" && cached.acceptance == .shortCode)
+        }
+    }
+}

@@ -138,6 +138,12 @@ enum ImportReportText {
             case .refused: verb = "refused: nothing was written"
             }
             Output.line("\(report.file): \(report.rowsRead) rows read, \(report.rowsValid) valid, \(report.problemCount) invalid; \(verb)")
+            if report.numbersWithoutPlus > 0 {
+                Output.line("\(report.numbersWithoutPlus) numbers written without their + (read as international: phone_without_plus: international)")
+            }
+            if report.shortCodes > 0 {
+                Output.line("\(report.shortCodes) short codes (kept as written, not a person's number: short_codes: accept)")
+            }
             if report.numbersAcceptedByLengthOnly > 0 {
                 Output.line("\(report.numbersAcceptedByLengthOnly) numbers from ranges this metadata does not know (accepted by their length: phone_validation: length)")
             }
