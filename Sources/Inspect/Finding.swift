@@ -50,6 +50,9 @@ public struct InspectReport: Sendable, Encodable {
     /// Percentage of rows read by the value checks (100 unless --sample).
     public let samplePercent: Double
     public let findings: [Finding]
+    /// Personal columns the policy declares kept in clear (`personal_clear`), as `schema.table.column`: not findings
+    /// (the application reads them back), but listed, since they are not sealed.
+    public var clearByDeclaration: [String] = []
 
     public var countsByKind: [String: Int64] {
         var counts: [String: Int64] = [:]

@@ -50,7 +50,9 @@ public struct Inspection {
             findings += try staleBackups(now: now)
             findings += try overdueRequests()
         }
-        return InspectReport(inspectedAt: now, tables: tables.map(\.name.description), samplePercent: samplePercent ?? 100, findings: findings)
+        var report = InspectReport(inspectedAt: now, tables: tables.map(\.name.description), samplePercent: samplePercent ?? 100, findings: findings)
+        report.clearByDeclaration = tables.flatMap { table in table.clearPersonalColumns.map { "\(table.name).\($0.name)" } }
+        return report
     }
 
     private func scope(_ wanted: String?) throws -> [TablePolicy] {

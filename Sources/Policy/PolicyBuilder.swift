@@ -12,7 +12,8 @@ struct PolicyBuilder {
                                        "phone_validation", "phone_ranges", "phone_without_plus", "short_codes"]
     static let phoneRangeKeys: Set<String> = ["prefix", "lengths"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "timestamp_zone", "customer", "retention", "personal", "blind_index",
-                                         "intake", "backup", "category", "subject_via", "partitioning", "operational"]
+                                         "intake", "backup", "category", "subject_via", "partitioning", "operational",
+                                         "personal_clear", "phone_clear"]
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
     static let subjectViaKeys: Set<String> = ["table", "column"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
@@ -133,6 +134,17 @@ struct PolicyBuilder {
                 blindIndexes[column] = indexColumn
             }
         }
+        let clearPersonal = map["personal_clear"].map { identifierList($0, "\(path).personal_clear") } ?? []
+        let clearPhones = map["phone_clear"].map { identifierList($0, "\(path).phone_clear") } ?? []
+        if !clearPersonal.isEmpty && timestamp == nil {
+            issues.add(map["personal_clear"], "\(path).personal_clear", "a table holding personal columns needs a timestamp and a retention (at most P6M)")
+        }
+        for column in clearPhones where !clearPersonal.contains(column) {
+            issues.add(map["phone_clear"], "\(path).phone_clear", "'\(column.name)' is not one of the table's personal_clear columns")
+        }
+        for column in clearPersonal where personal.contains(column) {
+            issues.add(map["personal_clear"], "\(path).personal_clear", "'\(column.name)' is also in personal: a column is sealed or kept in clear, not both")
+        }
         var intake: IntakePolicy?
         if let intakeNode = map["intake"], let intakeMap = mapping(intakeNode, "\(path).intake", allowed: Self.intakeKeys) {
             let intakeName = intakeMap["name"].flatMap { string($0, "\(path).intake.name") }
@@ -169,7 +181,8 @@ struct PolicyBuilder {
         return TablePolicy(name: name, idColumn: idColumn, timestampColumn: timestamp, customerColumn: customer,
                            retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
                            backup: backup, category: category, subjectVia: subjectVia, partitioning: partitioning,
-                           operationalColumns: operational, line: node.mark?.line ?? 0, timestampZone: zone)
+                           operationalColumns: operational, line: node.mark?.line ?? 0, timestampZone: zone,
+                           clearPersonalColumns: clearPersonal, clearPhoneColumns: clearPhones)
     }
 
     /// Partitions a day, a week or a month wide, aligned on UTC midnight; `ahead` at most two years.

@@ -28,7 +28,7 @@ public struct RetentionPolicy: Sendable {
     }
 
     /// Tables where a data subject is found through a blind index.
-    public var subjectTables: [TablePolicy] { tables.filter { !$0.blindIndexes.isEmpty } }
+    public var subjectTables: [TablePolicy] { tables.filter { !$0.blindIndexes.isEmpty || !$0.clearPhoneColumns.isEmpty } }
 
     /// Tables whose rows follow those of `parent` (subject_via).
     public func tables(linkedTo parent: TablePolicy) -> [TablePolicy] { tables.filter { $0.subjectVia?.table == parent.name } }
@@ -66,6 +66,12 @@ public struct TablePolicy: Sendable {
     /// How a `timestamp without time zone` column is read (`timestamp_zone: UTC`, the only zone accepted): nil for
     /// a `timestamptz` column.
     public var timestampZone: String? = nil
+    /// Personal columns the application must keep in clear (a queue it reads back): never sealed, but exported,
+    /// erased with their rows, purged, and listed by `inspect` as clear by declaration (`personal_clear:`).
+    public var clearPersonalColumns: [SQLIdentifier] = []
+    /// Those of them holding the person's phone number, as the application wrote it (`phone_clear:`): export and
+    /// erasure find rows by them, normalising each value with the policy's phone rules.
+    public var clearPhoneColumns: [SQLIdentifier] = []
 
     /// Every column the policy accounts for: id, timestamp, customer, personal, blind-index, subject link and
     /// operational columns. `lethe inspect` reports any other column of the table.
@@ -75,6 +81,7 @@ public struct TablePolicy: Sendable {
         names.formUnion(personalColumns.map(\.name))
         names.formUnion(blindIndexes.values.map(\.name))
         names.formUnion(operationalColumns.map(\.name))
+        names.formUnion(clearPersonalColumns.map(\.name))
         return names
     }
 

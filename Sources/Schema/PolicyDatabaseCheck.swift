@@ -41,6 +41,9 @@ public struct PolicyDatabaseCheck {
             for (position, column) in table.personalColumns.enumerated() {
                 expect(column, "personal[\(position)]", types: ["bytea"])
             }
+            for (position, column) in table.clearPersonalColumns.enumerated() {
+                expect(column, "personal_clear[\(position)]", types: ["text", "character varying"])
+            }
             for (column, indexColumn) in table.blindIndexes.sorted(by: { $0.key < $1.key }) {
                 expect(indexColumn, "blind_index.\(column)", types: ["bytea"])
             }

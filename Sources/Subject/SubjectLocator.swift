@@ -38,6 +38,21 @@ public struct SubjectLocator {
         func ids(in table: TablePolicy) -> [Int64] { rows.filter { $0.table.name == table.name }.map(\.id) }
     }
 
+    /// Rows whose clear phone column (`phone_clear`) holds the person's number in whatever spelling the
+    /// application wrote: each distinct value is normalised with the policy's phone rules, as intake and lookups
+    /// are, and confirmed by the same keyed hash, so a replay from a tombstone (no number) finds them too.
+    private func clearMatches(_ table: TablePolicy, _ column: SQLIdentifier, _ fingerprint: SubjectFingerprint,
+                              reader: SubjectRowReader) throws -> [ExportedRow] {
+        let phones = PhoneVerdictCache(defaultRegion: policy.defaultRegion, rules: policy.phoneRules)
+        let values = try db.query("SELECT DISTINCT \(column)::text AS v FROM \(table.name) WHERE \(column) IS NOT NULL").rows.map { try $0.string("v") }
+        let matching = try values.filter { value in
+            guard case .success(let accepted) = phones.check(value) else { return false }
+            return try confirmation.matches(Array(accepted.number.e164.utf8), fingerprint)
+        }
+        guard !matching.isEmpty else { return [] }
+        return try reader.read(table, where: "t.\(column)::text = ANY (\(SQLValue.textArray(matching))::text[])", content: .identity).map(\.exported)
+    }
+
     func locate(_ fingerprint: SubjectFingerprint, content: SubjectRowReader.Content) throws -> Findings {
         let reader = SubjectRowReader(db: db, vault: vault)
         var findings = Findings()
@@ -65,6 +80,11 @@ public struct SubjectLocator {
                     } else {
                         findings.collisions += 1
                     }
+                }
+            }
+            for column in table.clearPhoneColumns {
+                for row in try clearMatches(table, column, fingerprint, reader: reader) where !confirmed.contains(where: { $0.id == row.id }) {
+                    confirmed.append(row)
                 }
             }
             let parents = confirmed.map(\.id)

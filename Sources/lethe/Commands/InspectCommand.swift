@@ -68,6 +68,9 @@ struct InspectCommand: LetheCommand {
                 Output.line(finding.line)
                 Output.line("  HINT: \(finding.hint)")
             }
+            if !report.clearByDeclaration.isEmpty {
+                Output.line("clear by declaration (personal_clear, never sealed): \(report.clearByDeclaration.joined(separator: ", "))")
+            }
             let counts = report.countsByKind.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             Output.line(report.findings.isEmpty
                         ? "no finding: \(report.tables.count) table(s) inspected\(sample.map { ", values in a \($0)% sample" } ?? "")"
