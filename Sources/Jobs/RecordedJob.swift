@@ -58,6 +58,7 @@ extension JobName {
         case .backupExpire: .backupExpire
         case .requestsCheck: .requestsCheck
         case .inspect: .inspect
+        case .encrypt: .encryptMigrate
         }
     }
 

@@ -172,6 +172,9 @@ public enum JobName: String, Sendable, CaseIterable, Codable {
     case backupExpire = "backup_expire"
     case requestsCheck = "requests_check"
     case inspect
+    /// Seals what writers other than Lethe left in clear in the policy's personal columns (`encrypt migrate
+    /// --from plaintext` for each). Off unless scheduled: it needs the keyring, which the worker host does not hold.
+    case encrypt
 
     /// `schedule:` entries the default policy does not need to spell out.
     public var defaultSchedule: String {
@@ -182,6 +185,7 @@ public enum JobName: String, Sendable, CaseIterable, Codable {
         case .backupExpire: "30 2 * * *"
         case .requestsCheck: "0 7 * * *"
         case .inspect: "0 6 * * *"
+        case .encrypt: "off"
         }
     }
 }

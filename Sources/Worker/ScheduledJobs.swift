@@ -11,6 +11,7 @@ extension JobName {
         case .backupExpire: BackupExpireJob()
         case .requestsCheck: RequestsCheckJob()
         case .inspect: InspectJob()
+        case .encrypt: EncryptJob()
         }
     }
 }

@@ -51,6 +51,31 @@ enum WorkerPolicy {
 }
 
 @Suite struct WorkerCommandTests {
+    /// Issue 30, what to build 7: the `encrypt` job seals what a writer other than Lethe left in clear in a
+    /// personal column (the application's own INSERT), and exits as `encrypt migrate` would.
+    @Test func theEncryptJobSealsWhatAForeignWriterLeftInClear() throws {
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Passerelle')")
+        try db.connection.execute("INSERT INTO sms.contacts (id, customer_id, phone, created_at) VALUES (1, 1, convert_to('+33612345678', 'UTF8'), now())")
+        let common = ["--keyring", keyring, "--database-url", db.conninfo]
+        let before = try LetheProcess.run(["encrypt", "verify"] + common)
+        #expect(before.status == 1 && before.stdout.contains("1 not sealed yet"), "\(before.stdout) \(before.stderr)")
+        let off = Dictionary(uniqueKeysWithValues: ["partitions", "purge", "backup", "backup_expire", "requests_check", "inspect"].map { ($0, "off") })
+        let policy = try WorkerPolicy.write(off.merging(["encrypt": "1 seconds"]) { $1 })
+        let worker = try LetheProcess.run(["worker", "--once", "--policy", policy] + common)
+        #expect(worker.status == 0, "\(worker.stderr)")
+        #expect(try runs(db, "encrypt") == ["success"])
+        let after = try LetheProcess.run(["encrypt", "verify", "--policy", policy] + common)
+        #expect(after.status == 0 && after.stdout.contains("0 not sealed yet"), "\(after.stdout) \(after.stderr)")
+        #expect(!worker.stderr.contains("612345678"))
+        // Without the keyring the job refuses, saying how to give it (78).
+        let keyless = try LetheProcess.run(["worker", "--once", "--policy", policy, "--database-url", db.conninfo], environment: ["LETHE_KEYRING": ""])
+        #expect(keyless.status != 0 && keyless.stderr.contains("needs the keyring"), "\(keyless.status) \(keyless.stderr)")
+    }
+
     func runs(_ db: TestDatabase, _ job: String) throws -> [String] {
         try db.connection.query("SELECT outcome FROM lethe.job_runs WHERE job = $1 ORDER BY id", [.text(job)]).rows.map { try $0.string("outcome") }
     }

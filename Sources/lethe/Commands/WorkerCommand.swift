@@ -11,7 +11,7 @@ struct WorkerCommand: LetheCommand {
         commandName: "worker",
         abstract: "Run every job on the policy's schedule, for years, unattended (or once with --once, for cron).",
         discussion: """
-            Jobs and their policy keys: partitions, purge, backup, backup_expire, requests_check, inspect. Each runs on its \
+            Jobs and their policy keys: partitions, purge, backup, backup_expire, requests_check, inspect, encrypt (off by default). Each runs on its \
             schedule: entry (five cron fields read in UTC, 'N seconds', or 'off'). A job that never ran, or whose \
             latest slot passed since its last recorded run (by the worker or a cron-run command), runs now: after \
             downtime, once, not once per missed slot. Every run is recorded in lethe.job_runs (see 'lethe status'), \
@@ -29,7 +29,7 @@ struct WorkerCommand: LetheCommand {
             key(s) (LETHE_BACKUP_RECIPIENT: the worker then holds no key that opens a backup) or the keyring \
             (LETHE_KEYRING). backup_expire trusts a backup's date only once its header authenticates, so it needs \
             LETHE_BACKUP_KEY or LETHE_KEYRING: run it on the operators' host, or set it 'off' on the worker. \
-            purge, partitions, inspect and requests_check need no key at all.
+            purge, partitions, inspect and requests_check need no key at all; encrypt (which seals what other writers left in clear) needs the keyring, so it belongs on the operators' host.
 
             Examples:
               lethe worker --log-format json --metrics-file /var/lib/lethe/metrics/lethe.prom
