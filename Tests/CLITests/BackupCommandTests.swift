@@ -46,12 +46,7 @@ import Testing
         let source = try TestDatabase()
         let directory = try IntakeFixture.directory()
         #expect(try LetheProcess.run(["keys", "init", "--keyring", directory + "/keyring"]).status == 0)
-        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
-        let policy = directory + "/gateway.yaml"
-        try ("""
-            version: 1
-            region: FR
-            tables:
+        let policy = try PolicyFixture.adoptedPolicyFile(tables: """
               - table: public.sent_log
                 timestamp: created_at
                 customer: account_id
@@ -59,8 +54,7 @@ import Testing
                 operational: [status]
                 backup: true
                 category: Sent SMS log
-
-            """ + defaults[defaults.range(of: "\ndpo:")!.lowerBound...]).write(toFile: policy, atomically: true, encoding: .utf8)
+            """, in: directory)
         try source.connection.execute("""
             CREATE TABLE public.sent_log (id bigserial PRIMARY KEY, account_id bigint, created_at timestamptz NOT NULL DEFAULT now(),
                                           status text CHECK (status <> ''))

@@ -94,21 +94,16 @@ import Testing
     @Test func policyCheckRefusesARowIdThatIsNullableOrNotUniqueAndReadsATimestampAsUTCWhenTold() throws {
         let db = try TestDatabase()
         try db.connection.execute("CREATE TABLE public.gateway_log (id integer, account bigint, sent_at timestamp NOT NULL, status text)")
-        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
         let directory = try IntakeFixture.directory()
         func check(_ extra: String) throws -> LetheProcess.Outcome {
-            let path = directory + "/gateway-\(UUID().uuidString).yaml"
-            try ("""
-                version: 1
-                region: FR
-                tables:
+            let path = try PolicyFixture.adoptedPolicyFile(tables: """
                   - table: public.gateway_log
                     timestamp: sent_at
                     customer: account
                     operational: [status]
                     category: Gateway log
                 \(extra)
-                """ + defaults[defaults.range(of: "\ndpo:")!.lowerBound...]).write(toFile: path, atomically: true, encoding: .utf8)
+                """, in: directory, name: "gateway-\(UUID().uuidString).yaml")
             return try LetheProcess.run(["policy", "check", path, "--database-url", db.conninfo])
         }
         let bare = try check("")

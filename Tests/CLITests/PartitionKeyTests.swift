@@ -10,12 +10,7 @@ import Testing
     @Test func aDateKeyIsLaidOutAndDroppedAndAnIdKeyIsNamedAndSweptRowByRow() throws {
         let db = try TestDatabase()
         let directory = try IntakeFixture.directory()
-        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
-        let policy = directory + "/keys.yaml"
-        try ("""
-            version: 1
-            region: FR
-            tables:
+        let policy = try PolicyFixture.adoptedPolicyFile(tables: """
               - table: public.log_date
                 timestamp: created_on
                 customer: account_id
@@ -32,8 +27,7 @@ import Testing
                 partitioning: { interval: P1D, ahead: P3D }
                 backup: true
                 category: Log by id
-
-            """ + defaults[defaults.range(of: "\ndpo:")!.lowerBound...]).write(toFile: policy, atomically: true, encoding: .utf8)
+            """, in: directory)
         try db.connection.execute("CREATE TABLE public.log_date (id bigint, account_id bigint, created_on date NOT NULL, status text) PARTITION BY RANGE (created_on)")
         try db.connection.execute("CREATE TABLE public.log_id (id bigint NOT NULL, account_id bigint, created_at timestamptz NOT NULL, status text) PARTITION BY RANGE (id)")
         try db.connection.execute("CREATE TABLE public.log_id_low PARTITION OF public.log_id FOR VALUES FROM (0) TO (1000)")

@@ -26,6 +26,18 @@ public enum PolicyFixture {
     /// year of the daily layout is ~850 tables, 6 s of server CPU per test database, for tests about rows.
     public static func monthlyPolicy() throws -> RetentionPolicy { try policy(interval: "P1M") }
 
+    /// A policy for an application's own tables, as an adopter writes one: `version`, `region: FR`, the
+    /// `tables` given (YAML list items, two spaces in) and the default policy's `dpo`, `backup` and `schedule`.
+    /// Written to `directory/name`; returns the path.
+    public static func adoptedPolicyFile(tables: String, in directory: String, name: String = "adopted.yaml") throws -> String {
+        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+        guard let tail = defaults.range(of: "\ndpo:") else { throw PolicyFixtureError.layoutLineMissing("dpo:") }
+        let path = directory + "/" + name
+        try ("version: 1\nregion: FR\ntables:\n" + tables + (tables.hasSuffix("\n") ? "" : "\n") + defaults[tail.lowerBound...])
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     public static func defaultPolicy() throws -> RetentionPolicy {
         try PolicyLoader.load(path: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml").path)
     }
