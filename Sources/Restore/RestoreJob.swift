@@ -100,6 +100,7 @@ public struct RestoreJob {
             throw LetheError(.cannotCreate, "the target database already holds \(present.count) of the backup's tables (e.g. \(present[0].name))",
                              hint: "restore into an empty database, or pass --clean to replace them")
         }
+        if clean && wanted.isEmpty && pending == nil { try refuseCleanOverOtherTables(essentials, in: target) }
         guard !dryRun else {
             report.tables = selected
             // What the restore's own transaction will find: Lethe's migrations run, then the tables they do not make.
@@ -230,7 +231,38 @@ public struct RestoreJob {
         return (result, loadedStructure)
     }
 
-    /// Renames the target's schemas that the backup holds (`sms` -> `sms_replaced_<time>`), in one transaction.
+    /// The schemas Lethe's own migrations make, whose every table is Lethe's (`lethe`, and the reference `sms`).
+    static let migrationSchemas: Set<String> = ["lethe", "sms"]
+
+    /// What `--clean` sets aside: the schemas of the backup's tables, and the reference schema `sms` when the target
+    /// has it, since the migrations that rebuild the target make it again (a policy of `public` tables left it
+    /// in place, and the rebuild failed on `sms.customers already exists`).
+    private func cleanedSchemas(of essentials: BackupEssentials, in target: PostgresConnection) throws -> [SQLIdentifier] {
+        var schemas = Set(try essentials.tables.map { try QualifiedName(catalogParsing: $0.name).schema })
+        if try target.query("SELECT to_regnamespace('sms') IS NOT NULL AS present").single("sms").bool("present") {
+            schemas.insert(try SQLIdentifier("sms"))
+        }
+        return schemas.sorted()
+    }
+
+    /// A schema `--clean` sets aside is dropped once the restore has finished: refused, before anything is touched,
+    /// while it holds relations the policy does not list (an application's own `public`, say), which the backup
+    /// does not have and the restore would destroy.
+    private func refuseCleanOverOtherTables(_ essentials: BackupEssentials, in target: PostgresConnection) throws {
+        let listed = Set(policy.tables.map(\.name.description))
+        for schema in try cleanedSchemas(of: essentials, in: target) where !Self.migrationSchemas.contains(schema.name) {
+            let others = try target.query("""
+                SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = \(.text(schema.name)) AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition ORDER BY 1
+                """).rows.map { QualifiedName(schema: schema, name: try SQLIdentifier(catalog: $0.string("name"))).description }
+                .filter { !listed.contains($0) }
+            guard others.isEmpty else {
+                throw LetheError(.cannotCreate, "--clean would drop schema \(schema.name) of the target, which holds \(others.count) relation(s) the policy does not list (e.g. \(others[0])); nothing was changed",
+                                 hint: "restore into an empty database, or drop the policy's tables in the target yourself and rerun without --clean")
+            }
+        }
+    }
+
     /// The policy's tables (those asked for, or all but Lethe's own) the target lacks once Lethe's migrations have run.
     private func tablesLackingStructure(in target: PostgresConnection, wanted: [String]) throws -> [QualifiedName] {
         let names = wanted.isEmpty ? policy.tables.filter { $0.name.schema.name != "lethe" }.map(\.name)
@@ -251,8 +283,9 @@ public struct RestoreJob {
         return (copier, try copier.script(for: tables))
     }
 
+    /// Renames the target's schemas that the backup holds (`sms` -> `sms_replaced_<time>`), in one transaction.
     private func setAsideSchemas(of essentials: BackupEssentials, in target: PostgresConnection, marker: RestoreMarker) throws -> [SQLIdentifier: SQLIdentifier] {
-        let schemas = Set(try essentials.tables.map { try QualifiedName(catalogParsing: $0.name).schema })
+        let schemas = try cleanedSchemas(of: essentials, in: target)
         let suffix = Int(Date().timeIntervalSince1970)
         var renamed: [SQLIdentifier: SQLIdentifier] = [:]
         try target.transaction {

@@ -86,6 +86,15 @@ import Testing
         #expect(try restored.query("SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = 'public.sent_log'::regclass").single("n").int("n") == 0, "no trigger from the live database")
         #expect(try restored.query("SELECT to_regclass('public.billing') IS NULL AS a").single("a").bool("a"), "the undeclared table is not restored")
         try restored.execute("INSERT INTO public.sent_log (account_id, status) VALUES (1, 'queued')")
+        // --clean sets aside and then drops the schemas it restores: refused while the target's `public` holds a
+        // table of its own, which the restore would destroy.
+        try restored.execute("CREATE TABLE public.invoices (id bigint)")
+        let clean = try LetheProcess.run(["restore", id, "--clean", "--target-database", target.conninfo] + common)
+        #expect(clean.status == 73 && clean.stderr.contains("public.invoices") && clean.stderr.contains("HINT:"), "\(clean.status) \(clean.stderr)")
+        #expect(try restored.query("SELECT count(*) AS n FROM public.sent_log").single("n").int("n") == 41, "nothing changed")
+        try restored.execute("DROP TABLE public.invoices")
+        let replaced = try LetheProcess.run(["restore", id, "--clean", "--target-database", target.conninfo] + common)
+        #expect(replaced.status == 0, "\(replaced.stderr.suffix(1500))")
         // Without the live database there is nothing to take the structure from: refused, naming the table.
         let other = try TestDatabase(migrated: false)
         let unreachable = ["--policy", policy, "--database-url", "host=/nonexistent dbname=x", "--keyring", directory + "/keyring", "--repo", directory + "/repo"]
