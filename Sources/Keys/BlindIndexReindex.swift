@@ -89,7 +89,12 @@ public struct BlindIndexReindex {
         try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: false) { values in
             var updates: [(Int64, [UInt8]?, String?)] = []
             for value in values {
-                let context = EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer)
+                // A row without a customer holds nothing Lethe sealed (no customer key): no index.
+                guard let customer = value.customer else {
+                    updates.append((value.id, nil, value.timestamp))
+                    continue
+                }
+                let context = EnvelopeContext(table: table.name.description, column: column.name, customer: customer)
                 let tag = try (try? vault.open(value.bytes, context, row: value.id))
                     .flatMap { try vault.blindIndex.tag(ofStored: $0, region: policy.defaultRegion, rules: policy.phoneRules) }
                 updates.append((value.id, tag, value.timestamp))

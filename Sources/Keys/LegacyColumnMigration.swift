@@ -60,7 +60,14 @@ public struct LegacyColumnMigration {
         try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: false) { values in
             var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?, timestamp: String?)] = []
             for value in values {
-                let context = EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer)
+                // Envelopes are sealed under the row's customer's data key: a row without a customer has none.
+                guard let customer = value.customer else {
+                    if !Envelope.looksSealed(value.bytes) {
+                        report.failed.append(Failure(rowId: value.id, reason: "the row has no customer (\(table.customerColumn?.name ?? "customer") is NULL), so there is no customer data key to seal it under"))
+                    }
+                    continue
+                }
+                let context = EnvelopeContext(table: table.name.description, column: column.name, customer: customer)
                 let looksSealed = Envelope.looksSealed(value.bytes)
                 if looksSealed, (try? vault.open(value.bytes, context, row: value.id)) != nil { continue }
                 var plaintext: [UInt8]

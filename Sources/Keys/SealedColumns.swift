@@ -13,7 +13,8 @@ struct SealedColumnScan {
 
     struct Value {
         let id: Int64
-        let customer: Int64
+        /// Nil for a row without a customer (a nullable customer column): no customer data key seals it.
+        let customer: Int64?
         let bytes: [UInt8]
         /// The row's timestamp in PostgreSQL's exact text form, for tables partitioned on it: an update that names it
         /// is pruned to one partition instead of probing every partition's index.
@@ -57,7 +58,7 @@ struct SealedColumnScan {
                 """).rows
             guard !rows.isEmpty else { return }
             let values = try rows.map {
-                Value(id: try $0.int("id"), customer: try $0.int("customer"), bytes: try $0.bytes("value"), timestamp: try $0.optionalString("ts"),
+                Value(id: try $0.int("id"), customer: try $0.optionalInt("customer"), bytes: try $0.bytes("value"), timestamp: try $0.optionalString("ts"),
                       companion: try $0.optionalBytes("companion"))
             }
             try body(values)
@@ -104,9 +105,12 @@ public struct SealedDataCheck {
                         }
                         report.checked += 1
                         do {
-                            let plaintext = try vault.open(value.bytes, EnvelopeContext(table: table.name.description, column: column.name, customer: value.customer), row: value.id)
+                            guard let customer = value.customer else {
+                                throw LetheError.integrity("\(table.name).\(column.name) of row \(value.id) looks sealed but the row has no customer, whose key would open it")
+                            }
+                            let plaintext = try vault.open(value.bytes, EnvelopeContext(table: table.name.description, column: column.name, customer: customer), row: value.id)
                             if let index, try !blindIndexMatches(plaintext, value.companion) {
-                                throw LetheError.integrity("\(table.name).\(index.name) of row \(value.id) (customer \(value.customer)) is not the blind index of its number",
+                                throw LetheError.integrity("\(table.name).\(index.name) of row \(value.id) (customer \(customer)) is not the blind index of its number",
                                                            hint: "export and erasure would miss the row: the value was altered")
                             }
                         } catch let error as LetheError where error.code == .integrity {

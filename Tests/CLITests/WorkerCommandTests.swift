@@ -78,6 +78,28 @@ enum WorkerPolicy {
         #expect(keyless.status != 0 && keyless.stderr.contains("needs the keyring"), "\(keyless.status) \(keyless.stderr)")
     }
 
+    /// A row without a customer (a nullable customer column) has no customer data key to be sealed under:
+    /// `encrypt migrate` left it, naming the row, instead of stopping with "column 'customer' is null" (70).
+    @Test func encryptMigrateNamesARowWithoutACustomerAndSealsTheRest() throws {
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Passerelle')")
+        try db.connection.execute("ALTER TABLE sms.contacts ALTER COLUMN customer_id DROP NOT NULL")
+        try db.connection.execute("""
+            INSERT INTO sms.contacts (id, customer_id, phone, created_at) VALUES
+                (1, 1, convert_to('+33612345678', 'UTF8'), now()), (2, NULL, convert_to('+33612345679', 'UTF8'), now())
+            """)
+        let common = ["--keyring", keyring, "--database-url", db.conninfo]
+        let migrate = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "phone", "--from", "plaintext"] + common)
+        #expect(migrate.status == 1, "\(migrate.status) \(migrate.stderr)")
+        #expect(migrate.stdout.contains("row 2: the row has no customer (customer_id is NULL)") && migrate.stdout.contains("1 value(s) re-sealed"), "\(migrate.stdout)")
+        #expect(!migrate.stdout.contains("612345679") && !migrate.stderr.contains("612345679"))
+        let verify = try LetheProcess.run(["encrypt", "verify"] + common)
+        #expect(verify.status == 1 && verify.stdout.contains("1 sealed value(s) checked, 0 failed, 1 not sealed yet"), "\(verify.stdout) \(verify.stderr)")
+    }
+
     func runs(_ db: TestDatabase, _ job: String) throws -> [String] {
         try db.connection.query("SELECT outcome FROM lethe.job_runs WHERE job = $1 ORDER BY id", [.text(job)]).rows.map { try $0.string("outcome") }
     }
