@@ -198,7 +198,7 @@ public struct Inspection {
             let layout = table.effectivePartitioning
             let wanted = layout.ahead.added(to: now)
             let live = partitions.filter { !$0.detachPending }
-            let continuous = PartitionGapPlan.continuousFrom(existing: live, now: now, floor: (table.retention ?? .ceiling).subtracted(from: now))
+            let continuous = PartitionGapPlan.continuousFrom(existing: partitions, now: now, table: table)
             let current = layout.interval.start(containing: now)
             let gaps = PartitionGapPlan(interval: layout.interval, from: min(continuous, now), through: wanted, existing: live)
             let holes = gaps.coalesced(before: current).filter { $0.from < current }

@@ -58,10 +58,8 @@ struct ApplicationStructure {
 
     /// Runs the script in the target's open transaction, then puts back the session settings it changed.
     func apply(_ script: String, to target: PostgresConnection, schemas: Set<SQLIdentifier>) throws {
-        var saved: [(String, String)] = []
-        for name in Self.scriptSettings {
-            saved.append((name, try target.query("SELECT current_setting(\(.text(name))) AS v").single(name).string("v")))
-        }
+        let saved = try target.query("SELECT n, current_setting(n) AS v FROM unnest(\(.textArray(Self.scriptSettings))::text[]) AS n")
+            .rows.map { (try $0.string("n"), try $0.string("v")) }
         for schema in schemas.sorted() { try target.execute("CREATE SCHEMA IF NOT EXISTS \(schema)") }
         // pg_dump's own text, of the live database's catalog (see above), run as is.
         try target.executeScript(SQL(unsafeRaw: script))

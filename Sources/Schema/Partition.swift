@@ -1,5 +1,6 @@
 import Foundation
 import LetheCore
+import Policy
 import Postgres
 
 /// One range partition of a partitioned table, as the catalog describes it, whoever created it.
@@ -129,5 +130,10 @@ public struct PartitionGapPlan: Sendable, Equatable {
     public static func continuousFrom(existing: [Partition], now: Date, floor: Date) -> Date {
         guard let first = existing.compactMap(\.span).map(\.from).min() else { return now }
         return min(now, max(floor, first))
+    }
+
+    /// The same for `table`: its partitions still attached, and the floor its retention (or the ceiling) sets.
+    public static func continuousFrom(existing: [Partition], now: Date, table: TablePolicy) -> Date {
+        continuousFrom(existing: existing.filter { !$0.detachPending }, now: now, floor: (table.retention ?? .ceiling).subtracted(from: now))
     }
 }

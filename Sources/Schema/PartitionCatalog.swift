@@ -134,8 +134,7 @@ public struct PartitionCatalog {
                 continue
             }
             let through = (ahead ?? layout.ahead).added(to: now)
-            let continuous = PartitionGapPlan.continuousFrom(existing: partitioned.partitions.filter { !$0.detachPending }, now: now,
-                                                             floor: (partitioned.table.retention ?? .ceiling).subtracted(from: now))
+            let continuous = PartitionGapPlan.continuousFrom(existing: partitioned.partitions, now: now, table: partitioned.table)
             let plan = PartitionGapPlan(interval: layout.interval, from: min(from ?? now, continuous), through: through, existing: partitioned.partitions)
             report.alreadyPresent += plan.alreadyPresent
             for range in plan.coalesced(before: layout.interval.start(containing: min(from ?? now, now))) {

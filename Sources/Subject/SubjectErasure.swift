@@ -56,9 +56,10 @@ public struct SubjectErasure {
             try db.execute("SELECT lethe.lock_holds()")
             var findings = try search.locate(content: .identity)
             // Rows a hold covers are kept and reported; every other row of this person is erased (issue 30).
-            let holds = try activeHolds(findings)
-            let kept = findings.rows.filter { $0.customer.map { holds[$0] != nil } ?? false }
-            findings.rows.removeAll { $0.customer.map { holds[$0] != nil } ?? false }
+            let holds = try Self.openHolds(db, customers: Set(findings.rows.compactMap(\.customer)).sorted())
+            let isHeld = { (row: ExportedRow) in row.customer.map { holds[$0] != nil } ?? false }
+            let kept = findings.rows.filter(isHeld)
+            findings.rows.removeAll(where: isHeld)
             let keptByHold = Dictionary(grouping: kept) { KeptKey(table: $0.table.name.description, customer: $0.customer ?? 0) }
                 .map { KeptRows(table: $0.key.table, customerId: $0.key.customer, holdId: holds[$0.key.customer] ?? 0, rows: $0.value.count) }
                 .sorted { ($0.table, $0.customerId) < ($1.table, $1.customerId) }
@@ -85,14 +86,15 @@ public struct SubjectErasure {
         let customer: Int64
     }
 
-    /// The open holds on the customers of `findings`' rows: customer -> hold id.
-    private func activeHolds(_ findings: SubjectLocator.Findings) throws -> [Int64: Int64] {
-        let customers = Set(findings.rows.compactMap(\.customer)).sorted()
-        guard !customers.isEmpty else { return [:] }
+    /// The open legal holds, customer -> hold id: on `customers`, or on every customer when nil. An erasure
+    /// keeps the rows they cover, and so does a restore's replay of it.
+    static func openHolds(_ db: PostgresConnection, customers: [Int64]? = nil) throws -> [Int64: Int64] {
+        if let customers, customers.isEmpty { return [:] }
+        let ids: SQLValue = customers.map { .intArray($0) } ?? .null
         var holds: [Int64: Int64] = [:]
         for row in try db.query("""
             SELECT id, customer_id FROM lethe.legal_holds
-            WHERE customer_id = ANY(\(customers)::bigint[]) AND released_at IS NULL AND (until IS NULL OR until > now()) ORDER BY id
+            WHERE (\(ids)::bigint[] IS NULL OR customer_id = ANY(\(ids)::bigint[])) AND released_at IS NULL AND (until IS NULL OR until > now()) ORDER BY id
             """).rows {
             holds[try row.int("customer_id")] = try row.int("id")
         }

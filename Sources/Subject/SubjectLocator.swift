@@ -42,8 +42,7 @@ public struct SubjectLocator {
     /// application wrote: each distinct value is normalised with the policy's phone rules, as intake and lookups
     /// are, and confirmed by the same keyed hash, so a replay from a tombstone (no number) finds them too.
     private func clearMatches(_ table: TablePolicy, _ column: SQLIdentifier, _ fingerprint: SubjectFingerprint,
-                              reader: SubjectRowReader) throws -> [ExportedRow] {
-        let phones = PhoneVerdictCache(defaultRegion: policy.defaultRegion, rules: policy.phoneRules)
+                              reader: SubjectRowReader, phones: PhoneVerdictCache) throws -> [ExportedRow] {
         let values = try db.query("SELECT DISTINCT \(column)::text AS v FROM \(table.name) WHERE \(column) IS NOT NULL").rows.map { try $0.string("v") }
         let matching = try values.filter { value in
             guard case .success(let accepted) = phones.check(value) else { return false }
@@ -55,6 +54,8 @@ public struct SubjectLocator {
 
     func locate(_ fingerprint: SubjectFingerprint, content: SubjectRowReader.Content) throws -> Findings {
         let reader = SubjectRowReader(db: db, vault: vault)
+        // Each distinct spelling in a clear phone column is normalised once per search, whatever the table.
+        let phones = PhoneVerdictCache(defaultRegion: policy.defaultRegion, rules: policy.phoneRules)
         var findings = Findings()
         for table in policy.subjectTables {
             var confirmed: [ExportedRow] = []
@@ -83,7 +84,7 @@ public struct SubjectLocator {
                 }
             }
             for column in table.clearPhoneColumns {
-                for row in try clearMatches(table, column, fingerprint, reader: reader) where !confirmed.contains(where: { $0.id == row.id }) {
+                for row in try clearMatches(table, column, fingerprint, reader: reader, phones: phones) where !confirmed.contains(where: { $0.id == row.id }) {
                     confirmed.append(row)
                 }
             }

@@ -35,6 +35,9 @@ public struct TombstoneReplay {
         let vault = try Vault(db: target, keyring: keyring, blindIndexBits: policy.blindIndexBits)
         let locator = SubjectLocator(db: target, policy: policy, vault: vault, confirmation: try SubjectConfirmation(keyring: keyring), logger: logger)
         let deleter = SubjectRowDeleter(db: target, policy: policy)
+        // Rows a hold covers were kept by the erasure, and stay kept while the hold is open (the target is closed
+        // to everyone else during a restore: its holds do not change under the replay).
+        let held = try SubjectErasure.openHolds(target)
         for tombstone in live {
             if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits != policy.blindIndexBits {
                 logger.warning("tombstone recorded with another blind_index_bits; only the rows it listed are erased again",
@@ -43,12 +46,8 @@ public struct TombstoneReplay {
             let erased = try target.transaction {
                 var rows: [(TablePolicy, Int64)] = []
                 if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits == policy.blindIndexBits {
-                    // Rows a hold covers were kept by the erasure, and stay kept while the hold is open.
-                    let held = Set(try target.query("""
-                        SELECT customer_id FROM lethe.legal_holds WHERE released_at IS NULL AND (until IS NULL OR until > now())
-                        """).rows.map { try $0.int("customer_id") })
                     rows += try locator.locate(fingerprint, content: .identity).rows
-                        .filter { row in row.customer.map { !held.contains($0) } ?? true }.map { ($0.table, $0.id) }
+                        .filter { row in row.customer.map { held[$0] == nil } ?? true }.map { ($0.table, $0.id) }
                 }
                 for table in policy.tables {
                     let listed = tombstone.rows[table.name.description] ?? []
