@@ -90,10 +90,11 @@ public struct Inspection {
     private func values(_ table: TablePolicy, columns: [String], samplePercent: Double?) throws -> [Finding] {
         let personal = table.personalColumns.filter { columns.contains($0.name) }
         guard !personal.isEmpty else { return [] }
+        let forms = try SealedColumnForm.load(db, table)
         let sample: SQL = samplePercent.map { " TABLESAMPLE SYSTEM (\(literal: $0))" } ?? ""
         var aggregates: [SQL] = []
         for column in personal {
-            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: table.customerColumn))) AS \(try SQLIdentifier("u_" + column.name))")
+            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: table.customerColumn, form: forms[column] ?? .binary))) AS \(try SQLIdentifier("u_" + column.name))")
             if let index = table.blindIndexes[column], columns.contains(index.name) {
                 // A shredded customer's blind indexes are removed on purpose (its values can no longer be opened).
                 let shredded: SQL = table.customerColumn.map {
@@ -109,7 +110,7 @@ public struct Inspection {
             let unsealed = try counts.int("u_" + column.name)
             if unsealed > 0 {
                 let ids = try db.query("""
-                    SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(Self.unsealed(column, customer: table.customerColumn))
+                    SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(Self.unsealed(column, customer: table.customerColumn, form: forms[column] ?? .binary))
                     ORDER BY 1 LIMIT \(Self.listedIds)
                     """).rows.compactMap { try $0.optionalInt("id") }  // a row without an id is counted above, not listed
                 findings.append(Finding(kind: .unsealedValue, subject: "\(table.name).\(column.name)",
@@ -130,16 +131,29 @@ public struct Inspection {
     }
 
     /// SQL true for a non-null value that is not an envelope: too short, without the header (`LTH` and a readable
-    /// version), or naming a data key its customer does not have. Inspect holds no key, so it judges by structure;
-    /// a plaintext that happens to begin with the header bytes still fails the key check (`encrypt verify` and
-    /// `encrypt migrate` decide by opening).
-    static func unsealed(_ column: SQLIdentifier, customer: SQLIdentifier?) -> SQL {
+    /// version; in a `text` column, `lethe:v2:` and well-formed base64 of such an envelope), or naming a data key its
+    /// customer does not have. Inspect holds no key, so it judges by structure; a plaintext that happens to begin
+    /// with the header bytes still fails the key check (`encrypt verify` and `encrypt migrate` decide by opening).
+    static func unsealed(_ column: SQLIdentifier, customer: SQLIdentifier?, form: SealedColumnForm = .binary) -> SQL {
+        let minimum = Envelope.headerSize + AESGCM.tagSize
+        let shaped: SQL, envelope: SQL
+        switch form {
+        case .binary:
+            shaped = "length(\(column)) >= \(literal: Int64(minimum)) AND \(Envelope.hasSealedHeader(column))"
+            envelope = "\(column)"
+        case .text:
+            // Base64 of at least `minimum` bytes, in whole groups of four: only then is decode() safe to call.
+            let digits = (minimum + 2) / 3 * 4
+            shaped = "\(Envelope.hasSealedHeader(column, form: .text)) AND \(column) ~ \(text: "^lethe:v[0-9]:[A-Za-z0-9+/]{\(digits - 2),}={0,2}$") "
+                + "AND (length(\(column)) - 9) % 4 = 0"
+            envelope = "decode(substring(\(column) FROM 10), 'base64')"
+        }
         let keyOfCustomer: SQL = customer.map { customer in
-            " OR NOT EXISTS (SELECT 1 FROM lethe.customer_keys k WHERE k.customer_id = \(customer) "
-                + "AND k.key_id = ('x' || encode(substring(\(column) FROM 5 FOR 8), 'hex'))::bit(64)::bigint)"
+            " AND EXISTS (SELECT 1 FROM lethe.customer_keys k WHERE k.customer_id = \(customer) "
+                + "AND k.key_id = ('x' || encode(substring(\(envelope) FROM 5 FOR 8), 'hex'))::bit(64)::bigint)"
         } ?? ""
-        return "\(column) IS NOT NULL AND (length(\(column)) < \(literal: Int64(Envelope.headerSize + AESGCM.tagSize)) "
-            + "OR NOT \(Envelope.hasSealedHeader(column))\(keyOfCustomer))"
+        // CASE, not AND: the key check decodes the value, which only a well-shaped one survives.
+        return "\(column) IS NOT NULL AND NOT CASE WHEN \(shaped) THEN true\(keyOfCustomer) ELSE false END"
     }
 
     /// pg_partman's retention at odds with the policy's, and the tables it detached and kept.

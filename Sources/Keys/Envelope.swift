@@ -1,3 +1,4 @@
+import Foundation
 import LetheCore
 import Postgres
 import LetheCrypto
@@ -44,6 +45,11 @@ public struct EnvelopeContext: Sendable, Hashable {
 /// The sealed form of a personal value:
 /// `"LTH"` · version (1 byte: 2; 1 is still read) · key id (8 bytes, big-endian: the customer data key) · nonce (12 random bytes)
 /// · AES-256-GCM ciphertext · tag (16 bytes). 40 bytes of overhead.
+///
+/// In a `text` column (a table Lethe adopted, sealed in place with no type change) the same envelope is stored in
+/// its text form, as Vault's `vault:v1:` strings are: `lethe:v2:` then the binary envelope in standard base64
+/// (`lethe:v` · version · `:` · base64). Both forms open the same way: every reader turns the text form back into
+/// the binary one first.
 public enum Envelope {
     public static let magic: [UInt8] = Array("LTH".utf8)
     /// The version written; `readableVersions` are opened.
@@ -90,30 +96,58 @@ public enum Envelope {
     /// The length of a value's envelope.
     public static func sealedSize(_ plaintextCount: Int) -> Int { headerSize + plaintextCount + AESGCM.tagSize }
 
-    /// True when `bytes` has the envelope's shape (it may still fail to open).
-    public static func looksSealed(_ bytes: [UInt8]) -> Bool {
-        bytes.count >= headerSize + AESGCM.tagSize && Array(bytes.prefix(3)) == magic && readableVersions.contains(bytes[3])
+    /// True when `bytes` has the envelope's shape, in either form (it may still fail to open).
+    public static func looksSealed(_ bytes: [UInt8]) -> Bool { binaryForm(bytes) != nil }
+
+    private static func hasBinaryShape(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= headerSize + AESGCM.tagSize && bytes.starts(with: magic) && readableVersions.contains(bytes[3])
     }
+
+    /// The text form's prefix for a version: `lethe:v2:`.
+    public static func textPrefix(version: UInt8) -> String { "lethe:v\(version):" }
+
+    /// The text form of a binary envelope (`lethe:v2:` and base64), for a `text` column.
+    public static func textForm(_ envelope: [UInt8]) -> [UInt8] {
+        Array((textPrefix(version: envelope[3]) + Data(envelope).base64EncodedString()).utf8)
+    }
+
+    /// The binary envelope `bytes` holds, in the binary form or the text form; nil when it is neither. A text
+    /// form whose prefix and inner version disagree is not an envelope.
+    public static func binaryForm(_ bytes: [UInt8]) -> [UInt8]? {
+        if hasBinaryShape(bytes) { return bytes }
+        // "lethe:v" · version digit · ":"
+        guard bytes.count > 9, bytes.starts(with: textMagic), bytes[8] == 0x3A, (0x30...0x39).contains(bytes[7]),
+              let decoded = Data(base64Encoded: Data(bytes[9...])).map(Array.init), hasBinaryShape(decoded), decoded[3] == bytes[7] - 0x30 else { return nil }
+        return decoded
+    }
+
+    private static let textMagic: [UInt8] = Array("lethe:v".utf8)
 
     /// The data key id an envelope names, or nil when it is not an envelope.
     public static func keyId(of bytes: [UInt8]) -> Int64? {
-        guard looksSealed(bytes) else { return nil }
+        guard let bytes = binaryForm(bytes) else { return nil }
         return bytes[4..<12].reduce(Int64(0)) { $0 << 8 | Int64($1) }
     }
 
-    /// Opens an envelope; nil when it is not one or fails authentication.
-    public static func open(_ bytes: [UInt8], key: SecretKey, context: EnvelopeContext, row: Int64, cipher: AESGCM) throws -> [UInt8]? {
-        guard let keyId = keyId(of: bytes) else { return nil }
+    /// Opens an envelope (either form); nil when it is not one or fails authentication.
+    public static func open(_ stored: [UInt8], key: SecretKey, context: EnvelopeContext, row: Int64, cipher: AESGCM) throws -> [UInt8]? {
+        guard let bytes = binaryForm(stored), let keyId = keyId(of: bytes) else { return nil }
         let nonce = Array(bytes[12..<24])
         return try cipher.open(key: key, nonce: nonce, sealed: Array(bytes[headerSize...]),
                                associatedData: context.associatedData(version: bytes[3], keyId: keyId, row: row))
     }
 
-    /// SQL: the column's value starts like an envelope of a readable version.
-    public static func hasSealedHeader(_ column: SQLIdentifier) -> SQL {
-        // Lethe's own constants, hex-encoded: no outside text.
-        let headers = readableVersions.map { "'\\x\(Hex.encode(magic + [$0]))'::bytea" }.joined(separator: ", ")
-        return "substring(\(column) FROM 1 FOR 4) IN (\(unsafeRaw: headers))"
+    /// SQL: the column's value starts like an envelope of a readable version (in a `text` column, its text form).
+    public static func hasSealedHeader(_ column: SQLIdentifier, form: SealedColumnForm = .binary) -> SQL {
+        switch form {
+        case .binary:
+            // Lethe's own constants, hex-encoded: no outside text.
+            let headers = readableVersions.map { "'\\x\(Hex.encode(magic + [$0]))'::bytea" }.joined(separator: ", ")
+            return "substring(\(column) FROM 1 FOR 4) IN (\(unsafeRaw: headers))"
+        case .text:
+            let prefixes = readableVersions.map { "'\(textPrefix(version: $0))'" }.joined(separator: ", ")
+            return "left(\(column), 9) IN (\(unsafeRaw: prefixes))"
+        }
     }
 
     /// The key id's 8 bytes, big-endian.

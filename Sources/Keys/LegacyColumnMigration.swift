@@ -53,11 +53,14 @@ public struct LegacyColumnMigration {
         }
         defer { _ = try? db.advisoryUnlock(.encryptMigrate) }
         let indexColumn = table.blindIndexes[column]
+        if let indexColumn, !dryRun { try addMissingBlindIndexColumn(table, indexColumn) }
         let cbc = try LegacyAES128CBC()
         var report = Report(dryRun: dryRun)
         // Every value is read, and one that starts like an envelope counts as sealed only if it opens: a plaintext
         // value that happens to begin with the envelope's header bytes (`LTH` and a version) is sealed too.
-        try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: false) { values in
+        let scan = SealedColumnScan(db: db, table: table, column: column, batch: batch)
+        let form = try scan.form()
+        try scan.forEachBatch(customer: nil, onlyUnsealed: false) { values in
             var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?, timestamp: String?)] = []
             for value in values {
                 // Envelopes are sealed under the row's customer's data key: a row without a customer has none.
@@ -103,7 +106,7 @@ public struct LegacyColumnMigration {
                     report.failed.append(Failure(rowId: value.id, reason: "the new envelope did not verify"))
                     continue
                 }
-                updates.append((value.id, value.bytes, sealed, index, value.timestamp))
+                updates.append((value.id, value.bytes, form.stored(sealed), index, value.timestamp))
             }
             guard !dryRun else {
                 report.converted += updates.count
@@ -131,5 +134,20 @@ public struct LegacyColumnMigration {
             ])
         }
         return report
+    }
+
+    /// A table Lethe adopted has no column for the blind index its policy names: it is added, nullable and without a
+    /// default, which PostgreSQL does in the catalog alone (no rewrite, no scan), under a short `lock_timeout`,
+    /// retried, so the application's statements queue behind it for at most that long.
+    func addMissingBlindIndexColumn(_ table: TablePolicy, _ column: SQLIdentifier) throws {
+        let exists = try !db.query("""
+            SELECT 1 FROM pg_attribute WHERE attrelid = \(text: table.name.quoted)::regclass AND attname = \(text: column.name) AND NOT attisdropped
+            """).rows.isEmpty
+        guard !exists else { return }
+        try LockTimeoutRetry(attempts: 50).transaction(db, "adding blind index column \(table.name).\(column.name)") {
+            try db.setLockTimeout(milliseconds: 200, local: true)
+            try db.execute("ALTER TABLE \(table.name) ADD COLUMN IF NOT EXISTS \(column) bytea")
+            _ = try AuditLog.append(db, action: "encrypt.add_blind_index_column", target: "\(table.name).\(column.name)")
+        }
     }
 }

@@ -23,10 +23,14 @@ struct SealedColumnScan {
         let companion: [UInt8]?
     }
 
+    /// How the column stores envelopes (its type): values are read as bytes either way, and written in this form.
+    func form() throws -> SealedColumnForm { try SealedColumnForm.load(db, table)[column] ?? .binary }
+
     /// Calls `body` with each batch of non-null values whose id is above the last one seen;
     /// `onlyUnsealed` skips values that already carry the envelope's magic and version.
     func forEachBatch(customer: Int64?, onlyUnsealed: Bool, _ body: ([Value]) throws -> Void) throws {
         guard let customerColumn = table.customerColumn else { return }
+        let form = try form()
         // A row without an id would never be reached by the id-ordered walk, and a job would report success having
         // sealed or checked nothing (issue 30, defect 1: an unrelated, never-filled `id` column taken as row id).
         // The catalog answers for a NOT NULL id (a primary key); only a nullable one costs a scan.
@@ -43,13 +47,13 @@ struct SealedColumnScan {
         // No lower bound on the first batch: a cursor starting at Int64.min is out of range for an integer id
         // column (issue 30, defect 2).
         var last: Int64? = nil
-        let filter: SQL = onlyUnsealed ? "AND NOT \(Envelope.hasSealedHeader(column))" : ""
+        let filter: SQL = onlyUnsealed ? "AND NOT \(Envelope.hasSealedHeader(column, form: form))" : ""
         let customerValue: SQLValue = customer.map { .int($0) } ?? .null
         while true {
             let timestamp: SQL = table.timestampColumn.map { "\($0)::text" } ?? "NULL::text"
             let companion: SQL = self.companion.map { "\($0)" } ?? "NULL::bytea"
             let rows = try db.query("""
-                SELECT \(table.idColumn) AS id, \(customerColumn) AS customer, \(column) AS value, \(timestamp) AS ts,
+                SELECT \(table.idColumn) AS id, \(customerColumn) AS customer, \(form.readable("\(column)")) AS value, \(timestamp) AS ts,
                        \(companion) AS companion
                 FROM \(table.name)
                 WHERE (\(last)::bigint IS NULL OR \(table.idColumn) > \(last)) AND \(column) IS NOT NULL \(filter)

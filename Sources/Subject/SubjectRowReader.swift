@@ -58,7 +58,11 @@ struct SubjectRowReader {
     func read(_ table: TablePolicy, where predicate: SQL, content: Content, orderAndLimit: SQL = "ORDER BY 1") throws -> [RawRow] {
         var select: [SQL] = ["t.\(table.idColumn)::bigint AS lethe_row_id",
                              table.customerColumn.map { "t.\($0)::bigint AS lethe_customer" } ?? "NULL::bigint AS lethe_customer"]
-        for (index, column) in table.personalColumns.enumerated() { select.append("t.\(column) AS \(try SQLIdentifier("lethe_p\(index)"))") }
+        // Envelopes are read as bytes in either form (a `text` column of an adopted table holds the text form).
+        let forms = table.personalColumns.isEmpty ? [:] : try SealedColumnForm.load(db, table)
+        for (index, column) in table.personalColumns.enumerated() {
+            select.append("\((forms[column] ?? .binary).readable("t.\(column)")) AS \(try SQLIdentifier("lethe_p\(index)"))")
+        }
         if content == .full {
             let hidden = table.personalColumns.map(\.name)
             select.append(hidden.isEmpty ? "to_jsonb(t)::text AS lethe_doc" : "(to_jsonb(t) - \(SQLValue.textArray(hidden))::text[])::text AS lethe_doc")

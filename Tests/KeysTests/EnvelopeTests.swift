@@ -28,6 +28,21 @@ import Testing
         }
     }
 
+    /// Issue 30, what to build 2: the text form (`lethe:v2:` and base64) of an envelope opens as the binary one; a
+    /// prefix whose version disagrees with the envelope inside, or base64 that is not an envelope, is not one.
+    @Test func theTextFormOpensLikeTheBinaryForm() throws {
+        let sealed = try Envelope.seal(Array("Votre code: 481516".utf8), key: key, keyId: 9, context: context, row: 42, cipher: cipher)
+        let text = Envelope.textForm(sealed)
+        let string = try #require(String(validating: text, as: UTF8.self))
+        #expect(string.hasPrefix("lethe:v2:") && Data(base64Encoded: String(string.dropFirst(9))) == Data(sealed))
+        #expect(Envelope.looksSealed(text) && Envelope.keyId(of: text) == 9)
+        #expect(try Envelope.open(text, key: key, context: context, row: 42, cipher: cipher) == Array("Votre code: 481516".utf8))
+        #expect(try Envelope.open(text, key: key, context: context, row: 43, cipher: cipher) == nil, "still bound to its row")
+        #expect(!Envelope.looksSealed(Array(("lethe:v1:" + string.dropFirst(9)).utf8)), "prefix and inner version disagree")
+        #expect(!Envelope.looksSealed(Array("lethe:v2:\(Data("not an envelope at all, just forty bytes long!".utf8).base64EncodedString())".utf8)))
+        #expect(!Envelope.looksSealed(Array("lethe:v2:%%%".utf8)) && !Envelope.looksSealed(Array("33612345678".utf8)))
+    }
+
     /// Version 2 binds the row: a value copied into another row of the same customer's column does not open.
     @Test func boundToTheRowAndVersionOneStillOpens() throws {
         let sealed = try Envelope.seal(Array("x".utf8), key: key, keyId: 1, context: context, row: 42, cipher: cipher)
