@@ -45,7 +45,7 @@ let package = Package(
         ),
 
         .target(name: "Audit", dependencies: ["LetheCore", "Postgres"]),
-        .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit"]),
+        .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit", "Schema"]),
         .target(name: "Intake", dependencies: ["LetheCore", "Postgres", "Policy", "Phone", "Keys", "Schema", "Audit", "LetheCrypto"]),
         .target(name: "Subject", dependencies: [
             "LetheCore", "LetheCrypto", "Postgres", "Policy", "Phone", "Keys", "Audit", "Schema",

@@ -50,13 +50,14 @@ extension Duty {
     static let registers = ["lethe.audit_log", "lethe.purge_runs", "lethe.purge_run_items", "lethe.job_runs", "lethe.requests"]
     /// The registers the DPO keeps: read directly, written only through `dpoFunctions`.
     static let dpoTables = ["lethe.retention_overrides", "lethe.legal_holds", "lethe.requests", "lethe.tombstones", "lethe.tombstone_rows",
-                            "lethe.customer_keys"]
+                            "lethe.customer_keys", "lethe.customers"]
     /// Each writes its register and the audit record in one transaction (migration 0019).
     static let dpoFunctions = [
         "lethe.lock_holds()", "lethe.hold_place(bigint,text,timestamptz,text)", "lethe.hold_release(bigint,text)",
         "lethe.retention_set(bigint,text,text,text)", "lethe.retention_clear(bigint,text)",
         "lethe.request_open(text,text,timestamptz,text)", "lethe.request_extend(bigint,text,text)", "lethe.request_close(bigint,text)",
         "lethe.tombstone_record(bigint,bytea,integer,bytea,jsonb,jsonb,jsonb,text)", "lethe.customer_shred(bigint,bigint,text)",
+        "lethe.customer_note(bigint,text)",
     ]
 
     /// The privileges the duty's commands use: what `roles apply` grants and a command checks first.

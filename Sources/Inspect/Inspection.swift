@@ -94,10 +94,10 @@ public struct Inspection {
         let sample: SQL = samplePercent.map { " TABLESAMPLE SYSTEM (\(literal: $0))" } ?? ""
         var aggregates: [SQL] = []
         for column in personal {
-            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: table.customerColumn, form: forms[column] ?? .binary))) AS \(try SQLIdentifier("u_" + column.name))")
+            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: CustomerKey.sql(table), form: forms[column] ?? .binary))) AS \(try SQLIdentifier("u_" + column.name))")
             if let index = table.blindIndexes[column], columns.contains(index.name) {
                 // A shredded customer's blind indexes are removed on purpose (its values can no longer be opened).
-                let shredded: SQL = table.customerColumn.map {
+                let shredded: SQL = CustomerKey.sql(table).map {
                     " AND \($0) NOT IN (SELECT customer_id FROM lethe.customer_keys WHERE shredded_at IS NOT NULL)"
                 } ?? ""
                 aggregates.append("count(*) FILTER (WHERE \(column) IS NOT NULL AND \(index) IS NULL\(shredded)) AS \(try SQLIdentifier("b_" + column.name))")
@@ -110,7 +110,7 @@ public struct Inspection {
             let unsealed = try counts.int("u_" + column.name)
             if unsealed > 0 {
                 let ids = try db.query("""
-                    SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(Self.unsealed(column, customer: table.customerColumn, form: forms[column] ?? .binary))
+                    SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(Self.unsealed(column, customer: CustomerKey.sql(table), form: forms[column] ?? .binary))
                     ORDER BY 1 LIMIT \(Self.listedIds)
                     """).rows.compactMap { try $0.optionalInt("id") }  // a row without an id is counted above, not listed
                 findings.append(Finding(kind: .unsealedValue, subject: "\(table.name).\(column.name)",
@@ -134,7 +134,7 @@ public struct Inspection {
     /// version; in a `text` column, `lethe:v2:` and well-formed base64 of such an envelope), or naming a data key its
     /// customer does not have. Inspect holds no key, so it judges by structure; a plaintext that happens to begin
     /// with the header bytes still fails the key check (`encrypt verify` and `encrypt migrate` decide by opening).
-    static func unsealed(_ column: SQLIdentifier, customer: SQLIdentifier?, form: SealedColumnForm = .binary) -> SQL {
+    static func unsealed(_ column: SQLIdentifier, customer: SQL?, form: SealedColumnForm = .binary) -> SQL {
         let minimum = Envelope.headerSize + AESGCM.tagSize
         let shaped: SQL, envelope: SQL
         switch form {
@@ -149,7 +149,7 @@ public struct Inspection {
             envelope = "decode(substring(\(column) FROM 10), 'base64')"
         }
         let keyOfCustomer: SQL = customer.map { customer in
-            " AND EXISTS (SELECT 1 FROM lethe.customer_keys k WHERE k.customer_id = \(customer) "
+            " AND EXISTS (SELECT 1 FROM lethe.customer_keys k WHERE k.customer_id = coalesce(\(customer), \(CustomerKey.withoutCustomer)) "
                 + "AND k.key_id = ('x' || encode(substring(\(envelope) FROM 5 FOR 8), 'hex'))::bit(64)::bigint)"
         } ?? ""
         // CASE, not AND: the key check decodes the value, which only a well-shaped one survives.

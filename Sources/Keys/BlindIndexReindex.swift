@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import Policy
 import Postgres
+import Schema
 
 /// `lethe keys reindex --bits N`: recomputes every blind index at a new length from the sealed numbers, and
 /// rewrites the tombstones that can be (a shorter length is a prefix of a longer one; a tombstone shorter than
@@ -89,11 +90,7 @@ public struct BlindIndexReindex {
         try SealedColumnScan(db: db, table: table, column: column, batch: batch).forEachBatch(customer: nil, onlyUnsealed: false) { values in
             var updates: [(Int64, [UInt8]?, String?)] = []
             for value in values {
-                // A row without a customer holds nothing Lethe sealed (no customer key): no index.
-                guard let customer = value.customer else {
-                    updates.append((value.id, nil, value.timestamp))
-                    continue
-                }
+                let customer = value.customer ?? CustomerKey.withoutCustomer
                 let context = EnvelopeContext(table: table.name.description, column: column.name, customer: customer)
                 let tag = try (try? vault.open(value.bytes, context, row: value.id))
                     .flatMap { try vault.blindIndex.tag(ofStored: $0, region: policy.defaultRegion, rules: policy.phoneRules) }

@@ -145,8 +145,7 @@ public enum Envelope {
             let headers = readableVersions.map { "'\\x\(Hex.encode(magic + [$0]))'::bytea" }.joined(separator: ", ")
             return "substring(\(column) FROM 1 FOR 4) IN (\(unsafeRaw: headers))"
         case .text:
-            let prefixes = readableVersions.map { "'\(textPrefix(version: $0))'" }.joined(separator: ", ")
-            return "left(\(column), 9) IN (\(unsafeRaw: prefixes))"
+            return "left(\(column), 9) = ANY (\(SQLValue.textArray(readableVersions.map(textPrefix(version:))))::text[])"
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import LetheCore
 import Policy
 import Postgres
+import Schema
 
 /// `lethe keys rotate|status` and `lethe customer shred`.
 public struct KeyAdministration {
@@ -91,9 +92,9 @@ public struct KeyAdministration {
     public static func forgetBlindIndexes(_ db: PostgresConnection, customer: Int64, policy: RetentionPolicy) throws -> Int {
         var removed = 0
         for table in policy.subjectTables {
-            guard let customerColumn = table.customerColumn else { continue }
+            guard let customerKey = CustomerKey.sql(table) else { continue }
             for index in table.blindIndexes.values.sorted(by: { $0.name < $1.name }) {
-                removed += try db.execute("UPDATE \(table.name) SET \(index) = NULL WHERE \(customerColumn) = \(.int(customer)) AND \(index) IS NOT NULL")
+                removed += try db.execute("UPDATE \(table.name) SET \(index) = NULL WHERE \(customerKey) = \(.int(customer)) AND \(index) IS NOT NULL")
             }
         }
         return removed

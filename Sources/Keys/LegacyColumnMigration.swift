@@ -4,6 +4,7 @@ import LetheCrypto
 import Phone
 import Policy
 import Postgres
+import Schema
 
 /// `lethe encrypt migrate`: re-seals a personal column in place, from plaintext or from the platform's old
 /// format (16-byte IV, then AES-128-CBC with PKCS#7 padding), in batches that each commit on their own, so a
@@ -63,13 +64,9 @@ public struct LegacyColumnMigration {
         try scan.forEachBatch(customer: nil, onlyUnsealed: false) { values in
             var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?, timestamp: String?)] = []
             for value in values {
-                // Envelopes are sealed under the row's customer's data key: a row without a customer has none.
-                guard let customer = value.customer else {
-                    if !Envelope.looksSealed(value.bytes) {
-                        report.failed.append(Failure(rowId: value.id, reason: "the row has no customer (\(table.customerColumn?.name ?? "customer") is NULL), so there is no customer data key to seal it under"))
-                    }
-                    continue
-                }
+                // Envelopes are sealed under the row's customer's data key; a row without a customer under the
+                // platform's own (`CustomerKey.withoutCustomer`).
+                let customer = value.customer ?? CustomerKey.withoutCustomer
                 let context = EnvelopeContext(table: table.name.description, column: column.name, customer: customer)
                 let looksSealed = Envelope.looksSealed(value.bytes)
                 if looksSealed, (try? vault.open(value.bytes, context, row: value.id)) != nil { continue }

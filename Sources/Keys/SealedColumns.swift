@@ -1,6 +1,7 @@
 import LetheCore
 import Policy
 import Postgres
+import Schema
 
 /// Walks the sealed columns of the policy's tables in id order, in batches, for checks and migrations.
 struct SealedColumnScan {
@@ -29,7 +30,7 @@ struct SealedColumnScan {
     /// Calls `body` with each batch of non-null values whose id is above the last one seen;
     /// `onlyUnsealed` skips values that already carry the envelope's magic and version.
     func forEachBatch(customer: Int64?, onlyUnsealed: Bool, _ body: ([Value]) throws -> Void) throws {
-        guard let customerColumn = table.customerColumn else { return }
+        guard let customerKey = CustomerKey.sql(table) else { return }
         let form = try form()
         // A row without an id would never be reached by the id-ordered walk, and a job would report success having
         // sealed or checked nothing (issue 30, defect 1: an unrelated, never-filled `id` column taken as row id).
@@ -53,11 +54,11 @@ struct SealedColumnScan {
             let timestamp: SQL = table.timestampColumn.map { "\($0)::text" } ?? "NULL::text"
             let companion: SQL = self.companion.map { "\($0)" } ?? "NULL::bytea"
             let rows = try db.query("""
-                SELECT \(table.idColumn) AS id, \(customerColumn) AS customer, \(form.readable("\(column)")) AS value, \(timestamp) AS ts,
+                SELECT \(table.idColumn) AS id, \(customerKey) AS customer, \(form.readable("\(column)")) AS value, \(timestamp) AS ts,
                        \(companion) AS companion
                 FROM \(table.name)
                 WHERE (\(last)::bigint IS NULL OR \(table.idColumn) > \(last)) AND \(column) IS NOT NULL \(filter)
-                  AND (\(customerValue)::bigint IS NULL OR \(customerColumn) = \(customerValue))
+                  AND (\(customerValue)::bigint IS NULL OR \(customerKey) = \(customerValue))
                 ORDER BY \(table.idColumn) LIMIT \(.int(Int64(batch)))
                 """).rows
             guard !rows.isEmpty else { return }
@@ -109,9 +110,7 @@ public struct SealedDataCheck {
                         }
                         report.checked += 1
                         do {
-                            guard let customer = value.customer else {
-                                throw LetheError.integrity("\(table.name).\(column.name) of row \(value.id) looks sealed but the row has no customer, whose key would open it")
-                            }
+                            let customer = value.customer ?? CustomerKey.withoutCustomer
                             let plaintext = try vault.open(value.bytes, EnvelopeContext(table: table.name.description, column: column.name, customer: customer), row: value.id)
                             if let index, try !blindIndexMatches(plaintext, value.companion) {
                                 throw LetheError.integrity("\(table.name).\(index.name) of row \(value.id) (customer \(customer)) is not the blind index of its number",

@@ -13,7 +13,7 @@ struct PolicyBuilder {
     static let phoneRangeKeys: Set<String> = ["prefix", "lengths"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "timestamp_zone", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category", "subject_via", "partitioning", "operational",
-                                         "personal_clear", "phone_clear"]
+                                         "personal_clear", "phone_clear", "customer_type"]
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
     static let subjectViaKeys: Set<String> = ["table", "column"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
@@ -104,6 +104,13 @@ struct PolicyBuilder {
         if let zone, zone != "UTC" {
             issues.add(map["timestamp_zone"], "\(path).timestamp_zone", "'\(zone)' is not supported: Lethe reads a timestamp without time zone as UTC (timestamp_zone: UTC)")
         }
+        var customerType = CustomerType.integer
+        if let typeNode = map["customer_type"], let text = string(typeNode, "\(path).customer_type") {
+            if let parsed = CustomerType(rawValue: text) { customerType = parsed } else {
+                issues.add(typeNode, "\(path).customer_type", "'\(text)' is not a customer type: integer (bigint or integer ids, the default) or text (account names)")
+            }
+            if customer == nil { issues.add(typeNode, "\(path).customer_type", "a customer_type needs a customer column") }
+        }
         if zone != nil && timestamp == nil { issues.add(map["timestamp_zone"], "\(path).timestamp_zone", "a timestamp_zone needs a timestamp column") }
         var retention: ISODuration?
         if let retentionNode = map["retention"], let text = string(retentionNode, "\(path).retention") {
@@ -182,7 +189,7 @@ struct PolicyBuilder {
                            retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
                            backup: backup, category: category, subjectVia: subjectVia, partitioning: partitioning,
                            operationalColumns: operational, line: node.mark?.line ?? 0, timestampZone: zone,
-                           clearPersonalColumns: clearPersonal, clearPhoneColumns: clearPhones)
+                           clearPersonalColumns: clearPersonal, clearPhoneColumns: clearPhones, customerType: customerType)
     }
 
     /// Partitions a day, a week or a month wide, aligned on UTC midnight; `ahead` at most two years.

@@ -72,6 +72,9 @@ public struct TablePolicy: Sendable {
     /// Those of them holding the person's phone number, as the application wrote it (`phone_clear:`): export and
     /// erasure find rows by them, normalising each value with the policy's phone rules.
     public var clearPhoneColumns: [SQLIdentifier] = []
+    /// What the customer column holds (`customer_type:`): integer ids, or account names (`text`), which Lethe
+    /// keys by a fixed function of the name (`CustomerKey`), so overrides, holds and data keys work on them alike.
+    public var customerType: CustomerType = .integer
 
     /// Every column the policy accounts for: id, timestamp, customer, personal, blind-index, subject link and
     /// operational columns. `lethe inspect` reports any other column of the table.
@@ -87,6 +90,12 @@ public struct TablePolicy: Sendable {
 
     /// The layout Lethe keeps for this table when PostgreSQL stores it partitioned.
     public var effectivePartitioning: PartitioningPolicy { partitioning ?? .unspecified }
+}
+
+/// `customer_type: integer | text`.
+public enum CustomerType: String, Sendable, Equatable {
+    case integer
+    case text
 }
 
 /// `subject_via: { table: sms.messages, column: message_id }`: a row of this table is about the person of the

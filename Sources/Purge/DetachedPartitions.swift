@@ -12,7 +12,8 @@ struct DetachedPartitions {
     /// The run credited with the removal: the one that finishes it.
     let run: Int64
     /// Policy table -> its customer column, to check detached rows against holds placed meanwhile.
-    let customerColumns: [String: SQLIdentifier]
+    /// Table -> its rows' customer id in SQL (`CustomerKey.sql`).
+    let customerColumns: [String: SQL]
     let lockTimeoutMilliseconds: Int
     let logger: Logger
 

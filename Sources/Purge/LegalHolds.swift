@@ -91,7 +91,7 @@ public struct LegalHolds {
 
     /// SQL predicate: the customer in `column` is under a hold active at the run's clock. Never NULL: a row
     /// without a customer is not held (a bare `IN` is NULL there, so `NOT` of it would keep such rows forever).
-    static func activeHoldPredicate(column: SQLIdentifier, at clock: SQLValue) -> SQL {
+    static func activeHoldPredicate(column: SQL, at clock: SQLValue) -> SQL {
         """
         coalesce(\(column) IN (SELECT customer_id FROM lethe.legal_holds
             WHERE released_at IS NULL AND (until IS NULL OR until > \(clock)::timestamptz)), false)

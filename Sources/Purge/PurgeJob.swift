@@ -75,7 +75,7 @@ public struct PurgeJob {
         let run = try ledger.start(plan)
         logger.info("purge started", metadata: ["run": .stringConvertible(run), "ceiling_cutoff": "\(plan.ceilingCutoff.text)"])
         do {
-            let customerColumns = Dictionary(policy.retentionTables.compactMap { table in table.customerColumn.map { (table.name.description, $0) } },
+            let customerColumns = Dictionary(policy.retentionTables.compactMap { table in CustomerKey.sql(table).map { (table.name.description, $0) } },
                                              uniquingKeysWith: { first, _ in first })
             if authority == .owner {
                 // Another session's pending detaches wholly past the cutoff become this run's, noted with their bounds

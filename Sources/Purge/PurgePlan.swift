@@ -121,7 +121,8 @@ public struct TablePlan: Sendable, Encodable {
     public let warnings: [String]
     let name: QualifiedName
     let timestampColumn: SQLIdentifier
-    let customerColumn: SQLIdentifier
+    /// The row's customer id in SQL (`CustomerKey.sql`).
+    let customerColumn: SQL
     let isPartitioned: Bool
     /// PostgreSQL refuses DETACH … CONCURRENTLY on a table with a DEFAULT partition.
     let hasDefaultPartition: Bool

@@ -54,7 +54,7 @@ public struct PurgePlanner {
 
     private func plan(_ table: TablePolicy, now: DatabaseTime, scope: PurgeScope, holds: [HeldCustomer], noted: Set<String>,
                       counting: Bool) throws -> TablePlan {
-        guard let timestamp = table.timestampColumn, let customer = table.customerColumn, let retention = table.retention else {
+        guard let timestamp = table.timestampColumn, let customer = CustomerKey.sql(table), let retention = table.retention else {
             throw LetheError.software("table \(table.name) has no retention")
         }
         let sql = PurgeSQL(timestamp: timestamp, customer: customer)
@@ -155,7 +155,7 @@ public struct PurgePlanner {
 
     /// Rows in a partition, and how many belong to held customers: exact, or (for a real run's decision to
     /// drop) the planner's estimate of the total and an index count of the held rows. The drop itself recounts.
-    private func partitionRows(_ leaf: QualifiedName, customer: SQLIdentifier, holds: [HeldCustomer], exact: Bool) throws -> (Int64, Int64) {
+    private func partitionRows(_ leaf: QualifiedName, customer: SQL, holds: [HeldCustomer], exact: Bool) throws -> (Int64, Int64) {
         let held = holds.isEmpty ? 0 : try db.query("SELECT count(*) AS n FROM \(leaf) WHERE \(customer) = ANY (\(holds.map(\.customerId))::bigint[])")
             .single("held").int("n")
         if !exact, let estimate = try db.query("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = \(.text(leaf.quoted))::regclass").single("reltuples").optionalInt("n"), estimate >= 0 {

@@ -6,7 +6,8 @@ import Postgres
 /// identifiers come from the validated policy.
 struct PurgeSQL {
     let timestamp: SQLIdentifier
-    let customer: SQLIdentifier
+    /// The row's customer id (`CustomerKey.sql`): the column, or the id of the name it holds.
+    let customer: SQL
 
     /// Rows older than the table cutoff whose customer is not held at the run clock `now`; only `customer`'s
     /// rows when the run is scoped to one. With `slack` (seconds), only rows older than the cutoff by more than

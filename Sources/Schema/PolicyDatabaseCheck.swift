@@ -37,7 +37,17 @@ public struct PolicyDatabaseCheck {
             } else {
                 expect(table.timestampColumn, "timestamp", types: ["timestamp with time zone"])
             }
-            expect(table.customerColumn, "customer", types: ["bigint", "integer"])
+            if let customer = table.customerColumn, let type = columns[customer.name] {
+                let text: Set<String> = ["text", "character varying"]
+                switch table.customerType {
+                case .integer where text.contains(type):
+                    problems.append("\(at).customer: column \(table.name).\(customer) is \(type): account names need 'customer_type: text' (Lethe then keys each name by lethe.customer_id)")
+                case .integer: expect(customer, "customer", types: ["bigint", "integer"])
+                case .text: expect(customer, "customer", types: text)
+                }
+            } else {
+                expect(table.customerColumn, "customer", types: [])
+            }
             for (position, column) in table.personalColumns.enumerated() {
                 // bytea holds the binary envelope; text its text form (`lethe:v2:…`), sealed in place without ALTER TYPE.
                 expect(column, "personal[\(position)]", types: ["bytea", "text", "character varying"])

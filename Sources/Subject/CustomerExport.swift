@@ -58,12 +58,12 @@ public struct CustomerExport {
             try emit("{\n  \"format\": \"lethe-customer-export\",\n  \"version\": 1,\n  \"customer_id\": \(customer),\n")
             try emit("  \"generated_at\": \"\(Timestamps.iso(Date()))\",\n  \"tables\": {")
             for (position, table) in policy.tables.enumerated() {
-                let owner = table.customerColumn ?? table.idColumn
+                let owner = CustomerKey.sql(table, alias: SQLIdentifier.t) ?? "t.\(table.idColumn)"
                 try emit((position == 0 ? "\n" : ",\n") + "    \(Self.json(table.name.description)): [")
                 var last = Int64.min
                 var count = 0
                 while true {
-                    let rows = try reader.read(table, where: "t.\(owner) = \(customer) AND t.\(table.idColumn) > \(last)",
+                    let rows = try reader.read(table, where: "\(owner) = \(customer) AND t.\(table.idColumn) > \(last)",
                                                content: .full, orderAndLimit: "ORDER BY t.\(table.idColumn) LIMIT \(batch)")
                     for row in rows {
                         var fields = row.exported.fields

@@ -4,6 +4,7 @@ import Logging
 import Phone
 import Policy
 import Postgres
+import Schema
 
 /// Every row about one person, table by table: rows whose blind index matches and whose decrypted number is
 /// confirmed, then the rows linked to those (`subject_via`, e.g. delivery reports of the messages).
@@ -65,7 +66,8 @@ public struct SubjectLocator {
                 let candidates = try reader.read(table, where: "t.\(indexColumn) = \(fingerprint.blindIndex)", content: .identity)
                 findings.candidates += candidates.count
                 for candidate in candidates where !confirmed.contains(where: { $0.id == candidate.exported.id }) {
-                    guard let sealed = candidate.sealed[column], let customer = candidate.exported.customer else { continue }
+                    guard let sealed = candidate.sealed[column] else { continue }
+                    let customer = candidate.exported.customer ?? CustomerKey.withoutCustomer
                     let plaintext: [UInt8]
                     do {
                         plaintext = try vault.open(sealed, EnvelopeContext(table: table.name.description, column: column.name, customer: customer),

@@ -3,6 +3,7 @@ import Keys
 import LetheCore
 import Policy
 import Postgres
+import Schema
 
 /// One row of a policy table as an export shows it: every column (personal ones decrypted), its owner, and
 /// when retention will delete it.
@@ -57,7 +58,7 @@ struct SubjectRowReader {
     /// `predicate` is a fragment over alias `t`, with its own values.
     func read(_ table: TablePolicy, where predicate: SQL, content: Content, orderAndLimit: SQL = "ORDER BY 1") throws -> [RawRow] {
         var select: [SQL] = ["t.\(table.idColumn)::bigint AS lethe_row_id",
-                             table.customerColumn.map { "t.\($0)::bigint AS lethe_customer" } ?? "NULL::bigint AS lethe_customer"]
+                             CustomerKey.sql(table, alias: SQLIdentifier.t).map { "\($0)::bigint AS lethe_customer" } ?? "NULL::bigint AS lethe_customer"]
         // Envelopes are read as bytes in either form (a `text` column of an adopted table holds the text form).
         let forms = table.personalColumns.isEmpty ? [:] : try SealedColumnForm.load(db, table)
         for (index, column) in table.personalColumns.enumerated() {
@@ -68,13 +69,13 @@ struct SubjectRowReader {
             select.append(hidden.isEmpty ? "to_jsonb(t)::text AS lethe_doc" : "(to_jsonb(t) - \(SQLValue.textArray(hidden))::text[])::text AS lethe_doc")
         }
         var joins: SQL = ""
-        if let timestamp = table.timestampColumn, let retention = table.retention, let customer = table.customerColumn {
+        if let timestamp = table.timestampColumn, let retention = table.retention, let customer = CustomerKey.sql(table, alias: SQLIdentifier.t) {
             let r: SQL = "\(text: retention.description)::interval", c: SQL = "\(text: ISODuration.ceiling.description)::interval"
             let label: SQL = "\(text: retention.description)::text"
             let ts: SQL = "t.\(timestamp)"
             joins = """
-                LEFT JOIN lethe.retention_overrides o ON o.customer_id = t.\(customer)
-                LEFT JOIN LATERAL (SELECT true AS held FROM lethe.legal_holds h WHERE h.customer_id = t.\(customer)
+                LEFT JOIN lethe.retention_overrides o ON o.customer_id = \(customer)
+                LEFT JOIN LATERAL (SELECT true AS held FROM lethe.legal_holds h WHERE h.customer_id = \(customer)
                     AND h.released_at IS NULL AND (h.until IS NULL OR h.until > now()) LIMIT 1) h ON true
                 """
             select += [
@@ -118,11 +119,12 @@ struct SubjectRowReader {
                 row.fields[column.name] = NSNull()
                 continue
             }
-            guard let vault, let customer = row.customer else {
+            guard let vault else {
                 row.unreadable.append(column.name)
                 continue
             }
             do {
+                let customer = row.customer ?? CustomerKey.withoutCustomer
                 let plaintext = try vault.open(bytes, EnvelopeContext(table: row.table.name.description, column: column.name, customer: customer), row: row.id)
                 row.fields[column.name] = String(validating: plaintext, as: UTF8.self) ?? Data(plaintext).base64EncodedString()
             } catch let error as LetheError where error.code == .integrity {

@@ -78,9 +78,10 @@ enum WorkerPolicy {
         #expect(keyless.status != 0 && keyless.stderr.contains("needs the keyring"), "\(keyless.status) \(keyless.stderr)")
     }
 
-    /// A row without a customer (a nullable customer column) has no customer data key to be sealed under:
-    /// `encrypt migrate` left it, naming the row, instead of stopping with "column 'customer' is null" (70).
-    @Test func encryptMigrateNamesARowWithoutACustomerAndSealsTheRest() throws {
+    /// A row without a customer (a nullable customer column: a gateway's rows with no account) is sealed under the
+    /// platform's own data key (`CustomerKey.withoutCustomer`), opened by verify and export, and never stops the job
+    /// (before: "column 'customer' is null", 70; then: left in clear, exit 1).
+    @Test func encryptMigrateSealsARowWithoutACustomerUnderThePlatformsKey() throws {
         let db = try TestDatabase()
         let directory = try IntakeFixture.directory()
         let keyring = directory + "/keyring"
@@ -93,11 +94,15 @@ enum WorkerPolicy {
             """)
         let common = ["--keyring", keyring, "--database-url", db.conninfo]
         let migrate = try LetheProcess.run(["encrypt", "migrate", "--table", "sms.contacts", "--column", "phone", "--from", "plaintext"] + common)
-        #expect(migrate.status == 1, "\(migrate.status) \(migrate.stderr)")
-        #expect(migrate.stdout.contains("row 2: the row has no customer (customer_id is NULL)") && migrate.stdout.contains("1 value(s) re-sealed"), "\(migrate.stdout)")
+        #expect(migrate.status == 0, "\(migrate.status) \(migrate.stdout) \(migrate.stderr)")
+        #expect(migrate.stdout.contains("2 value(s) re-sealed"), "\(migrate.stdout)")
         #expect(!migrate.stdout.contains("612345679") && !migrate.stderr.contains("612345679"))
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.customer_keys WHERE customer_id = 4611686018427387904").single("n").int("n") == 1,
+                "the platform's own data key")
         let verify = try LetheProcess.run(["encrypt", "verify"] + common)
-        #expect(verify.status == 1 && verify.stdout.contains("1 sealed value(s) checked, 0 failed, 1 not sealed yet"), "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.status == 0 && verify.stdout.contains("2 sealed value(s) checked, 0 failed"), "\(verify.stdout) \(verify.stderr)")
+        let inspect = try LetheProcess.run(["inspect", "--table", "sms.contacts", "--database-url", db.conninfo])
+        #expect(!inspect.stdout.contains("UNSEALED_VALUE"), "\(inspect.stdout)")
     }
 
     func runs(_ db: TestDatabase, _ job: String) throws -> [String] {

@@ -110,7 +110,7 @@ import Testing
             """, [.text(partition.name.description), .text(partition.boundClause ?? "")])
         try db.connection.executeScript("ALTER TABLE sms.messages DETACH PARTITION \(partition.name.quoted) CONCURRENTLY")
         try LegalHolds(db.connection, policy: policy).add(customer: PurgeFixture.defaultCustomer, reason: "court order 18", until: nil)
-        let outcome = try DetachedPartitions(db: db.connection, run: 100, customerColumns: ["sms.messages": try SQLIdentifier("customer_id")],
+        let outcome = try DetachedPartitions(db: db.connection, run: 100, customerColumns: ["sms.messages": "customer_id"],
                                              lockTimeoutMilliseconds: 200, logger: Logger(label: "test")).finishLeftovers()
         #expect(outcome == 0, "nothing dropped")
         let back = try PartitionCatalog().partitions(of: try QualifiedName(parsing: "sms.messages"), db.connection).first { $0.name == partition.name }

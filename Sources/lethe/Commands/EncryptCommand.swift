@@ -91,14 +91,14 @@ struct EncryptVerifyCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @Option(help: ArgumentHelp("Only this table.", valueName: "name")) var table: String?
-    @Option(help: ArgumentHelp("Only this customer.", valueName: "id")) var customer: Int64?
+    @Option(help: ArgumentHelp("Only this customer (an id, or an account name).", valueName: "id|name")) var customer: CustomerArgument?
     @Flag(help: "Print the report as JSON.") var json = false
 
     func execute() throws {
         let db = try database.connect(for: .operator, command: "encrypt")
         let policy = try policyOptions.load()
         let vault = try Vault(db: db, keyring: try keyring.load(), blindIndexBits: policy.blindIndexBits)
-        let report = try SealedDataCheck(db: db, policy: policy, vault: vault).run(table: table, customer: customer)
+        let report = try SealedDataCheck(db: db, policy: policy, vault: vault).run(table: table, customer: try customer?.offlineId)
         if json {
             try Output.json(report)
         } else {

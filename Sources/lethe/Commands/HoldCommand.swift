@@ -29,7 +29,7 @@ struct HoldAddCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
 
-    @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
+    @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
     @Option(help: ArgumentHelp("Why (case, authority request).", valueName: "text")) var reason: String
     @Option(help: ArgumentHelp("End of the hold: YYYY-MM-DD (inclusive) or an ISO-8601 timestamp.", valueName: "date")) var until: String?
 
@@ -40,8 +40,9 @@ struct HoldAddCommand: LetheCommand {
     }
 
     func execute() throws {
-        let hold = try LegalHolds(try database.connect(for: .dpo, command: "hold"), policy: try policyOptions.load())
-            .add(customer: customer, reason: reason, until: until.flatMap { Timestamps.parseCommandLineDate($0, dayEnd: true) })
+        let db = try database.connect(for: .dpo, command: "hold"), policy = try policyOptions.load()
+        let hold = try LegalHolds(db, policy: policy)
+            .add(customer: try customer.id(db, policy: policy), reason: reason, until: until.flatMap { Timestamps.parseCommandLineDate($0, dayEnd: true) })
         Output.line("hold \(hold.id) placed on customer \(hold.customerId)\(hold.until.map { " until \(Timestamps.iso($0))" } ?? " until released")")
     }
 }
@@ -53,10 +54,11 @@ struct HoldReleaseCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
 
-    @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
+    @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
 
     func execute() throws {
-        let hold = try LegalHolds(try database.connect(for: .dpo, command: "hold"), policy: try policyOptions.load()).release(customer: customer)
+        let db = try database.connect(for: .dpo, command: "hold"), policy = try policyOptions.load()
+        let hold = try LegalHolds(db, policy: policy).release(customer: try customer.id(db, policy: policy))
         Output.line("hold \(hold.id) on customer \(hold.customerId) released; the next purge applies its retention")
     }
 }

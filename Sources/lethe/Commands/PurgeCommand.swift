@@ -39,7 +39,7 @@ struct PurgeCommand: LetheCommand {
     var json = false
 
     @Option(help: ArgumentHelp("Purge only this customer's rows (no partition is dropped).", valueName: "id"))
-    var customer: Int64?
+    var customer: CustomerArgument?
 
     @Option(help: ArgumentHelp("Purge only this table (schema.table or table).", valueName: "name"))
     var table: String?
@@ -68,7 +68,7 @@ struct PurgeCommand: LetheCommand {
         var settings = PurgeSettings()
         settings.batchRows = batchRows
         settings.lockTimeoutMilliseconds = lockTimeout
-        let scope = PurgeScope(customer: customer, table: table)
+        let scope = PurgeScope(customer: try customer?.offlineId, table: table)
         let showProgress = !json && isatty(STDERR_FILENO) == 1
         let report = dryRun ? try PurgeJob(db, policy: policy, settings: settings).dryRun(scope: scope)
             : try OneShotJob.run(PurgeRunJob(scope: scope, settings: settings, progress: showProgress ? { Terminal.progress($0) } : nil), db: db,

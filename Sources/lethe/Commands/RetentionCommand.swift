@@ -30,14 +30,15 @@ struct RetentionSetCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
 
-    @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
+    @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
     // .unconditional: a negative period ("-P1M") reaches validation (exit 65) instead of reading as an option.
     @Option(parsing: .unconditional, help: ArgumentHelp("Retention period, e.g. P30D, P3M, P6M.", valueName: "duration")) var period: String
     @Option(help: ArgumentHelp("Why (kept with the override and in the audit log).", valueName: "text")) var reason: String
 
     func execute() throws {
-        let override = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load())
-            .set(customer: customer, period: period, reason: reason)
+        let db = try database.connect(for: .dpo, command: "retention"), policy = try policyOptions.load()
+        let override = try RetentionOverrides(db, policy: policy)
+            .set(customer: try customer.id(db, policy: policy), period: period, reason: reason)
         Output.line("customer \(override.customerId): retention \(override.period) (set by \(override.setByDbUser)/\(override.setByOsUser))")
     }
 }
@@ -49,11 +50,11 @@ struct RetentionShowCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
 
-    @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64?
+    @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument?
     @Flag(help: "Print as JSON.") var json = false
 
     func execute() throws {
-        let overrides = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load()).list(customer: customer)
+        let overrides = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load()).list(customer: try customer?.offlineId)
         if json { return try Output.json(overrides) }
         if overrides.isEmpty {
             Output.line(customer.map { "customer \($0): no override; the policy's retention applies (at most P6M)" } ?? "no retention overrides; the policy's retention applies (at most P6M)")
@@ -72,10 +73,10 @@ struct RetentionClearCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
 
-    @Option(help: ArgumentHelp("Customer id.", valueName: "id")) var customer: Int64
+    @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
 
     func execute() throws {
-        let removed = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load()).clear(customer: customer)
+        let removed = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load()).clear(customer: try customer.offlineId)
         Output.line(removed ? "customer \(customer): override removed" : "customer \(customer): had no override")
     }
 }
