@@ -106,7 +106,7 @@ public struct RestoreJob {
             // What the restore's own transaction will find: Lethe's migrations run, then the tables they do not make.
             try target.execute("BEGIN")
             defer { _ = try? target.execute("ROLLBACK") }
-            try Migrator(set: try MigrationSet.embedded()).migrateInOpenTransaction(on: target)
+            try Migrator(set: try MigrationSet.embedded(), policy: policy).migrateInOpenTransaction(on: target)
             let lacking = try tablesLackingStructure(in: target, wanted: wanted)
             if !lacking.isEmpty { _ = try structure(for: lacking) }
             report.structureFromLive = lacking.map(\.description)
@@ -125,7 +125,7 @@ public struct RestoreJob {
             report.columnsDropped = loaded.columnsDropped
         }
         // A backup taken by an older lethe lacks the newer lethe tables the replay below writes to.
-        if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded()).migrate(on: target) }
+        if wanted.isEmpty { _ = try Migrator(set: try MigrationSet.embedded(), policy: policy).migrate(on: target) }
         report.tables = try selected.map { table in
             let name = try QualifiedName(catalogParsing: table.name)
             let rows = table.data ? try target.query("SELECT count(*) AS n FROM \(name)").single("count").int("n") : 0
@@ -189,7 +189,7 @@ public struct RestoreJob {
         do {
             try target.transaction {
                 do {
-                    if full { try Migrator(set: try MigrationSet.embedded()).migrateInOpenTransaction(on: target) }
+                    if full { try Migrator(set: try MigrationSet.embedded(), policy: policy).migrateInOpenTransaction(on: target) }
                     let lacking = try tablesLackingStructure(in: target, wanted: wanted)
                     if !lacking.isEmpty {
                         let (copier, script) = try structure(for: lacking)

@@ -11,6 +11,10 @@ public struct Migration: Sendable, Equatable {
     /// SHA-256 of the file's bytes, hex.
     public let checksum: String
 
+    /// The reference SMS schema (`sms.*`, 0002): applied only for a policy that uses it; every other migration is
+    /// Lethe's own `lethe` schema, applied always.
+    public var isReferenceSchema: Bool { name == "sms_schema" }
+
     public init(fileName: String, sql: String) throws(LetheError) {
         let stem = fileName.hasSuffix(".sql") ? String(fileName.dropLast(4)) : fileName
         let parts = stem.split(separator: "_", maxSplits: 1)

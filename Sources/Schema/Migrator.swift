@@ -1,16 +1,34 @@
 import LetheCore
+import Policy
 import Postgres
 
 /// Applies pending migrations in order, each in one transaction with its row in
 /// `lethe.schema_migrations`, and refuses a database that has drifted from this binary's files.
 public struct Migrator {
     public let set: MigrationSet
+    /// Whether the reference `sms` schema is wanted (the policy names an `sms` table): a database Lethe adopts
+    /// gets only Lethe's own `lethe` schema.
+    public let referenceSchema: Bool
 
-    public init(set: MigrationSet) { self.set = set }
+    public init(set: MigrationSet, referenceSchema: Bool = true) {
+        self.set = set
+        self.referenceSchema = referenceSchema
+    }
+
+    /// For a policy: the reference schema only if one of its tables is in schema `sms`.
+    public init(set: MigrationSet, policy: RetentionPolicy) {
+        self.init(set: set, referenceSchema: Self.usesReferenceSchema(policy))
+    }
+
+    public static func usesReferenceSchema(_ policy: RetentionPolicy) -> Bool { policy.tables.contains { $0.name.schema.name == "sms" } }
 
     public enum State: String, Sendable {
         case applied, pending
+        /// The reference schema, not applied because the policy does not use it.
+        case notUsed = "not used"
     }
+
+    private func wanted(_ migration: Migration) -> Bool { referenceSchema || !migration.isReferenceSchema }
 
     public struct Entry: Sendable {
         public let version: Int
@@ -53,7 +71,7 @@ public struct Migrator {
         try verify(applied)
         let done = Set(applied.map(\.version))
         var newlyApplied: [Entry] = []
-        for migration in set.migrations where !done.contains(migration.version) {
+        for migration in set.migrations where !done.contains(migration.version) && wanted(migration) {
             try db.transaction { try apply(migration, on: db) }
             newlyApplied.append(Entry(version: migration.version, name: migration.name, state: .applied, appliedAt: nil))
         }
@@ -67,7 +85,7 @@ public struct Migrator {
         let applied = try appliedRows(db)
         try verify(applied)
         let done = Set(applied.map(\.version))
-        for migration in set.migrations where !done.contains(migration.version) { try apply(migration, on: db) }
+        for migration in set.migrations where !done.contains(migration.version) && wanted(migration) { try apply(migration, on: db) }
     }
 
     /// Runs one migration and records it, in the caller's transaction.
@@ -114,7 +132,8 @@ public struct Migrator {
         let appliedByVersion = Dictionary(uniqueKeysWithValues: applied.map { ($0.version, $0) })
         return set.migrations.map { migration in
             let row = appliedByVersion[migration.version]
-            return Entry(version: migration.version, name: migration.name, state: row == nil ? .pending : .applied, appliedAt: row?.appliedAt)
+            let state: State = row != nil ? .applied : wanted(migration) ? .pending : .notUsed
+            return Entry(version: migration.version, name: migration.name, state: state, appliedAt: row?.appliedAt)
         }
     }
 }

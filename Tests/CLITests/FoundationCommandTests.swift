@@ -53,6 +53,33 @@ import Testing
         #expect(schemas == 2)
     }
 
+    /// Issue 30, what to build 5: for a policy of an adopted database (no `sms` table), `migrate` creates Lethe's own
+    /// `lethe` schema and not the reference one; status says the reference schema is not used; `inspect` reports none
+    /// of Lethe's own tables; a later `--reference-schema` adds it.
+    @Test func theReferenceSchemaIsCreatedOnlyForAPolicyThatUsesIt() throws {
+        let db = try TestDatabase(migrated: false)
+        let directory = try IntakeFixture.directory()
+        try db.connection.execute("CREATE TABLE public.sent_log (id bigserial PRIMARY KEY, account_id bigint, sent_at timestamptz NOT NULL, status text)")
+        let policy = try PolicyFixture.adoptedPolicyFile(tables: """
+              - table: public.sent_log
+                timestamp: sent_at
+                customer: account_id
+                operational: [status]
+            """, in: directory)
+        let migrate = try LetheProcess.run(["migrate", "--policy", policy, "--database-url", db.conninfo])
+        #expect(migrate.status == 0 && !migrate.stdout.contains("sms_schema"), "\(migrate.stdout) \(migrate.stderr)")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'sms'").single("n").int("n") == 0)
+        let status = try LetheProcess.run(["migrate", "--status", "--policy", policy, "--database-url", db.conninfo])
+        #expect(status.stdout.contains("sms_schema") && status.stdout.contains("not used") && status.stdout.contains("schema is up to date"), "\(status.stdout)")
+        let inspect = try LetheProcess.run(["inspect", "--policy", policy, "--database-url", db.conninfo])
+        #expect(inspect.status == 0 && !inspect.stdout.contains("lethe."), "\(inspect.stdout) \(inspect.stderr)")
+        #expect(try LetheProcess.run(["policy", "check", "--policy", policy, "--database-url", db.conninfo]).status == 0)
+        let purge = try LetheProcess.run(["purge", "--policy", policy, "--database-url", db.conninfo])
+        #expect(purge.status == 0, "\(purge.stderr)")
+        let added = try LetheProcess.run(["migrate", "--reference-schema", "--policy", policy, "--database-url", db.conninfo])
+        #expect(added.status == 0 && added.stdout.contains("applied 0002_sms_schema"), "\(added.stdout) \(added.stderr)")
+    }
+
     @Test func migrateRefusesAnEditedFileNamingIt() throws {
         let db = try TestDatabase(migrated: false)
         let directory = try IntakeFixture.directory(prefix: "lethe-migrations") + "/Migrations"

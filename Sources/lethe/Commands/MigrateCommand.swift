@@ -6,11 +6,13 @@ import Schema
 struct MigrateCommand: LetheCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Apply pending schema migrations (lethe and sms schemas).",
+        abstract: "Apply pending schema migrations (Lethe's own lethe schema; the reference sms schema if the policy uses it).",
         discussion: """
             Each migration runs in one transaction together with its row in lethe.schema_migrations, so a \
             killed migrate leaves the schema at the last whole migration. Lethe refuses to run when an applied \
-            migration's file has changed (checksum) or when the database holds a migration this binary does not know.
+            migration's file has changed (checksum) or when the database holds a migration this binary does not know. \
+            The reference sms schema (0002) is created only when the policy names an sms table (or with \
+            --reference-schema); a database Lethe adopts, its tables declared in the policy, gets only the lethe schema.
 
             Examples:
               lethe migrate
@@ -21,6 +23,12 @@ struct MigrateCommand: LetheCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
+
+    @OptionGroup var policyOptions: PolicyOptions
+
+    @Flag(name: .customLong("reference-schema"), inversion: .prefixedNo,
+          help: "Create the reference sms schema (default: when the policy names an sms table, or when there is no policy file).")
+    var referenceSchema: Bool?
 
     @Flag(help: "List applied and pending migrations; change nothing.")
     var status = false
@@ -37,7 +45,7 @@ struct MigrateCommand: LetheCommand {
         let set = try directory.map { try MigrationSet.directory($0) } ?? MigrationSet.embedded()
         let db = try database.connect()
         if !status { try AccessCheck(db, policy: nil).requireMigration() }
-        let migrator = Migrator(set: set)
+        let migrator = Migrator(set: set, referenceSchema: try referenceSchema ?? policyUsesReferenceSchema())
         let report = status ? try migrator.status(on: db) : try migrator.migrate(on: db)
         let current = report.entries.last { $0.state == .applied }?.version ?? 0
         if json {
@@ -56,6 +64,16 @@ struct MigrateCommand: LetheCommand {
         Output.line(report.applied.isEmpty
                     ? "nothing pending: schema is at version \(current)"
                     : "\(report.applied.count) migration(s) applied: schema is at version \(current)")
+    }
+}
+
+extension MigrateCommand {
+    /// True when the policy names an `sms` table, or when no policy file exists at all (a first install, before
+    /// one is written: the reference schema, as before). A policy that exists but does not load is an error.
+    func policyUsesReferenceSchema() throws -> Bool {
+        let explicit = policyOptions.policyPath != nil || ProcessInfo.processInfo.environment["LETHE_POLICY"] != nil
+        guard explicit || FileManager.default.fileExists(atPath: policyOptions.path) else { return true }
+        return Migrator.usesReferenceSchema(try policyOptions.load())
     }
 }
 
