@@ -35,10 +35,13 @@ public struct Inspection {
         defer { _ = try? db.execute("ROLLBACK") }
         let now = try DatabaseClock.now(db)
         var findings: [Finding] = []
+        var awaitingEncrypt: [String: Int64] = [:]
         for table in tables {
             guard let columns = try columns(of: table.name) else { continue }
             findings += try undeclaredColumns(table, columns: columns)
-            findings += try values(table, columns: columns, samplePercent: samplePercent)
+            let (found, awaiting) = try values(table, columns: columns, samplePercent: samplePercent, now: now)
+            findings += found
+            awaitingEncrypt.merge(awaiting) { $0 + $1 }
         }
         let partman = try PgPartman(db)
         let kept = try partmanFindings(tables, partman)
@@ -51,6 +54,7 @@ public struct Inspection {
             findings += try overdueRequests()
         }
         var report = InspectReport(inspectedAt: now, tables: tables.map(\.name.description), samplePercent: samplePercent ?? 100, findings: findings)
+        report.awaitingEncrypt = awaitingEncrypt
         report.clearByDeclaration = tables.flatMap { table in table.clearPersonalColumns.map { "\(table.name).\($0.name)" } }
         return report
     }
@@ -86,21 +90,37 @@ public struct Inspection {
 
     /// One pass over the table for every personal column: values that are not a Lethe envelope of a known
     /// version (a check of the header bytes; `lethe encrypt verify` is the cryptographic one), and blind
-    /// indexes missing beside a value.
-    private func values(_ table: TablePolicy, columns: [String], samplePercent: Double?) throws -> [Finding] {
+    /// indexes missing beside a value. While the worker's `encrypt` job is scheduled, clear values written since its
+    /// last expected run (by the table's timestamp) are not findings but "awaiting the encrypt job": foreign writers
+    /// keep writing clear text, and that job seals it.
+    private func values(_ table: TablePolicy, columns: [String], samplePercent: Double?, now: Date) throws -> ([Finding], [String: Int64]) {
         let personal = table.personalColumns.filter { columns.contains($0.name) }
-        guard !personal.isEmpty else { return [] }
+        guard !personal.isEmpty else { return ([], [:]) }
         let forms = try SealedColumnForm.load(db, table)
+        let lateness = policy.schedule[.encrypt].flatMap { $0.isOff ? nil : $0.allowedLateness(at: now) }
+        let recent: SQL? = lateness.flatMap { seconds in
+            table.timestampColumn.map { "\($0) >= \(.timestamp(now.addingTimeInterval(-seconds)))::timestamptz" }
+        }
+        func unsealedOlder(_ column: SQLIdentifier) -> SQL {
+            let base = Self.unsealed(column, customer: CustomerKey.sql(table), form: forms[column] ?? .binary)
+            return recent.map { "\(base) AND NOT coalesce(\($0), false)" } ?? base
+        }
         let sample: SQL = samplePercent.map { " TABLESAMPLE SYSTEM (\(literal: $0))" } ?? ""
         var aggregates: [SQL] = []
         for column in personal {
-            aggregates.append("count(*) FILTER (WHERE \(Self.unsealed(column, customer: CustomerKey.sql(table), form: forms[column] ?? .binary))) AS \(try SQLIdentifier("u_" + column.name))")
+            aggregates.append("count(*) FILTER (WHERE \(unsealedOlder(column))) AS \(try SQLIdentifier("u_" + column.name))")
+            if let recent {
+                let base = Self.unsealed(column, customer: CustomerKey.sql(table), form: forms[column] ?? .binary)
+                aggregates.append("count(*) FILTER (WHERE \(base) AND \(recent)) AS \(try SQLIdentifier("a_" + column.name))")
+            }
             if let index = table.blindIndexes[column], columns.contains(index.name) {
                 // A shredded customer's blind indexes are removed on purpose (its values can no longer be opened).
                 let shredded: SQL = CustomerKey.sql(table).map {
                     " AND \($0) NOT IN (SELECT customer_id FROM lethe.customer_keys WHERE shredded_at IS NOT NULL)"
                 } ?? ""
-                aggregates.append("count(*) FILTER (WHERE \(column) IS NOT NULL AND \(index) IS NULL\(shredded)) AS \(try SQLIdentifier("b_" + column.name))")
+                // A clear value awaiting the encrypt job gets its index when that job seals it.
+                let awaiting: SQL = recent.map { " AND NOT coalesce(\($0), false)" } ?? ""
+                aggregates.append("count(*) FILTER (WHERE \(column) IS NOT NULL AND \(index) IS NULL\(shredded)\(awaiting)) AS \(try SQLIdentifier("b_" + column.name))")
             }
         }
         let counts = try db.query("SELECT \(aggregates.joined(separator: ", ")) FROM \(table.name)\(sample)").single("values")
@@ -110,7 +130,7 @@ public struct Inspection {
             let unsealed = try counts.int("u_" + column.name)
             if unsealed > 0 {
                 let ids = try db.query("""
-                    SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(Self.unsealed(column, customer: CustomerKey.sql(table), form: forms[column] ?? .binary))
+                    SELECT \(table.idColumn) AS id FROM \(table.name)\(sample) WHERE \(unsealedOlder(column))
                     ORDER BY 1 LIMIT \(Self.listedIds)
                     """).rows.compactMap { try $0.optionalInt("id") }  // a row without an id is counted above, not listed
                 findings.append(Finding(kind: .unsealedValue, subject: "\(table.name).\(column.name)",
@@ -127,7 +147,14 @@ public struct Inspection {
                 }
             }
         }
-        return findings
+        var awaiting: [String: Int64] = [:]
+        if recent != nil {
+            for column in personal {
+                let n = try counts.int("a_" + column.name)
+                if n > 0 { awaiting["\(table.name).\(column.name)"] = n }
+            }
+        }
+        return (findings, awaiting)
     }
 
     /// SQL true for a non-null value that is not an envelope: too short, without the header (`LTH` and a readable

@@ -29,11 +29,12 @@ public enum PolicyFixture {
     /// A policy for an application's own tables, as an adopter writes one: `version`, `region: FR`, the
     /// `tables` given (YAML list items, two spaces in) and the default policy's `dpo`, `backup` and `schedule`.
     /// Written to `directory/name`; returns the path.
-    public static func adoptedPolicyFile(tables: String, in directory: String, name: String = "adopted.yaml") throws -> String {
+    /// `options`: top-level lines before `tables:` (e.g. `phone_without_plus: international\n`).
+    public static func adoptedPolicyFile(tables: String, in directory: String, name: String = "adopted.yaml", options: String = "") throws -> String {
         let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
         guard let tail = defaults.range(of: "\ndpo:") else { throw PolicyFixtureError.layoutLineMissing("dpo:") }
         let path = directory + "/" + name
-        try ("version: 1\nregion: FR\ntables:\n" + tables + (tables.hasSuffix("\n") ? "" : "\n") + defaults[tail.lowerBound...])
+        try ("version: 1\nregion: FR\n" + options + "tables:\n" + tables + (tables.hasSuffix("\n") ? "" : "\n") + defaults[tail.lowerBound...])
             .write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

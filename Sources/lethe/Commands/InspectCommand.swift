@@ -68,6 +68,10 @@ struct InspectCommand: LetheCommand {
                 Output.line(finding.line)
                 Output.line("  HINT: \(finding.hint)")
             }
+            if !report.awaitingEncrypt.isEmpty {
+                Output.line("still receiving clear text, awaiting the encrypt job: "
+                            + report.awaitingEncrypt.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
+            }
             if !report.clearByDeclaration.isEmpty {
                 Output.line("clear by declaration (personal_clear, never sealed): \(report.clearByDeclaration.joined(separator: ", "))")
             }
