@@ -11,7 +11,7 @@ struct PartitionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partitions",
         abstract: "Manage the range partitions of partitioned policy tables.",
-        subcommands: [PartitionsEnsureCommand.self, PartitionsListCommand.self]
+        subcommands: [PartitionsEnsureCommand.self, PartitionsListCommand.self, PartitionsAdoptCommand.self]
     )
 }
 
