@@ -106,6 +106,20 @@ final class PurgeExecutor {
         // notes and the next run repair. Drops still commit synchronously (PostgreSQL forces it when files go).
         try db.setParameter("synchronous_commit", "off")
         defer { _ = try? db.execute("RESET synchronous_commit") }
+        // First make their rows unreachable: TRUNCATE, a few partitions per short transaction (ACCESS EXCLUSIVE on
+        // those old partitions only; inserts go to today's). The catch-up's "no row past the cutoff" is reached here,
+        // in seconds, instead of after every two-phase detach; the empty shells are detached and dropped after.
+        for group in stride(from: 0, to: drops.count, by: Self.truncatesPerTransaction).map({ Array(drops[$0..<min($0 + Self.truncatesPerTransaction, drops.count)]) }) {
+            try settings.stop.check("before truncating \(group[0].partition)")
+            do {
+                try truncate(group, of: table)
+            } catch let error as PostgresError where error.isLockTimeout {
+                // A long query reads the table (it holds every partition it scanned): waiting group after group would
+                // only add lock_timeout each time. The detach below removes them as they are, row counts and all.
+                logger.info("could not lock partitions to truncate them first; detaching them as they are", metadata: ["first": "\(group[0].partition)"])
+                break
+            }
+        }
         var fallbacks: [QualifiedName] = []
         var detached: [PartitionDrop] = []
         func flush() throws {
@@ -143,6 +157,38 @@ final class PurgeExecutor {
         try flush()
         return fallbacks
     }
+
+    /// Empties `drops` (partitions wholly past the cutoff, without held rows at plan time) in one transaction with
+    /// holds frozen: each one's rows are counted into the run's ledger and the partitions truncated together. A
+    /// partition that a hold placed since the plan now covers is left for the detach path, which keeps held rows.
+    private func truncate(_ drops: [PartitionDrop], of table: TablePlan) throws {
+        // One attempt: a partition a long query still reads is left to the detach, which waits for no lock.
+        try db.transaction {
+                try beginBatch()
+                let held = try LegalHolds.activeCustomerIds(db, at: plan.now.sql)
+                var emptied: [QualifiedName] = []
+                for drop in drops {
+                    try db.execute("LOCK TABLE \(drop.name) IN ACCESS EXCLUSIVE MODE")
+                    if !held.isEmpty, try db.query("SELECT EXISTS (SELECT 1 FROM \(drop.name) WHERE \(table.customerColumn) = ANY (\(held)::bigint[])) AS h").single("held").bool("h") {
+                        continue
+                    }
+                    let rows = try db.query("SELECT count(*) AS n FROM \(drop.name)").single("count").int("n")
+                    try db.execute("""
+                        INSERT INTO lethe.purge_run_items (run_id, table_name, partition_name, rows_deleted, rows_kept, partitions_dropped)
+                        VALUES (\(.int(run)), \(.text(table.table)), \(.text(drop.partition)), \(.int(rows)), 0, 0)
+                        ON CONFLICT (run_id, table_name, customer_id, partition_name) DO UPDATE
+                        SET rows_deleted = lethe.purge_run_items.rows_deleted + EXCLUDED.rows_deleted
+                        """)
+                    emptied.append(drop.name)
+                }
+                guard !emptied.isEmpty else { return }
+                try db.execute("TRUNCATE \(emptied.map { "\($0)" as SQL }.joined(separator: ", "))")
+        }
+        for drop in drops { progress?("emptied \(drop.partition)") }
+    }
+
+    /// Partitions truncated per transaction before their detach (each held ACCESS EXCLUSIVE until its commit).
+    static let truncatesPerTransaction = 16
 
     /// Removes a whole partition in two short transactions. The first holds the parent's lock only to detach
     /// the partition, count its held rows through the customer index, copy those (if few) into a rebuilt
