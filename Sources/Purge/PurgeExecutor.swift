@@ -54,6 +54,14 @@ final class PurgeExecutor {
             // Guarded (no ownership): each partition by the function's short exclusive detach and drop; DETACH …
             // CONCURRENTLY cannot run inside a function, so inserts may wait up to lock_timeout here.
             let concurrent = table.hasDefaultPartition || authority == .guarded ? [] : table.partitionDrops.filter { $0.keptRows == 0 }
+            // Rows past the cutoff go first (truncated partitions, then the row sweeps of partly expired ones); the
+            // empty shells are detached and dropped after, which a catch-up spends most of its time on.
+            try truncateFirst(concurrent, of: table)
+            var swept: Set<String> = []
+            for sweep in table.rowSweeps where !concurrent.isEmpty {
+                try runSweep(sweep, of: table, sql: sql)
+                swept.insert(sweep.leaf + "|" + sweep.kind.rawValue)
+            }
             var fallbacks = try dropConcurrently(concurrent, of: table)
             for drop in table.partitionDrops where !concurrent.contains(drop) {
                 try settings.stop.check("before detaching \(drop.partition)")
@@ -68,11 +76,33 @@ final class PurgeExecutor {
                 RowSweep(leaf: $0.description, kind: .tableCutoff, method: .blockRanges, customerIds: [], rowsByCustomer: [],
                          leafName: $0, customerCutoffs: [])
             }
-            for sweep in fallbackSweeps + table.rowSweeps {
-                let deleted = try self.sweep(sweep, of: table, sql: sql)
-                logger.info("swept", metadata: ["table": "\(table.table)", "leaf": "\(sweep.leaf)", "kind": "\(sweep.kind.rawValue)",
-                                                "method": "\(sweep.method.rawValue)", "rows": .stringConvertible(deleted)])
-                if deleted > 0 { progress?("deleted \(deleted) rows from \(sweep.leaf)") }
+            for sweep in fallbackSweeps + table.rowSweeps where !swept.contains(sweep.leaf + "|" + sweep.kind.rawValue) {
+                try runSweep(sweep, of: table, sql: sql)
+            }
+        }
+    }
+
+    private func runSweep(_ sweep: RowSweep, of table: TablePlan, sql: PurgeSQL) throws {
+        let deleted = try self.sweep(sweep, of: table, sql: sql)
+        logger.info("swept", metadata: ["table": "\(table.table)", "leaf": "\(sweep.leaf)", "kind": "\(sweep.kind.rawValue)",
+                                        "method": "\(sweep.method.rawValue)", "rows": .stringConvertible(deleted)])
+        if deleted > 0 { progress?("deleted \(deleted) rows from \(sweep.leaf)") }
+    }
+
+    /// Empties the partitions a concurrent detach will remove, a few per short transaction (see `truncate`).
+    private func truncateFirst(_ drops: [PartitionDrop], of table: TablePlan) throws {
+        // Their rows made unreachable first: TRUNCATE, a few partitions per short transaction (ACCESS EXCLUSIVE on
+        // those old partitions only; inserts go to today's). The catch-up's "no row past the cutoff" is reached here,
+        // in seconds, instead of after every two-phase detach; the empty shells are detached and dropped after.
+        for group in stride(from: 0, to: drops.count, by: Self.truncatesPerTransaction).map({ Array(drops[$0..<min($0 + Self.truncatesPerTransaction, drops.count)]) }) {
+            try settings.stop.check("before truncating \(group[0].partition)")
+            do {
+                try truncate(group, of: table)
+            } catch let error as PostgresError where error.isLockTimeout {
+                // A long query reads the table (it holds every partition it scanned): waiting group after group would
+                // only add lock_timeout each time. The detach below removes them as they are, row counts and all.
+                logger.info("could not lock partitions to truncate them first; detaching them as they are", metadata: ["first": "\(group[0].partition)"])
+                break
             }
         }
     }
@@ -106,20 +136,6 @@ final class PurgeExecutor {
         // notes and the next run repair. Drops still commit synchronously (PostgreSQL forces it when files go).
         try db.setParameter("synchronous_commit", "off")
         defer { _ = try? db.execute("RESET synchronous_commit") }
-        // First make their rows unreachable: TRUNCATE, a few partitions per short transaction (ACCESS EXCLUSIVE on
-        // those old partitions only; inserts go to today's). The catch-up's "no row past the cutoff" is reached here,
-        // in seconds, instead of after every two-phase detach; the empty shells are detached and dropped after.
-        for group in stride(from: 0, to: drops.count, by: Self.truncatesPerTransaction).map({ Array(drops[$0..<min($0 + Self.truncatesPerTransaction, drops.count)]) }) {
-            try settings.stop.check("before truncating \(group[0].partition)")
-            do {
-                try truncate(group, of: table)
-            } catch let error as PostgresError where error.isLockTimeout {
-                // A long query reads the table (it holds every partition it scanned): waiting group after group would
-                // only add lock_timeout each time. The detach below removes them as they are, row counts and all.
-                logger.info("could not lock partitions to truncate them first; detaching them as they are", metadata: ["first": "\(group[0].partition)"])
-                break
-            }
-        }
         var fallbacks: [QualifiedName] = []
         var detached: [PartitionDrop] = []
         func flush() throws {
