@@ -30,6 +30,8 @@ public struct LegacyColumnMigration {
         public var converted = 0
         public var failed: [Failure] = []
         public var dryRun = false
+        /// `varchar(n)` too narrow for an envelope's text form, widened to `text` first (`varchar(20) -> text`).
+        public var widened: String? = nil
     }
 
     public struct Failure: Sendable, Encodable {
@@ -56,10 +58,11 @@ public struct LegacyColumnMigration {
         let indexColumn = table.blindIndexes[column]
         if let indexColumn, !dryRun { try addMissingBlindIndexColumn(table, indexColumn) }
         let cbc = try LegacyAES128CBC()
-        var report = Report(dryRun: dryRun)
         // Every value is read, and one that starts like an envelope counts as sealed only if it opens: a plaintext
         // value that happens to begin with the envelope's header bytes (`LTH` and a version) is sealed too.
         let scan = SealedColumnScan(db: db, table: table, column: column, batch: batch)
+        var report = Report(dryRun: dryRun)
+        report.widened = try widenIfNarrow(table, column, dryRun: dryRun)
         let form = try scan.form()
         try scan.forEachBatch(customer: nil, onlyUnsealed: false) { values in
             var updates: [(id: Int64, old: [UInt8], new: [UInt8], index: [UInt8]?, timestamp: String?)] = []
@@ -131,6 +134,25 @@ public struct LegacyColumnMigration {
             ])
         }
         return report
+    }
+
+    /// A `varchar(n)` personal column cannot hold an envelope's text form (9 + 4·⌈(40 + bytes)/3⌉ characters, more than
+    /// any n-character value): it is widened to `text` first. varchar to text is binary-coercible, so PostgreSQL
+    /// changes only the catalog (no rewrite, no index rebuild: `relfilenode` unchanged), under a short `lock_timeout`,
+    /// retried. Returns what was (or, on a dry run, would be) changed.
+    func widenIfNarrow(_ table: TablePolicy, _ column: SQLIdentifier, dryRun: Bool) throws -> String? {
+        guard let row = try db.query("""
+            SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
+            WHERE attrelid = \(text: table.name.quoted)::regclass AND attname = \(text: column.name) AND NOT attisdropped AND atttypid = 'varchar'::regtype AND atttypmod > 0
+            """).first else { return nil }
+        let change = "\(table.name).\(column.name): \(try row.string("type")) -> text"
+        guard !dryRun else { return change }
+        try LockTimeoutRetry(attempts: 50).transaction(db, "widening \(change)") {
+            try db.setLockTimeout(milliseconds: 200, local: true)
+            try db.execute("ALTER TABLE \(table.name) ALTER COLUMN \(column) TYPE text")
+            _ = try AuditLog.append(db, action: "encrypt.widen_column", target: "\(table.name).\(column.name)", details: ["from": .string(try row.string("type"))])
+        }
+        return change
     }
 
     /// A table Lethe adopted has no column for the blind index its policy names: it is added, nullable and without a

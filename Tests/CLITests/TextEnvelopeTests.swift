@@ -78,4 +78,40 @@ import Testing
         #expect(try db.connection.query("SELECT count(*) AS n FROM public.sent_log").single("n").int("n") == 270)
         #expect(try relfilenode() == before)
     }
+
+    /// Issue 33: a `varchar(20)` number column, too narrow for an envelope's text form, is widened to `text` before it
+    /// is sealed, without a rewrite (binary-coercible: neither the table nor its index gets a new file); the dry run
+    /// says so and changes nothing.
+    @Test func aNarrowVarcharIsWidenedWithoutARewriteBeforeItIsSealed() throws {
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let policy = try PolicyFixture.adoptedPolicyFile(tables: """
+              - table: public.dlr
+                timestamp: created
+                customer: account_id
+                personal: [destination]
+                blind_index: { destination: destination_idx }
+            """, in: directory)
+        try db.connection.executeScript("""
+            CREATE TABLE public.dlr (id bigserial PRIMARY KEY, account_id bigint NOT NULL, created timestamptz NOT NULL DEFAULT now(), destination varchar(20));
+            CREATE INDEX dlr_destination ON public.dlr (destination);
+            INSERT INTO public.dlr (account_id, destination) SELECT 1, '+3361234' || lpad(i::text, 4, '0') FROM generate_series(1, 50) i;
+            """)
+        let files = {
+            try db.connection.query("SELECT string_agg(relname || '=' || relfilenode, ',' ORDER BY relname) AS f FROM pg_class WHERE relname IN ('dlr', 'dlr_destination')")
+                .single("f").string("f")
+        }
+        let before = try files()
+        let common = ["--policy", policy, "--database-url", db.conninfo, "--keyring", keyring, "--table", "public.dlr", "--column", "destination", "--from", "plaintext"]
+        let dry = try LetheProcess.run(["encrypt", "migrate", "--dry-run"] + common)
+        #expect(dry.status == 0 && dry.stdout.contains("would widen public.dlr.destination: character varying(20) -> text"), "\(dry.stdout) \(dry.stderr)")
+        #expect(try db.connection.query("SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'public.dlr'::regclass AND attname = 'destination'")
+            .single("t").string("t") == "character varying(20)")
+        let migrate = try LetheProcess.run(["encrypt", "migrate"] + common)
+        #expect(migrate.status == 0 && migrate.stdout.contains("widened public.dlr.destination") && migrate.stdout.contains("50 value(s) re-sealed"), "\(migrate.stdout) \(migrate.stderr)")
+        #expect(try files() == before, "no rewrite of the table or its index")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM public.dlr WHERE destination LIKE 'lethe:v2:%' AND destination_idx IS NOT NULL").single("n").int("n") == 50)
+    }
 }

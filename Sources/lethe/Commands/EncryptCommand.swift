@@ -64,6 +64,7 @@ struct EncryptMigrateCommand: LetheCommand {
         if json {
             try Output.json(report)
         } else {
+            if let widened = report.widened { Output.line("\(dryRun ? "would widen" : "widened") \(widened) (binary-coercible: no rewrite) to hold envelopes' text form") }
             for failure in report.failed { Output.line("row \(failure.rowId): \(failure.reason); left as it was") }
             Output.line("\(table).\(column): \(report.converted) value(s) \(dryRun ? "would be re-sealed" : "re-sealed"), \(report.failed.count) left unconverted")
         }
