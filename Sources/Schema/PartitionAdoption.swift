@@ -99,8 +99,12 @@ public struct PartitionAdoption {
             SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = \(text: table.name.quoted)::regclass AND conname = \(text: Self.checkName.name)
             """).first else { return nil }
         let definition = try row.string("def")
-        guard let start = definition.range(of: "< '"), let end = definition[start.upperBound...].firstIndex(of: "'") else { return nil }
-        return PostgresTimestamp.parse(String(definition[start.upperBound..<end]) + (definition[start.upperBound..<end].contains("+") ? "" : "+00"))
+        guard let start = definition.range(of: "< '"), let end = definition[start.upperBound...].firstIndex(of: "'"),
+              let upper = PostgresTimestamp.parse(String(definition[start.upperBound..<end]) + (definition[start.upperBound..<end].contains("+") ? "" : "+00")) else {
+            throw LetheError.config("\(table.name) has a constraint \(Self.checkName.name) whose bound Lethe cannot read (\(definition))",
+                                    hint: "it is not one an interrupted 'lethe partitions adopt' left: drop it (ALTER TABLE \(table.name) DROP CONSTRAINT \(Self.checkName.name)), then rerun")
+        }
+        return upper
     }
 
     /// The old table's indexes the parent gets (non-unique ones, and unique ones that include the timestamp), as

@@ -80,6 +80,32 @@ import Testing
         #expect(outcome.errors.isEmpty && outcome.longestSeconds < 1.0, "\(outcome.errors.prefix(2)) longest \(outcome.longestSeconds) s")
     }
 
+    /// The old partition goes once all of it is past the cutoff: dropped whole like any other (its sequence, owned
+    /// by the parent now, stays). A killed run left its CHECK validated; the rerun takes that bound.
+    @Test func theOldPartitionIsDroppedOnceWhollyPastTheCutoff() throws {
+        let db = try TestDatabase(migrated: false)
+        let directory = try IntakeFixture.directory()
+        let policy = try PolicyFixture.adoptedPolicyFile(tables: Self.tables, in: directory)
+        let bound = try db.connection.query("SELECT date_trunc('day', (now() AT TIME ZONE 'UTC') - interval '190 days')::text AS b").single("bound").string("b")
+        try db.connection.executeScript("""
+            CREATE TABLE public.sent_log (id serial PRIMARY KEY, account_id bigint, sent_at timestamp NOT NULL, body text);
+            INSERT INTO public.sent_log (account_id, sent_at, body)
+                SELECT 1, (now() AT TIME ZONE 'UTC') - interval '200 days' - i * interval '1 hour', 'ancien' FROM generate_series(1, 500) i;
+            ALTER TABLE public.sent_log ADD CONSTRAINT lethe_adopt_range CHECK (sent_at IS NOT NULL AND sent_at < '\(bound)') NOT VALID;
+            """)
+        let keyless = ["--policy", policy, "--database-url", db.conninfo]
+        #expect(try LetheProcess.run(["migrate"] + keyless).status == 0)
+        let adopt = try LetheProcess.run(["partitions", "adopt", "--table", "public.sent_log"] + keyless)
+        #expect(adopt.status == 0, "\(adopt.stdout) \(adopt.stderr)")
+        #expect(try db.connection.query("INSERT INTO public.sent_log (account_id, sent_at, body) VALUES (1, now() AT TIME ZONE 'UTC', 'neuf') RETURNING id").single("id").int("id") == 501)
+        let purge = try LetheProcess.run(["purge", "--json"] + keyless)
+        #expect(purge.status == 0, "\(purge.stderr)")
+        #expect(try db.connection.query("SELECT to_regclass('public.sent_log_p_adopted') IS NULL AS gone").single("gone").bool("gone"), "dropped whole")
+        #expect(try db.connection.query("SELECT coalesce(sum(rows_deleted), 0)::bigint AS n FROM lethe.purge_run_items").single("n").int("n") == 500, "counted in the ledger")
+        #expect(try db.connection.query("INSERT INTO public.sent_log (account_id, sent_at, body) VALUES (1, now() AT TIME ZONE 'UTC', 'neuf') RETURNING id").single("id").int("id") == 502,
+                "the sequence outlived the old partition")
+    }
+
     @Test func aTableWithATriggerIsRefusedAndLeftAsItWas() throws {
         let db = try TestDatabase(migrated: false)
         let directory = try IntakeFixture.directory()
