@@ -99,7 +99,7 @@ public struct Inspection {
         let forms = try SealedColumnForm.load(db, table)
         let lateness = policy.schedule[.encrypt].flatMap { $0.isOff ? nil : $0.allowedLateness(at: now) }
         let recent: SQL? = lateness.flatMap { seconds in
-            table.timestampColumn.map { "\($0) >= \(.timestamp(now.addingTimeInterval(-seconds)))::timestamptz" }
+            TimeColumn(table).map { "\($0.name) >= \($0.bound("\(.timestamp(now.addingTimeInterval(-seconds)))"))" }
         }
         func unsealedOlder(_ column: SQLIdentifier) -> SQL {
             let base = Self.unsealed(column, customer: CustomerKey.sql(table), form: forms[column] ?? .binary)
@@ -235,7 +235,7 @@ public struct Inspection {
         var findings: [Finding] = []
         for table in tables where table.timestampColumn != nil {
             guard try catalog.isPartitioned(db, table.name) else { continue }
-            let partitions = try catalog.partitions(of: table.name, db)
+            let partitions = try catalog.partitions(of: table, db)
             let layout = table.effectivePartitioning
             let wanted = layout.ahead.added(to: now)
             let live = partitions.filter { !$0.detachPending }

@@ -99,8 +99,8 @@ public struct BlindIndexReindex {
             try db.transaction {
                 for (id, tag, timestamp) in updates {
                     var prune: SQL = ""
-                    if let timestampColumn = table.timestampColumn, let timestamp {
-                        prune = " AND \(timestampColumn) = \(text: timestamp)::timestamptz"
+                    if let time = TimeColumn(table), let timestamp {
+                        prune = " AND \(time.name) = \(time.literal(timestamp))"
                     }
                     let value: SQLValue = tag.map { .bytes($0) } ?? .null
                     rewritten += try db.execute("UPDATE \(table.name) SET \(index) = \(value) WHERE \(table.idColumn) = \(id)\(prune)")

@@ -117,8 +117,8 @@ public struct LegacyColumnMigration {
                     let setIndex: SQL = indexColumn.map { column in ", \(column) = \(update.index.map { SQLValue.bytes($0) } ?? .null)" } ?? ""
                     // Naming the partition key prunes the update to one partition (daily layouts have hundreds).
                     var prune: SQL = ""
-                    if let timestampColumn = table.timestampColumn, let timestamp = update.timestamp {
-                        prune = " AND \(timestampColumn) = \(text: timestamp)::timestamptz"
+                    if let time = TimeColumn(table), let timestamp = update.timestamp {
+                        prune = " AND \(time.name) = \(time.literal(timestamp))"
                     }
                     // Only if the value is still the one read: a concurrent change is left for the next run.
                     report.converted += try db.execute("""

@@ -13,7 +13,7 @@ struct PolicyBuilder {
     static let phoneRangeKeys: Set<String> = ["prefix", "lengths"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "timestamp_zone", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category", "subject_via", "partitioning", "operational",
-                                         "personal_clear", "phone_clear", "customer_type"]
+                                         "personal_clear", "phone_clear", "customer_type", "timestamp_type"]
     static let partitioningKeys: Set<String> = ["interval", "ahead", "create"]
     static let subjectViaKeys: Set<String> = ["table", "column"]
     static let intakeKeys: Set<String> = ["name", "required", "allowed"]
@@ -112,6 +112,16 @@ struct PolicyBuilder {
             if customer == nil { issues.add(typeNode, "\(path).customer_type", "a customer_type needs a customer column") }
         }
         if zone != nil && timestamp == nil { issues.add(map["timestamp_zone"], "\(path).timestamp_zone", "a timestamp_zone needs a timestamp column") }
+        var timestampType = TimestampType.timestamptz
+        if let typeNode = map["timestamp_type"], let text = string(typeNode, "\(path).timestamp_type") {
+            if let parsed = TimestampType(rawValue: text) { timestampType = parsed } else {
+                issues.add(typeNode, "\(path).timestamp_type", "'\(text)' is not a timestamp type: timestamptz (a timestamp column, the default) or epoch_seconds (Unix time in an integer column)")
+            }
+            if timestamp == nil { issues.add(typeNode, "\(path).timestamp_type", "a timestamp_type needs a timestamp column") }
+            if timestampType == .epochSeconds && zone != nil {
+                issues.add(typeNode, "\(path).timestamp_type", "epoch seconds count from 1970-01-01 UTC: drop timestamp_zone")
+            }
+        }
         var retention: ISODuration?
         if let retentionNode = map["retention"], let text = string(retentionNode, "\(path).retention") {
             switch ISODuration.retention(text) {
@@ -164,6 +174,9 @@ struct PolicyBuilder {
             }
             if let intakeName { intake = IntakePolicy(name: intakeName, required: required, allowed: allowed) }
         }
+        if intake != nil && timestampType == .epochSeconds {
+            issues.add(map["intake"], "\(path).intake", "lethe import writes timestamptz rows: an epoch_seconds table is written by its own application")
+        }
         let backup = map["backup"].flatMap { bool($0, "\(path).backup") } ?? false
         let category = map["category"].flatMap { string($0, "\(path).category") }
         var subjectVia: SubjectLink?
@@ -189,7 +202,8 @@ struct PolicyBuilder {
                            retention: retention, personalColumns: personal, blindIndexes: blindIndexes, intake: intake,
                            backup: backup, category: category, subjectVia: subjectVia, partitioning: partitioning,
                            operationalColumns: operational, line: node.mark?.line ?? 0, timestampZone: zone,
-                           clearPersonalColumns: clearPersonal, clearPhoneColumns: clearPhones, customerType: customerType)
+                           clearPersonalColumns: clearPersonal, clearPhoneColumns: clearPhones, customerType: customerType,
+                           timestampType: timestampType)
     }
 
     /// Partitions a day, a week or a month wide, aligned on UTC midnight; `ahead` at most two years.

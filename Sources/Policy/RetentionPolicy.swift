@@ -75,6 +75,9 @@ public struct TablePolicy: Sendable {
     /// What the customer column holds (`customer_type:`): integer ids, or account names (`text`), which Lethe
     /// keys by a fixed function of the name (`CustomerKey`), so overrides, holds and data keys work on them alike.
     public var customerType: CustomerType = .integer
+    /// What the timestamp column holds (`timestamp_type:`): a timestamp, or Unix epoch seconds in an integer column
+    /// (a gateway's `time bigint`), which every cutoff, bound and report converts to and from exactly.
+    public var timestampType: TimestampType = .timestamptz
 
     /// Every column the policy accounts for: id, timestamp, customer, personal, blind-index, subject link and
     /// operational columns. `lethe inspect` reports any other column of the table.
@@ -90,6 +93,12 @@ public struct TablePolicy: Sendable {
 
     /// The layout Lethe keeps for this table when PostgreSQL stores it partitioned.
     public var effectivePartitioning: PartitioningPolicy { partitioning ?? .unspecified }
+}
+
+/// `timestamp_type: timestamptz | epoch_seconds`.
+public enum TimestampType: String, Sendable, Equatable {
+    case timestamptz
+    case epochSeconds = "epoch_seconds"
 }
 
 /// `customer_type: integer | text`.

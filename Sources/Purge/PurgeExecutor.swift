@@ -46,7 +46,7 @@ final class PurgeExecutor {
 
     func execute() throws {
         for table in plan.tables {
-            let sql = PurgeSQL(timestamp: table.timestampColumn, customer: table.customerColumn)
+            let sql = PurgeSQL(time: table.timestampColumn, customer: table.customerColumn)
             // Partitions without held rows leave by a concurrent detach: inserts never wait, in the daily run and in a
             // catch-up alike (grouping plain detaches in exclusive transactions was measured: no faster, and inserts
             // then waited up to 40 ms). Those with held rows, or of a table with a DEFAULT partition (where PostgreSQL

@@ -120,7 +120,7 @@ public struct TablePlan: Sendable, Encodable {
     /// What the planner could not do as usual (partitions with unreadable bounds, purged row-wise instead).
     public let warnings: [String]
     let name: QualifiedName
-    let timestampColumn: SQLIdentifier
+    let timestampColumn: TimeColumn
     /// The row's customer id in SQL (`CustomerKey.sql`).
     let customerColumn: SQL
     let isPartitioned: Bool

@@ -54,10 +54,10 @@ public struct PurgePlanner {
 
     private func plan(_ table: TablePolicy, now: DatabaseTime, scope: PurgeScope, holds: [HeldCustomer], noted: Set<String>,
                       counting: Bool) throws -> TablePlan {
-        guard let timestamp = table.timestampColumn, let customer = CustomerKey.sql(table), let retention = table.retention else {
+        guard let timestamp = TimeColumn(table), let customer = CustomerKey.sql(table), let retention = table.retention else {
             throw LetheError.software("table \(table.name) has no retention")
         }
-        let sql = PurgeSQL(timestamp: timestamp, customer: customer)
+        let sql = PurgeSQL(time: timestamp, customer: customer)
         let tableCutoff = try DatabaseTime(text: db.query(
             "SELECT greatest(\(now.sql)::timestamptz - \(.text(ISODuration.ceiling.description))::interval, \(now.sql)::timestamptz - \(.text(retention.description))::interval)::text AS cutoff").single("cutoff").string("cutoff"))
         let heldIds = Set(holds.map(\.customerId))
@@ -71,7 +71,7 @@ public struct PurgePlanner {
         let catalog = PartitionCatalog()
         let partitioned = try catalog.isPartitioned(db, table.name)
         let all: [Partition] = partitioned
-            ? try catalog.partitions(of: table.name, db)
+            ? try catalog.partitions(of: table, db)
             : [Partition(parent: table.name, name: table.name, from: nil, to: nil)]
         // A half-detached partition is no longer the table's: the run finalizes and drops it before planning matters.
         let leaves = all.filter { !$0.detachPending }
@@ -173,7 +173,7 @@ public struct PurgePlanner {
                 SELECT coalesce((SELECT greatest(\(tableCutoff.sql)::timestamptz, \(now.sql)::timestamptz - period_interval) FROM lethe.retention_overrides
                                  WHERE customer_id = \(.int(hold.customerId))), \(tableCutoff.sql)::timestamptz)::text AS cutoff
                 """).single("cutoff").string("cutoff")
-            let rows = try db.query("SELECT count(*) AS n FROM \(table.name) WHERE \(sql.customer) = \(.int(hold.customerId)) AND \(sql.timestamp) < \(.text(cutoff))::timestamptz").single("count").int("n")
+            let rows = try db.query("SELECT count(*) AS n FROM \(table.name) WHERE \(sql.customer) = \(.int(hold.customerId)) AND \(sql.time.name) < \(sql.time.bound("\(.text(cutoff))"))").single("count").int("n")
             if rows > 0 { kept.append(CustomerRows(customerId: hold.customerId, rows: rows)) }
         }
         return kept

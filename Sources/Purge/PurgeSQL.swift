@@ -1,11 +1,12 @@
 import LetheCore
 import Postgres
+import Schema
 
 /// The predicates shared by planning (counts), execution (deletes) and the final check, so that what
 /// `--dry-run` counts is exactly what a run deletes. Each is an `SQL` fragment carrying its own values;
 /// identifiers come from the validated policy.
 struct PurgeSQL {
-    let timestamp: SQLIdentifier
+    let time: TimeColumn
     /// The row's customer id (`CustomerKey.sql`): the column, or the id of the name it holds.
     let customer: SQL
 
@@ -13,20 +14,21 @@ struct PurgeSQL {
     /// rows when the run is scoped to one. With `slack` (seconds), only rows older than the cutoff by more than
     /// that (`inspect`'s overdue rows).
     func tableCutoff(_ cutoff: DatabaseTime, now: DatabaseTime, customer only: Int64?, slack: Int64 = 0) -> SQL {
-        var predicate: SQL = "\(timestamp) < \(Self.shifted(cutoff.sql, by: slack)) AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))"
+        var predicate: SQL = "\(time.name) < \(time.bound(Self.shifted(cutoff.sql, by: slack))) AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))"
         if let only { predicate += " AND \(customer) = \(only)" }
         return predicate
     }
 
     /// Rows of the customers in `cutoffs` from the table cutoff up to each one's own cutoff (aligned arrays),
-    /// below the latest of those (which bounds index ranges and partition pruning), unless held at `now`.
+    /// below the latest of those (which bounds index ranges and partition pruning), unless held at `now`. With
+    /// `slack`, both ends move by it: a row within `slack` before the table cutoff is overdue for a shortened customer.
     func customerCutoffs(tableCutoff: DatabaseTime, now: DatabaseTime, cutoffs: [CustomerCutoff], slack: Int64 = 0) -> SQL {
         let latest = cutoffs.map(\.cutoff).max() ?? tableCutoff
         let ids = Self.customerIds(cutoffs)
         let own: SQL = "(\(Self.cutoffTimes(cutoffs))::timestamptz[])[array_position(\(ids)::bigint[], \(customer))]"
         return """
-            \(customer) = ANY (\(ids)::bigint[]) AND \(timestamp) >= \(tableCutoff.sql)::timestamptz AND \(timestamp) < \(latest.sql)::timestamptz
-            AND \(timestamp) < \(slack == 0 ? own : "\(own) - \(slack) * interval '1 second'")
+            \(customer) = ANY (\(ids)::bigint[]) AND \(time.name) >= \(time.bound(Self.shifted(tableCutoff.sql, by: slack))) AND \(time.name) < \(time.bound("\(latest.sql)"))
+            AND \(time.name) < \(time.bound(slack == 0 ? own : "\(own) - \(slack) * interval '1 second'"))
             AND NOT \(LegalHolds.activeHoldPredicate(column: customer, at: now.sql))
             """
     }

@@ -1,5 +1,6 @@
 import LetheCore
 import Postgres
+import Schema
 
 /// Rows still older than their customer's cutoff, outside holds, after a run.
 public struct CheckFinding: Sendable, Encodable, Equatable {
@@ -17,7 +18,7 @@ struct RetentionCheck {
     func findings(_ plan: PurgePlan, slack: Int64 = 0) throws -> [CheckFinding] {
         var findings: [CheckFinding] = []
         for table in plan.tables {
-            let sql = PurgeSQL(timestamp: table.timestampColumn, customer: table.customerColumn)
+            let sql = PurgeSQL(time: table.timestampColumn, customer: table.customerColumn)
             let rows = try db.query(sql.countByCustomer(table.name, where: sql.tableCutoff(table.tableCutoff, now: plan.now, customer: plan.scope.customer, slack: slack)))
                 .customerRows()
             findings += rows.map { CheckFinding(table: table.table, customerId: $0.customerId, rows: $0.rows) }

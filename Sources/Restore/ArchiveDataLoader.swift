@@ -212,9 +212,9 @@ final class ArchiveDataLoader {
     }
 
     /// `ALTER TABLE ONLY sms.messages ATTACH PARTITION sms.messages_p2026_10 FOR VALUES FROM ('…') TO ('…');`:
-    /// the partition is made from the parent in the target, with the bounds read as timestamps.
+    /// the partition is made from the parent in the target, with the bounds read as timestamps (or whole epoch seconds).
     private func attach(_ text: String) throws {
-        guard let match = text.firstMatch(of: /^ALTER TABLE ONLY (.+) ATTACH PARTITION (.+) (FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)|DEFAULT);$/) else {
+        guard let match = text.firstMatch(of: /^ALTER TABLE ONLY (.+) ATTACH PARTITION (.+) (FOR VALUES FROM \('?([^')]+)'?\) TO \('?([^')]+)'?\)|DEFAULT);$/) else {
             result.statementsIgnored += 1
             return
         }
@@ -231,16 +231,25 @@ final class ArchiveDataLoader {
         guard !exists else { return }
         let bound: SQL
         if let from = match.4, let to = match.5 {
-            // Read as timestamps by the server, then written by Lethe: no text of the archive reaches the DDL.
-            let range = try target.query("SELECT \(.text(String(from)))::timestamptz AS f, \(.text(String(to)))::timestamptz AS t").single("bounds")
-            let lower = try range.date("f"), upper = try range.date("t")
-            bound = "FOR VALUES FROM (\(literal: lower)) TO (\(literal: upper))"
+            bound = "FOR VALUES FROM (\(try boundValue(String(from)))) TO (\(try boundValue(String(to))))"
         } else {
             bound = "DEFAULT"
         }
         try target.execute("CREATE TABLE \(child) PARTITION OF \(parent) \(bound)")
         try target.execute("SELECT lethe.inherit_parent_privileges(\(.text(parent.quoted))::regclass, \(.text(child.quoted))::regclass)")
         result.partitionsCreated += 1
+    }
+
+    /// One bound of the archive, written by Lethe: MINVALUE or MAXVALUE (an adopted table's first partition), whole
+    /// epoch seconds (an epoch-seconds key), or a timestamp read by the server. No text of the archive reaches the DDL.
+    private func boundValue(_ text: String) throws -> SQL {
+        switch text {
+        case "MINVALUE": return "MINVALUE"
+        case "MAXVALUE": return "MAXVALUE"
+        default:
+            if let seconds = Int64(text) { return "\(literal: seconds)" }
+            return "\(literal: try target.query("SELECT \(.text(text))::timestamptz AS b").single("bound").date("b"))"
+        }
     }
 }
 

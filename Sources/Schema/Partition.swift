@@ -52,13 +52,19 @@ public struct Partition: Sendable, Equatable {
     /// Parses `pg_get_expr(relpartbound)` output printed in UTC, e.g.
     /// `FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')`; a `timestamp` key's bounds
     /// (no offset) and a `date` key's (`'2026-11-01'`) are read as UTC.
-    static func bounds(fromExpression expression: String) -> (from: Date?, to: Date?, isDefault: Bool)? {
+    /// With `epochSeconds` (a `timestamp_type: epoch_seconds` key), bounds are integers of Unix seconds (`FROM
+    /// (1764547200) TO (1764633600)`); anywhere else an integer bound is not a time and the bounds are unreadable.
+    static func bounds(fromExpression expression: String, epochSeconds: Bool = false) -> (from: Date?, to: Date?, isDefault: Bool)? {
         if expression == "DEFAULT" { return (nil, nil, true) }
         guard let fromRange = expression.range(of: "FROM ("), let toRange = expression.range(of: ") TO (") else { return nil }
         let lower = String(expression[fromRange.upperBound..<toRange.lowerBound])
         let upper = String(expression[toRange.upperBound...].dropLast())
         func value(_ text: String) -> Date?? {
             if text == "MINVALUE" || text == "MAXVALUE" { return .some(nil) }
+            if epochSeconds {
+                guard let seconds = Int64(text.hasPrefix("'") && text.hasSuffix("'") ? String(text.dropFirst().dropLast()) : text) else { return nil }
+                return .some(Date(timeIntervalSince1970: TimeInterval(seconds)))
+            }
             guard text.hasPrefix("'"), text.hasSuffix("'") else { return nil }
             var literal = String(text.dropFirst().dropLast())
             // A `date` key's bound (`'2026-12-03'`) is that day's UTC midnight; a `timestamp` one is read as UTC.

@@ -99,6 +99,12 @@ public struct PartitionAdoption {
             SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = \(text: table.name.quoted)::regclass AND conname = \(text: Self.checkName.name)
             """).first else { return nil }
         let definition = try row.string("def")
+        if table.timestampType == .epochSeconds {
+            // `CHECK (((time IS NOT NULL) AND (time < 1764547200)))`: whole epoch seconds.
+            if let start = definition.range(of: "< "), let seconds = Int64(definition[start.upperBound...].prefix { $0.isNumber || $0 == "-" }) {
+                return Date(timeIntervalSince1970: TimeInterval(seconds))
+            }
+        }
         guard let start = definition.range(of: "< '"), let end = definition[start.upperBound...].firstIndex(of: "'"),
               let upper = PostgresTimestamp.parse(String(definition[start.upperBound..<end]) + (definition[start.upperBound..<end].contains("+") ? "" : "+00")) else {
             throw LetheError.config("\(table.name) has a constraint \(Self.checkName.name) whose bound Lethe cannot read (\(definition))",
@@ -134,7 +140,8 @@ public struct PartitionAdoption {
 
     /// Runs the plan's steps, each skipped when a killed earlier run already did it.
     public func execute(_ plan: Plan, table: TablePolicy, policy: RetentionPolicy, now: Date, logger: (String) -> Void) throws -> Outcome {
-        guard !plan.alreadyPartitioned, let timestamp = table.timestampColumn else { return Outcome(oldPartition: plan.oldPartition) }
+        guard !plan.alreadyPartitioned, let time = TimeColumn(table) else { return Outcome(oldPartition: plan.oldPartition) }
+        let timestamp = time.name
         let retry = LockTimeoutRetry(attempts: 50)
         let key = Self.keyIndexName(table)
         let keyIndex = QualifiedName(schema: table.name.schema, name: key)
@@ -148,7 +155,7 @@ public struct PartitionAdoption {
         if try existingUpper(table) == nil {
             try retry.transaction(db, "adding \(Self.checkName.name) to \(table.name)") {
                 try db.setLockTimeout(milliseconds: lockTimeoutMilliseconds, local: true)
-                try db.execute("ALTER TABLE \(table.name) ADD CONSTRAINT \(Self.checkName) CHECK (\(timestamp) IS NOT NULL AND \(timestamp) < \(literal: plan.upperBound)) NOT VALID")
+                try db.execute("ALTER TABLE \(table.name) ADD CONSTRAINT \(Self.checkName) CHECK (\(timestamp) IS NOT NULL AND \(timestamp) < \(time.boundLiteral(plan.upperBound))) NOT VALID")
             }
         }
         logger("validating \(Self.checkName.name) (a scan; inserts go on)")
@@ -184,7 +191,7 @@ public struct PartitionAdoption {
                 try db.execute("ALTER SEQUENCE \(sequence) OWNED BY \(table.name).\(column)")
             }
             try db.execute("SELECT lethe.inherit_parent_privileges(\(text: old.quoted)::regclass, \(text: table.name.quoted)::regclass)")
-            try db.execute("ALTER TABLE \(table.name) ATTACH PARTITION \(old) FOR VALUES FROM (MINVALUE) TO (\(literal: plan.upperBound))")
+            try db.execute("ALTER TABLE \(table.name) ATTACH PARTITION \(old) FOR VALUES FROM (MINVALUE) TO (\(time.boundLiteral(plan.upperBound)))")
         }
         // 4. The interval partitions after the old one.
         logger("creating the interval partitions")

@@ -18,13 +18,15 @@ public struct PartitionCatalog {
         var result: [PartitionedTable] = []
         for table in policy.tables where table.timestampColumn != nil {
             guard try isPartitioned(db, table.name) else { continue }
-            result.append(PartitionedTable(table: table, partitions: try partitions(of: table.name, db)))
+            result.append(PartitionedTable(table: table, partitions: try partitions(of: table, db)))
         }
         return result
     }
 
     /// The types of a range partition key whose bounds Lethe reads as instants (a `timestamp` or a `date` as UTC).
     public static let timeKeyTypes: Set<String> = ["timestamp with time zone", "timestamp without time zone", "date"]
+    /// The types of an epoch-seconds key (`timestamp_type: epoch_seconds`), whose bounds are whole seconds.
+    public static let epochKeyTypes: Set<String> = ["bigint", "integer"]
 
     /// Why `table`'s partitions cannot be judged by time, if they cannot: its key is not one plain column, not the
     /// policy's timestamp column, or not of a time type. Such a table's old rows are deleted row by row and Lethe
@@ -45,6 +47,12 @@ public struct PartitionCatalog {
         guard column == timestamp.name else {
             return "\(where_) by \(column) (\(type)), not by its policy timestamp column \(timestamp.name)"
         }
+        if table.timestampType == .epochSeconds {
+            guard Self.epochKeyTypes.contains(type) else {
+                return "\(where_) by \(column) of type \(type), not the integer of epoch seconds its policy says (timestamp_type: epoch_seconds)"
+            }
+            return nil
+        }
         guard Self.timeKeyTypes.contains(type) else {
             return "\(where_) by \(column) of type \(type), which Lethe cannot lay out by time (it needs timestamptz, timestamp or date)"
         }
@@ -63,7 +71,11 @@ public struct PartitionCatalog {
     /// partition is purged row-wise. Bounds are deparsed without a relation (`pg_get_expr(…, 0)`: they are
     /// constants): given the partition, PostgreSQL opens and locks each one, which with a daily layout made this
     /// listing the largest single cost of the daily purge.
-    public func partitions(of parent: QualifiedName, _ db: PostgresConnection) throws -> [Partition] {
+    public func partitions(of table: TablePolicy, _ db: PostgresConnection) throws -> [Partition] {
+        try partitions(of: table.name, db, epochSeconds: table.timestampType == .epochSeconds)
+    }
+
+    public func partitions(of parent: QualifiedName, _ db: PostgresConnection, epochSeconds: Bool = false) throws -> [Partition] {
         let rows = try db.query("""
             SELECT cn.nspname AS schema, c.relname AS name, pg_get_expr(c.relpartbound, 0) AS bound, i.inhdetachpending AS pending
             FROM pg_inherits i
@@ -76,7 +88,7 @@ public struct PartitionCatalog {
             let name = try QualifiedName(schema: SQLIdentifier(catalog: row.string("schema")), name: SQLIdentifier(catalog: row.string("name")))
             let bound = try row.string("bound")
             let pending = try row.bool("pending")
-            guard let bounds = Partition.bounds(fromExpression: bound) else {
+            guard let bounds = Partition.bounds(fromExpression: bound, epochSeconds: epochSeconds) else {
                 return Partition(parent: parent, name: name, from: nil, to: nil, boundClause: bound, boundsUnreadable: true, detachPending: pending)
             }
             return Partition(parent: parent, name: name, from: bounds.from, to: bounds.to, isDefault: bounds.isDefault, boundClause: bound,
@@ -141,7 +153,7 @@ public struct PartitionCatalog {
                 let name = try partitionName(partitioned.table.name, from: range.from, to: range.to)
                 if !dryRun {
                     do {
-                        try create(db, parent: partitioned.table.name, name: name, range: range, authority: authority)
+                        try create(db, parent: partitioned.table.name, name: name, range: range, time: TimeColumn(partitioned.table), authority: authority)
                     } catch let error as PostgresError {
                         report.conflicts.append("\(name) \(range): \(error.message)")
                         continue
@@ -157,8 +169,9 @@ public struct PartitionCatalog {
     /// ACCESS EXCLUSIVE on the parent and stop inserts, `ATTACH PARTITION` takes SHARE UPDATE EXCLUSIVE, which
     /// they pass. The new table is empty, so the attach validates nothing. Bounds are literals Lethe formats
     /// itself from dates (no outside text).
-    func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, range: PartitionGapPlan.Range,
+    func create(_ db: PostgresConnection, parent: QualifiedName, name: QualifiedName, range: PartitionGapPlan.Range, time: TimeColumn?,
                 authority: TableAuthority = .owner) throws {
+        func bound(_ date: Date) -> SQL { time?.boundLiteral(date) ?? "\(literal: date)" }
         try LockTimeoutRetry(attempts: 5).transaction(db, "creating \(name)") {
             try db.execute("SET LOCAL lock_timeout = '2s'")
             guard authority == .owner else {
@@ -171,7 +184,7 @@ public struct PartitionCatalog {
             try db.execute("SELECT lethe.inherit_parent_privileges(\(.text(parent.quoted))::regclass, \(.text(name.quoted))::regclass)")
             try db.execute("""
                 ALTER TABLE \(parent) ATTACH PARTITION \(name)
-                FOR VALUES FROM (\(literal: range.from)) TO (\(literal: range.to))
+                FOR VALUES FROM (\(bound(range.from))) TO (\(bound(range.to)))
                 """)
         }
     }

@@ -30,7 +30,11 @@ public struct PolicyDatabaseCheck {
             if let problem = try rowIdProblem(db, table: table), columns[table.idColumn.name] != nil {
                 problems.append("\(at).id: \(problem)")
             }
-            if let timestamp = table.timestampColumn, columns[timestamp.name] == "timestamp without time zone" {
+            if let timestamp = table.timestampColumn, table.timestampType == .epochSeconds {
+                expect(timestamp, "timestamp", types: ["bigint", "integer"])
+            } else if let timestamp = table.timestampColumn, let type = columns[timestamp.name], ["bigint", "integer"].contains(type) {
+                problems.append("\(at).timestamp: column \(table.name).\(timestamp) is \(type): if it holds Unix epoch seconds, say so (timestamp_type: epoch_seconds)")
+            } else if let timestamp = table.timestampColumn, columns[timestamp.name] == "timestamp without time zone" {
                 if table.timestampZone == nil {
                     problems.append("\(at).timestamp: column \(table.name).\(timestamp) is timestamp without time zone: say how to read it (timestamp_zone: UTC)")
                 }

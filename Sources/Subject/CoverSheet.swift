@@ -42,8 +42,7 @@ struct CoverSheet {
         if !rows.isEmpty {
             lines += ["| Record | Customer | Recorded | Kept for | Deleted by |", "|---|---|---|---|---|"]
             for row in rows {
-                // Timestamps are read in UTC, so the date is the first ten characters.
-                let recorded = row.table.timestampColumn.flatMap { row.fields[$0.name] as? String }.map { String($0.prefix(10)) } ?? "-"
+                let recorded = row.recorded.map(day) ?? "-"
                 let due = row.held ? "kept while a legal obligation requires it" : row.deletionDue.map(day) ?? "-"
                 lines.append("| \(row.table.category.map(shortCategory) ?? row.table.name.description) #\(row.id) | \(row.customer.map(String.init) ?? "-") | \(recorded) | \(row.retention.flatMap { try? ISODuration.parse($0).get().humanDescription } ?? "-") | \(due) |")
             }

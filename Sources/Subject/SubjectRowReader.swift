@@ -18,6 +18,8 @@ struct ExportedRow {
     /// When retention deletes it; nil while its customer is under legal hold, or if not purged by age.
     let deletionDue: Date?
     let held: Bool
+    /// When the row was recorded (its timestamp column as an instant, whatever the column's type).
+    var recorded: Date? = nil
     /// Personal columns that could not be opened (shredded key, tampered value), by name.
     var unreadable: [String] = []
 
@@ -26,6 +28,7 @@ struct ExportedRow {
         var document: [String: Any] = ["table": table.name.description, "row_id": id, "fields": fields]
         document["customer_id"] = customer ?? NSNull()
         if let retention { document["retention"] = retention }
+        if let recorded { document["recorded_at"] = Timestamps.iso(recorded) }
         if table.retention != nil {
             document["deletion_due"] = deletionDue.map { Timestamps.iso($0) } ?? NSNull()
             document["legal_hold"] = held
@@ -69,10 +72,12 @@ struct SubjectRowReader {
             select.append(hidden.isEmpty ? "to_jsonb(t)::text AS lethe_doc" : "(to_jsonb(t) - \(SQLValue.textArray(hidden))::text[])::text AS lethe_doc")
         }
         var joins: SQL = ""
-        if let timestamp = table.timestampColumn, let retention = table.retention, let customer = CustomerKey.sql(table, alias: SQLIdentifier.t) {
+        let time = TimeColumn(table)
+        select.append(time.map { "\($0.instant(alias: SQLIdentifier.t))::timestamptz AS lethe_recorded" } ?? "NULL::timestamptz AS lethe_recorded")
+        if let time, let retention = table.retention, let customer = CustomerKey.sql(table, alias: SQLIdentifier.t) {
             let r: SQL = "\(text: retention.description)::interval", c: SQL = "\(text: ISODuration.ceiling.description)::interval"
             let label: SQL = "\(text: retention.description)::text"
-            let ts: SQL = "t.\(timestamp)"
+            let ts: SQL = time.instant(alias: SQLIdentifier.t)
             joins = """
                 LEFT JOIN lethe.retention_overrides o ON o.customer_id = \(customer)
                 LEFT JOIN LATERAL (SELECT true AS held FROM lethe.legal_holds h WHERE h.customer_id = \(customer)
@@ -106,7 +111,7 @@ struct SubjectRowReader {
             let held = try row.bool("lethe_held")
             var exported = ExportedRow(table: table, id: try row.int("lethe_row_id"), customer: try row.optionalInt("lethe_customer"), fields: fields,
                                        retention: try row.optionalString("lethe_retention"), deletionDue: held ? nil : try row.optionalDate("lethe_due"),
-                                       held: held)
+                                       held: held, recorded: try row.optionalDate("lethe_recorded"))
             if content == .full { try decrypt(&exported, sealed) }
             return RawRow(exported: exported, sealed: sealed)
         }

@@ -7,13 +7,31 @@ import Testing
 /// names in a nullable `text` column, the handset in `receiver` for outgoing rows and in `sender` for incoming ones,
 /// short codes, numbers without `+`, a queue the gateway reads back in clear), adopted with only a policy written,
 /// while the gateway keeps inserting. Every job exits 0 and does what its report says; the writer sees no error and
-/// waits at most its lock_timeout; no table is rewritten.
+/// waits at most its lock_timeout; no table is rewritten. Issue 33: the same with the log's time in Unix epoch
+/// seconds (`time bigint`) and its numbers in `varchar(20)`, widened to text in place before they are sealed.
 @Suite struct GatewayAdoptionTests {
-    static let tables = """
+    /// How the gateway keeps its log table's time and numbers.
+    enum Layout: String, CaseIterable, CustomTestStringConvertible {
+        /// `time timestamp` (read as UTC), numbers in `text`.
+        case timestamp
+        /// `time bigint` of epoch seconds, numbers in `varchar(20)`.
+        case epochSeconds
+
+        var testDescription: String { rawValue }
+        var timeType: String { self == .timestamp ? "timestamp" : "bigint" }
+        var numberType: String { self == .timestamp ? "text" : "varchar(20)" }
+        var policyTime: String { self == .timestamp ? "timestamp_zone: UTC" : "timestamp_type: epoch_seconds" }
+        /// A UTC `timestamp` expression as the log's time column stores it.
+        func stored(_ utc: String) -> String { self == .timestamp ? utc : "extract(epoch FROM (\(utc)) AT TIME ZONE 'UTC')::bigint" }
+        /// The log's time column as a UTC `timestamp`.
+        var readBack: String { self == .timestamp ? "time" : "(to_timestamp(time) AT TIME ZONE 'UTC')" }
+    }
+
+    static func tables(_ layout: Layout) -> String { """
           - table: public.sent_sms
             id: sql_id
             timestamp: time
-            timestamp_zone: UTC
+            \(layout.policyTime)
             customer: account
             customer_type: text
             retention: P6M
@@ -35,14 +53,15 @@ import Testing
             backup: true
             category: Outgoing queue (read back by the gateway in clear)
         """
+    }
 
-    @Test func aGatewaysTablesAreAdoptedWithOnlyAPolicyWhileItWrites() throws {
+    @Test(arguments: Layout.allCases) func aGatewaysTablesAreAdoptedWithOnlyAPolicyWhileItWrites(_ layout: Layout) throws {
         let db = try TestDatabase(migrated: false)
         let directory = try IntakeFixture.directory()
         let keyring = directory + "/keyring"
         #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
         // Hourly sealing of what the gateway writes in clear.
-        let policy = try PolicyFixture.adoptedPolicyFile(tables: Self.tables, in: directory, options: """
+        let policy = try PolicyFixture.adoptedPolicyFile(tables: Self.tables(layout), in: directory, options: """
             phone_validation: length
             phone_without_plus: international
             short_codes: accept
@@ -51,8 +70,8 @@ import Testing
 
             """)
         try db.connection.executeScript("""
-            CREATE TABLE public.sent_sms (sql_id serial PRIMARY KEY, momt text NOT NULL, sender text, receiver text, msgdata text, account text,
-                                          time timestamp NOT NULL, dlr_mask integer);
+            CREATE TABLE public.sent_sms (sql_id serial PRIMARY KEY, momt text NOT NULL, sender \(layout.numberType), receiver \(layout.numberType), msgdata text,
+                                          account text, time \(layout.timeType) NOT NULL, dlr_mask integer);
             CREATE INDEX ON public.sent_sms (time);
             CREATE TABLE public.send_sms (sql_id serial PRIMARY KEY, momt text NOT NULL, sender text, receiver text, msgdata text, account text,
                                           time timestamp NOT NULL);
@@ -60,7 +79,7 @@ import Testing
                 SELECT CASE WHEN i % 3 = 0 THEN 'MO' ELSE 'MT' END,
                        CASE WHEN i % 3 = 0 THEN n ELSE '36180' END, CASE WHEN i % 3 = 0 THEN '36180' ELSE n END,
                        'message ' || i, (ARRAY[NULL, 'acme', 'beta', 'gamma', 'delta'])[i % 5 + 1],
-                       (now() AT TIME ZONE 'UTC') - (i % 250) * interval '1 day' - (i % 24) * interval '1 hour', 31
+                       \(layout.stored("(now() AT TIME ZONE 'UTC') - (i % 250) * interval '1 day' - (i % 24) * interval '1 hour'")), 31
                 FROM generate_series(1, 2000) i, LATERAL (SELECT CASE WHEN i % 50 = 7 THEN '33612345678' ELSE '336' || lpad(i::text, 8, '0') END AS n) numbers;
             INSERT INTO public.send_sms (momt, sender, receiver, msgdata, account, time)
                 SELECT 'MT', '36180', CASE WHEN j % 20 = 7 THEN '+33 6 12 34 56 78' ELSE '336' || lpad((j + 5000)::text, 8, '0') END,
@@ -75,8 +94,8 @@ import Testing
         }
         let before = try relfilenodes()
         let writer = try ContinuousWriter(conninfo: db.conninfo, statements: [
-            "INSERT INTO public.sent_sms (momt, sender, receiver, msgdata, account, time, dlr_mask) VALUES ('MT', '36180', '33698765432', 'live traffic', 'acme', now() AT TIME ZONE 'UTC', 31)",
-            "INSERT INTO public.sent_sms (momt, sender, receiver, msgdata, account, time, dlr_mask) VALUES ('MO', '33698765432', '36180', 'STOP', NULL, now() AT TIME ZONE 'UTC', 0)",
+            "INSERT INTO public.sent_sms (momt, sender, receiver, msgdata, account, time, dlr_mask) VALUES ('MT', '36180', '33698765432', 'live traffic', 'acme', \(layout.stored("now() AT TIME ZONE 'UTC'")), 31)",
+            "INSERT INTO public.sent_sms (momt, sender, receiver, msgdata, account, time, dlr_mask) VALUES ('MO', '33698765432', '36180', 'STOP', NULL, \(layout.stored("now() AT TIME ZONE 'UTC'")), 0)",
             "INSERT INTO public.send_sms (momt, sender, receiver, msgdata, account, time) VALUES ('MT', '36180', '33698765432', 'queued live', 'acme', now() AT TIME ZONE 'UTC')",
         ])
         var writerStopped = false
@@ -99,12 +118,18 @@ import Testing
         }
         #expect(try db.connection.query("SELECT count(*) AS n FROM public.sent_sms WHERE sql_id <= 2000 AND (msgdata NOT LIKE 'lethe:v2:%' OR receiver NOT LIKE 'lethe:v2:%')")
             .single("n").int("n") == 0, "every loaded row sealed in place")
+        #expect(try db.connection.query("""
+            SELECT string_agg(DISTINCT format_type(atttypid, atttypmod), ',') AS t FROM pg_attribute WHERE attrelid = 'public.sent_sms'::regclass AND attname IN ('sender', 'receiver')
+            """).single("t").string("t") == "text", "a varchar(20) number column is widened to text (in place) before it is sealed")
         _ = try run(["retention", "set", "--customer", "beta", "--period", "P1M", "--reason", "contract 12"] + keyless, "retention set")
         _ = try run(["hold", "add", "--customer", "gamma", "--reason", "court order 7"] + keyless, "hold add")
-        let purge = try run(["purge"] + keyless, "purge")
-        #expect(purge.stdout.contains("check: no row older than its customer's cutoff remains outside legal holds"), "\(purge.stdout)")
+        let dry = try run(["purge", "--dry-run", "--json"] + keyless, "purge --dry-run")
+        let purge = try run(["purge", "--json"] + keyless, "purge")
+        let (announced, deleted) = (try JSONReport(dry.stdout).totals, try JSONReport(purge.stdout).totals)
+        #expect(announced == deleted && deleted["public.sent_sms", default: 0] > 500, "the dry run counts what the run deletes: \(announced) \(deleted)")
+        #expect(purge.stdout.contains("\"check\" : [\n\n  ]") || purge.stdout.contains("\"check\" : []"), "no row older than its customer's cutoff remains: \(purge.stdout.suffix(800))")
         let ages = try db.connection.query("""
-            SELECT coalesce(account, '-') AS account, max(extract(epoch FROM (now() AT TIME ZONE 'UTC') - time) / 86400)::int AS oldest
+            SELECT coalesce(account, '-') AS account, max(extract(epoch FROM (now() AT TIME ZONE 'UTC') - \(layout.readBack)) / 86400)::int AS oldest
             FROM public.sent_sms GROUP BY 1 ORDER BY 1
             """).rows.map { "\(try $0.string("account")):\(try $0.int("oldest"))" }
         #expect(ages.count == 5 && ages.contains("gamma:249") && ages.contains { $0.hasPrefix("beta:") && Int($0.dropFirst(5))! <= 31 }
@@ -117,6 +142,11 @@ import Testing
         #expect(exported.contains("\"message 7\"") && exported.contains("\"message 257\"") && exported.contains("\"queue 7\"") && exported.contains("\"queue 27\""),
                 "both number columns and the clear queue: \(exported.prefix(3000))")
         #expect(!exported.contains("\"message 57\"") && !exported.contains("live traffic"), "purged rows and other people are not in it")
+        #expect(exported.contains("\"recorded_at\" : \"20") && exported.contains("\"deletion_due\" : \"20"), "dates read from the time column, whatever its type")
+        let sheet = try FileManager.default.contentsOfDirectory(atPath: exportDirectory).first { $0.hasSuffix(".md") }.map {
+            try String(contentsOfFile: exportDirectory + "/" + $0, encoding: .utf8)
+        } ?? ""
+        #expect(sheet.contains("| Recorded |") && !sheet.contains("| - |"), "the cover sheet dates each record: \(sheet.suffix(600))")
         _ = try run(["subject", "erase", "--phone", "33612345678"] + common, "subject erase")
         let left = try db.connection.query("SELECT count(*) AS n FROM public.sent_sms WHERE sql_id = ANY (\(.text(subjectRows))::int[])").single("n").int("n")
         let queued = try db.connection.query("SELECT count(*) AS n FROM public.send_sms WHERE msgdata IN ('queue 7', 'queue 27')").single("n").int("n")

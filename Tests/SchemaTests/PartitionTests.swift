@@ -82,6 +82,41 @@ func defaultPolicy() throws -> RetentionPolicy {
         #expect(Partition.bounds(fromExpression: "FOR VALUES FROM ('2026-11-01 00:00:00') TO ('2026-12-01 00:00:00')")?.to == Month(year: 2026, month: 12).start)
         #expect(Partition.bounds(fromExpression: "FOR VALUES FROM ('0') TO ('1000')") == nil)
         #expect(Partition.bounds(fromExpression: "FOR VALUES FROM (MINVALUE) TO ('2026-12-01 00:00:00+00')")?.from == nil)
+        // Epoch-seconds keys (issue 33): a bigint bound prints quoted, an integer one bare; elsewhere integers are no time.
+        let epoch = Partition.bounds(fromExpression: "FOR VALUES FROM ('1793491200') TO (1796083200)", epochSeconds: true)
+        #expect(epoch?.from == Month(year: 2026, month: 11).start && epoch?.to == Month(year: 2026, month: 12).start)
+        #expect(Partition.bounds(fromExpression: "FOR VALUES FROM ('2026-11-01') TO ('2026-11-02')", epochSeconds: true) == nil)
+        #expect(Partition.bounds(fromExpression: "FOR VALUES FROM (1793491200) TO (1796169600)") == nil)
+    }
+
+    /// An epoch-seconds column compared with an instant (issue 33): `column < bound(x)` holds exactly for the whole
+    /// seconds before x, at and around fractional and whole-second instants, in Lethe's SQL and in the guarded
+    /// functions' (`lethe.time_bound_sql`) alike, and agrees with converting the column itself.
+    @Test func epochBoundsAreExactAtTheSecond() throws {
+        let db = try TestDatabase()
+        let time = TimeColumn(name: try SQLIdentifier("e"), type: .epochSeconds)
+        for instant in ["2026-05-04 10:00:00+00", "2026-05-04 10:00:00.000001+00", "2026-05-04 09:59:59.999999+00", "2026-05-04 10:00:00.5+00"] {
+            let rows = try db.connection.query("""
+                SELECT e, e < \(time.bound("\(text: instant)")) AS lethe, to_timestamp(e) < \(text: instant)::timestamptz AS converted,
+                       e >= \(time.bound("\(text: instant)")) AS lethe_at_or_after
+                FROM generate_series(extract(epoch FROM \(text: instant)::timestamptz)::bigint - 2, extract(epoch FROM \(text: instant)::timestamptz)::bigint + 2) e
+                """).rows
+            #expect(rows.count == 5)
+            for row in rows {
+                let e = try row.int("e")
+                #expect(try row.bool("lethe") == row.bool("converted") && row.bool("lethe_at_or_after") == !row.bool("converted"), "\(instant): \(e)")
+            }
+            try db.connection.execute("CREATE TEMP TABLE IF NOT EXISTS epoch_probe (e bigint)")
+            let sql = try db.connection.query("SELECT lethe.time_bound_sql('epoch_probe'::regclass, 'e', \(text: "'" + instant + "'")) AS s").single("sql").string("s")
+            let same = try db.connection.query("""
+                SELECT bool_and((e < \(unsafeRaw: sql)) = (to_timestamp(e) < \(text: instant)::timestamptz)) AS ok
+                FROM generate_series(extract(epoch FROM \(text: instant)::timestamptz)::bigint - 2, extract(epoch FROM \(text: instant)::timestamptz)::bigint + 2) e
+                """).single("ok").bool("ok")
+            #expect(same, "lethe.time_bound_sql: \(sql)")
+        }
+        try db.connection.execute("CREATE TEMP TABLE IF NOT EXISTS epoch_probe (e bigint)")
+        #expect(try db.connection.query("SELECT lethe.time_bound_literal('epoch_probe'::regclass, 'e', '2026-11-01 00:00:00+00') AS b").single("b").string("b") == "1793491200")
+        #expect(time.boundLiteral(Month(year: 2026, month: 11).start).rendered.text == "1793491200")
     }
 
     @Test func ensureCreatesDailyPartitionsOnce() throws {
