@@ -45,27 +45,30 @@ let package = Package(
         ),
 
         .target(name: "Audit", dependencies: ["LetheCore", "Postgres"]),
-        .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit", "Schema"]),
+        // The ledger outside the database: authenticated, hash-chained records of erasures, shreds, retention changes
+        // and hold releases, written before their transaction commits (issue 32).
+        .target(name: "Ledger", dependencies: ["LetheCore", "LetheCrypto", "Postgres"]),
+        .target(name: "Keys", dependencies: ["LetheCore", "LetheCrypto", "Phone", "Policy", "Postgres", "Audit", "Schema", "Ledger"]),
         .target(name: "Intake", dependencies: ["LetheCore", "Postgres", "Policy", "Phone", "Keys", "Schema", "Audit", "LetheCrypto"]),
         .target(name: "Subject", dependencies: [
-            "LetheCore", "LetheCrypto", "Postgres", "Policy", "Phone", "Keys", "Audit", "Schema",
+            "LetheCore", "LetheCrypto", "Postgres", "Policy", "Phone", "Keys", "Audit", "Schema", "Ledger",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Backups: the format, writer, reader, verifier, expiry and the PostgreSQL tools; nothing that writes a register.
         .target(name: "Backup", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit"]),
         // Restores: a verified backup's data into a database, then the live decisions replayed through their owners
         // (Purge's overrides and holds, Keys' shreds, Subject's tombstones).
-        .target(name: "Restore", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject", "Backup",
+        .target(name: "Restore", dependencies: ["LetheCore", "LetheCrypto", "Zstd", "Keys", "Postgres", "Policy", "Schema", "Audit", "Purge", "Subject", "Backup", "Ledger",
                                                 .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto"]),
+        .target(name: "Purge", dependencies: ["LetheCore", "Postgres", "Policy", "Schema", "Audit", "LetheCrypto", "Ledger"]),
 
         .target(name: "Access", dependencies: ["LetheCore", "Postgres", "Policy", "Audit", "Purge"]),
-        .target(name: "Inspect", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject"]),
+        .target(name: "Inspect", dependencies: ["LetheCore", "LetheCrypto", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Ledger"]),
 
         // The job contract both callers use: each scheduled job once, and the runner around it (lock, job_runs row,
         // final log line, metrics file).
         .target(name: "Jobs", dependencies: [
-            "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry", "Inspect", "Audit",
+            "LetheCore", "Postgres", "Policy", "Schema", "Purge", "Backup", "Keys", "Subject", "Telemetry", "Inspect", "Audit", "Ledger", "Restore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The scheduled worker: schedules and process lifetime; runs the jobs through the same runner as the commands.
@@ -80,7 +83,7 @@ let package = Package(
             name: "lethe",
             dependencies: [
                 "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Restore", "Subject",
-                "Telemetry", "Jobs", "Worker", "Inspect", "Access",
+                "Telemetry", "Jobs", "Worker", "Inspect", "Access", "Ledger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -122,6 +125,7 @@ let package = Package(
         .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "Restore", "LetheCore", "TestSupport"]),
         .testTarget(name: "FuzzTargetTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "LetheCore", "LetheCrypto", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

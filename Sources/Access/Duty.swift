@@ -57,7 +57,7 @@ extension Duty {
         "lethe.retention_set(bigint,text,text,text)", "lethe.retention_clear(bigint,text)",
         "lethe.request_open(text,text,timestamptz,text)", "lethe.request_extend(bigint,text,text)", "lethe.request_close(bigint,text)",
         "lethe.tombstone_record(bigint,bytea,integer,bytea,jsonb,jsonb,jsonb,text)", "lethe.customer_shred(bigint,bigint,text)",
-        "lethe.customer_note(bigint,text)",
+        "lethe.customer_note(bigint,text)", "lethe.ledger_advance(bigint,text)",
     ]
 
     /// The privileges the duty's commands use: what `roles apply` grants and a command checks first.

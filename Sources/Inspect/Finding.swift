@@ -15,6 +15,10 @@ public struct Finding: Sendable, Encodable, Equatable {
         case requestsOverdue = "requests_overdue"
         case partmanRetention = "partman_retention"
         case partmanKeptTable = "partman_kept_table"
+        /// The database lacks ledger records (a physical restore rolled it back): `lethe reconcile`.
+        case databaseBehindLedger = "database_behind_ledger"
+        /// The ledger lacks records the database applied (a stale or lost ledger copy).
+        case ledgerBehindDatabase = "ledger_behind_database"
     }
 
     public let kind: Kind

@@ -1,6 +1,7 @@
 import Backup
 import Foundation
 import Keys
+import Ledger
 import LetheCore
 import LetheCrypto
 import Policy
@@ -17,11 +18,14 @@ public struct Inspection {
     let db: PostgresConnection
     let policy: RetentionPolicy
     let repositoryDirectory: String?
+    /// The ledger outside the database, when one is configured: a database behind it is a finding.
+    let ledger: Ledger?
 
-    public init(_ db: PostgresConnection, policy: RetentionPolicy, repositoryDirectory: String?) {
+    public init(_ db: PostgresConnection, policy: RetentionPolicy, repositoryDirectory: String?, ledger: Ledger? = nil) {
         self.db = db
         self.policy = policy
         self.repositoryDirectory = repositoryDirectory
+        self.ledger = ledger
     }
 
     /// A backup older than this is stale (a daily backup plus two hours).
@@ -52,6 +56,7 @@ public struct Inspection {
         if wanted == nil {
             findings += try staleBackups(now: now)
             findings += try overdueRequests()
+            findings += try ledgerFindings()
         }
         var report = InspectReport(inspectedAt: now, tables: tables.map(\.name.description), samplePercent: samplePercent ?? 100, findings: findings)
         report.awaitingEncrypt = awaitingEncrypt
@@ -265,6 +270,23 @@ public struct Inspection {
             }
         }
         return findings
+    }
+
+    private func ledgerFindings() throws -> [Finding] {
+        guard let ledger else { return [] }
+        let comparison = try ledger.compare(db)
+        switch comparison.state {
+        case .inStep: return []
+        case .databaseBehind:
+            return [Finding(kind: .databaseBehindLedger, subject: ledger.root,
+                            what: "the database lacks \(comparison.missing.count) ledger record(s) (\(comparison.missing.map(\.entry.action.rawValue).joined(separator: ", "))): it was restored from a physical backup or snapshot, or a run crashed before its commit",
+                            rows: nil, hint: "lethe reconcile (the worker runs it on its own before any job)")]
+        case .ledgerBehind, .diverged:
+            return [Finding(kind: .ledgerBehindDatabase, subject: ledger.root,
+                            what: comparison.state == .diverged ? "the ledger and the database disagree at record \(comparison.databasePosition)"
+                                : "the ledger holds \(comparison.ledgerPosition) record(s), the database applied \(comparison.databasePosition): a stale or lost ledger copy",
+                            rows: nil, hint: "put the current ledger back from its off-host copy (Lethe never deletes anything to match a ledger)")]
+        }
     }
 
     private func staleBackups(now: Date) throws -> [Finding] {

@@ -16,7 +16,7 @@ public struct InspectJob: RecordedJob {
     public var name: JobName { .inspect }
 
     public func run(_ context: JobContext) throws -> InspectReport {
-        let report = try Inspection(context.db, policy: try context.policy(), repositoryDirectory: context.settings.repositoryDirectory)
+        let report = try Inspection(context.db, policy: try context.policy(), repositoryDirectory: context.settings.repositoryDirectory, ledger: context.settings.ledger)
             .run(table: table, samplePercent: samplePercent)
         // Notice: in the log store with the run; a person at a terminal reads them on stdout.
         for finding in report.findings {

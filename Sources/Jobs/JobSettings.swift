@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 import LetheCore
 import Policy
 
@@ -20,6 +21,8 @@ public struct JobSettings: Sendable {
     public var backupSigningKeyPath: String?
     /// Backup private keys (LETHE_BACKUP_KEY) with which expiry authenticates headers of backups sealed to public keys.
     public var backupKeyPaths: [String] = []
+    /// The ledger outside the database: the worker reconciles a database behind it before any job (issue 32).
+    public var ledger: Ledger?
 
     public init(conninfo: String?, policy: RetentionPolicy?, keyringPath: String? = nil, repositoryDirectory: String? = nil,
                 metricsFile: String? = nil) {

@@ -60,6 +60,8 @@ public struct MetricsReader {
             snapshot.purgePartitionsDropped[table] = try row.int("partitions")
         }
         snapshot.requestsOverdue = Int64(try RequestRegister(db).overdue().count)
+        // The audit log keeps one record per re-applied ledger record: a counter that survives restarts.
+        snapshot.reconciledRecords = try db.query("SELECT count(*) AS n FROM lethe.audit_log WHERE action = 'reconcile'").single("reconciled").int("n")
         if let counts = try db.query("""
             SELECT counts::text AS counts FROM lethe.job_runs WHERE job = 'inspect' AND counts IS NOT NULL ORDER BY id DESC LIMIT 1
             """).first?.string("counts"), let data = counts.data(using: .utf8),

@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import Ledger
 import LetheCore
 import Policy
 import Postgres
@@ -8,8 +9,13 @@ import Schema
 /// `lethe keys rotate|status` and `lethe customer shred`.
 public struct KeyAdministration {
     let db: PostgresConnection
+    /// Where a shred is also recorded, outside the database, before it commits (nil: no ledger configured).
+    public var ledger: Ledger?
 
-    public init(_ db: PostgresConnection) { self.db = db }
+    public init(_ db: PostgresConnection, ledger: Ledger? = nil) {
+        self.db = db
+        self.ledger = ledger
+    }
 
     public struct RotationReport: Sendable, Encodable {
         public let kekId: Int
@@ -84,6 +90,13 @@ public struct KeyAdministration {
             let forgotten = try Self.forgetBlindIndexes(db, customer: customer, policy: policy)
             // The keys go, with the audit record, through the function (migration 0019): the DPO writes no key row.
             let destroyed = try db.query("SELECT lethe.customer_shred(\(.int(customer)), \(.int(Int64(forgotten))), \(.text(OperatorIdentity.osUser))) AS n").single("shred").int("n")
+            if let ledger {
+                var entry = LedgerEntry(action: .shred, customerId: customer)
+                let keys = try db.query("SELECT key_id, shredded_at::text AS at FROM lethe.customer_keys WHERE customer_id = \(.int(customer)) AND shredded_at IS NOT NULL ORDER BY key_id").rows
+                entry.keyIds = try keys.map { try $0.int("key_id") }
+                entry.shreddedAt = try keys.last?.string("at")
+                _ = try ledger.append(entry, in: db)
+            }
             return (Int(destroyed), forgotten)
         }
     }

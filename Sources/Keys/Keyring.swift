@@ -45,6 +45,8 @@ public struct Keyring: Sendable {
         case blindIndex = "blind index v1"
         case backup = "backup v1"
         case subjectTombstone = "subject tombstone v1"
+        /// The ledger's record authentication (issue 32): `lethe ledger init` writes it to a key file.
+        case ledger = "ledger v1"
     }
 
     /// Creates a new keyring file with one KEK; refuses to overwrite an existing file.

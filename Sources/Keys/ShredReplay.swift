@@ -11,6 +11,12 @@ extension KeyAdministration {
         public let customerId: Int64
         /// When the live database shredded it, as PostgreSQL wrote it.
         public let shreddedAt: String
+
+        public init(keyId: Int64, customerId: Int64, shreddedAt: String) {
+            self.keyId = keyId
+            self.customerId = customerId
+            self.shreddedAt = shreddedAt
+        }
     }
 
     public static func shreds(_ live: PostgresConnection) throws -> [Shred] {

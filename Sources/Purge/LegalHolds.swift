@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import Ledger
 import LetheCore
 import Policy
 import Postgres
@@ -11,6 +12,8 @@ import Schema
 public struct LegalHolds {
     let db: PostgresConnection
     let customers: CustomerDirectory
+    /// Where a release is also recorded, outside the database, before it commits (nil: no ledger configured).
+    public var ledger: Ledger?
 
     public init(_ db: PostgresConnection, policy: RetentionPolicy) {
         self.db = db
@@ -61,6 +64,12 @@ public struct LegalHolds {
                 .single("release").optionalInt("id") else {
                 throw LetheError.noInput("customer \(customer) has no open legal hold", hint: "see 'lethe hold list'")
             }
+            if let ledger {
+                var entry = LedgerEntry(action: .holdRelease, customerId: customer)
+                entry.holdId = id
+                entry.releasedAt = try db.query("SELECT released_at::text AS at FROM lethe.legal_holds WHERE id = \(.int(id))").single("hold").optionalString("at")
+                _ = try ledger.append(entry, in: db)
+            }
             return try Self.decode(try db.query("SELECT *, false AS active FROM lethe.legal_holds WHERE id = \(.int(id))").single("hold"))
         }
     }
@@ -96,5 +105,16 @@ public struct LegalHolds {
         coalesce(\(column) IN (SELECT customer_id FROM lethe.legal_holds
             WHERE released_at IS NULL AND (until IS NULL OR until > \(clock)::timestamptz)), false)
         """
+    }
+}
+
+extension LegalHolds {
+    /// Releases again a hold a ledger record says was released (in the caller's transaction), if a restore reopened
+    /// it. Returns false when it is already released.
+    public func reapplyRelease(hold: Int64, customer: Int64) throws -> Bool {
+        let open = try db.query("SELECT EXISTS (SELECT 1 FROM lethe.legal_holds WHERE id = \(.int(hold)) AND released_at IS NULL) AS open").single("hold").bool("open")
+        guard open else { return false }
+        _ = try db.query("SELECT lethe.hold_release(\(.int(customer)), 'lethe reconcile') AS id").single("release")
+        return true
     }
 }

@@ -1,6 +1,7 @@
 import Audit
 import Foundation
 import Keys
+import Ledger
 import LetheCore
 import Logging
 import Phone
@@ -16,6 +17,8 @@ public struct SubjectErasure {
     let policy: RetentionPolicy
     let keyring: Keyring
     let logger: Logger
+    /// Where the erasure is also recorded, outside the database, before it commits (nil: no ledger configured).
+    public var ledger: Ledger?
 
     public init(db: PostgresConnection, policy: RetentionPolicy, keyring: Keyring, logger: Logger = Logger(label: "lethe.subject")) {
         self.db = db
@@ -75,6 +78,9 @@ public struct SubjectErasure {
             let tombstone = try Tombstones(db).record(search.fingerprint, request: requestId, removed: deleted,
                                                       rows: findings.rows.map { ($0.table.name.description, $0.id) }, auditRows: removed)
             if let requestId { _ = try register.closeInTransaction(id: requestId) }
+            if let ledger, let recorded = try Tombstones(db).all(id: tombstone).first {
+                _ = try ledger.append(LedgerEntry(erasure: recorded), in: db)
+            }
             return Receipt(tombstone: tombstone, request: requestId, erasedAt: erasedAt, dryRun: false, rowsRemoved: removed,
                            totalRows: deleted.values.reduce(0, +), collisionsKept: findings.collisions, unreadable: findings.unreadable,
                            keptByHold: keptByHold)

@@ -13,10 +13,11 @@ import Postgres
 public struct TombstoneReplay {
     let target: PostgresConnection
     let policy: RetentionPolicy
-    let keyring: Keyring
+    /// Without a keyring (the worker's reconcile) rows are found by the ids the erasure recorded only.
+    let keyring: Keyring?
     let logger: Logger
 
-    public init(target: PostgresConnection, policy: RetentionPolicy, keyring: Keyring, logger: Logger = Logger(label: "lethe.restore")) {
+    public init(target: PostgresConnection, policy: RetentionPolicy, keyring: Keyring?, logger: Logger = Logger(label: "lethe.restore")) {
         self.target = target
         self.policy = policy
         self.keyring = keyring
@@ -32,34 +33,11 @@ public struct TombstoneReplay {
         let present = try Tombstones(target).ids()
         var result = Result()
         guard !live.isEmpty else { return result }
-        let vault = try Vault(db: target, keyring: keyring, blindIndexBits: policy.blindIndexBits)
-        let locator = SubjectLocator(db: target, policy: policy, vault: vault, confirmation: try SubjectConfirmation(keyring: keyring), logger: logger)
-        let deleter = SubjectRowDeleter(db: target, policy: policy)
-        // Rows a hold covers were kept by the erasure, and stay kept while the hold is open (the target is closed
-        // to everyone else during a restore: its holds do not change under the replay).
-        let held = try SubjectErasure.openHolds(target)
+        let locator = try self.locator()
         for tombstone in live {
-            if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits != policy.blindIndexBits {
-                logger.warning("tombstone recorded with another blind_index_bits; only the rows it listed are erased again",
-                               metadata: ["tombstone": .stringConvertible(tombstone.id)])
-            }
             let erased = try target.transaction {
-                var rows: [(TablePolicy, Int64)] = []
-                if let fingerprint = tombstone.fingerprint, fingerprint.blindIndexBits == policy.blindIndexBits {
-                    rows += try locator.locate(fingerprint, content: .identity).rows
-                        .filter { row in row.customer.map { held[$0] == nil } ?? true }.map { ($0.table, $0.id) }
-                }
-                for table in policy.tables {
-                    let listed = tombstone.rows[table.name.description] ?? []
-                    rows += listed.map { (table, $0) }
-                    for linked in policy.tables(linkedTo: table) where !listed.isEmpty {
-                        guard let via = linked.subjectVia else { continue }
-                        rows += try target.query("SELECT \(linked.idColumn)::bigint AS id FROM \(linked.name) WHERE \(via.column) = ANY(\(listed)::bigint[])").rows.map { (linked, try $0.int("id")) }
-                    }
-                }
-                let deleted = try deleter.delete(rows).values.reduce(0, +)
                 let missing = !present.contains(tombstone.id)
-                try Tombstones(target).copy(tombstone, replacing: !missing)
+                let deleted = try replay(tombstone, present: !missing, locator: locator)
                 // Audited where the replay changed something; a tombstone the copy already honoured adds no record.
                 if missing || deleted > 0 {
                     try AuditLog.append(target, action: "subject.erase.replay", target: "tombstone \(tombstone.id)",
@@ -71,5 +49,45 @@ public struct TombstoneReplay {
             result.rowsErasedAgain += erased
         }
         return result
+    }
+
+    /// Erases one tombstone's person again and puts the tombstone in place (in the caller's transaction, without an
+    /// audit record: the caller writes the one that says why). Returns the rows deleted.
+    public func replay(_ tombstone: Tombstones.Tombstone, present: Bool) throws -> Int {
+        try replay(tombstone, present: present, locator: try locator())
+    }
+
+    /// Finds a person's rows by blind index, when there is a keyring to compute it with.
+    private func locator() throws -> SubjectLocator? {
+        guard let keyring else { return nil }
+        let vault = try Vault(db: target, keyring: keyring, blindIndexBits: policy.blindIndexBits)
+        return SubjectLocator(db: target, policy: policy, vault: vault, confirmation: try SubjectConfirmation(keyring: keyring), logger: logger)
+    }
+
+    private func replay(_ tombstone: Tombstones.Tombstone, present: Bool, locator: SubjectLocator?) throws -> Int {
+        // Rows a hold covers were kept by the erasure, and stay kept while the hold is open (the target is closed
+        // to everyone else during a restore: its holds do not change under the replay).
+        let held = try SubjectErasure.openHolds(target)
+        var rows: [(TablePolicy, Int64)] = []
+        if let locator, let fingerprint = tombstone.fingerprint {
+            if fingerprint.blindIndexBits != policy.blindIndexBits {
+                logger.warning("tombstone recorded with another blind_index_bits; only the rows it listed are erased again",
+                               metadata: ["tombstone": .stringConvertible(tombstone.id)])
+            } else {
+                rows += try locator.locate(fingerprint, content: .identity).rows
+                    .filter { row in row.customer.map { held[$0] == nil } ?? true }.map { ($0.table, $0.id) }
+            }
+        }
+        for table in policy.tables {
+            let listed = tombstone.rows[table.name.description] ?? []
+            rows += listed.map { (table, $0) }
+            for linked in policy.tables(linkedTo: table) where !listed.isEmpty {
+                guard let via = linked.subjectVia else { continue }
+                rows += try target.query("SELECT \(linked.idColumn)::bigint AS id FROM \(linked.name) WHERE \(via.column) = ANY(\(listed)::bigint[])").rows.map { (linked, try $0.int("id")) }
+            }
+        }
+        let deleted = try SubjectRowDeleter(db: target, policy: policy).delete(rows).values.reduce(0, +)
+        try Tombstones(target).copy(tombstone, replacing: present)
+        return deleted
     }
 }

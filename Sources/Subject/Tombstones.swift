@@ -2,6 +2,7 @@ import Audit
 import Foundation
 import LetheCore
 import Keys
+import Ledger
 import Postgres
 
 /// `lethe.tombstones`: one row per erasure, holding the person's fingerprint, the receipt, and the ids of
@@ -62,13 +63,15 @@ public struct Tombstones {
         Set(try db.query("SELECT id FROM lethe.tombstones").rows.map { try $0.int("id") })
     }
 
-    public func all() throws -> [Tombstone] {
+    /// Every tombstone, or the one with `id`.
+    public func all(id: Int64? = nil) throws -> [Tombstone] {
+        let only: SQLValue = id.map { .int($0) } ?? .null
         let rows = try db.query("""
             SELECT t.id, t.erased_at::text AS erased_at, t.request_id, t.blind_index, t.blind_index_bits, t.subject_hmac, t.rows_removed::text AS rows_removed,
                    t.erased_by_db_user, t.erased_by_os_user,
                    coalesce((SELECT jsonb_object_agg(table_name, ids)::text FROM (SELECT table_name, jsonb_agg(row_id ORDER BY row_id) AS ids
                              FROM lethe.tombstone_rows r WHERE r.tombstone_id = t.id GROUP BY table_name) g), '{}') AS rows
-            FROM lethe.tombstones t ORDER BY t.id
+            FROM lethe.tombstones t WHERE \(only)::bigint IS NULL OR t.id = \(only) ORDER BY t.id
             """).rows
         return try rows.map { row in
             let ids = (try? JSONSerialization.jsonObject(with: Data(try row.string("rows").utf8)) as? [String: [NSNumber]]) ?? [:]
@@ -97,5 +100,32 @@ extension Tombstones {
             shortened += 1
         }
         return (shortened, kept)
+    }
+}
+
+/// A tombstone as the ledger carries it (fingerprint and row ids; no operator names), and back.
+extension LedgerEntry {
+    public init(erasure tombstone: Tombstones.Tombstone) {
+        self.init(action: .erasure)
+        tombstoneId = tombstone.id
+        erasedAt = tombstone.erasedAt
+        blindIndex = tombstone.fingerprint.map { Hex.encode($0.blindIndex) }
+        blindIndexBits = tombstone.fingerprint?.blindIndexBits
+        subjectHmac = tombstone.fingerprint.map { Hex.encode($0.hmac) }
+        rows = tombstone.rows
+        rowsRemoved = tombstone.rowsRemoved
+    }
+}
+
+extension Tombstones.Tombstone {
+    /// The tombstone an erasure record describes, for its replay (`record` names it in the erasers' columns).
+    public init?(_ entry: LedgerEntry, record: Int64) {
+        guard entry.action == .erasure, let id = entry.tombstoneId, let erasedAt = entry.erasedAt else { return nil }
+        let fingerprint: SubjectFingerprint? = {
+            guard let index = entry.blindIndex.flatMap(Hex.decode), let hmac = entry.subjectHmac.flatMap(Hex.decode), let bits = entry.blindIndexBits else { return nil }
+            return SubjectFingerprint(blindIndex: index, blindIndexBits: bits, hmac: hmac)
+        }()
+        self.init(id: id, erasedAt: erasedAt, requestId: nil, fingerprint: fingerprint, rowsRemoved: entry.rowsRemoved ?? "{}",
+                  erasedByDbUser: "ledger", erasedByOsUser: "reconcile (ledger record \(record))", rows: entry.rows ?? [:])
     }
 }

@@ -32,6 +32,8 @@ public struct MetricsSnapshot: Sendable {
     /// Size of the newest backup in the repository, when one is configured.
     public var backupSizeBytes: Int64?
     public var requestsOverdue: Int64 = 0
+    /// Ledger records re-applied to the database (after a physical restore, or a run that crashed before its commit).
+    public var reconciledRecords: Int64 = 0
     /// Findings of the latest inspection, by kind (absent before the first one).
     public var inspectFindings: [String: Int64]?
 

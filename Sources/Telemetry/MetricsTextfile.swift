@@ -44,6 +44,9 @@ public enum MetricsTextfile {
         }
         registry.makeGauge(descriptor: named(nil, "requests_overdue", "", "Open data-subject requests past their due date."))
             .set(Double(snapshot.requestsOverdue))
+        registry.makeCounter(descriptor: named("reconcile", "records", "total",
+                                               "Ledger records re-applied to a database that lacked them (a physical or point-in-time restore, a crash before a commit)."))
+            .increment(by: snapshot.reconciledRecords)
         for (kind, count) in (snapshot.inspectFindings ?? [:]).sorted(by: { $0.key < $1.key }) {
             registry.makeGauge(descriptor: named("inspect", "findings", "", "Findings of the latest 'lethe inspect', by kind."),
                                labels: [("kind", kind)]).set(Double(count))

@@ -28,6 +28,8 @@ public final class Worker: @unchecked Sendable {
         /// Seconds until the next slot of any job (how long the worker may sleep).
         public var sleepSeconds: Double = 60
         public var connected = true
+        /// The database could not be checked or reconciled with its ledger: no job ran.
+        public var reconcileFailed = false
     }
 
     /// Runs every job that is due at the database clock: one that never ran, or whose latest slot has passed
@@ -49,6 +51,12 @@ public final class Worker: @unchecked Sendable {
             ])
             return report
         }
+        // At start and before every job: a database rolled back behind its ledger is reconciled first.
+        let ledger = LedgerGuard(settings: configuration, logger: logger)
+        guard ledger.check(db) else {
+            report.reconcileFailed = true
+            return report
+        }
         for job in JobName.allCases {
             guard !stop.isRequested else { break }
             guard let schedule = (configuration.policy?.schedule ?? [:])[job], !schedule.isOff else { continue }
@@ -66,6 +74,10 @@ public final class Worker: @unchecked Sendable {
                     }
                     handledSlots[job] = slot
                     continue
+                }
+                guard ledger.check(db) else {
+                    report.reconcileFailed = true
+                    break
                 }
                 handledSlots[job] = slot
                 if let outcome = try runSlot(job, slot: slot, db: db, stop: stop) { report.ran[job] = outcome } else { report.skipped.append(job) }

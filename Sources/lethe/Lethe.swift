@@ -60,7 +60,7 @@ struct Lethe: ParsableCommand {
                 RequestsCommand.self, SubjectCommand.self, CustomerCommand.self, ImportCommand.self, ValidateCommand.self,
             ]),
             CommandGroup(name: "Keys and encryption", subcommands: [KeysCommand.self, EncryptCommand.self]),
-            CommandGroup(name: "Backups", subcommands: [BackupCommand.self, RestoreCommand.self]),
+            CommandGroup(name: "Backups", subcommands: [BackupCommand.self, RestoreCommand.self, LedgerCommand.self, ReconcileCommand.self]),
             CommandGroup(name: "Operations", subcommands: [
                 MigrateCommand.self, WorkerCommand.self, StatusCommand.self, InspectCommand.self, RolesCommand.self,
                 AuditCommand.self, ExitCodesCommand.self,

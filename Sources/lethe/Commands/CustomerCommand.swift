@@ -2,6 +2,7 @@ import Access
 import ArgumentParser
 import Foundation
 import Keys
+import Ledger
 import LetheCore
 import Schema
 import Subject
@@ -24,6 +25,7 @@ struct CustomerShredCommand: LetheCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var ledgerOptions: LedgerOptions
     @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
     @Flag(help: "Do not ask for confirmation.") var yes = false
 
@@ -38,7 +40,9 @@ struct CustomerShredCommand: LetheCommand {
             }
         }
         let db = try database.connect(for: .dpo, command: "customer shred"), policy = try policyOptions.load()
-        let shredded = try KeyAdministration(db).shred(customer: try customer.id(db, policy: policy), policy: policy)
+        let ledger = try ledgerOptions.ledger()
+        if ledger == nil { LedgerOptions.warnUnrecorded("shred") }
+        let shredded = try KeyAdministration(db, ledger: ledger).shred(customer: try customer.id(db, policy: policy), policy: policy)
         Output.line("customer \(customer): \(shredded.keys) data key(s) destroyed; its sealed values can no longer be opened; "
                     + "\(shredded.blindIndexes) blind-index value(s) removed")
     }

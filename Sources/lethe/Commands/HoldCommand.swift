@@ -54,11 +54,14 @@ struct HoldReleaseCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
 
+    @OptionGroup var ledgerOptions: LedgerOptions
     @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
 
     func execute() throws {
         let db = try database.connect(for: .dpo, command: "hold"), policy = try policyOptions.load()
-        let hold = try LegalHolds(db, policy: policy).release(customer: try customer.id(db, policy: policy))
+        var holds = LegalHolds(db, policy: policy)
+        holds.ledger = try ledgerOptions.ledger()
+        let hold = try holds.release(customer: try customer.id(db, policy: policy))
         Output.line("hold \(hold.id) on customer \(hold.customerId) released; the next purge applies its retention")
     }
 }

@@ -37,6 +37,7 @@ struct InspectCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var metrics: MetricsFileOption
+    @OptionGroup var ledgerOptions: LedgerOptions
 
     @Option(help: ArgumentHelp("Inspect only this table (schema.table or table).", valueName: "name"))
     var table: String?
@@ -58,9 +59,9 @@ struct InspectCommand: LetheCommand {
     func executeJob() throws {
         let policy = try policyOptions.load()
         let db = try database.connect(for: .worker, .operator, command: "inspect", policy: policy)
-        let report = try OneShotJob.run(InspectJob(table: table, samplePercent: sample), db: db,
-                                        settings: JobSettings(conninfo: database.conninfo, policy: policy,
-                                                              repositoryDirectory: repository.directory(policy), metricsFile: metrics.path))
+        var settings = JobSettings(conninfo: database.conninfo, policy: policy, repositoryDirectory: repository.directory(policy), metricsFile: metrics.path)
+        settings.ledger = try ledgerOptions.ledger()
+        let report = try OneShotJob.run(InspectJob(table: table, samplePercent: sample), db: db, settings: settings)
         if json {
             try Output.json(report)
         } else {

@@ -32,13 +32,15 @@ struct RetentionSetCommand: LetheCommand {
 
     @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
     // .unconditional: a negative period ("-P1M") reaches validation (exit 65) instead of reading as an option.
+    @OptionGroup var ledgerOptions: LedgerOptions
     @Option(parsing: .unconditional, help: ArgumentHelp("Retention period, e.g. P30D, P3M, P6M.", valueName: "duration")) var period: String
     @Option(help: ArgumentHelp("Why (kept with the override and in the audit log).", valueName: "text")) var reason: String
 
     func execute() throws {
         let db = try database.connect(for: .dpo, command: "retention"), policy = try policyOptions.load()
-        let override = try RetentionOverrides(db, policy: policy)
-            .set(customer: try customer.id(db, policy: policy), period: period, reason: reason)
+        var overrides = RetentionOverrides(db, policy: policy)
+        overrides.ledger = try ledgerOptions.ledger()
+        let override = try overrides.set(customer: try customer.id(db, policy: policy), period: period, reason: reason)
         Output.line("customer \(override.customerId): retention \(override.period) (set by \(override.setByDbUser)/\(override.setByOsUser))")
     }
 }
@@ -73,10 +75,13 @@ struct RetentionClearCommand: LetheCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
 
+    @OptionGroup var ledgerOptions: LedgerOptions
     @Option(help: ArgumentHelp("Customer id, or an account name (customer_type: text).", valueName: "id|name")) var customer: CustomerArgument
 
     func execute() throws {
-        let removed = try RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load()).clear(customer: try customer.offlineId)
+        var overrides = RetentionOverrides(try database.connect(for: .dpo, command: "retention"), policy: try policyOptions.load())
+        overrides.ledger = try ledgerOptions.ledger()
+        let removed = try overrides.clear(customer: try customer.offlineId)
         Output.line(removed ? "customer \(customer): override removed" : "customer \(customer): had no override")
     }
 }

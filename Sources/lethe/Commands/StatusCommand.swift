@@ -23,10 +23,14 @@ struct StatusCommand: LetheCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var ledgerOptions: LedgerOptions
     @Flag(help: "Print the status as JSON.") var json = false
 
     func execute() throws {
-        let statuses = try JobStatus.all(try database.connect(for: .worker, .operator, .auditor, command: "status"), policy: try policyOptions.load())
+        let db = try database.connect(for: .worker, .operator, .auditor, command: "status")
+        let statuses = try JobStatus.all(db, policy: try policyOptions.load())
+        // Where the database stands against its ledger (issue 32): behind it means it was rolled back.
+        let ledger = try ledgerOptions.ledger().map { try $0.compare(db) }
         if json {
             try Output.json(statuses)
         } else {
@@ -36,6 +40,17 @@ struct StatusCommand: LetheCommand {
                         last?.durationSeconds.map { String(format: "%.1fs", $0) } ?? "-", status.lastSuccessAt.map(Timestamps.iso) ?? "never",
                         status.nextDue.map(Timestamps.iso) ?? "-", status.lastRunFailed ? "FAILED" : status.overdue ? "OVERDUE" : "ok"]
             })
+        }
+        if let ledger, !json {
+            let state = ledger.state == .inStep ? "in step (\(ledger.ledgerPosition) record(s))"
+                : ledger.state == .databaseBehind ? "DATABASE BEHIND ITS LEDGER: \(ledger.missing.count) record(s) missing (run 'lethe reconcile'; the worker does it before any job)"
+                : ledger.state == .ledgerBehind ? "LEDGER BEHIND THE DATABASE (\(ledger.ledgerPosition) of \(ledger.databasePosition)): a stale or lost ledger copy"
+                : "LEDGER AND DATABASE DISAGREE at record \(ledger.databasePosition)"
+            Output.line("ledger: \(state)")
+        }
+        if let ledger, ledger.state != .inStep {
+            throw LetheError(.checkFailed, "the database is not in step with its ledger (\(ledger.state.rawValue))",
+                             hint: ledger.state == .databaseBehind ? "lethe reconcile" : "put the current ledger back from its off-host copy")
         }
         let attention = statuses.filter { !$0.healthy }
         if !attention.isEmpty {

@@ -1,8 +1,9 @@
 import Access
 import ArgumentParser
 import Foundation
-import LetheCore
 import Keys
+import Ledger
+import LetheCore
 import Phone
 import Policy
 import Subject
@@ -99,6 +100,7 @@ struct SubjectEraseCommand: LetheCommand {
     @OptionGroup var policyOptions: PolicyOptions
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var subject: SubjectOptions
+    @OptionGroup var ledgerOptions: LedgerOptions
     @Option(help: ArgumentHelp("The erasure request this answers (see 'lethe requests'); closed on success.", valueName: "id")) var request: Int64?
     @Option(help: ArgumentHelp("Also write the receipt to DIR/erasure-<request or tombstone>.json (mode 0600).", valueName: "dir")) var out: String?
     @Flag(name: .customLong("dry-run"), help: "Count what would be erased and check holds; change nothing.") var dryRun = false
@@ -107,8 +109,11 @@ struct SubjectEraseCommand: LetheCommand {
     func execute() throws {
         let policy = try policyOptions.load()
         let number = try subject.number(policy)
-        let receipt = try SubjectErasure(db: try database.connect(for: .dpo, command: "subject erase", policy: policy), policy: policy, keyring: try keyring.load())
-            .run(number: number, request: request, dryRun: dryRun)
+        let keys = try keyring.load()
+        var erasure = SubjectErasure(db: try database.connect(for: .dpo, command: "subject erase", policy: policy), policy: policy, keyring: keys)
+        erasure.ledger = try ledgerOptions.ledger(keyring: keys)
+        if erasure.ledger == nil && !dryRun { LedgerOptions.warnUnrecorded("erasure") }
+        let receipt = try erasure.run(number: number, request: request, dryRun: dryRun)
         var written: String?
         if let out, !dryRun {
             written = try SubjectErasure.writeReceipt(receipt, directory: out)

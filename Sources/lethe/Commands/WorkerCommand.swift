@@ -4,6 +4,7 @@ import LetheCore
 import Logging
 import Policy
 import Jobs
+import Keys
 import Worker
 
 struct WorkerCommand: LetheCommand {
@@ -47,6 +48,7 @@ struct WorkerCommand: LetheCommand {
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var pgTools: PostgresToolsOptions
     @OptionGroup var metrics: MetricsFileOption
+    @OptionGroup var ledgerOptions: LedgerOptions
 
     @Flag(help: "Run every job that is due now, then exit.")
     var once = false
@@ -61,6 +63,7 @@ struct WorkerCommand: LetheCommand {
         configuration.backupRecipientPaths = recipients.paths
         configuration.backupSigningKeyPath = signing.path
         configuration.backupKeyPaths = backupKeys.paths
+        configuration.ledger = try ledgerOptions.ledger(keyring: try keyring.path.map(Keyring.load))
         let logger = Logger(label: "lethe.worker")
         logger.info("worker started", metadata: [
             "event.action": "worker.start", "policy": "\(policy.source)",
@@ -68,7 +71,7 @@ struct WorkerCommand: LetheCommand {
         ])
         let failed = Locked<[String]>([])
         try WorkerService.runBlocking(worker: Worker(configuration: configuration, logger: logger), once: once, logger: logger) { report in
-            failed.withLock { $0 += report.ran.filter { $0.value == .failure }.map(\.key.rawValue) + (report.connected ? [] : ["connect"]) }
+            failed.withLock { $0 += report.ran.filter { $0.value == .failure }.map(\.key.rawValue) + (report.connected ? [] : ["connect"]) + (report.reconcileFailed ? ["reconcile"] : []) }
         }
         logger.info("worker stopped", metadata: ["event.action": "worker.stop"])
         if once && !failed.value.isEmpty {
