@@ -4,9 +4,10 @@ set -euo pipefail
 # faketime: the steady-state benchmark's server clock; prometheus: promtool checks the metrics files in tests;
 # postgresql-15-partman: partitions made by pg_partman in the compatibility tests; libjemalloc-dev: lethe's allocator;
 # prometheus-node-exporter: the scrape tests read the metrics file through it; cron, systemd (systemd-analyze) and
-# lintian: the shipped cron file, units and Debian package are tried against them.
+# lintian: the shipped cron file, units and Debian package are tried against them; pgbackrest: the physical restores
+# that the ledger's reconcile is tried against.
 packages=(pkg-config libpq-dev libssl-dev libphonenumber-dev libzstd-dev libjemalloc-dev postgresql-15 postgresql-client-15 openssl time faketime
-          prometheus prometheus-node-exporter postgresql-15-partman cron systemd lintian)
+          prometheus prometheus-node-exporter postgresql-15-partman cron systemd lintian pgbackrest)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@ import Audit
 import Backup
 import Foundation
 import Keys
+import Ledger
 import LetheCore
 import Logging
 import Policy
@@ -30,6 +31,9 @@ public struct RestoreJob {
     public var trustUnsigned = false
     /// The live database's connection string, for the structure of application tables Lethe's migrations do not make.
     public var liveConninfo: String?
+    /// The ledger outside the database: its records after the backup are replayed into the target too, and are the
+    /// only source of the erasures and shreds to replay when the live database is unreachable (issue 32).
+    public var ledger: Ledger?
 
     public init(live: PostgresConnection?, policy: RetentionPolicy, keyring: Keyring, backupKeys: [BackupPrivateKey] = [],
                 repository: BackupRepository, logger: Logger = Logger(label: "lethe.restore")) {
@@ -54,6 +58,9 @@ public struct RestoreJob {
         public var shredsReplayed = 0
         /// Erasures done in the live database after the backup was taken, applied again, and the rows they removed.
         public var erasuresReplayed = 0
+        /// Ledger records the target lacked after the load, re-applied (with the live database unreachable, every
+        /// erasure, shred, retention change and hold release since the backup).
+        public var ledgerRecordsReplayed = 0
         public var rowsErasedAgain = 0
         public var retentionFromLiveDatabase = false
         /// Schemas set aside by --clean and kept, because they hold tombstones or shreds the restored copy lacks.
@@ -137,7 +144,7 @@ public struct RestoreJob {
             try AuditLog.append(target, action: "restore", target: "backup \(id)", details: [
                 "rows_purged_after_restore": .int(report.rowsPurgedAfterRestore), "shreds_replayed": .int(Int64(report.shredsReplayed)),
                 "erasures_replayed": .int(Int64(report.erasuresReplayed)), "rows_erased_again": .int(Int64(report.rowsErasedAgain)),
-                "erasures_replay_skipped": .bool(live == nil), "resumed": .bool(resuming),
+                "erasures_replay_skipped": .bool(live == nil && ledger == nil), "ledger_records_replayed": .int(Int64(report.ledgerRecordsReplayed)), "resumed": .bool(resuming),
                 "origin": .string(report.origin.description), "origin_proven": .bool(report.origin.isProven),
             ])
             report.setAsideKept = try marker.finish()
@@ -349,8 +356,20 @@ public struct RestoreJob {
             report.rowsErasedAgain = erasures.rowsErasedAgain
         } else {
             try reindexIfNeeded(target)
-            logger.warning("live database not reachable: retention re-applied with the overrides and holds stored in the backup; erasures done since the backup are NOT replayed",
-                           metadata: ["hint": "rerun the restore with the live database reachable (--database-url) so erased people stay erased"])
+            if ledger == nil {
+                logger.warning("live database not reachable: retention re-applied with the overrides and holds stored in the backup; erasures done since the backup are NOT replayed",
+                               metadata: ["hint": "rerun the restore with the live database reachable (--database-url) so erased people stay erased"])
+            }
+        }
+        // The ledger's records after the backup's position, re-applied by the replay `lethe reconcile` uses: with the
+        // live database unreachable they are the erasures and shreds to replay; with it, they leave the target in
+        // step with the ledger (idempotent where the live replay already did them).
+        if let ledger {
+            let replayed = try LedgerReplay(db: target, policy: policy, ledger: ledger, keyring: keyring, logger: logger).run(dryRun: false)
+            report.ledgerRecordsReplayed = replayed.applied.count
+            report.erasuresReplayed += replayed.applied.filter { $0.action == LedgerEntry.Action.erasure.rawValue && $0.changed }.count
+            report.rowsErasedAgain += replayed.applied.reduce(0) { $0 + $1.rowsErasedAgain }
+            report.shredsReplayed += replayed.applied.reduce(0) { $0 + $1.keysDestroyedAgain }
         }
         let purge = try PurgeJob(target, policy: policy).run(scope: PurgeScope(), wait: true)
         report.rowsPurgedAfterRestore = purge.tables.reduce(0) { $0 + $1.totalRows }

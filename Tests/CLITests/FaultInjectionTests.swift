@@ -142,6 +142,45 @@ import Testing
         try expectSettled(db)
     }
 
+    /// Issue 32: killed after its ledger record is on disk but before its transaction commits (it waits on the
+    /// ledger position a blocker holds), an erasure leaves the ledger ahead of the database, never behind: nothing is
+    /// erased, every writer refuses until `lethe reconcile`, which erases the person exactly once, with one audit record.
+    @Test func subjectEraseKilledBetweenItsLedgerRecordAndItsCommitIsErasedOnceByReconcile() throws {
+        let (db, directory, common) = try keyed()
+        let ledger = ["LETHE_LEDGER": directory + "/ledger", "LETHE_LEDGER_KEY": directory + "/ledger.key"]
+        #expect(try LetheProcess.run(["ledger", "init", "--keyring", directory + "/keyring"], environment: ledger).status == 0)
+        let person = IntakeFixture.people[0]
+        for customer in ["1", "2"] {
+            let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m\(customer).csv", in: directory)
+            #expect(try LetheProcess.run(["import", "messages", file, "--customer", customer] + common).status == 0)
+        }
+        let before = try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages")
+        let blocker = try db.newConnection()
+        try blocker.execute("BEGIN")
+        try blocker.execute("SELECT * FROM lethe.ledger_state FOR SHARE")
+        let job = try RunningLethe(["subject", "erase", "--phone", person.e164] + common, environment: ledger)
+        #expect(try KnownPoint.waitForLockWait(blocker, database: db.name, queryContains: "ledger_advance"))
+        job.kill()
+        job.wait()
+        try blocker.execute("ROLLBACK")
+        let records = try FileManager.default.subpathsOfDirectory(atPath: directory + "/ledger").filter { $0.hasSuffix(".json") }
+        #expect(records.count == 1, "the record was on disk before the commit")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages") == before, "nothing erased: the transaction did not commit")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM lethe.tombstones") == 0)
+        let refused = try LetheProcess.run(["retention", "set", "--customer", "1", "--period", "P1M", "--reason", "x", "--database-url", db.conninfo], environment: ledger)
+        #expect(refused.status == 78 && refused.stderr.contains("lethe reconcile"), "a writer refuses while the database is behind: \(refused.stderr)")
+        let reconcile = try LetheProcess.run(["reconcile", "--json"] + common, environment: ledger)
+        #expect(reconcile.status == 1 && reconcile.stdout.contains("\"rowsErasedAgain\" : 2"), "\(reconcile.stdout) \(reconcile.stderr)")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages") == before - 2, "erased exactly once")
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM lethe.tombstones") == 1)
+        #expect(try Self.count(db.connection, "SELECT count(*) AS n FROM lethe.audit_log WHERE action IN ('subject.erase', 'subject.erase.replay', 'reconcile')") == 1,
+                "one audit record for the erasure")
+        #expect(try LetheProcess.run(["reconcile"] + common, environment: ledger).status == 0, "a second reconcile has nothing to do")
+        let export = try LetheProcess.run(["subject", "export", "--phone", person.e164, "--out", directory + "/after"] + common)
+        #expect(export.stdout.contains("exported 0 row(s)"), "\(export.stdout)")
+        try expectSettled(db)
+    }
+
     @Test func backupKilledOrCutOffByACrashLeavesNoBackupThatDoesNotVerify() throws {
         let (source, directory, common) = try BackupFixture.commandLineSetUp(contacts: 500)
         let offline = ["--keyring", directory + "/keyring", "--repo", directory + "/repo"]

@@ -303,6 +303,7 @@ struct RestoreCommand: LetheCommand {
     @OptionGroup var signers: SignerOptions
     @OptionGroup var repository: RepositoryOptions
     @OptionGroup var pgTools: PostgresToolsOptions
+    @OptionGroup var ledgerOptions: LedgerOptions
     @Argument(help: "Backup id (see 'lethe backup list').") var id: String
     @Flag(name: .customLong("trust-unsigned"),
           help: "Restore a backup whose origin cannot be proven (sealed to a public key, signed by no trusted signer): exit 1, said in the report and the audit record.")
@@ -320,20 +321,28 @@ struct RestoreCommand: LetheCommand {
     func execute() throws {
         pgTools.export()
         let policy = try policyOptions.load()
+        let keys = try keyring.load()
+        let ledger = try ledgerOptions.ledger(keyring: keys)
         let live: Postgres.PostgresConnection?
         do {
             live = try database.connect(for: .operator, command: "restore", policy: policy)
         } catch let error as LetheError where error.code == .unavailable {
-            // Without the live database's tombstones and shreds, a restore would bring back people erased since.
-            guard withoutErasureReplay || dryRun else {
-                throw LetheError.unavailable("the live database is unreachable: erasures and shreds done since the backup could not be replayed, so nothing was restored",
-                                             hint: "make it reachable (--database-url), or pass --without-erasure-replay to restore anyway and replay them later")
+            // Without the live database's tombstones and shreds, a restore would bring back people erased since: the
+            // ledger outside the database has them too; without either, only --without-erasure-replay restores.
+            guard ledger != nil || withoutErasureReplay || dryRun else {
+                throw LetheError.unavailable("the live database is unreachable and no ledger is configured: erasures and shreds done since the backup could not be replayed, so nothing was restored",
+                                             hint: "make it reachable (--database-url), give the ledger (--ledger, LETHE_LEDGER), or pass --without-erasure-replay to restore anyway and replay them later")
             }
-            Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are NOT replayed")
+            if ledger == nil {
+                Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are NOT replayed")
+            } else {
+                Terminal.warn("live database not reachable: erasures, shreds, retention changes and hold releases since the backup are replayed from the ledger")
+            }
             live = nil
         }
-        var job = RestoreJob(live: live, policy: policy, keyring: try keyring.load(), backupKeys: try backupKeys.load(),
+        var job = RestoreJob(live: live, policy: policy, keyring: keys, backupKeys: try backupKeys.load(),
                              repository: try repository.repository(policy))
+        job.ledger = ledger
         job.signers = try signers.load(policy)
         job.trustUnsigned = trustUnsigned
         job.liveConninfo = database.conninfo
@@ -348,7 +357,9 @@ struct RestoreCommand: LetheCommand {
             }
             if !dryRun {
                 Output.line("retention re-applied\(report.retentionFromLiveDatabase ? " with the live database's overrides and holds" : ""): \(report.rowsPurgedAfterRestore) row(s) purged; \(report.shredsReplayed) shredded key(s) replayed")
-                if live == nil {
+                if live == nil && ledger != nil {
+                    Output.line("erasures replayed from the ledger (the live database was unreachable): \(report.ledgerRecordsReplayed) record(s) re-applied, \(report.rowsErasedAgain) row(s) erased again")
+                } else if live == nil {
                     Output.line("erasures NOT replayed: the live database was unreachable (--without-erasure-replay); people erased since the backup may be back")
                 } else {
                     Output.line("erasures replayed: \(report.erasuresReplayed) erasure(s) of the live database applied again, \(report.rowsErasedAgain) row(s) erased again")
@@ -360,7 +371,7 @@ struct RestoreCommand: LetheCommand {
                 Output.line("origin: \(report.origin)")
             }
         }
-        if live == nil && !dryRun {
+        if live == nil && ledger == nil && !dryRun {
             throw LetheError(.checkFailed, "restored without replaying erasures and shreds done since the backup",
                              hint: "rerun the restore with the live database reachable before the restored data is used")
         }
