@@ -22,7 +22,7 @@ public enum LetheExitCode: Int32, CaseIterable, Sendable {
     public var meaning: String {
         switch self {
         case .success: "success"
-        case .checkFailed: "the job ran but its final check failed: rows past their cutoff remain (purge), values left unconverted (encrypt migrate), a request is overdue (requests check), erasures not replayed (restore --without-erasure-replay)"
+        case .checkFailed: "the job ran but its final check failed: rows past their cutoff remain (purge), values left unconverted (encrypt migrate), a request is overdue (requests check), erasures not replayed (restore --without-erasure-replay), ledger records re-applied (reconcile) or a database not in step with its ledger (status, ledger verify)"
         case .usage: "bad command line usage, or a malformed connection option (not worth retrying)"
         case .dataError: "bad input data: policy, input file, retention period, value"
         case .noInput: "an input file or object does not exist"
@@ -32,8 +32,8 @@ public enum LetheExitCode: Int32, CaseIterable, Sendable {
         case .ioError: "input/output error"
         case .tempFail: "another run holds the lock (try again later, or `--wait`)"
         case .noPermission: "permission denied: file modes, database privileges, or credentials refused (wrong password, no pg_hba.conf entry; not worth retrying)"
-        case .config: "configuration error: schema or migrations out of step with this binary, a keyring that is not this database's, a policy at odds with the database, a job without the key or repository it needs, a database or TLS setup the server does not have"
-        case .integrity: "integrity or authentication failure: tampered backup, ciphertext that does not open, wrong key"
+        case .config: "configuration error: schema or migrations out of step with this binary, a keyring that is not this database's, a policy at odds with the database, a job without the key or repository it needs, a database or TLS setup the server does not have, a ledger without its key or behind the database"
+        case .integrity: "integrity or authentication failure: tampered backup or ledger, ciphertext that does not open, wrong key"
         case .legalHold: "a legal hold covers the data: `subject erase` kept a held customer's rows (and erased the rest)"
         }
     }

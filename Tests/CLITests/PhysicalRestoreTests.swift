@@ -93,7 +93,9 @@ import Testing
 
         // pgBackRest, to a point in time before the erasure; the worker notices and reconciles before any job.
         try cluster.stop()
-        try cluster.pgbackrest("restore", ["--delta", "--type=time", "--target=\(beforeActions)", "--target-action=promote"])
+        // The backup named: pgBackRest's own choice by time compares with its stop time in whole seconds.
+        let set = try #require(try FileManager.default.contentsOfDirectory(atPath: cluster.directory + "/repo/backup/lethe").first { $0.hasSuffix("F") })
+        try cluster.pgbackrest("restore", ["--delta", "--set=\(set)", "--type=time", "--target=\(beforeActions)", "--target-action=promote"])
         try cluster.start()
         try expectRolledBackThenReconciled("pgbackrest point in time",
                                            by: ["worker", "--once", "--log-format", "json", "--database-url", cluster.conninfo])

@@ -321,25 +321,26 @@ struct RestoreCommand: LetheCommand {
     func execute() throws {
         pgTools.export()
         let policy = try policyOptions.load()
-        let keys = try keyring.load()
-        let ledger = try ledgerOptions.ledger(keyring: keys)
+        let ledgerConfigured = ledgerOptions.root != nil
         let live: Postgres.PostgresConnection?
         do {
             live = try database.connect(for: .operator, command: "restore", policy: policy)
         } catch let error as LetheError where error.code == .unavailable {
             // Without the live database's tombstones and shreds, a restore would bring back people erased since: the
             // ledger outside the database has them too; without either, only --without-erasure-replay restores.
-            guard ledger != nil || withoutErasureReplay || dryRun else {
+            guard ledgerConfigured || withoutErasureReplay || dryRun else {
                 throw LetheError.unavailable("the live database is unreachable and no ledger is configured: erasures and shreds done since the backup could not be replayed, so nothing was restored",
                                              hint: "make it reachable (--database-url), give the ledger (--ledger, LETHE_LEDGER), or pass --without-erasure-replay to restore anyway and replay them later")
             }
-            if ledger == nil {
+            if !ledgerConfigured {
                 Terminal.warn("live database not reachable: retention is re-applied with the overrides and holds stored in the backup, and erasures done since the backup are NOT replayed")
             } else {
                 Terminal.warn("live database not reachable: erasures, shreds, retention changes and hold releases since the backup are replayed from the ledger")
             }
             live = nil
         }
+        let keys = try keyring.load()
+        let ledger = try ledgerOptions.ledger(keyring: keys)
         var job = RestoreJob(live: live, policy: policy, keyring: keys, backupKeys: try backupKeys.load(),
                              repository: try repository.repository(policy))
         job.ledger = ledger
