@@ -36,6 +36,10 @@ for column in "sms.messages recipient" "sms.messages body" "sms.contacts phone" 
 done
 step encrypt verify
 
+note "the ledger outside the database: erasures, shreds, retention changes and hold releases that no physical restore can undo"
+step ledger init --ledger "$WORK/ledger" --ledger-key "$WORK/ledger.key"
+export LETHE_LEDGER=$WORK/ledger LETHE_LEDGER_KEY=$WORK/ledger.key
+
 note "intake: only phone and message are accepted; an extra field refuses the whole file"
 printf 'phone,message,email\n06 12 34 56 78,Bonjour,someone@example.com\n' > "$WORK/extra.csv"
 step import messages "$WORK/extra.csv" --customer 1 || echo "(refused with exit $?: nothing written, no value printed)"
@@ -102,6 +106,8 @@ step requests open --kind erasure --reference DPO-2026-0132
 step subject erase --phone "'06 12 00 00 01'" --request 3 --dry-run
 step subject erase --phone "'06 12 00 00 01'" --request 3 --out "$WORK/dpo"
 step subject export --phone "'06 12 00 00 01'" --out "$WORK/dpo-after"
+note "the erasure is in the ledger too: after a pgBackRest or snapshot restore, the worker re-applies it (lethe reconcile)"
+step ledger verify
 note "the backup taken before the erasure, restored: Camille's rows are erased again"
 psql -q -d postgres -c "CREATE DATABASE lethe_demo_restore2"
 step restore "$BACKUP_ID" --target-database dbname=lethe_demo_restore2

@@ -90,5 +90,5 @@ extension Ledger {
     }
 
     /// The advisory lock (transaction level) that serializes ledger writers of one database: "LTHLEDGR".
-    static let writerLock: Int64 = 0x4C54_484C_4544_4752
+    public static let writerLock: Int64 = 0x4C54_484C_4544_4752
 }

@@ -71,7 +71,7 @@ public struct LedgerReplay {
                 continue
             }
             try db.transaction {
-                try db.execute("SELECT pg_advisory_xact_lock(\(.int(0x4C54_484C_4544_4752)))")
+                try db.execute("SELECT pg_advisory_xact_lock(\(.int(Ledger.writerLock)))")
                 try apply(record, &applied)
                 try AuditLog.append(db, action: "reconcile", target: "ledger record \(record.seq)", details: [
                     "action": .string(record.entry.action.rawValue), "changed": .bool(applied.changed),

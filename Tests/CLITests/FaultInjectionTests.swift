@@ -26,6 +26,14 @@ import Testing
         return (db, directory, ["--database-url", db.conninfo, "--keyring", directory + "/keyring"])
     }
 
+    /// The fixture's people as messages of each customer.
+    func importPeople(for customers: [String], directory: String, common: [String]) throws {
+        for customer in customers {
+            let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m\(customer).csv", in: directory)
+            #expect(try LetheProcess.run(["import", "messages", file, "--customer", customer] + common).status == 0)
+        }
+    }
+
     /// Nothing of the run is left half-done or marked running; the audit chain verifies.
     func expectSettled(_ db: TestDatabase, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let watcher = try db.newConnection()
@@ -119,10 +127,7 @@ import Testing
     @Test func subjectEraseKilledWhileDeletingErasesNothingThenEverything() throws {
         let (db, directory, common) = try keyed()
         let person = IntakeFixture.people[0]
-        for customer in ["1", "2"] {
-            let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m\(customer).csv", in: directory)
-            #expect(try LetheProcess.run(["import", "messages", file, "--customer", customer] + common).status == 0)
-        }
+        try importPeople(for: ["1", "2"], directory: directory, common: common)
         let before = try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages")
         let blocker = try db.newConnection()
         try blocker.execute("BEGIN")
@@ -150,10 +155,7 @@ import Testing
         let ledger = ["LETHE_LEDGER": directory + "/ledger", "LETHE_LEDGER_KEY": directory + "/ledger.key"]
         #expect(try LetheProcess.run(["ledger", "init", "--keyring", directory + "/keyring"], environment: ledger).status == 0)
         let person = IntakeFixture.people[0]
-        for customer in ["1", "2"] {
-            let file = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m\(customer).csv", in: directory)
-            #expect(try LetheProcess.run(["import", "messages", file, "--customer", customer] + common).status == 0)
-        }
+        try importPeople(for: ["1", "2"], directory: directory, common: common)
         let before = try Self.count(db.connection, "SELECT count(*) AS n FROM sms.messages")
         let blocker = try db.newConnection()
         try blocker.execute("BEGIN")
