@@ -13,6 +13,10 @@ public enum Duty: String, CaseIterable, Sendable, Encodable {
     case `operator`
     /// audit log, purge ledger, job runs, request register: no application data at all.
     case auditor
+    /// The platform's live API and `lethe serve` (issue 31): inserts and reads the policy's tables, in sealed form
+    /// only once `lethe constraints apply` has run; no DELETE, no UPDATE, no DDL; of Lethe's registers only what
+    /// sealing needs (the customers' data keys and blind-index parameters).
+    case app
 
     public var role: String { "lethe_\(rawValue)" }
 
@@ -22,6 +26,7 @@ public enum Duty: String, CaseIterable, Sendable, Encodable {
         case .dpo: "requests, subject export and erase, customer export, retention, holds"
         case .operator: "migrate, restore, keys, roles, import, encrypt"
         case .auditor: "audit list and verify, purge ledger, job runs, request register"
+        case .app: "the live API's writes and reads of sealed rows (lethe serve)"
         }
     }
 }
@@ -47,6 +52,8 @@ extension Duty {
         "lethe.expire_tombstone_fingerprints()",
     ]
     static let auditAppend = "lethe.audit_append(text,text,text,jsonb)"
+    /// What sealing reads: the customers' wrapped data keys, the blind-index parameters, the KEK fingerprints.
+    static let sealingTables = ["lethe.customer_keys", "lethe.blind_index_parameters", "lethe.kek_fingerprints"]
     static let registers = ["lethe.audit_log", "lethe.purge_runs", "lethe.purge_run_items", "lethe.job_runs", "lethe.requests"]
     /// The registers the DPO keeps: read directly, written only through `dpoFunctions`.
     static let dpoTables = ["lethe.retention_overrides", "lethe.legal_holds", "lethe.requests", "lethe.tombstones", "lethe.tombstone_rows",
@@ -85,6 +92,11 @@ extension Duty {
         case .auditor:
             return [Privilege(kind: .schema, object: "lethe", privilege: "USAGE")]
                 + Self.registers.map { Privilege(kind: .table, object: $0, privilege: "SELECT") }
+        case .app:
+            return usage + tables.flatMap { table in ["SELECT", "INSERT"].map { Privilege(kind: .table, object: table, privilege: $0) } }
+                + Self.sealingTables.map { Privilege(kind: .table, object: $0, privilege: "SELECT") }
+                + [Privilege(kind: .table, object: "lethe.customer_keys", privilege: "INSERT"),
+                   Privilege(kind: .function, object: Self.auditAppend, privilege: "EXECUTE")]
         }
     }
 }

@@ -101,6 +101,15 @@ public struct RolesApply {
             // The auditor reads the registers, never application data.
             "GRANT USAGE ON SCHEMA lethe TO lethe_auditor",
             "GRANT SELECT ON \(Duty.registers.joined(separator: ", ")) TO lethe_auditor",
+            // The application (the live API, lethe serve) inserts and reads the policy's rows and uses their sequences:
+            // no DELETE, UPDATE or DDL; of Lethe's registers it reads the data keys it seals with and adds a month's key.
+            "GRANT USAGE ON SCHEMA \(schemas) TO lethe_app",
+        ] + (appTables.isEmpty ? [] : ["GRANT SELECT, INSERT ON \(appTables) TO lethe_app"])
+          + (appSequences.isEmpty ? [] : ["GRANT USAGE, SELECT ON SEQUENCE \(appSequences) TO lethe_app"]) + [
+            "GRANT SELECT ON \(Duty.sealingTables.joined(separator: ", ")) TO lethe_app",
+            "GRANT INSERT ON lethe.customer_keys TO lethe_app",
+            "GRANT USAGE ON SEQUENCE lethe.customer_keys_key_id_seq TO lethe_app",
+            "GRANT EXECUTE ON FUNCTION \(Duty.auditAppend) TO lethe_app",
         ]
         return sql
     }

@@ -57,6 +57,9 @@ public struct InspectReport: Sendable, Encodable {
     /// Personal columns the policy declares kept in clear (`personal_clear`), as `schema.table.column`: not findings
     /// (the application reads them back), but listed, since they are not sealed.
     public var clearByDeclaration: [String] = []
+    /// Sealed personal columns whose sealing the database does not enforce (no validated `lethe constraints apply`
+    /// CHECK): the application's login could still write clear text there.
+    public var notEnforced: [String] = []
     /// Personal columns that still receive clear text from other writers, `schema.table.column` -> values written
     /// since the encrypt job's last expected run (not findings while that job is scheduled: it seals them).
     public var awaitingEncrypt: [String: Int64] = [:]

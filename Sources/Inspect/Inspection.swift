@@ -61,6 +61,9 @@ public struct Inspection {
         var report = InspectReport(inspectedAt: now, tables: tables.map(\.name.description), samplePercent: samplePercent ?? 100, findings: findings)
         report.awaitingEncrypt = awaitingEncrypt
         report.clearByDeclaration = tables.flatMap { table in table.clearPersonalColumns.map { "\(table.name).\($0.name)" } }
+        let inspected = Set(tables.map(\.name.description))
+        report.notEnforced = try SealedConstraints(db, policy: policy).status().filter { $0.state != .enforced && inspected.contains($0.table) }
+            .map { "\($0.table).\($0.column)" }
         return report
     }
 

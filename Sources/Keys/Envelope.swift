@@ -138,15 +138,12 @@ public enum Envelope {
     }
 
     /// SQL: the column's value starts like an envelope of a readable version (in a `text` column, its text form).
+    /// Binds no value, so the same text serves in DDL: the CHECK of `lethe constraints apply`.
     public static func hasSealedHeader(_ column: SQLIdentifier, form: SealedColumnForm = .binary) -> SQL {
-        switch form {
-        case .binary:
-            // Lethe's own constants, hex-encoded: no outside text.
-            let headers = readableVersions.map { "'\\x\(Hex.encode(magic + [$0]))'::bytea" }.joined(separator: ", ")
-            return "substring(\(column) FROM 1 FOR 4) IN (\(unsafeRaw: headers))"
-        case .text:
-            return "left(\(column), 9) = ANY (\(SQLValue.textArray(readableVersions.map(textPrefix(version:))))::text[])"
-        }
+        // Lethe's own constants (hex headers, ASCII prefixes): no outside text.
+        let literals = readableVersions.map { form == .binary ? "'\\x\(Hex.encode(magic + [$0]))'::bytea" : "'\(textPrefix(version: $0))'" }
+        let head: SQL = form == .binary ? "substring(\(column) FROM 1 FOR 4)" : "left(\(column), 9)"
+        return "\(head) IN (\(unsafeRaw: literals.joined(separator: ", ")))"
     }
 
     /// The key id's 8 bytes, big-endian.

@@ -59,7 +59,7 @@ struct Lethe: ParsableCommand {
             CommandGroup(name: "Data subjects", subcommands: [
                 RequestsCommand.self, SubjectCommand.self, CustomerCommand.self, ImportCommand.self, ValidateCommand.self,
             ]),
-            CommandGroup(name: "Keys and encryption", subcommands: [KeysCommand.self, EncryptCommand.self]),
+            CommandGroup(name: "Keys and encryption", subcommands: [KeysCommand.self, EncryptCommand.self, ConstraintsCommand.self]),
             CommandGroup(name: "Backups", subcommands: [BackupCommand.self, RestoreCommand.self, LedgerCommand.self, ReconcileCommand.self]),
             CommandGroup(name: "Operations", subcommands: [
                 MigrateCommand.self, WorkerCommand.self, StatusCommand.self, InspectCommand.self, RolesCommand.self,

@@ -116,6 +116,7 @@ extension LeastPrivilegeTests {
                 "\(found.stdout)")
         #expect(found.stderr.contains("HINT:"))
         try db.connection.execute("DROP TRIGGER planted ON lethe.audit_log")
+        _ = try LeastPrivilegeTests.clusterRoles.value()
         #expect(try LetheProcess.run(["roles", "apply", "--database-url", db.conninfo]).status == 0)
         #expect(try LetheProcess.run(["roles", "check"] + url(db, "lp_auditor")).status == 0, "roles apply revoked what the design does not give")
     }

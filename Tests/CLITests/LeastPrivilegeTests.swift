@@ -19,13 +19,15 @@ import Testing
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_dpo') THEN CREATE ROLE lethe_dpo NOLOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_operator') THEN CREATE ROLE lethe_operator NOLOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_auditor') THEN CREATE ROLE lethe_auditor NOLOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lethe_app') THEN CREATE ROLE lethe_app NOLOGIN; END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_app') THEN CREATE ROLE lp_app LOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_worker') THEN CREATE ROLE lp_worker LOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_dpo') THEN CREATE ROLE lp_dpo LOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_auditor') THEN CREATE ROLE lp_auditor LOGIN; END IF;
                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'lp_operator') THEN CREATE ROLE lp_operator LOGIN; END IF;
             END $$
             """)
-        for (duty, login) in [("worker", "lp_worker"), ("dpo", "lp_dpo"), ("auditor", "lp_auditor"), ("operator", "lp_operator")] {
+        for (duty, login) in [("worker", "lp_worker"), ("dpo", "lp_dpo"), ("auditor", "lp_auditor"), ("operator", "lp_operator"), ("app", "lp_app")] {
             try postgres.execute("GRANT lethe_\(duty) TO \(login)")
         }
         return true
@@ -253,6 +255,6 @@ import Testing
         #expect(check.status == 0, "\(check.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
         let duties = (report["duties"] as? [[String: Any]] ?? []).reduce(into: [String: Bool]()) { $0[$1["duty"] as? String ?? ""] = $1["permitted"] as? Bool }
-        #expect(duties == ["auditor": true, "worker": false, "dpo": false, "operator": false], "\(check.stdout)")
+        #expect(duties == ["auditor": true, "worker": false, "dpo": false, "operator": false, "app": false], "\(check.stdout)")
     }
 }

@@ -95,6 +95,7 @@ import Testing
     /// erasure replay had none checked).
     @Test func everyAdministrativeCommandLeavesItsAuditRecord() throws {
         let (db, directory, common) = try BackupFixture.commandLineSetUp(contacts: 50)
+        _ = try LeastPrivilegeTests.clusterRoles.value()
         let url = ["--database-url", db.conninfo], keyed = ["--database-url", db.conninfo, "--keyring", directory + "/keyring"]
         let messages = try IntakeFixture.write(IntakeFixture.messagesCSV(), name: "m.csv", in: directory)
         let steps: [(arguments: [String], action: String)] = [

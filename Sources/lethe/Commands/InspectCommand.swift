@@ -73,6 +73,9 @@ struct InspectCommand: LetheCommand {
                 Output.line("still receiving clear text, awaiting the encrypt job: "
                             + report.awaitingEncrypt.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
             }
+            if !report.notEnforced.isEmpty {
+                Output.line("sealing not enforced by the database (lethe constraints apply): \(report.notEnforced.joined(separator: ", "))")
+            }
             if !report.clearByDeclaration.isEmpty {
                 Output.line("clear by declaration (personal_clear, never sealed): \(report.clearByDeclaration.joined(separator: ", "))")
             }
