@@ -19,6 +19,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The phone validation tests compare with current numbering-plan metadata: the Python port of libphonenumber.
+# The reference implementation of the sealed formats (contrib/python) is checked against the vectors on `cryptography`.
+if ! python3 -c "import cryptography" 2>/dev/null; then
+    echo "installing: cryptography (PyPI)"
+    python3 -m pip install -q --disable-pip-version-check "cryptography>=42" 2>&1 | grep -v "Running pip as the 'root' user" || true
+fi
 if ! python3 -c "import phonenumbers" 2>/dev/null; then
     echo "installing: phonenumbers 9.0.43 (PyPI)"
     python3 -m pip install -q --disable-pip-version-check phonenumbers==9.0.43 2>&1 | grep -v "Running pip as the 'root' user" || true

@@ -93,6 +93,16 @@ public enum Envelope {
         try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: associatedData, appendingTo: &out)
     }
 
+    /// With a given nonce: for the committed test vectors only (a nonce must never repeat under a key).
+    static func seal(_ plaintext: [UInt8], key: SecretKey, keyId: Int64, version: UInt8, associatedData: [UInt8], nonce: [UInt8], cipher: AESGCM) throws -> [UInt8] {
+        var out = magic
+        out.append(version)
+        appendKeyId(keyId, to: &out)
+        out += nonce
+        try cipher.seal(key: key, nonce: nonce, plaintext: plaintext, associatedData: associatedData, appendingTo: &out)
+        return out
+    }
+
     /// The length of a value's envelope.
     public static func sealedSize(_ plaintextCount: Int) -> Int { headerSize + plaintextCount + AESGCM.tagSize }
 
