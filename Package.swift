@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C boundary
@@ -78,12 +80,22 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // `lethe serve`: the platform's live API writes, finds and reads personal data in Lethe's sealed form through it
+        // (issue 31), over a Unix socket whose callers are known by their peer credentials.
+        .target(name: "Serve", dependencies: [
+            "LetheCore", "LetheCrypto", "Postgres", "Policy", "Phone", "Keys", "Audit", "Schema", "Subject", "Intake",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // Command line
         .executableTarget(
             name: "lethe",
             dependencies: [
                 "LetheCore", "Postgres", "LetheCrypto", "Phone", "Policy", "Schema", "Audit", "Purge", "Keys", "Intake", "Backup", "Restore", "Subject",
-                "Telemetry", "Jobs", "Worker", "Inspect", "Access", "Ledger",
+                "Telemetry", "Jobs", "Worker", "Inspect", "Access", "Ledger", "Serve",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,7 +136,7 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Restore", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
         .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "Restore", "LetheCore", "TestSupport"]),
         .testTarget(name: "FuzzTargetTests", dependencies: ["FuzzTargets", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy", "Yams"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "LetheCore", "LetheCrypto", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -52,6 +52,8 @@ extension Duty {
         "lethe.expire_tombstone_fingerprints()",
     ]
     static let auditAppend = "lethe.audit_append(text,text,text,jsonb)"
+    /// `lethe serve`'s hourly usage counts and their audit record (migration 0024).
+    static let serveNote = "lethe.serve_note(text,bigint,text,bigint,text)"
     /// What sealing reads: the customers' wrapped data keys, the blind-index parameters, the KEK fingerprints.
     static let sealingTables = ["lethe.customer_keys", "lethe.blind_index_parameters", "lethe.kek_fingerprints"]
     static let registers = ["lethe.audit_log", "lethe.purge_runs", "lethe.purge_run_items", "lethe.job_runs", "lethe.requests"]
@@ -96,7 +98,8 @@ extension Duty {
             return usage + tables.flatMap { table in ["SELECT", "INSERT"].map { Privilege(kind: .table, object: table, privilege: $0) } }
                 + Self.sealingTables.map { Privilege(kind: .table, object: $0, privilege: "SELECT") }
                 + [Privilege(kind: .table, object: "lethe.customer_keys", privilege: "INSERT"),
-                   Privilege(kind: .function, object: Self.auditAppend, privilege: "EXECUTE")]
+                   Privilege(kind: .function, object: Self.auditAppend, privilege: "EXECUTE"),
+                   Privilege(kind: .function, object: Self.serveNote, privilege: "EXECUTE")]
         }
     }
 }

@@ -109,7 +109,7 @@ public struct RolesApply {
             "GRANT SELECT ON \(Duty.sealingTables.joined(separator: ", ")) TO lethe_app",
             "GRANT INSERT ON lethe.customer_keys TO lethe_app",
             "GRANT USAGE ON SEQUENCE lethe.customer_keys_key_id_seq TO lethe_app",
-            "GRANT EXECUTE ON FUNCTION \(Duty.auditAppend) TO lethe_app",
+            "GRANT EXECUTE ON FUNCTION \(Duty.auditAppend), \(Duty.serveNote) TO lethe_app",
         ]
         return sql
     }

@@ -9,7 +9,7 @@ struct PolicyBuilder {
     init(issues: PolicyIssues) { self.issues = issues }
 
     static let topKeys: Set<String> = ["version", "region", "max_segments", "blind_index_bits", "tables", "backup", "dpo", "schedule",
-                                       "phone_validation", "phone_ranges", "phone_without_plus", "short_codes"]
+                                       "phone_validation", "phone_ranges", "phone_without_plus", "short_codes", "serve"]
     static let phoneRangeKeys: Set<String> = ["prefix", "lengths"]
     static let tableKeys: Set<String> = ["table", "id", "timestamp", "timestamp_zone", "customer", "retention", "personal", "blind_index",
                                          "intake", "backup", "category", "subject_via", "partitioning", "operational",
@@ -77,10 +77,12 @@ struct PolicyBuilder {
             default: issues.add(node, "short_codes", "'\(text.prefix(20))' is not a choice (expected accept or refuse)")
             }
         }
+        let serve = self.serve(top["serve"])
         guard let backup, let dpo else { return (nil, issues) }
-        let policy = RetentionPolicy(source: issues.source, sourceBytes: bytes, version: version, defaultRegion: region,
+        var policy = RetentionPolicy(source: issues.source, sourceBytes: bytes, version: version, defaultRegion: region,
                                      maxSegments: maxSegments, blindIndexBits: blindIndexBits, tables: tables, backup: backup, dpo: dpo,
                                      schedule: schedule, phoneValidation: phoneValidation)
+        policy.serve = serve
         return (policy, issues)
     }
 
@@ -268,6 +270,55 @@ struct PolicyBuilder {
             }
         }
         return PhoneValidationPolicy(mode: mode, ranges: ranges)
+    }
+
+    static let serveKeys: Set<String> = ["clients", "socket"]
+    static let serveClientKeys: Set<String> = ["name", "uid", "may", "customers"]
+
+    /// `serve: { socket: PATH, clients: [ { name, uid, may: [intake, seal, lookup, open], customers: [...] } ] }`.
+    private mutating func serve(_ node: Node?) -> ServePolicy {
+        var serve = ServePolicy()
+        guard let node, let map = mapping(node, "serve", allowed: Self.serveKeys) else { return serve }
+        serve.socket = map["socket"].flatMap { string($0, "serve.socket") }
+        guard let clientsNode = map["clients"] else { return serve }
+        guard case .sequence(let sequence) = clientsNode else {
+            issues.add(clientsNode, "serve.clients", "expected a list of clients")
+            return serve
+        }
+        var names = Set<String>(), uids = Set<UInt32>()
+        for (index, item) in sequence.enumerated() {
+            let path = "serve.clients[\(index)]"
+            guard let client = mapping(item, path, allowed: Self.serveClientKeys) else { continue }
+            guard let name = client["name"].flatMap({ string($0, "\(path).name") }) else {
+                if client["name"] == nil { issues.add(item, "\(path).name", "missing: name the client (it appears in metrics and audit records)") }
+                continue
+            }
+            guard let uidNode = client["uid"], let uid = int(uidNode, "\(path).uid"), uid >= 0, uid <= Int(UInt32.max) else {
+                issues.add(item, "\(path).uid", "missing or not a user id: a socket caller is known by the Unix user it runs as")
+                continue
+            }
+            var may = Set<ServePolicy.Right>()
+            for text in client["may"].map({ stringList($0, "\(path).may") }) ?? [] {
+                if let right = ServePolicy.Right(rawValue: text) { may.insert(right) } else {
+                    issues.add(client["may"], "\(path).may", "'\(text.prefix(20))' is not a right (expected \(ServePolicy.Right.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+            }
+            if may.isEmpty { issues.add(item, "\(path).may", "missing: what the client may do (intake, seal, lookup, open)") }
+            var customers: Set<Int64>?
+            if let list = client["customers"] {
+                customers = Set(stringList(list, "\(path).customers").compactMap { text in
+                    guard let id = Int64(text) else {
+                        issues.add(list, "\(path).customers", "'\(text.prefix(20))' is not a customer id")
+                        return nil
+                    }
+                    return id
+                })
+            }
+            if !names.insert(name).inserted { issues.add(item, "\(path).name", "'\(name)' is declared twice") }
+            if !uids.insert(UInt32(uid)).inserted { issues.add(item, "\(path).uid", "uid \(uid) is declared twice: a caller must be one client") }
+            serve.clients.append(ServePolicy.Client(name: name, uid: UInt32(uid), may: may, customers: customers))
+        }
+        return serve
     }
 
     /// One entry per job; a job the policy leaves out keeps its default schedule.

@@ -22,6 +22,8 @@ public struct RetentionPolicy: Sendable {
     public let schedule: [JobName: ScheduleExpression]
     /// How strictly phone numbers are checked at intake and normalised for lookups.
     public let phoneValidation: PhoneValidationPolicy
+    /// The clients of `lethe serve` (`serve:`); none by default, and then the service answers nobody.
+    public var serve = ServePolicy()
 
     public func table(named name: String) -> TablePolicy? {
         tables.first { $0.name.description == name || $0.name.name.name == name }

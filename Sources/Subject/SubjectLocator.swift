@@ -122,3 +122,27 @@ struct SubjectSearch {
 
     func locate(content: SubjectRowReader.Content) throws -> SubjectLocator.Findings { try locator.locate(fingerprint, content: content) }
 }
+
+/// `lethe serve`'s `POST /v1/lookup` (issue 31): a number's rows of one customer, table by table, found through the
+/// blind index and confirmed by decryption, exactly as an export or an erasure finds them.
+public struct SubjectLookup {
+    let db: PostgresConnection
+    let policy: RetentionPolicy
+    let keyring: Keyring
+
+    public init(db: PostgresConnection, policy: RetentionPolicy, keyring: Keyring) {
+        self.db = db
+        self.policy = policy
+        self.keyring = keyring
+    }
+
+    /// Table -> row ids of `number` owned by `customer` (every policy table a person is found in, subject_via included).
+    public func rows(of number: PhoneNumber, customer: Int64) throws -> [String: [Int64]] {
+        let search = try SubjectSearch(number: number, db: db, policy: policy, keyring: keyring, logger: Logger(label: "lethe.serve"))
+        var found: [String: [Int64]] = [:]
+        for row in try search.locate(content: .identity).rows where row.customer == customer {
+            found[row.table.name.description, default: []].append(row.id)
+        }
+        return found.mapValues { $0.sorted() }
+    }
+}

@@ -62,7 +62,7 @@ struct Lethe: ParsableCommand {
             CommandGroup(name: "Keys and encryption", subcommands: [KeysCommand.self, EncryptCommand.self, ConstraintsCommand.self]),
             CommandGroup(name: "Backups", subcommands: [BackupCommand.self, RestoreCommand.self, LedgerCommand.self, ReconcileCommand.self]),
             CommandGroup(name: "Operations", subcommands: [
-                MigrateCommand.self, WorkerCommand.self, StatusCommand.self, InspectCommand.self, RolesCommand.self,
+                MigrateCommand.self, WorkerCommand.self, ServeCommand.self, StatusCommand.self, InspectCommand.self, RolesCommand.self,
                 AuditCommand.self, ExitCodesCommand.self,
             ]),
         ]

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Keys
+import LetheCore
+import Logging
+import Serve
+
+struct ServeCommand: LetheCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Let the platform's live API write, find and read personal data in Lethe's sealed form, over a Unix socket.",
+        discussion: """
+            Listens on a Unix socket (--socket, default the policy's serve.socket, then /run/lethe/lethe.sock; mode 0660). \
+            A caller is known by its peer credentials (the Unix user it runs as) and must be declared in the policy: \
+            serve: { clients: [ { name: api, uid: 1001, may: [intake, seal, lookup, open], customers: [42] } ] }. An \
+            undeclared caller gets 401, a declared one asking beyond its rights 403; no request is served anonymously.
+
+            JSON over HTTP/1.1, batch-first (docs/openapi.yaml): POST /v1/intake/{name} (rows validated, normalised, \
+            sealed, blind-indexed and inserted in one transaction, as 'lethe import' does; a bad row refuses the batch, \
+            422 naming its index and field), POST /v1/lookup (a number's rows, by blind index, confirmed by decryption), \
+            POST /v1/open (plaintexts), POST /v1/seal (an envelope and blind index for a row the application inserts \
+            itself), GET /healthz, GET /metrics (Prometheus). A shredded customer is refused from the next request on. \
+            Every use is counted per client, customer, route and hour (lethe.serve_usage), each such hour with an audit \
+            record. Needs the keyring. SIGTERM or SIGINT: in-flight requests finish, exit 0.
+
+            Examples:
+              lethe serve --socket /run/lethe/lethe.sock
+              curl --unix-socket /run/lethe/lethe.sock -d '{"customer": 42, "phone": "06 12 34 56 78"}' http://lethe/v1/lookup
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var policyOptions: PolicyOptions
+    @OptionGroup var keyring: KeyringOptions
+    @Option(help: ArgumentHelp("Unix socket to listen on (default: the policy's serve.socket, then /run/lethe/lethe.sock).", valueName: "path"))
+    var socket: String?
+    @Option(help: ArgumentHelp("Database sessions shared by the requests.", valueName: "n")) var sessions = 8
+
+    var defaultLogLevel: Logger.Level { .info }
+
+    func execute() throws {
+        let policy = try policyOptions.load()
+        guard !policy.serve.clients.isEmpty else {
+            throw LetheError.config("the policy \(policy.source) declares no client of lethe serve: it would answer nobody",
+                                    hint: "add serve: { clients: [ { name: api, uid: UID, may: [intake, lookup, open, seal] } ] }")
+        }
+        _ = try database.connect(for: .app, .operator, command: "serve", policy: policy)
+        var settings = ServeSettings(conninfo: database.conninfo, policy: policy, keyring: try keyring.load(),
+                                     socket: socket ?? policy.serve.socket ?? "/run/lethe/lethe.sock")
+        settings.sessions = max(1, sessions)
+        let service = LetheService(settings: settings, logger: Logger(label: "lethe.serve"))
+        let failure = Locked<(any Error)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await service.run() } catch { failure.withLock { $0 = error } }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.value { throw error }
+    }
+}
