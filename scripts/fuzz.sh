@@ -44,4 +44,8 @@ printf '%s\n' "${summary[@]}"
 echo "== phone validity shortcut: 2000 random numbers per region"
 "${SWIFT:-swift}" build --build-tests 2>&1 | grep -E "error|Build complete" | tail -1 || true
 LETHE_PHONE_SAMPLES=2000 "${SWIFT:-swift}" test --skip-build --filter PhoneValidityShortcutTests 2>&1 | tail -2 || failed=1
+# The service against its own OpenAPI document (schemathesis, from PyPI): no 5xx, no schema violation.
+echo "== lethe serve against docs/openapi.yaml (schemathesis)"
+python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check schemathesis 2>&1 | grep -v "Running pip as" || true
+LETHE_BIN="$("${SWIFT:-swift}" build --show-bin-path)/lethe" scripts/with-postgres.sh scripts/fuzz-serve.sh || failed=1
 exit $failed

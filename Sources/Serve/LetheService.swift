@@ -246,7 +246,10 @@ public final class LetheService: Sendable {
             case .unavailable, .tempFail: .serviceUnavailable
             default: .internalServerError
             }
-            logger.error("request failed", metadata: ["event.action": "serve.\(route)", "client": "\(clientName)", "error.message": "\(lethe.message)"])
+            // The caller's mistakes (unknown customer, bad value) are its to fix; only the service's own failures are errors.
+            let level: Logger.Level = status.code >= 500 ? .error : .info
+            logger.log(level: level, "request refused", metadata: ["event.action": "serve.\(route)", "event.outcome": "failure", "client": "\(clientName)",
+                                                                   "http.response.status_code": .stringConvertible(status.code), "error.message": "\(lethe.message)"])
             response = try Self.json(ErrorBody(error: lethe.message, hint: lethe.hint ?? lethe.code.defaultHint, index: nil, field: nil), status: status)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
