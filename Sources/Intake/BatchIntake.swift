@@ -38,12 +38,7 @@ public struct BatchIntake {
 
     public func write(kind: IntakeKind, customer: Int64, rows: [[String: String]]) throws -> [Written] {
         let target = try IntakeTarget(kind: kind, policy: policy)
-        try CustomerDirectory(db, policy: policy).requireExists(customer)
-        let clock = try DatabaseClock.read(db)
-        let cutoff = try CustomerCutoff.at(clock.text, tableRetention: target.table.retention ?? .ceiling, customer: customer, db: db)
-        guard let now = PostgresTimestamp.parse(clock.text), let earliest = PostgresTimestamp.parse(cutoff) else {
-            throw LetheError.software("unreadable database clock")
-        }
+        let (clock, now, earliest) = try target.window(customer: customer, db: db, policy: policy)
         let validator = RowValidator(kind: kind, maxSegments: policy.maxSegments, earliest: earliest, latest: now,
                                      phones: PhoneVerdictCache(defaultRegion: policy.defaultRegion, rules: policy.phoneRules))
         var valid: [RowValidator.ValidRow] = []

@@ -61,12 +61,7 @@ public struct Importer {
     public func run(kind: IntakeKind, path: String, customer: Int64, options: ImportOptions, db: PostgresConnection,
                     keyring: Keyring?, progress: ((Int) -> Void)? = nil) throws -> ImportReport {
         let target = try IntakeTarget(kind: kind, policy: policy)
-        try CustomerDirectory(db, policy: policy).requireExists(customer)
-        let clock = try DatabaseClock.read(db)
-        let cutoff = try CustomerCutoff.at(clock.text, tableRetention: target.table.retention ?? .ceiling, customer: customer, db: db)
-        guard let now = PostgresTimestamp.parse(clock.text), let earliest = PostgresTimestamp.parse(cutoff) else {
-            throw LetheError.software("unreadable database clock")
-        }
+        let (clock, now, earliest) = try target.window(customer: customer, db: db, policy: policy)
         var report = ImportReport(kind: kind.rawValue, customerId: customer, file: path)
         guard !options.dryRun else {
             let workers = try workers(target, options: options, earliest: earliest, latest: now)

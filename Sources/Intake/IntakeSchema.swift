@@ -1,5 +1,8 @@
+import Foundation
 import LetheCore
 import Policy
+import Postgres
+import Schema
 
 /// What each import kind stores, and where: the policy says which fields are required and allowed,
 /// this says which column each known field fills.
@@ -81,4 +84,18 @@ enum CommonFieldNames {
         "company", "title", "notes", "comment", "user_id", "username", "password", "id", "created_at", "updated_at",
         "mobile", "msisdn", "telephone", "tel", "number", "recipient", "sender", "text", "content",
     ]
+}
+
+extension IntakeTarget {
+    /// For one customer's rows: the database clock (the time of rows without `sent_at`), and the window a row's time
+    /// must fall in, from the customer's retention cutoff to now. The customer must exist.
+    func window(customer: Int64, db: PostgresConnection, policy: RetentionPolicy) throws -> (clock: DatabaseClock, now: Date, earliest: Date) {
+        try CustomerDirectory(db, policy: policy).requireExists(customer)
+        let clock = try DatabaseClock.read(db)
+        let cutoff = try CustomerCutoff.at(clock.text, tableRetention: table.retention ?? .ceiling, customer: customer, db: db)
+        guard let now = PostgresTimestamp.parse(clock.text), let earliest = PostgresTimestamp.parse(cutoff) else {
+            throw LetheError.software("unreadable database clock")
+        }
+        return (clock, now, earliest)
+    }
 }
