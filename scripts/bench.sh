@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: runs inside scripts/with-postgres.sh. SCALE multiplies dataset sizes (default 1).
-# BENCH_SECTION=purge|steady|intake|backup|subject|worker|inspect runs one section.
+# BENCH_SECTION=purge|steady|intake|backup|subject|worker|inspect|serve runs one section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(swift build ${RELEASE_FLAGS:--c release} --show-bin-path)
