@@ -11,15 +11,33 @@ import Schema
 /// required and allowed fields, validated, normalised, encoded and segment-counted as `lethe import` does (the same
 /// validator and encoder), row ids reserved, sealed, blind-indexed and written through COPY in one transaction. A bad
 /// row refuses the whole batch, naming its index and field, never a value.
-public struct BatchIntake {
+/// A class, one per database session: what does not change between batches (the target, its COPY format, its
+/// sequence, the phone verdicts) is looked up once.
+public final class BatchIntake {
     let policy: RetentionPolicy
     let db: PostgresConnection
     let vault: Vault
+    private var prepared: [IntakeKind: (target: IntakeTarget, format: CopyFormat, sequence: String)] = [:]
+    /// Thread-safe and bounded: one may serve every session of a process.
+    private let phones: PhoneVerdictCache
 
-    public init(policy: RetentionPolicy, db: PostgresConnection, vault: Vault) {
+    public init(policy: RetentionPolicy, db: PostgresConnection, vault: Vault, phones: PhoneVerdictCache? = nil) {
         self.policy = policy
         self.db = db
         self.vault = vault
+        self.phones = phones ?? PhoneVerdictCache(defaultRegion: policy.defaultRegion, rules: policy.phoneRules)
+    }
+
+    private func prepare(_ kind: IntakeKind) throws -> (target: IntakeTarget, format: CopyFormat, sequence: String) {
+        if let known = prepared[kind] { return known }
+        let target = try IntakeTarget(kind: kind, policy: policy)
+        let format = try CopyFormat.choose(for: target.table.name, columns: RowEncoder.columns(target), db: db)
+        guard let sequence = try db.query("SELECT pg_get_serial_sequence(\(.text(target.table.name.description)), \(.text(target.table.idColumn.name))) AS s")
+            .single("sequence").optionalString("s") else {
+            throw LetheError.config("\(target.table.name).\(target.table.idColumn.name) does not draw from a sequence of its own", hint: "intake needs one to reserve row ids")
+        }
+        prepared[kind] = (target, format, sequence)
+        return (target, format, sequence)
     }
 
     /// One refused row: its 0-based index in the batch, the field, and why (never the value).
@@ -36,11 +54,12 @@ public struct BatchIntake {
         public let segments: Int?
     }
 
-    public func write(kind: IntakeKind, customer: Int64, rows: [[String: String]]) throws -> [Written] {
-        let target = try IntakeTarget(kind: kind, policy: policy)
+    /// Validates, seals and writes `rows` in one transaction, in which `alsoBeforeCommit` runs too (the service's
+    /// usage count): the batch and its record commit together, with one synchronous commit.
+    public func write(kind: IntakeKind, customer: Int64, rows: [[String: String]], alsoBeforeCommit: (PostgresConnection) throws -> Void = { _ in }) throws -> [Written] {
+        let (target, format, sequence) = try prepare(kind)
         let (clock, now, earliest) = try target.window(customer: customer, db: db, policy: policy)
-        let validator = RowValidator(kind: kind, maxSegments: policy.maxSegments, earliest: earliest, latest: now,
-                                     phones: PhoneVerdictCache(defaultRegion: policy.defaultRegion, rules: policy.phoneRules))
+        let validator = RowValidator(kind: kind, maxSegments: policy.maxSegments, earliest: earliest, latest: now, phones: phones)
         var valid: [RowValidator.ValidRow] = []
         for (index, fields) in rows.enumerated() {
             for name in fields.keys.sorted() where !target.allowedFields.contains(name) {
@@ -57,27 +76,18 @@ public struct BatchIntake {
             }
         }
         guard !valid.isEmpty else { return [] }
-        let format = try CopyFormat.choose(for: target.table.name, columns: RowEncoder.columns(target), db: db)
         let encoder = RowEncoder(target: target, sealer: try vault.sealer(customer: customer), clock: clock, format: format)
         return try db.transaction {
-            let ids = try reserveIds(target.table, count: valid.count)
+            let ids = try db.query("SELECT nextval(\(.text(sequence))::regclass) AS id FROM generate_series(1, \(.int(Int64(valid.count))))").rows.map { try $0.int("id") }
             try db.copyIn(encoder.copyStatement) { writer in
                 try writer.write(format.header)
                 for (row, id) in zip(valid, ids) { try writer.write(try encoder.line(row, id: id)) }
                 try writer.write(format.trailer)
             }
+            try alsoBeforeCommit(db)
             return zip(valid, ids).map { row, id in
                 Written(id: id, encoding: row.encoding.map { $0.alphabet == .gsm7 ? "gsm7" : "ucs2" }, segments: row.encoding?.segments)
             }
         }
-    }
-
-    /// `count` ids from the table's own sequence, in this session.
-    private func reserveIds(_ table: TablePolicy, count: Int) throws -> [Int64] {
-        guard let sequence = try db.query("SELECT pg_get_serial_sequence(\(.text(table.name.description)), \(.text(table.idColumn.name))) AS s")
-            .single("sequence").optionalString("s") else {
-            throw LetheError.config("\(table.name).\(table.idColumn.name) does not draw from a sequence of its own", hint: "intake needs one to reserve row ids")
-        }
-        return try db.query("SELECT nextval(\(.text(sequence))::regclass) AS id FROM generate_series(1, \(.int(Int64(count))))").rows.map { try $0.int("id") }
     }
 }

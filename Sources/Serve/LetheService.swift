@@ -101,9 +101,9 @@ public final class LetheService: Sendable {
                 }
                 let written = try await self.sessions.with { session in
                     try self.refuseShredded(body.customer, session.db)
-                    let written = try BatchIntake(policy: self.policy, db: session.db, vault: session.vault).write(kind: kind, customer: body.customer, rows: body.rows)
-                    try self.note(client, body.customer, "intake", Int64(written.count), session.db)
-                    return written
+                    return try session.intake.write(kind: kind, customer: body.customer, rows: body.rows) { db in
+                        try self.note(client, body.customer, "intake", Int64(body.rows.count), db)
+                    }
                 }
                 self.metrics.sealed(written.count * 2)
                 return try Self.json(IntakeResponse(ids: written.map(\.id), rows: written))

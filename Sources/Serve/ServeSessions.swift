@@ -1,7 +1,9 @@
 import Dispatch
 import Foundation
+import Intake
 import Keys
 import LetheCore
+import Phone
 import Policy
 import Postgres
 
@@ -10,11 +12,13 @@ import Postgres
 final class ServeSession: @unchecked Sendable {
     let db: PostgresConnection
     let vault: Vault
+    let intake: BatchIntake
 
-    init(conninfo: String?, keyring: Keyring, policy: RetentionPolicy) throws {
+    init(conninfo: String?, keyring: Keyring, policy: RetentionPolicy, phones: PhoneVerdictCache) throws {
         db = try PostgresConnection(conninfo: conninfo)
         try db.setParameter("application_name", "lethe serve")
         vault = try Vault(db: db, keyring: keyring, blindIndexBits: policy.blindIndexBits)
+        intake = BatchIntake(policy: policy, db: db, vault: vault, phones: phones)
     }
 }
 
@@ -27,12 +31,15 @@ final class ServeSessions: @unchecked Sendable {
     private let idle = Locked<[ServeSession]>([])
     private let slots: DispatchSemaphore
     private let queue = DispatchQueue(label: "lethe.serve.database", attributes: .concurrent)
+    /// Shared by every session's intake: bounded, and sharded locks.
+    private let phones: PhoneVerdictCache
 
     init(conninfo: String?, keyring: Keyring, policy: RetentionPolicy, size: Int) {
         self.conninfo = conninfo
         self.keyring = keyring
         self.policy = policy
         slots = DispatchSemaphore(value: size)
+        phones = PhoneVerdictCache(defaultRegion: policy.defaultRegion, rules: policy.phoneRules)
     }
 
     /// Runs `body` with a session on a thread of its own; a session whose connection broke is dropped, not reused.
@@ -42,7 +49,7 @@ final class ServeSessions: @unchecked Sendable {
                 slots.wait()
                 defer { slots.signal() }
                 do {
-                    let session = try idle.withLock { $0.popLast() } ?? ServeSession(conninfo: conninfo, keyring: keyring, policy: policy)
+                    let session = try idle.withLock { $0.popLast() } ?? ServeSession(conninfo: conninfo, keyring: keyring, policy: policy, phones: phones)
                     defer { if session.db.isAlive { idle.withLock { $0.append(session) } } }
                     continuation.resume(returning: try body(session))
                 } catch {
