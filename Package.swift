@@ -98,6 +98,7 @@ let package = Package(
                 "Telemetry", "Jobs", "Worker", "Inspect", "Access", "Ledger", "Serve",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // jemalloc in place of glibc's malloc: libphonenumber's ICU regexes allocate a matcher per match, and
             // glibc's arenas made the import's threads wait on each other (futex waits, ~10% of the client's CPU).

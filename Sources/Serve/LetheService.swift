@@ -9,6 +9,7 @@ import Phone
 import Policy
 import Postgres
 import Schema
+import ServiceLifecycle
 import Subject
 
 /// What `lethe serve` needs, resolved by the command line.
@@ -56,6 +57,14 @@ public final class LetheService: Sendable {
 
     /// Binds the socket and answers until SIGTERM or SIGINT (in-flight requests finish; exit 0).
     public func run() async throws {
+        try await application().runService()
+        logger.info("stopped", metadata: ["event.action": "serve.stop"])
+    }
+
+    /// The service for a swift-service-lifecycle group of the caller's (`lethe worker --serve-socket`: the worker's).
+    public func service() throws -> any Service { try application() }
+
+    func application() throws -> some ApplicationProtocol {
         var info = stat()
         if lstat(settings.socket, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFSOCK else {
@@ -70,8 +79,7 @@ public final class LetheService: Sendable {
                                   chmod(socket, 0o660)
                                   logger.info("serving", metadata: ["event.action": "serve.start", "socket": "\(socket)"])
                               }, logger: logger)
-        try await app.runService()
-        logger.info("stopped", metadata: ["event.action": "serve.stop"])
+        return app
     }
 
     func router() -> Router<ServeContext> {

@@ -46,10 +46,13 @@ public struct WorkerService: Service {
 extension WorkerService {
     /// Runs the worker in a `ServiceGroup` that turns SIGTERM and SIGINT into a graceful shutdown, blocking the
     /// calling (command-line) thread until the service returns.
-    public static func runBlocking(worker: Worker, once: Bool, logger: Logger, onTick: @escaping @Sendable (Worker.TickReport) -> Void) throws {
+    /// `alongside`: services of the same process that live and stop with the worker (`lethe serve`'s socket).
+    public static func runBlocking(worker: Worker, once: Bool, logger: Logger, alongside: [any Service] = [],
+                                   onTick: @escaping @Sendable (Worker.TickReport) -> Void) throws {
         let service = WorkerService(worker: worker, once: once, onTick: onTick)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)]
+                + alongside.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let finished = DispatchSemaphore(value: 0)
         let failure = Locked<(any Error)?>(nil)

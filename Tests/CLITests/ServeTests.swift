@@ -220,4 +220,27 @@ import Yams
             }
         }
     }
+
+    /// `lethe worker --serve-socket`: the service in the worker's own swift-service-lifecycle group; SIGTERM stops both,
+    /// exit 0.
+    @Test func theWorkerServesInItsOwnServiceGroup() throws {
+        let db = try TestDatabase()
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+        let policy = directory + "/serve.yaml"
+        try (defaults + "\nserve:\n  clients:\n    - name: api\n      uid: \(getuid())\n      may: [lookup]\n").write(toFile: policy, atomically: true, encoding: .utf8)
+        let socket = directory + "/worker.sock"
+        let worker = try RunningLethe(["worker", "--serve-socket", socket, "--policy", policy, "--database-url", db.conninfo, "--keyring", keyring])
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: socket) { Thread.sleep(forTimeInterval: 0.02) }
+        let service = Service(process: worker, socket: socket)
+        let health = try service.call("/healthz")
+        #expect(health.status == 200, "\(health)")
+        kill(worker.process.processIdentifier, SIGTERM)
+        let ended = worker.wait()
+        #expect(ended.status == 0, "\(ended.stderr.suffix(800))")
+        #expect(ended.stderr.contains("worker stopped") || ended.stderr.contains("worker.stop"), "\(ended.stderr.suffix(800))")
+        #expect(try LetheProcess.run(["worker", "--once", "--serve-socket", socket, "--database-url", db.conninfo]).status == 64)
+    }
 }

@@ -4,6 +4,8 @@ import LetheCore
 import Logging
 import Policy
 import Jobs
+import Serve
+import ServiceLifecycle
 import Keys
 import Worker
 
@@ -53,6 +55,15 @@ struct WorkerCommand: LetheCommand {
     @Flag(help: "Run every job that is due now, then exit.")
     var once = false
 
+    @Option(name: .customLong("serve-socket"), help: ArgumentHelp(
+        "Also answer the platform's API as 'lethe serve' does, on this Unix socket, in the worker's process (needs the keyring and the policy's serve.clients).",
+        valueName: "path"))
+    var serveSocket: String?
+
+    func validate() throws {
+        if once && serveSocket != nil { throw ValidationError("--serve-socket runs a service: it cannot be combined with --once") }
+    }
+
     var defaultLogLevel: Logger.Level { .info }
 
     func execute() throws {
@@ -69,8 +80,16 @@ struct WorkerCommand: LetheCommand {
             "event.action": "worker.start", "policy": "\(policy.source)",
             "schedule": "\(JobName.allCases.map { "\($0.rawValue)=\(policy.schedule[$0]?.description ?? "off")" }.joined(separator: "; "))",
         ])
+        var alongside: [any Service] = []
+        if let serveSocket {
+            guard !policy.serve.clients.isEmpty else {
+                throw LetheError.config("--serve-socket: the policy \(policy.source) declares no client of lethe serve", hint: "add serve: { clients: [ ... ] } (see 'lethe serve --help')")
+            }
+            let settings = ServeSettings(conninfo: database.conninfo, policy: policy, keyring: try keyring.load(), socket: serveSocket)
+            alongside.append(try LetheService(settings: settings, logger: Logger(label: "lethe.serve")).service())
+        }
         let failed = Locked<[String]>([])
-        try WorkerService.runBlocking(worker: Worker(configuration: configuration, logger: logger), once: once, logger: logger) { report in
+        try WorkerService.runBlocking(worker: Worker(configuration: configuration, logger: logger), once: once, logger: logger, alongside: alongside) { report in
             failed.withLock { $0 += report.ran.filter { $0.value == .failure }.map(\.key.rawValue) + (report.connected ? [] : ["connect"]) + (report.reconcileFailed ? ["reconcile"] : []) }
         }
         logger.info("worker stopped", metadata: ["event.action": "worker.stop"])
