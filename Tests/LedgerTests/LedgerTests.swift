@@ -2,6 +2,7 @@ import Foundation
 @testable import Ledger
 import LetheCore
 import LetheCrypto
+import TestSupport
 import Testing
 
 /// The ledger's files as an attacker or an accident leaves them: a flipped byte, a cut record, two records
@@ -9,7 +10,7 @@ import Testing
 /// record is used.
 @Suite struct LedgerTests {
     func ledger(key: SecretKey? = nil) throws -> (Ledger, String) {
-        let root = NSTemporaryDirectory() + "lethe-ledger-\(UUID().uuidString)"
+        let root = try IntakeFixture.directory(prefix: "lethe-ledger") + "/ledger"  // removed when the tests exit
         try Ledger.prepare(root: root)
         return (Ledger(root: root, key: LedgerKey(try key ?? SecretKey.random())), root)
     }
