@@ -6,6 +6,8 @@
 #include <openssl/rand.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
+#include <openssl/objects.h>
 
 /* Macros and flag-carrying calls that Swift cannot import directly. */
 static inline int lethe_gcm_set_ivlen(EVP_CIPHER_CTX *ctx, int len) {

@@ -273,7 +273,7 @@ struct PolicyBuilder {
     }
 
     static let serveKeys: Set<String> = ["clients", "socket"]
-    static let serveClientKeys: Set<String> = ["name", "uid", "may", "customers"]
+    static let serveClientKeys: Set<String> = ["name", "uid", "certificate_cn", "may", "customers"]
 
     /// `serve: { socket: PATH, clients: [ { name, uid, may: [intake, seal, lookup, open], customers: [...] } ] }`.
     private mutating func serve(_ node: Node?) -> ServePolicy {
@@ -285,7 +285,7 @@ struct PolicyBuilder {
             issues.add(clientsNode, "serve.clients", "expected a list of clients")
             return serve
         }
-        var names = Set<String>(), uids = Set<UInt32>()
+        var names = Set<String>(), uids = Set<UInt32>(), commonNames = Set<String>()
         for (index, item) in sequence.enumerated() {
             let path = "serve.clients[\(index)]"
             guard let client = mapping(item, path, allowed: Self.serveClientKeys) else { continue }
@@ -293,8 +293,17 @@ struct PolicyBuilder {
                 if client["name"] == nil { issues.add(item, "\(path).name", "missing: name the client (it appears in metrics and audit records)") }
                 continue
             }
-            guard let uidNode = client["uid"], let uid = int(uidNode, "\(path).uid"), uid >= 0, uid <= Int(UInt32.max) else {
-                issues.add(item, "\(path).uid", "missing or not a user id: a socket caller is known by the Unix user it runs as")
+            var uid: UInt32?
+            if let uidNode = client["uid"] {
+                guard let value = int(uidNode, "\(path).uid"), value >= 0, value <= Int(UInt32.max) else {
+                    issues.add(uidNode, "\(path).uid", "not a user id")
+                    continue
+                }
+                uid = UInt32(value)
+            }
+            let commonName = client["certificate_cn"].flatMap { string($0, "\(path).certificate_cn") }
+            guard uid != nil || commonName != nil else {
+                issues.add(item, "\(path)", "say how the client is known: uid (a Unix-socket caller's user) or certificate_cn (a TLS client certificate's subject CN)")
                 continue
             }
             var may = Set<ServePolicy.Right>()
@@ -315,8 +324,11 @@ struct PolicyBuilder {
                 })
             }
             if !names.insert(name).inserted { issues.add(item, "\(path).name", "'\(name)' is declared twice") }
-            if !uids.insert(UInt32(uid)).inserted { issues.add(item, "\(path).uid", "uid \(uid) is declared twice: a caller must be one client") }
-            serve.clients.append(ServePolicy.Client(name: name, uid: UInt32(uid), may: may, customers: customers))
+            if let uid, !uids.insert(uid).inserted { issues.add(item, "\(path).uid", "uid \(uid) is declared twice: a caller must be one client") }
+            if let commonName, !commonNames.insert(commonName).inserted {
+                issues.add(item, "\(path).certificate_cn", "'\(commonName)' is declared twice: a caller must be one client")
+            }
+            serve.clients.append(ServePolicy.Client(name: name, uid: uid, certificateCN: commonName, may: may, customers: customers))
         }
         return serve
     }

@@ -18,14 +18,17 @@ public struct ServePolicy: Sendable, Equatable {
     public struct Client: Sendable, Equatable {
         public let name: String
         /// The Unix user id a socket caller runs as (SO_PEERCRED).
-        public let uid: UInt32
+        public let uid: UInt32?
+        /// The subject common name of a TCP caller's client certificate (mutual TLS).
+        public var certificateCN: String? = nil
         public let may: Set<Right>
         /// The customers it acts for; nil for every customer.
         public let customers: Set<Int64>?
 
-        public init(name: String, uid: UInt32, may: Set<Right>, customers: Set<Int64>?) {
+        public init(name: String, uid: UInt32?, certificateCN: String? = nil, may: Set<Right>, customers: Set<Int64>?) {
             self.name = name
             self.uid = uid
+            self.certificateCN = certificateCN
             self.may = may
             self.customers = customers
         }
@@ -41,4 +44,6 @@ public struct ServePolicy: Sendable, Equatable {
     }
 
     public func client(uid: UInt32) -> Client? { clients.first { $0.uid == uid } }
+
+    public func client(certificateCN: String) -> Client? { clients.first { $0.certificateCN == certificateCN } }
 }

@@ -1,10 +1,12 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Intake
 import Keys
 import LetheCore
 import Logging
 import NIOCore
+import NIOSSL
 import Phone
 import Policy
 import Postgres
@@ -20,6 +22,12 @@ public struct ServeSettings: Sendable {
     public let socket: String
     /// Database sessions shared by the requests.
     public var sessions = 8
+    /// TCP with mutual TLS, beside the socket: `host:port`, the server's certificate chain and key (PEM), and the CA
+    /// that signs the clients' certificates. Never TCP without client certificates.
+    public var listen: (host: String, port: Int)? = nil
+    public var tlsCertificate: String? = nil
+    public var tlsKey: String? = nil
+    public var clientCA: String? = nil
 
     public init(conninfo: String?, policy: RetentionPolicy, keyring: Keyring, socket: String) {
         self.conninfo = conninfo
@@ -55,14 +63,36 @@ public final class LetheService: Sendable {
 
     var policy: RetentionPolicy { settings.policy }
 
-    /// Binds the socket and answers until SIGTERM or SIGINT (in-flight requests finish; exit 0).
+    /// Binds the socket (and the TLS port) and answers until SIGTERM or SIGINT (in-flight requests finish; exit 0).
     public func run() async throws {
-        try await application().runService()
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: try services().map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         logger.info("stopped", metadata: ["event.action": "serve.stop"])
     }
 
-    /// The service for a swift-service-lifecycle group of the caller's (`lethe worker --serve-socket`: the worker's).
-    public func service() throws -> any Service { try application() }
+    /// The listeners, for a swift-service-lifecycle group (`lethe worker --serve-socket`: the worker's).
+    public func services() throws -> [any Service] { [try application()] + (try tlsApplication().map { [$0] } ?? []) }
+
+    /// TCP with mutual TLS: a client without a certificate the client CA signed does not complete the handshake.
+    func tlsApplication() throws -> (any Service)? {
+        guard let listen = settings.listen else { return nil }
+        guard let certificate = settings.tlsCertificate, let key = settings.tlsKey, let clientCA = settings.clientCA else {
+            throw LetheError.usage("--listen needs --tls-cert, --tls-key and --client-ca: lethe serve never listens on TCP without client certificates")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .file(clientCA)
+        configuration.minimumTLSVersion = .tlsv12
+        let logger = self.logger
+        return Application(router: router(), server: try .tls(.http1(), tlsConfiguration: configuration),
+                           configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "lethe"),
+                           onServerRunning: { _ in logger.info("serving with mutual TLS", metadata: ["event.action": "serve.start", "listen": "\(listen.host):\(listen.port)"]) },
+                           logger: logger)
+    }
 
     func application() throws -> some ApplicationProtocol {
         var info = stat()
@@ -225,9 +255,13 @@ public final class LetheService: Sendable {
         var clientName = "-"
         let response: Response
         do {
-            guard let uid = await context.peerUID(), let client = policy.serve.client(uid: uid) else {
+            // A TLS caller by its verified certificate's CN, a socket caller by its Unix user.
+            let commonName = await context.peerCommonName()
+            let known: ServePolicy.Client?
+            if let commonName { known = policy.serve.client(certificateCN: commonName) } else { known = await context.peerUID().flatMap(policy.serve.client(uid:)) }
+            guard let client = known else {
                 throw ServeError(status: .unauthorized, message: "this caller is not a client of lethe serve",
-                                 hint: "declare its Unix user in the policy: serve: { clients: [ { name, uid, may: [...] } ] }")
+                                 hint: "declare it in the policy: serve: { clients: [ { name, uid (socket) or certificate_cn (TLS), may: [...] } ] }")
             }
             clientName = client.name
             if let right, !client.may.contains(right) {

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import LetheCrypto
 import NIOCore
+import NIOSSL
 
 /// The request context of `lethe serve`: Hummingbird's core storage and the connection's channel, whose socket gives
 /// the caller's peer credentials.
@@ -19,6 +21,13 @@ struct ServeContext: RequestContext {
         var pid: Int32 = 0
         var uid: UInt32 = UInt32.max
         var gid: UInt32 = UInt32.max
+    }
+
+    /// The subject CN of the caller's client certificate, verified by the TLS handshake against the client CA; nil
+    /// when the connection is not TLS.
+    func peerCommonName() async -> String? {
+        guard let certificate = try? await channel.nioSSL_peerCertificate().get(), let der = try? certificate.toDERBytes() else { return nil }
+        return X509Name.commonName(der: der)
     }
 
     /// The Unix user the caller runs as, read from its socket (the kernel's word, not the caller's); nil when the

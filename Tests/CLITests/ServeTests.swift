@@ -243,4 +243,62 @@ import Yams
         #expect(ended.stderr.contains("worker stopped") || ended.stderr.contains("worker.stop"), "\(ended.stderr.suffix(800))")
         #expect(try LetheProcess.run(["worker", "--once", "--serve-socket", socket, "--database-url", db.conninfo]).status == 64)
     }
+
+    /// TCP with mutual TLS: a client is known by its certificate's CN; one without a certificate from the client CA
+    /// does not get through the handshake; a CA-signed certificate with an undeclared CN gets 401; `--listen` without
+    /// client certificates is refused.
+    @Test func overTCPOnlyClientsWithACertificateAreServed() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (1, 'Cabinet')")
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        func openssl(_ arguments: [String]) throws {
+            let outcome = try PeerCommand.run("/usr/bin/openssl", arguments, in: directory)
+            #expect(outcome.status == 0, "openssl \(arguments.joined(separator: " ")): \(outcome.output)")
+        }
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for ca in ["ca", "rogue"] {
+            try openssl(["req", "-x509"] + ec + ["-keyout", "\(ca).key", "-out", "\(ca).pem", "-days", "2", "-subj", "/CN=lethe test \(ca)"])
+        }
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: directory + "/san.ext", atomically: true, encoding: .utf8)
+        for (name, commonName, ca) in [("server", "localhost", "ca"), ("api", "api.example", "ca"), ("stranger", "stranger.example", "ca"), ("forged", "api.example", "rogue")] {
+            try openssl(["req"] + ec + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(commonName)"])
+            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(ca).pem", "-CAkey", "\(ca).key", "-CAcreateserial", "-out", "\(name).pem", "-days", "2"]
+                        + (name == "server" ? ["-extfile", "san.ext"] : []))
+        }
+        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+        let policy = directory + "/serve.yaml"
+        try (defaults + "\nserve:\n  clients:\n    - name: api\n      certificate_cn: api.example\n      may: [lookup]\n").write(toFile: policy, atomically: true, encoding: .utf8)
+        let common = ["--policy", policy, "--database-url", db.conninfo, "--keyring", keyring]
+        let refused = try LetheProcess.run(["serve", "--socket", directory + "/x.sock", "--listen", "127.0.0.1:1"] + common)
+        #expect(refused.status == 64 && refused.stderr.contains("never listens on TCP without client certificates"), "\(refused.stderr)")
+
+        let port = 47_000 + Int(getpid() % 1000)
+        let process = try RunningLethe(["serve", "--socket", directory + "/lethe.sock", "--listen", "127.0.0.1:\(port)", "--tls-cert", directory + "/server.pem",
+                                        "--tls-key", directory + "/server.key", "--client-ca", directory + "/ca.pem"] + common)
+        defer { process.kill(); process.wait() }
+        func https(_ client: String?, _ path: String, _ body: String? = nil) throws -> (curl: Int32, status: Int, body: String) {
+            var arguments = ["curl", "-s", "--cacert", directory + "/ca.pem", "-w", "\n%{http_code}"]
+            if let client { arguments += ["--cert", directory + "/\(client).pem", "--key", directory + "/\(client).key"] }
+            if let body { arguments += ["-H", "content-type: application/json", "-d", body] }
+            let outcome = try PeerCommand.run("/usr/bin/env", arguments + ["https://127.0.0.1:\(port)" + path])
+            let lines = outcome.output.split(separator: "\n", omittingEmptySubsequences: false)
+            return (outcome.status, Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        }
+        var up = false
+        for _ in 0..<500 where !up {
+            up = (try? https("api", "/healthz").status) == 200
+            if !up { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        #expect(up, "the TLS listener answers the declared client")
+        let lookup = try https("api", "/v1/lookup", "{\"customer\": 1, \"phone\": \"0612345678\"}")
+        #expect(lookup.status == 200 && lookup.body.contains("\"rows\""), "the client known by its certificate: \(lookup)")
+        #expect(try https("api", "/v1/open", "{\"table\": \"sms.messages\", \"customer\": 1, \"ids\": [1]}").status == 403, "lookup only")
+        #expect(try https("stranger", "/healthz").status == 401, "a CA-signed certificate whose CN no client declares")
+        let anonymous = try https(nil, "/healthz")
+        #expect(anonymous.status == 0 && anonymous.curl != 0, "no client certificate: no TLS session, no answer: \(anonymous)")
+        let forged = try https("forged", "/healthz")
+        #expect(forged.status == 0 && forged.curl != 0, "the right CN from another CA: refused in the handshake: \(forged)")
+    }
 }

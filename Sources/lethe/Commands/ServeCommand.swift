@@ -37,6 +37,23 @@ struct ServeCommand: LetheCommand {
     @Option(help: ArgumentHelp("Unix socket to listen on (default: the policy's serve.socket, then /run/lethe/lethe.sock).", valueName: "path"))
     var socket: String?
     @Option(help: ArgumentHelp("Database sessions shared by the requests.", valueName: "n")) var sessions = 8
+    @Option(help: ArgumentHelp("Also listen on TCP with mutual TLS (needs --tls-cert, --tls-key and --client-ca).", valueName: "host:port"))
+    var listen: String?
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("The server's certificate chain (PEM), for --listen.", valueName: "file")) var tlsCertificate: String?
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The server's private key (PEM), for --listen.", valueName: "file")) var tlsKey: String?
+    @Option(name: .customLong("client-ca"), help: ArgumentHelp("The CA that signs the clients' certificates (PEM), for --listen; a client is known by its certificate's CN (certificate_cn).", valueName: "file"))
+    var clientCA: String?
+
+    func validate() throws {
+        if let listen {
+            guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
+                throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:8443")
+            }
+            guard tlsCertificate != nil, tlsKey != nil, clientCA != nil else {
+                throw ValidationError("--listen needs --tls-cert, --tls-key and --client-ca: lethe serve never listens on TCP without client certificates")
+            }
+        }
+    }
 
     var defaultLogLevel: Logger.Level { .info }
 
@@ -50,6 +67,10 @@ struct ServeCommand: LetheCommand {
         var settings = ServeSettings(conninfo: database.conninfo, policy: policy, keyring: try keyring.load(),
                                      socket: socket ?? policy.serve.socket ?? "/run/lethe/lethe.sock")
         settings.sessions = max(1, sessions)
+        if let listen, let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) {
+            settings.listen = (String(listen[..<colon]), port)
+            (settings.tlsCertificate, settings.tlsKey, settings.clientCA) = (tlsCertificate, tlsKey, clientCA)
+        }
         let service = LetheService(settings: settings, logger: Logger(label: "lethe.serve"))
         let failure = Locked<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)

@@ -86,7 +86,7 @@ struct WorkerCommand: LetheCommand {
                 throw LetheError.config("--serve-socket: the policy \(policy.source) declares no client of lethe serve", hint: "add serve: { clients: [ ... ] } (see 'lethe serve --help')")
             }
             let settings = ServeSettings(conninfo: database.conninfo, policy: policy, keyring: try keyring.load(), socket: serveSocket)
-            alongside.append(try LetheService(settings: settings, logger: Logger(label: "lethe.serve")).service())
+            alongside += try LetheService(settings: settings, logger: Logger(label: "lethe.serve")).services()
         }
         let failed = Locked<[String]>([])
         try WorkerService.runBlocking(worker: Worker(configuration: configuration, logger: logger), once: once, logger: logger, alongside: alongside) { report in
