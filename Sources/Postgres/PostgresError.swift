@@ -72,6 +72,10 @@ public struct PostgresError: Error, LetheErrorConvertible, CustomStringConvertib
             hint = hint ?? "is the schema migrated? run 'lethe migrate --status'"
         } else if errorClass == "08" || errorClass == "53" || (errorClass == "57" && !isQueryCanceled) {
             code = .unavailable
+        } else if sqlState == "25006" {
+            // A standby, or a restored cluster still in recovery (pgBackRest, pg_basebackup): worth retrying once promoted.
+            code = .unavailable
+            hint = hint ?? "the server is read-only (a standby, or a restore still in recovery): run this against the primary, or once the server is promoted"
         } else if errorClass == "23", let table, table.hasPrefix("lethe.") {
             // A constraint of Lethe's own tables (a duplicate job run id, a register's key) is Lethe's fault, never
             // the operator's input (issue 30, defect 10).

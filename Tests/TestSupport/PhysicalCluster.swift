@@ -1,5 +1,6 @@
 import Foundation
 import LetheCore
+import Postgres
 
 /// A PostgreSQL 15 cluster of a test's own, in a temp dir, on a Unix socket there: for physical backups and
 /// restores (pgBackRest, pg_basebackup), which act on a whole cluster and so cannot use the shared one. Its WAL is
@@ -58,7 +59,20 @@ public final class PhysicalCluster: @unchecked Sendable {
         try start()
     }
 
-    public func start() throws { try asPostgres([Self.bin + "/pg_ctl", "-D", data, "-l", directory + "/log", "-w", "-t", "60", "start"]) }
+    /// Starts the server and waits until it accepts writes: after a restore, `pg_ctl -w` returns once recovery has
+    /// reached consistency and read-only connections are accepted, before the promotion.
+    public func start() throws {
+        try asPostgres([Self.bin + "/pg_ctl", "-D", data, "-l", directory + "/log", "-w", "-t", "60", "start"])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let db = try? PostgresConnection(conninfo: conninfo), let row = try? db.query("SELECT pg_is_in_recovery() AS r").first,
+               (try? row.bool("r")) == false {
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw LetheError.unavailable("the restored cluster in \(directory) was not promoted within 60 s")
+    }
 
     public func stop() throws { try asPostgres([Self.bin + "/pg_ctl", "-D", data, "-m", "fast", "-w", "stop"]) }
 
