@@ -32,6 +32,14 @@ import Yams
         }
     }
 
+    /// The default policy with a `serve:` block of `clients` (YAML list items, indented as under `clients:`).
+    func servePolicy(in directory: String, clients: String) throws -> String {
+        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
+        let policy = directory + "/serve.yaml"
+        try (defaults + "\nserve:\n  clients:\n" + clients).write(toFile: policy, atomically: true, encoding: .utf8)
+        return policy
+    }
+
     func start(_ policy: String, _ common: [String], directory: String) throws -> Service {
         let socket = directory + "/lethe.sock"
         let process = try RunningLethe(["serve", "--socket", socket, "--policy", policy] + common)
@@ -48,12 +56,7 @@ import Yams
         let keyring = directory + "/keyring"
         #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
         let common = ["--database-url", db.conninfo, "--keyring", keyring]
-        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
-        let policy = directory + "/serve.yaml"
-        try (defaults + """
-
-            serve:
-              clients:
+        let policy = try servePolicy(in: directory, clients: """
                 - name: api
                   uid: \(getuid())
                   may: [intake, seal, lookup, open]
@@ -62,7 +65,7 @@ import Yams
                   uid: 1
                   may: [lookup]
 
-            """).write(toFile: policy, atomically: true, encoding: .utf8)
+            """)
         #expect(try LetheProcess.run(["partitions", "ensure", "--policy", policy, "--database-url", db.conninfo]).status == 0)
         let service = try start(policy, common, directory: directory)
         var stopped = false
@@ -174,9 +177,7 @@ import Yams
         let directory = try IntakeFixture.directory()
         let keyring = directory + "/keyring"
         #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
-        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
-        let policy = directory + "/serve.yaml"
-        try (defaults + "\nserve:\n  clients:\n    - name: api\n      uid: \(getuid())\n      may: [intake, seal, lookup, open]\n").write(toFile: policy, atomically: true, encoding: .utf8)
+        let policy = try servePolicy(in: directory, clients: "    - name: api\n      uid: \(getuid())\n      may: [intake, seal, lookup, open]\n")
         #expect(try LetheProcess.run(["partitions", "ensure", "--policy", policy, "--database-url", db.conninfo]).status == 0)
         let service = try start(policy, ["--database-url", db.conninfo, "--keyring", keyring], directory: directory)
         defer { service.process.kill(); service.process.wait() }
@@ -228,9 +229,7 @@ import Yams
         let directory = try IntakeFixture.directory()
         let keyring = directory + "/keyring"
         #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
-        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
-        let policy = directory + "/serve.yaml"
-        try (defaults + "\nserve:\n  clients:\n    - name: api\n      uid: \(getuid())\n      may: [lookup]\n").write(toFile: policy, atomically: true, encoding: .utf8)
+        let policy = try servePolicy(in: directory, clients: "    - name: api\n      uid: \(getuid())\n      may: [lookup]\n")
         let socket = directory + "/worker.sock"
         let worker = try RunningLethe(["worker", "--serve-socket", socket, "--policy", policy, "--database-url", db.conninfo, "--keyring", keyring])
         for _ in 0..<300 where !FileManager.default.fileExists(atPath: socket) { Thread.sleep(forTimeInterval: 0.02) }
@@ -267,9 +266,7 @@ import Yams
             try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(ca).pem", "-CAkey", "\(ca).key", "-CAcreateserial", "-out", "\(name).pem", "-days", "2"]
                         + (name == "server" ? ["-extfile", "san.ext"] : []))
         }
-        let defaults = try String(contentsOf: LetheProcess.packageRoot.appendingPathComponent("Policies/default.yaml"), encoding: .utf8)
-        let policy = directory + "/serve.yaml"
-        try (defaults + "\nserve:\n  clients:\n    - name: api\n      certificate_cn: api.example\n      may: [lookup]\n").write(toFile: policy, atomically: true, encoding: .utf8)
+        let policy = try servePolicy(in: directory, clients: "    - name: api\n      certificate_cn: api.example\n      may: [lookup]\n")
         let common = ["--policy", policy, "--database-url", db.conninfo, "--keyring", keyring]
         let refused = try LetheProcess.run(["serve", "--socket", directory + "/x.sock", "--listen", "127.0.0.1:1"] + common)
         #expect(refused.status == 64 && refused.stderr.contains("never listens on TCP without client certificates"), "\(refused.stderr)")
