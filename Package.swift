@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["Backup", "Restore", "Keys", "LetheCrypto", "Zstd", "Purge", "Policy", "TestSupport"]),
         .testTarget(name: "SubjectTests", dependencies: ["Subject", "Audit", "Intake", "Keys", "LetheCrypto", "Phone", "Policy", "Purge", "Backup", "Restore", "LetheCore", "TestSupport"]),
         .testTarget(name: "FuzzTargetTests", dependencies: ["FuzzTargets", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy", "Yams"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "lethe", "Keys", "Backup", "Policy", "Yams", "LetheCore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "LetheCore", "LetheCrypto", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

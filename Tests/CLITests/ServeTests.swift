@@ -1,4 +1,5 @@
 import Foundation
+import LetheCore
 import Postgres
 import TestSupport
 import Testing
@@ -10,7 +11,7 @@ import Yams
 /// found by `subject export` and erased by `subject erase`; after `customer shred` the service refuses that
 /// customer; a kill -9 mid-batch leaves no partial batch; SIGTERM exits 0.
 @Suite(.serialized) struct ServeTests {
-    struct Service {
+    struct Service: Sendable {
         let process: RunningLethe
         let socket: String
 
@@ -297,5 +298,41 @@ import Yams
         #expect(anonymous.status == 0 && anonymous.curl != 0, "no client certificate: no TLS session, no answer: \(anonymous)")
         let forged = try https("forged", "/healthz")
         #expect(forged.status == 0 && forged.curl != 0, "the right CN from another CA: refused in the handshake: \(forged)")
+    }
+
+    /// Two instances sealing for one customer that has no data key yet (a new month) create one key between them,
+    /// and each opens what the other sealed.
+    @Test func twoInstancesCreateOneDataKeyBetweenThem() throws {
+        let db = try TestDatabase()
+        try db.connection.execute("INSERT INTO sms.customers (id, name) VALUES (7, 'Atelier')")
+        let directory = try IntakeFixture.directory()
+        let keyring = directory + "/keyring"
+        #expect(try LetheProcess.run(["keys", "init", "--keyring", keyring]).status == 0)
+        let policy = try servePolicy(in: directory, clients: "    - name: api\n      uid: \(getuid())\n      may: [intake, open]\n")
+        #expect(try LetheProcess.run(["partitions", "ensure", "--policy", policy, "--database-url", db.conninfo]).status == 0)
+        let common = ["--database-url", db.conninfo, "--keyring", keyring]
+        try FileManager.default.createDirectory(atPath: directory + "/a", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/b", withIntermediateDirectories: true)
+        let first = try start(policy, common, directory: directory + "/a"), second = try start(policy, common, directory: directory + "/b")
+        defer { for service in [first, second] { service.process.kill(); service.process.wait() } }
+        let ids = Locked<[Int64]>([])
+        let group = DispatchGroup()
+        for (index, service) in [first, second, first, second, first, second, first, second].enumerated() {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                let answer = try? service.json("/v1/intake/messages", "{\"customer\": 7, \"rows\": [{\"phone\": \"06123400\(10 + index)\", \"message\": \"message \(index)\"}]}")
+                ids.withLock { $0 += (answer?["ids"] as? [NSNumber])?.map(\.int64Value) ?? [] }
+            }
+        }
+        group.wait()
+        #expect(ids.value.count == 8, "every batch written")
+        #expect(try db.connection.query("SELECT count(*) AS n FROM lethe.customer_keys WHERE customer_id = 7 AND shredded_at IS NULL").single("n").int("n") == 1,
+                "one data key between the two instances")
+        for service in [first, second] {
+            let opened = try service.json("/v1/open", "{\"table\": \"sms.messages\", \"customer\": 7, \"ids\": [\(ids.value.map(String.init).joined(separator: ","))], \"columns\": [\"body\"]}")
+            let bodies = (opened["rows"] as? [[String: Any]] ?? []).compactMap { ($0["values"] as? [String: Any])?["body"] as? String }
+            #expect(bodies.count == 8, "each instance opens what the other sealed: \(opened)")
+        }
     }
 }
