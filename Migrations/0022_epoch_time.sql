@@ -185,8 +185,10 @@ BEGIN
 END
 $$;
 
--- The same pinned settings as every SECURITY DEFINER function of 0017 (text they format or parse means one thing).
-DO $$
+-- The same pinned settings as every SECURITY DEFINER function of 0017 (text they format or parse means one thing), by
+-- a function later migrations call after adding some (0021 and earlier repeat the loop inline).
+CREATE FUNCTION lethe.pin_definer_settings() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_function regprocedure;
 BEGIN
@@ -199,3 +201,5 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE ALL ON FUNCTION lethe.pin_definer_settings() FROM PUBLIC;
+SELECT lethe.pin_definer_settings();

@@ -28,16 +28,5 @@ $$;
 
 REVOKE ALL ON FUNCTION lethe.ledger_advance(bigint, text) FROM PUBLIC;
 
-DO $$
-DECLARE
-    v_function regprocedure;
-BEGIN
-    FOR v_function IN
-        SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = 'lethe'::regnamespace AND p.prosecdef
-    LOOP
-        EXECUTE format($f$ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC'
-                         SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres' SET lc_monetary = 'C' SET lc_numeric = 'C'
-                         SET lc_time = 'C' SET extra_float_digits = 1$f$, v_function);
-    END LOOP;
-END
-$$;
+-- The settings every SECURITY DEFINER function of Lethe's pins (0017, 0022).
+SELECT lethe.pin_definer_settings();

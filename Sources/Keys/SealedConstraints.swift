@@ -69,9 +69,15 @@ public struct SealedConstraints {
     /// envelope, naming the counts: `lethe encrypt migrate` seals them first.
     public func apply(dryRun: Bool, lockTimeoutMilliseconds: Int = 200, logger: (String) -> Void = { _ in }) throws -> Report {
         var columns = try status()
+        // Each table's column forms read once, for the count and for the constraint.
+        var forms: [String: [SQLIdentifier: SealedColumnForm]] = [:]
+        func form(_ table: TablePolicy, _ column: SQLIdentifier) throws -> SealedColumnForm {
+            if forms[table.name.description] == nil { forms[table.name.description] = try SealedColumnForm.load(db, table) }
+            return forms[table.name.description]?[column] ?? .binary
+        }
         for index in columns.indices where columns[index].state != .enforced {
             let (table, column) = try locate(columns[index])
-            let form = try SealedColumnForm.load(db, table)[column] ?? .binary
+            let form = try form(table, column)
             columns[index].unsealed = try db.query("""
                 SELECT count(*) AS n FROM \(table.name) WHERE \(column) IS NOT NULL AND NOT (\(Envelope.hasSealedHeader(column, form: form)))
                 """).single("count").int("n")
@@ -87,7 +93,7 @@ public struct SealedConstraints {
         for index in report.columns.indices where report.columns[index].state != .enforced {
             let entry = report.columns[index]
             let (table, column) = try locate(entry)
-            let form = try SealedColumnForm.load(db, table)[column] ?? .binary
+            let form = try form(table, column)
             let name = Self.constraintName(column)
             if entry.state == .missing {
                 logger("adding \(name.name) to \(table.name) (NOT VALID, under lock_timeout \(lockTimeoutMilliseconds) ms)")

@@ -20,6 +20,8 @@ public struct LedgerComparison: Sendable, Encodable {
     public let instance: String
     public let databasePosition: Int64
     public let ledgerPosition: Int64
+    /// The mac of the last record the database applied (the genesis value before the first).
+    public let databaseHead: String
     /// The records the database lacks, oldest first (for `databaseBehind`).
     public let missing: [LedgerRecord]
 
@@ -56,7 +58,7 @@ extension Ledger {
         } else {
             state = position.position == count ? .inStep : .databaseBehind
         }
-        return LedgerComparison(state: state, instance: position.instance, databasePosition: position.position, ledgerPosition: count,
+        return LedgerComparison(state: state, instance: position.instance, databasePosition: position.position, ledgerPosition: count, databaseHead: position.head,
                                 missing: state == .databaseBehind ? Array(records[Int(position.position)...]) : [])
     }
 
@@ -82,8 +84,7 @@ extension Ledger {
                                        hint: "this is another database's ledger, or one of them was replaced: check --ledger / LETHE_LEDGER")
         }
         let audit = try db.query("SELECT id, hash FROM lethe.audit_log ORDER BY id DESC LIMIT 1").first
-        let head = comparison.databasePosition == 0 ? LedgerRecord.genesis : try LedgerPosition.read(db).head
-        let record = try write(entry, seq: comparison.ledgerPosition + 1, prev: head, instance: comparison.instance,
+        let record = try write(entry, seq: comparison.ledgerPosition + 1, prev: comparison.databaseHead, instance: comparison.instance,
                                audit: try audit.map { (try $0.int("id"), try $0.string("hash")) }, at: date)
         try LedgerPosition.advance(db, to: record)
         return record

@@ -55,7 +55,12 @@ public final class LetheService: Sendable {
     let metrics = ServeMetrics()
     let logger: Logger
 
-    public init(settings: ServeSettings, logger: Logger) {
+    /// Refused (78) for a policy that declares no client: the service would answer nobody.
+    public init(settings: ServeSettings, logger: Logger) throws {
+        guard !settings.policy.serve.clients.isEmpty else {
+            throw LetheError.config("the policy \(settings.policy.source) declares no client of lethe serve: it would answer nobody",
+                                    hint: "add serve: { clients: [ { name: api, uid: UID, may: [intake, lookup, open, seal] } ] } (see 'lethe serve --help')")
+        }
         self.settings = settings
         self.logger = logger
         sessions = ServeSessions(conninfo: settings.conninfo, keyring: settings.keyring, policy: settings.policy, size: settings.sessions)

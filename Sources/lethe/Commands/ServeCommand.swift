@@ -59,10 +59,6 @@ struct ServeCommand: LetheCommand {
 
     func execute() throws {
         let policy = try policyOptions.load()
-        guard !policy.serve.clients.isEmpty else {
-            throw LetheError.config("the policy \(policy.source) declares no client of lethe serve: it would answer nobody",
-                                    hint: "add serve: { clients: [ { name: api, uid: UID, may: [intake, lookup, open, seal] } ] }")
-        }
         _ = try database.connect(for: .app, .operator, command: "serve", policy: policy)
         var settings = ServeSettings(conninfo: database.conninfo, policy: policy, keyring: try keyring.load(),
                                      socket: socket ?? policy.serve.socket ?? "/run/lethe/lethe.sock")
@@ -71,7 +67,7 @@ struct ServeCommand: LetheCommand {
             settings.listen = (String(listen[..<colon]), port)
             (settings.tlsCertificate, settings.tlsKey, settings.clientCA) = (tlsCertificate, tlsKey, clientCA)
         }
-        let service = LetheService(settings: settings, logger: Logger(label: "lethe.serve"))
+        let service = try LetheService(settings: settings, logger: Logger(label: "lethe.serve"))
         let failure = Locked<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {

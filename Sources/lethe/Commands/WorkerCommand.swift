@@ -82,9 +82,6 @@ struct WorkerCommand: LetheCommand {
         ])
         var alongside: [any Service] = []
         if let serveSocket {
-            guard !policy.serve.clients.isEmpty else {
-                throw LetheError.config("--serve-socket: the policy \(policy.source) declares no client of lethe serve", hint: "add serve: { clients: [ ... ] } (see 'lethe serve --help')")
-            }
             let settings = ServeSettings(conninfo: database.conninfo, policy: policy, keyring: try keyring.load(), socket: serveSocket)
             alongside += try LetheService(settings: settings, logger: Logger(label: "lethe.serve")).services()
         }
